@@ -1,0 +1,42 @@
+"""User-facing errors: raised for bad input, caught by the CLI and printed without a traceback."""
+
+from __future__ import annotations
+
+
+class EvoforgeError(Exception):
+    """An error caused by the user's input or environment, not by a bug.
+
+    The CLI prints ``str(error)`` and exits with ``exit_code`` (no traceback).
+    """
+
+    exit_code: int = 1
+
+
+class ConfigError(EvoforgeError):
+    """A configuration file or option is invalid (exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(EvoforgeError):
+    """An input data file is missing, empty or malformed (exit code 2)."""
+
+    exit_code = 2
+
+
+class RunDirError(EvoforgeError):
+    """A run directory cannot be created or resumed as asked."""
+
+    exit_code = 2
+
+
+class BudgetExceeded(EvoforgeError):
+    """The configured LLM budget (cost or tokens) was exceeded; the run stops cleanly."""
+
+    exit_code = 3
+
+
+class LLMError(EvoforgeError):
+    """An LLM call failed for good (after retries and fallbacks), naming the role and model."""
+
+    exit_code = 4
