@@ -45,12 +45,8 @@ class ModelEntry(Section):
     timeout: float = Field(120.0, gt=0, description="Seconds before a call times out.")
     rpm: int | None = Field(None, gt=0, description="Requests per minute allowed to this model.")
     max_parallel_requests: int = Field(16, gt=0, description="Concurrent requests allowed to this model.")
-    input_cost_per_token: float | None = Field(
-        None, ge=0, description="USD per input token (unmapped models)."
-    )
-    output_cost_per_token: float | None = Field(
-        None, ge=0, description="USD per output token (unmapped models)."
-    )
+    input_cost_per_token: float | None = Field(None, ge=0, description="USD per input token (unmapped models).")
+    output_cost_per_token: float | None = Field(None, ge=0, description="USD per output token (unmapped models).")
     json_schema: bool | None = Field(
         None,
         description="Whether the provider accepts native json_schema output; None = decide by provider.",
@@ -74,9 +70,7 @@ class RoleSettings(Section):
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(1024, gt=0)
-    fallbacks: list[str] = Field(
-        default_factory=list, description="llm.models entries tried in order on failure."
-    )
+    fallbacks: list[str] = Field(default_factory=list, description="llm.models entries tried in order on failure.")
 
 
 def _default_models() -> dict[str, ModelEntry]:
@@ -105,9 +99,7 @@ class LLMSettings(Section):
     retry_backoff: float = Field(1.0, ge=0, description="Initial backoff in seconds, doubled per retry.")
     cache: bool = Field(True, description="SQLite response cache in the run directory.")
     max_cost_usd: float | None = Field(None, gt=0, description="Stop the run cleanly past this cost.")
-    max_tokens_total: int | None = Field(
-        None, gt=0, description="Stop the run cleanly past this many tokens."
-    )
+    max_tokens_total: int | None = Field(None, gt=0, description="Stop the run cleanly past this many tokens.")
 
     @model_validator(mode="after")
     def _roles_name_models(self) -> LLMSettings:
@@ -115,9 +107,7 @@ class LLMSettings(Section):
             for name in [settings.model, *settings.fallbacks]:
                 if name not in self.models:
                     known = ", ".join(sorted(self.models))
-                    raise ValueError(
-                        f"role '{role}' names model '{name}', which is not in llm.models ({known})"
-                    )
+                    raise ValueError(f"role '{role}' names model '{name}', which is not in llm.models ({known})")
         return self
 
 
@@ -136,9 +126,7 @@ class WorldSettings(Section):
 class StudentSettings(Section):
     """The student model that deltas are trained on."""
 
-    model: str = Field(
-        "tiny", description="'tiny' (built-in offline student) or a local Hugging Face model path."
-    )
+    model: str = Field("tiny", description="'tiny' (built-in offline student) or a local Hugging Face model path.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="'auto': float32 on CPU, bfloat16 on GPU."
@@ -163,9 +151,7 @@ class EvolveSettings(Section):
     save_path: str | None = Field(None, description="Extra output; '.json' = column-oriented as in seed 001.")
     extra_rules: bool = Field(False, description="Also apply the official code's failure rules.")
     elimination: bool = Field(True, description="Apply Evol-Instruct's elimination rules to the final data.")
-    in_breadth: float = Field(
-        0.0, ge=0, le=1, description="Share of evolutions that are in-breadth (diversity)."
-    )
+    in_breadth: float = Field(0.0, ge=0, le=1, description="Share of evolutions that are in-breadth (diversity).")
 
 
 class TrainSettings(Section):
@@ -320,9 +306,7 @@ def load_config(path: Path | None = None, overrides: list[str] | tuple[str, ...]
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise ConfigError(
-                f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}"
-            )
+            raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded
     for item in overrides:
         if "=" not in item:

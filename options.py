@@ -21,9 +21,7 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a setting: section.key=value (repeatable)."),
 ]
-RunsDirOpt = Annotated[
-    Path | None, typer.Option("--runs-dir", help="Root of run directories (run.runs_dir).")
-]
+RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", help="Root of run directories (run.runs_dir).")]
 RunIdOpt = Annotated[str | None, typer.Option("--run-id", help="Id of the new run (default: generated).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (run.seed).")]
 
