@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+
 from evoforge import __version__
 from evoforge.console import console, set_verbosity
 from evoforge.errors import EvoforgeError
 from evoforge.options import ConfigOpt, RunsDirOpt, SetOpt, resolve_config
-from rich.markup import escape
 
 app = typer.Typer(
     name="evoforge",
@@ -67,8 +68,9 @@ def config_show(
 @runs_app.command("list")
 def runs_list(runs_dir: RunsDirOpt = None) -> None:
     """List runs, newest first."""
-    from evoforge.runs import list_runs
     from rich.table import Table
+
+    from evoforge.runs import list_runs
 
     root = runs_dir or resolve_config(None).run.runs_dir
     table = Table("run id", "command", "status", "started", "ended")

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from evoforge.errors import ConfigError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evoforge.errors import ConfigError
 
 AGENT_ROLES = ("evolver", "analyzer", "optimizer", "validator", "generator", "judge", "answerer")
 

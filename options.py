@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from evoforge.config import Config, load_config
 from evoforge.runs import RunDir
 

@@ -1,0 +1,91 @@
+"""Configuration: defaults, validation errors that name file/line/field, overrides, redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evoforge.config import Config, load_config, redact
+from evoforge.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_offline_world() -> None:
+    cfg = load_config(None)
+    assert cfg.llm.models["sim"].model.startswith("sim/")
+    assert cfg.llm.roles["optimizer"].temperature == 0.6
+    assert cfg.llm.roles["evolver"].temperature == 0.0
+    assert cfg.student.model == "tiny"
+
+
+def test_unknown_key_is_an_error_with_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "run:\n  seed: 3\nevolve:\n  max_stepz: 4\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert str(path) in text
+    assert "evolve.max_stepz" in text
+    assert "line 4" in text
+    assert "unknown key" in text
+
+
+def test_bad_value_names_field_value_and_expectation(tmp_path: Path) -> None:
+    path = write(tmp_path, "evolve:\n  loop: zero\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "evolve.loop" in text and "line 2" in text
+    assert "'zero'" in text and "integer" in text
+
+
+def test_role_must_name_a_known_model(tmp_path: Path) -> None:
+    path = write(tmp_path, "llm:\n  roles:\n    evolver:\n      model: gpt9\n")
+    with pytest.raises(ConfigError, match="gpt9"):
+        load_config(path)
+
+
+def test_inline_api_key_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "llm:\n  models:\n    ds:\n      model: deepseek/deepseek-chat\n      api_key: sk-123\n")
+    with pytest.raises(ConfigError, match="api_key_env"):
+        load_config(path)
+
+
+def test_overrides_apply_after_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "evolve:\n  max_steps: 5\n")
+    cfg = load_config(path, ["evolve.max_steps=7", "merge.sampler=gp"])
+    assert cfg.evolve.max_steps == 7
+    assert cfg.merge.sampler == "gp"
+    with pytest.raises(ConfigError, match=r"section\.key=value"):
+        load_config(path, ["nonsense"])
+
+
+def test_missing_and_non_mapping_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "a: [1, 2\n"))
+
+
+def test_yaml_round_trip() -> None:
+    cfg = load_config(None, ["train.lora_r=4"])
+    again = Config.model_validate(__import__("yaml").safe_load(cfg.to_yaml()))
+    assert again == cfg
+
+
+def test_redact_hides_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-secret-value-1234")
+    assert redact("calling with sk-secret-value-1234 now") == "calling with *** now"
+
+
+def test_quickstart_config_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+    cfg = load_config(path)
+    assert cfg.cycle.rounds == 2
