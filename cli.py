@@ -51,6 +51,9 @@ def _main(
     ] = False,
 ) -> None:
     """Evolve instruction data, train LoRA deltas, search merge weights, and repeat."""
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)  # secrets may come from ./.env; real environment variables win
     set_verbosity(0 if quiet else 2 if verbose else 1)
 
 
