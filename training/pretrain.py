@@ -1,0 +1,159 @@
+"""Brief pre-training of the tiny student on chat-formatted skills-world tasks, and its per-category check.
+
+A plain PyTorch loop (no Trainer: nothing to configure, fast start): each task becomes the chat-formatted
+sequence ``<s><|user|>instruction<|assistant|>answer</s>`` with the loss on the answer only, batches are padded
+on the right, AdamW with linear warm-up and cosine decay.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evoforge.training.student import StudentBuildConfig
+
+
+def world_tasks(n: int, seed: int, categories: tuple[str, ...], max_level: int) -> list[Any]:
+    """Skills-world tasks (``instruction``, ``answer``, ``category``, ``level``)."""
+    from evoforge.data.world import generate_tasks
+
+    return list(generate_tasks(n, seed, categories=categories, max_level=max_level))
+
+
+def encode_pair(tokenizer: Any, prompt: str, answer: str, max_length: int) -> tuple[list[int], list[int]]:
+    """Token ids of the chat-formatted (prompt, answer) pair and labels (-100 on the prompt), truncated."""
+    prompt_ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = (list(prompt_ids) + answer_ids)[:max_length]
+    labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
+    return ids, labels
+
+
+def _batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, Any]:
+    import torch
+
+    width = max(len(ids) for ids, _ in examples)
+    input_ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, (ids, labs) in enumerate(examples):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(labs)] = torch.tensor(labs)
+        mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
+
+
+def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | None = None) -> dict[str, Any]:
+    """Pre-train the student saved at ``path`` in place; returns the loss curve, tokens/s and wall time."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(config.seed)
+    tasks = (
+        tasks
+        if tasks is not None
+        else world_tasks(config.train_tasks, config.seed, config.categories, config.max_level)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.train()
+    examples = [encode_pair(tokenizer, t.instruction, t.answer, config.max_positions) for t in tasks]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
+    warmup = max(1, config.steps // 20)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, config.steps - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    rng = random.Random(config.seed)
+    order: list[int] = []
+    curve: list[dict[str, float]] = []
+    tokens, window, started = 0, [], time.perf_counter()
+    for step in range(config.steps):
+        if len(order) < config.batch_size:
+            fresh = list(range(len(examples)))
+            rng.shuffle(fresh)
+            order.extend(fresh)
+        picked, order = order[: config.batch_size], order[config.batch_size :]
+        batch = _batch([examples[i] for i in picked], tokenizer.pad_token_id)
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens += int(batch["attention_mask"].sum())
+        window.append(float(loss.detach()))
+        if (step + 1) % 25 == 0 or step + 1 == config.steps:
+            curve.append({"step": step + 1, "loss": round(sum(window) / len(window), 4)})
+            window = []
+    seconds = time.perf_counter() - started
+    model.save_pretrained(path)
+    return {
+        "loss_curve": curve,
+        "tokens": tokens,
+        "seconds": round(seconds, 1),
+        "tokens_per_s": round(tokens / seconds),
+    }
+
+
+def greedy_generate(
+    model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64
+) -> list[str]:
+    """Greedy answers of a loaded model to raw user prompts (chat template applied, left padding)."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        texts = [
+            tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+            for p in prompts[start : start + batch_size]
+        ]
+        enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        with torch.no_grad():
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
+        outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+    return outputs
+
+
+def exact_match_by_category(tasks: list[Any], responses: list[str]) -> dict[str, float]:
+    """Share of exactly right answers per category, plus ``"all"``."""
+    hits: dict[str, list[bool]] = defaultdict(list)
+    for task, response in zip(tasks, responses, strict=True):
+        ok = response.strip() == task.answer.strip()
+        hits[task.category].append(ok)
+        hits["all"].append(ok)
+    return {cat: round(sum(v) / len(v), 3) for cat, v in sorted(hits.items())}
+
+
+EVAL_SEED_OFFSET = 1_000_003  # the fixed evaluation set never shares a seed with the pre-training data
+
+
+def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, float]:
+    """Per-category exact match of greedy answers on a fixed skills-world evaluation set."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tasks = world_tasks(config.eval_tasks, config.seed + EVAL_SEED_OFFSET, config.categories, config.max_level)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks])
+    return exact_match_by_category(tasks, responses)
