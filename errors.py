@@ -40,3 +40,7 @@ class LLMError(EvoforgeError):
     """An LLM call failed for good (after retries and fallbacks), naming the role and model."""
 
     exit_code = 4
+
+
+class StructuredOutputError(LLMError):
+    """An LLM's answer did not match the requested schema, even after one repair request."""

@@ -1,0 +1,267 @@
+"""The LLM gateway: every model call of every agent goes through :class:`LLMGateway`.
+
+It maps agent roles to model entries (``llm.roles`` → ``llm.models``) with per-role sampling, serves repeated
+requests from an SQLite response cache, limits concurrency and request rate per model, retries transient faults
+(timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for structured output, accounts
+tokens and cost per role, and stops the run cleanly when the budget is spent. API keys are read from the
+environment at call time and never appear in an error, a log line, an event or the manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from evoforge.config import LLMSettings, ModelEntry, RoleSettings
+from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
+from evoforge.llm.backend import ensure_provider_for, litellm_module
+from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key
+from evoforge.llm.faults import describe, is_transient
+from evoforge.llm.limits import ModelLimits
+from evoforge.llm.structured import parse_output, repair_messages, schema_request
+from evoforge.llm.usage import UsageLedger
+
+if TYPE_CHECKING:
+    from evoforge.runs import RunDir
+
+T = TypeVar("T", bound=BaseModel)
+Messages = list[dict[str, str]]
+CACHE_FILE = "llm_cache.sqlite"
+
+
+class _ModelFailed(Exception):
+    """One model gave up on a request (retries exhausted or a non-transient error); the message is secret-free."""
+
+
+class LLMGateway:
+    """Role-based access to LLMs with caching, limits, retries, fallbacks, structured output and accounting.
+
+    Args:
+        settings: the ``llm`` configuration section.
+        cache_path: the response-cache file; defaults to ``<run>/llm_cache.sqlite`` when ``run`` is given,
+            else no cache. Ignored when ``settings.cache`` is False.
+        run: the run directory: usage goes into its manifest on :meth:`close`, faults into its events, and a
+            resumed run's earlier usage counts against the budget.
+    """
+
+    def __init__(self, settings: LLMSettings, cache_path: Path | None = None, run: RunDir | None = None) -> None:
+        self.settings = settings
+        self.run = run
+        if cache_path is None and run is not None:
+            cache_path = run.path / CACHE_FILE
+        self._cache = ResponseCache(cache_path) if settings.cache and cache_path is not None else None
+        self._ledger = UsageLedger(settings.max_cost_usd, settings.max_tokens_total)
+        if run is not None:
+            self._ledger.load(run.manifest().get("llm_usage") or {})
+        self._limits = ModelLimits()
+
+    # -- public API ------------------------------------------------------------------------------------
+    async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
+        """The text answer of ``role``'s model to ``messages``.
+
+        Args:
+            role: an entry of ``llm.roles`` (evolver, analyzer, ...).
+            messages: OpenAI-style chat messages.
+            sample: which sample of this prompt (part of the cache key; sent to the provider as ``seed``).
+            overrides: LiteLLM parameters that replace the role's (temperature, max_tokens, stop, ...).
+
+        Raises:
+            LLMError: every model of the role failed (the message names role, models and errors, never a key).
+            BudgetExceeded: the budget was spent before this call.
+        """
+        answer = await self._generate(role, messages, sample, overrides, None)
+        return answer.text
+
+    async def structured(
+        self, role: str, messages: Messages, schema: type[T], *, sample: int = 0, **overrides: Any
+    ) -> T:
+        """``role``'s answer parsed into ``schema`` (a pydantic model); one repair request on invalid output.
+
+        Raises:
+            StructuredOutputError: the answer was invalid twice.
+            LLMError, BudgetExceeded: as for :meth:`complete`.
+        """
+        answer = await self._generate(role, messages, sample, overrides, schema)
+        try:
+            return parse_output(answer.text, schema)
+        except ValidationError as error:
+            self._ledger.role(role).repairs += 1
+            self._event("llm_repair", role=role, model=answer.model, schema=schema.__name__)
+            retry = repair_messages(messages, answer.text, error)
+            answer = await self._generate(role, retry, sample, overrides, schema)
+        try:
+            return parse_output(answer.text, schema)
+        except ValidationError as error:
+            self._ledger.role(role).failures += 1
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in error.errors())
+            self._event("llm_failure", role=role, model=answer.model, error=f"invalid {schema.__name__}")
+            raise StructuredOutputError(
+                f"LLM role '{role}' (model {answer.model}) did not answer in the {schema.__name__} schema "
+                f"after one repair request: {problems[:500]}"
+            ) from None
+
+    def usage(self) -> dict[str, Any]:
+        """``{"roles": {role: figures}, "total": figures}``; figures are calls, cache_hits, tokens_in,
+        tokens_out, cost_usd, latency_s, retries, errors, fallbacks, repairs, failures."""
+        return self._ledger.as_dict()
+
+    def close(self) -> None:
+        """Close the cache file and write the usage into the run's manifest (and an ``llm_usage`` event)."""
+        if self._cache is not None:
+            self._cache.close()
+        if self.run is not None:
+            usage = self.usage()
+            self.run.update_manifest(llm_usage=usage)
+            self.run.event("llm_usage", **usage["total"])
+
+    def __enter__(self) -> LLMGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one request: cache, then the role's models in order ------------------------------------------
+    def _role(self, role: str) -> RoleSettings:
+        try:
+            return self.settings.roles[role]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.roles))
+            raise ConfigError(f"unknown LLM role '{role}'; llm.roles has: {known}") from None
+
+    async def _generate(
+        self, role: str, messages: Messages, sample: int, overrides: dict[str, Any], schema: type[BaseModel] | None
+    ) -> CachedResponse:
+        settings = self._role(role)
+        usage = self._ledger.role(role)
+        sampling = {"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens}
+        problems: list[str] = []
+        for name in [settings.model, *settings.fallbacks]:
+            entry = self.settings.models[name]
+            if problems:
+                usage.fallbacks += 1
+                self._event("llm_fallback", role=role, model=name, after=problems[-1])
+            sent, response_format = schema_request(entry, messages, schema) if schema else (messages, None)
+            request = {**sampling, **overrides}
+            if response_format is not None:
+                request["response_format"] = response_format
+            key = cache_key(
+                model=entry.model,
+                api_base=entry.api_base,
+                params=entry.params,
+                messages=sent,
+                request=request,
+                sample=sample,
+            )
+            cached = await self._cache_get(key)
+            if cached is not None:
+                usage.cache_hits += 1
+                return cached
+            try:
+                answer = await self._call_model(role, name, entry, sent, request, sample)
+            except _ModelFailed as exc:
+                problems.append(f"model '{name}' ({entry.model}): {exc}")
+                continue
+            await self._cache_put(key, answer)
+            return answer
+        usage.failures += 1
+        self._event("llm_failure", role=role, error="; ".join(problems))
+        raise LLMError(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
+
+    # -- one model: limits, budget, retries ------------------------------------------------------------
+    async def _call_model(
+        self, role: str, name: str, entry: ModelEntry, messages: Messages, request: dict[str, Any], sample: int
+    ) -> CachedResponse:
+        litellm = litellm_module()
+        ensure_provider_for(entry.model)
+        api_key = self._api_key(entry)
+        kwargs: dict[str, Any] = {
+            **entry.params,
+            **request,
+            "model": entry.model,
+            "messages": messages,
+            "seed": sample,
+            "timeout": entry.timeout,
+            "num_retries": 0,  # the gateway retries, so that it can count and choose what to retry
+            "drop_params": True,  # e.g. a seed for a provider without one
+        }
+        if entry.api_base is not None:
+            kwargs["api_base"] = entry.api_base
+        if api_key is not None:
+            kwargs["api_key"] = api_key
+        usage = self._ledger.role(role)
+        retries = self.settings.num_retries
+        for attempt in range(retries + 1):
+            if attempt:
+                usage.retries += 1
+                await asyncio.sleep(self.settings.retry_backoff * 2 ** (attempt - 1))
+            self._check_budget(role)
+            async with self._limits.slot(name, entry.max_parallel_requests, entry.rpm):
+                start = time.monotonic()
+                try:
+                    response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=entry.timeout)
+                except Exception as exc:
+                    usage.errors += 1
+                    problem = describe(exc, api_key)
+                    if is_transient(exc) and attempt < retries:
+                        self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
+                        continue
+                    raise _ModelFailed(problem) from None
+                latency = time.monotonic() - start
+            return self._account(role, entry, response, latency)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _api_key(entry: ModelEntry) -> str | None:
+        """The entry's key, read from its environment variable now; a placeholder for keyless local servers."""
+        if entry.api_key_env:
+            value = os.environ.get(entry.api_key_env)
+            if not value:
+                raise _ModelFailed(f"environment variable {entry.api_key_env} (llm api_key_env) is not set")
+            return value
+        if entry.api_base is not None and entry.model.startswith("openai/"):
+            return "EMPTY"  # OpenAI-compatible local servers (vLLM, evoforge serve) want some key
+        return None
+
+    def _account(self, role: str, entry: ModelEntry, response: Any, latency: float) -> CachedResponse:
+        """Record a successful call's tokens, cost and latency; return its answer."""
+        tokens = getattr(response, "usage", None)
+        tokens_in = int(getattr(tokens, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(tokens, "completion_tokens", 0) or 0)
+        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
+            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
+        else:
+            cost = float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0)
+        usage = self._ledger.role(role)
+        usage.calls += 1
+        usage.tokens_in += tokens_in
+        usage.tokens_out += tokens_out
+        usage.cost_usd += cost
+        usage.latency_s += latency
+        text = response.choices[0].message.content or ""
+        return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
+
+    def _check_budget(self, role: str) -> None:
+        try:
+            self._ledger.check_budget()
+        except BudgetExceeded as exc:
+            self._event("llm_budget_exceeded", role=role, error=str(exc))
+            raise
+
+    # -- cache and events ------------------------------------------------------------------------------
+    async def _cache_get(self, key: str) -> CachedResponse | None:
+        if self._cache is None:
+            return None
+        return await asyncio.to_thread(self._cache.get, key)
+
+    async def _cache_put(self, key: str, answer: CachedResponse) -> None:
+        if self._cache is not None:
+            await asyncio.to_thread(self._cache.put, key, answer)
+
+    def _event(self, kind: str, **data: Any) -> None:
+        if self.run is not None:
+            self.run.event(kind, **data)

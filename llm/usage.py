@@ -1,0 +1,126 @@
+"""Token, cost and fault accounting per agent role, the budget check, and the end-of-run summary table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from evoforge.errors import BudgetExceeded
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+@dataclass
+class RoleUsage:
+    """What one role has used: provider calls, cache hits, tokens, cost, latency and faults."""
+
+    calls: int = 0  # provider calls that returned an answer
+    cache_hits: int = 0  # answers served from the response cache (free)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0  # summed over provider calls
+    retries: int = 0  # repeated attempts after a timeout, 429 or 5xx
+    errors: int = 0  # failed provider attempts (retried or not)
+    fallbacks: int = 0  # requests handed to a fallback model
+    repairs: int = 0  # structured-output repair requests after invalid output
+    failures: int = 0  # requests that failed for good (an LLMError was raised)
+
+    def add(self, other: RoleUsage) -> None:
+        """Add ``other``'s figures to this one."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RoleUsage:
+        """Rebuild from :meth:`as_dict` output (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready figures (cost and latency rounded)."""
+        data = asdict(self)
+        data["cost_usd"] = round(self.cost_usd, 8)
+        data["latency_s"] = round(self.latency_s, 3)
+        return data
+
+
+class UsageLedger:
+    """Per-role usage and the run's budget (cost in USD and/or total tokens)."""
+
+    def __init__(self, max_cost_usd: float | None = None, max_tokens_total: int | None = None) -> None:
+        self.max_cost_usd = max_cost_usd
+        self.max_tokens_total = max_tokens_total
+        self.roles: dict[str, RoleUsage] = {}
+
+    def role(self, name: str) -> RoleUsage:
+        """The (created on first use) usage record of role ``name``."""
+        return self.roles.setdefault(name, RoleUsage())
+
+    def total(self) -> RoleUsage:
+        """The sum over all roles."""
+        out = RoleUsage()
+        for usage in self.roles.values():
+            out.add(usage)
+        return out
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetExceeded` if the spent cost or tokens reached the budget."""
+        total = self.total()
+        if self.max_cost_usd is not None and total.cost_usd >= self.max_cost_usd:
+            raise BudgetExceeded(
+                f"LLM budget exceeded: spent ${total.cost_usd:.4f} of llm.max_cost_usd=${self.max_cost_usd:.4f}; "
+                "raise the budget and resume the run (cached answers are free)"
+            )
+        tokens = total.tokens_in + total.tokens_out
+        if self.max_tokens_total is not None and tokens >= self.max_tokens_total:
+            raise BudgetExceeded(
+                f"LLM budget exceeded: used {tokens} tokens of llm.max_tokens_total={self.max_tokens_total}; "
+                "raise the budget and resume the run (cached answers are free)"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"roles": {role: figures}, "total": figures}``."""
+        return {
+            "roles": {name: usage.as_dict() for name, usage in sorted(self.roles.items())},
+            "total": self.total().as_dict(),
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Continue from a previous :meth:`as_dict` (e.g. a resumed run's manifest), so the budget spans sessions."""
+        for name, figures in (data.get("roles") or {}).items():
+            self.roles[name] = RoleUsage.from_dict(figures)
+
+
+def usage_table(usage: dict[str, Any], title: str = "LLM usage") -> Table:
+    """Render :meth:`LLMGateway.usage` output as a rich table: one row per role and a total row."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("role")
+    for column in ("calls", "cached", "tokens in", "tokens out", "cost $", "avg latency s", "retries", "failures"):
+        table.add_column(column, justify="right")
+
+    def row(name: str, figures: dict[str, Any], style: str | None = None) -> None:
+        calls = int(figures.get("calls", 0))
+        latency = float(figures.get("latency_s", 0.0)) / calls if calls else 0.0
+        table.add_row(
+            name,
+            str(calls),
+            str(figures.get("cache_hits", 0)),
+            f"{figures.get('tokens_in', 0):,}",
+            f"{figures.get('tokens_out', 0):,}",
+            f"{float(figures.get('cost_usd', 0.0)):.4f}",
+            f"{latency:.2f}",
+            str(figures.get("retries", 0)),
+            str(figures.get("failures", 0)),
+            style=style,
+        )
+
+    for name, figures in (usage.get("roles") or {}).items():
+        row(name, figures)
+    if usage.get("total"):
+        table.add_section()
+        row("total", usage["total"], style="bold")
+    return table
