@@ -1,0 +1,42 @@
+"""Knowledge fragments: short made-up facts with questions and answers (for the Self-Evolution loop)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from random import Random
+
+_SYLLABLES = ("ka", "lo", "mi", "ra", "ven", "tor", "sa", "qui", "dor", "bel", "na", "zu", "fen", "ri")
+_KINDS = ("river town", "mountain village", "island port", "desert city", "forest hamlet")
+_EXPORTS = ("copper", "salt", "wool", "glass", "honey", "timber", "silk", "tea")
+_FIRST = ("Ana", "Tomas", "Lena", "Omar", "Ines", "Pavel", "Mira", "Jonas")
+_LAST = ("Roth", "Vale", "Ortiz", "Lind", "Okafor", "Berg", "Sato", "Moreau")
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A fact about a made-up place, with questions and their short answers."""
+
+    text: str
+    qa: tuple[tuple[str, str], ...]
+
+
+def _name(rng: Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def sample_fragment(rng: Random) -> Fragment:
+    """A random fragment: ``Velmora is a river town founded in 1742. Its main export is copper ...``"""
+    place, kind, year = _name(rng), rng.choice(_KINDS), rng.randint(1200, 1950)
+    export, mayor = rng.choice(_EXPORTS), f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+    people = rng.randint(2, 90) * 100
+    text = (
+        f"{place} is a {kind} founded in {year}. Its main export is {export}, "
+        f"its mayor is {mayor}, and about {people} people live there."
+    )
+    qa = (
+        (f"When was {place} founded?", str(year)),
+        (f"What is the main export of {place}?", export),
+        (f"Who is the mayor of {place}?", mayor),
+        (f"How many people live in {place}?", str(people)),
+    )
+    return Fragment(text, qa)
