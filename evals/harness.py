@@ -1,0 +1,266 @@
+"""Batched greedy generation from a resident base model with a weighted mix of LoRA adapters, and evaluation.
+
+The merge search calls :meth:`Generator.generate` thousands of times, so the model and every adapter are loaded
+once into one ``PeftModel``. A mix ``{name: w}`` activates the adapters with non-zero weight together and sets each
+LoRA layer's scale to ``w × alpha / r``: the forward pass then adds exactly ``Σ wᵢ·sᵢ·BᵢAᵢ x`` — the linear merge of
+the deltas — without writing merged weights. Prompts are raw user messages; the tokenizer's chat template is
+applied inside; batches are formed by length (left padding, KV cache) and the results returned in input order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evoforge.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from evoforge.console import ProgressHandle
+
+
+def pick_device(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is returned unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(model_path: Path | str, device: str = "auto") -> tuple[Any, Any]:
+    """Load a causal LM (eval mode; bf16 on GPU, fp32 on CPU) and its tokenizer (left padding, a pad token)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(model_path)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"model '{model_path}' is not a local Hugging Face model directory (no config.json)")
+    device = pick_device(device)
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def render_prompt(tokenizer: Any, prompt: str) -> str:
+    """``prompt`` as a user turn through the chat template with the generation prompt (raw text without one)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return prompt
+    text: str = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
+    return text
+
+
+def lora_layers(model: Any) -> list[Any]:
+    """Every PEFT LoRA layer in ``model``."""
+    from peft.tuners.lora import LoraLayer
+
+    return [m for m in model.modules() if isinstance(m, LoraLayer)]
+
+
+class Generator:
+    """A resident model (+ LoRA adapters) for batched greedy generation.
+
+    ``adapters`` maps names to adapter directories; all are loaded at start. The initial mix gives every adapter
+    weight 1.0 (PEFT's behaviour when several adapters are active); :meth:`set_weights` changes it.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str,
+        adapters: Mapping[str, Path | str] | None = None,
+        device: str = "auto",
+        batch_size: int = 32,
+        max_new_tokens: int = 48,
+    ) -> None:
+        if batch_size < 1 or max_new_tokens < 1:
+            raise ConfigError("batch_size and max_new_tokens must be positive")
+        self.model_path = Path(model_path)
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.model, self.tokenizer = load_model(self.model_path, self.device)
+        self.adapter_names: list[str] = list(adapters or {})
+        self._weights: dict[str, float] = {}
+        if adapters:
+            self._load_adapters(adapters)
+            self.set_weights(dict.fromkeys(self.adapter_names, 1.0))
+        eos = self.tokenizer.eos_token_id
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids = {eos} | set(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+        self.eos_ids: set[int] = {i for i in ids if i is not None}
+
+    def _load_adapters(self, adapters: Mapping[str, Path | str]) -> None:
+        from peft import PeftModel
+
+        for name, path in adapters.items():
+            if not (Path(path) / "adapter_config.json").is_file():
+                raise ConfigError(f"adapter '{name}': {path} is not a PEFT adapter directory (no adapter_config.json)")
+        items = list(adapters.items())
+        first_name, first_path = items[0]
+        self.model = PeftModel.from_pretrained(self.model, first_path, adapter_name=first_name)
+        for name, path in items[1:]:
+            self.model.load_adapter(path, adapter_name=name)
+        self.model.eval()
+        self._layers = lora_layers(self.model)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The current adapter mix (every loaded adapter, 0.0 for those left out)."""
+        return dict(self._weights)
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Set the adapter mix: adapter ``i`` contributes ``weights[i] × BᵢAᵢ × alpha/r``; unnamed adapters get 0."""
+        unknown = set(weights) - set(self.adapter_names)
+        if unknown:
+            raise ConfigError(f"unknown adapter(s) {sorted(unknown)}; loaded: {self.adapter_names}")
+        self._weights = {name: float(weights.get(name, 0.0)) for name in self.adapter_names}
+        active = [name for name, w in self._weights.items() if w != 0.0]
+        if not self.adapter_names:
+            return
+        for layer in self._layers:
+            for name in self.adapter_names:
+                layer.set_scale(name, self._weights[name])
+        self.model.base_model.set_adapter(active, inference_mode=True)
+
+    def render(self, prompt: str) -> str:
+        """The text the model sees for ``prompt`` (chat template with the generation prompt)."""
+        return render_prompt(self.tokenizer, prompt)
+
+    def generate(self, prompts: Sequence[str], progress: ProgressHandle | None = None) -> list[str]:
+        """Greedy completions of ``prompts`` (in order), cut at the first end-of-sequence token and stripped."""
+        import torch
+
+        encoded: list[list[int]] = [
+            self.tokenizer(self.render(p), add_special_tokens=False)["input_ids"] for p in prompts
+        ]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        outputs = [""] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
+            batch = {k: v.to(self.model.device) for k, v in batch.items()}
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **batch,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    use_cache=True,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=sorted(self.eos_ids) or None,
+                )
+            new_tokens = out[:, batch["input_ids"].shape[1] :].tolist()
+            for i, tokens in zip(idx, new_tokens, strict=True):
+                outputs[i] = self._decode(tokens)
+            if progress is not None:
+                progress.advance(len(idx))
+        return outputs
+
+    def _decode(self, tokens: list[int]) -> str:
+        cut = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
+        text: str = self.tokenizer.decode(tokens[:cut], skip_special_tokens=True)
+        return text.strip()
+
+
+# -- evaluation sets and reports --------------------------------------------------------------------------------
+@dataclass
+class EvalRecord:
+    """One evaluation item: the user prompt, the reference answer, and a category for the per-category table."""
+
+    prompt: str
+    reference: str
+    category: str = "all"
+
+
+@dataclass
+class EvalReport:
+    """Mean score over all examples, per category, and each example's prediction and score."""
+
+    metric: str
+    score: float
+    per_category: dict[str, float]
+    per_example: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        """Write the report as JSON (atomically)."""
+        from evoforge.runs import atomic_write_json
+
+        atomic_write_json(path, self.to_dict())
+
+
+def load_eval_records(path: Path) -> list[EvalRecord]:
+    """Read an evaluation set: JSONL rows ``{prompt, reference, category?}``, or a JSON list of such rows, or
+    Self-Evolution style rows ``{instruction, input, output}`` (closed-book: the ``input`` question → ``output``)."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".json":
+            rows = json.loads(text)
+            if not isinstance(rows, list):
+                raise DataError(f"{path}: expected a JSON list of records")
+            numbered = list(enumerate(rows, 1))
+        else:
+            numbered = [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON ({exc})") from None
+    records = [_to_record(path, n, row) for n, row in numbered]
+    if not records:
+        raise DataError(f"{path}: no records")
+    return records
+
+
+def _to_record(path: Path, n: int, row: Any) -> EvalRecord:
+    if isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("reference"), str):
+        return EvalRecord(row["prompt"], row["reference"], str(row.get("category") or "all"))
+    if isinstance(row, dict) and isinstance(row.get("output"), str) and (row.get("input") or row.get("instruction")):
+        prompt = row.get("input") or row["instruction"]
+        return EvalRecord(str(prompt), row["output"], str(row.get("category") or "all"))
+    raise DataError(f"{path}: record {n}: expected fields 'prompt' and 'reference' (strings), optional 'category'")
+
+
+def evaluate(
+    gen: Any,
+    records: Sequence[EvalRecord],
+    metric: str | Callable[[str, str], float] = "exact_match",
+    progress: ProgressHandle | None = None,
+) -> EvalReport:
+    """Generate an answer for every record with ``gen`` and score it against the reference with ``metric``.
+
+    ``gen`` is anything with ``generate(prompts, progress=None) -> list[str]`` (a :class:`Generator`, the vLLM
+    backend). ``metric`` is a name from :data:`evoforge.evals.metrics.METRICS` or a scorer function.
+    """
+    from evoforge.evals.metrics import get_metric
+
+    if not records:
+        raise DataError("evaluation set is empty")
+    scorer = get_metric(metric) if isinstance(metric, str) else metric
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
+    predictions = gen.generate([r.prompt for r in records], progress=progress)
+    by_category: dict[str, list[float]] = defaultdict(list)
+    per_example = []
+    for record, pred in zip(records, predictions, strict=True):
+        score = float(scorer(pred, record.reference))
+        by_category[record.category].append(score)
+        per_example.append({**asdict(record), "prediction": pred, "score": score})
+    total = [e["score"] for e in per_example]
+    return EvalReport(
+        metric=name,
+        score=sum(total) / len(total),
+        per_category={c: sum(v) / len(v) for c, v in sorted(by_category.items())},
+        per_example=per_example,
+    )

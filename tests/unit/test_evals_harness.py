@@ -1,0 +1,141 @@
+"""Generator (resident model + weighted LoRA mix) and evaluate() on a tiny random-init Llama."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from helpers_models import build_lora_adapter, build_tiny_lm
+
+from evoforge.errors import ConfigError, DataError
+from evoforge.evals.harness import EvalRecord, Generator, evaluate, load_eval_records
+
+PROMPTS = [
+    "What is 2 plus 3?",
+    "Reverse 'abc'",
+    "hi",
+    "Write a list of three fruits please",
+    "5G需要提供更高的传输速率",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny model dir and two LoRA adapters with different random weights."""
+    root = tmp_path_factory.mktemp("tiny")
+    model = build_tiny_lm(root / "model")
+    return {
+        "model": model,
+        "a": build_lora_adapter(model, root / "a", seed=1),
+        "b": build_lora_adapter(model, root / "b", seed=2, r=2, alpha=6),
+    }
+
+
+@pytest.fixture(scope="module")
+def gen(tiny: dict[str, Path]) -> Generator:
+    torch.manual_seed(0)
+    return Generator(tiny["model"], {"a": tiny["a"], "b": tiny["b"]}, device="cpu", batch_size=4, max_new_tokens=8)
+
+
+def _logits(model: torch.nn.Module, tokenizer, prompts: list[str]) -> torch.Tensor:
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+def test_single_adapter_at_weight_one_equals_peft_merge_and_unload(gen: Generator, tiny: dict[str, Path]) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    gen.set_weights({"a": 1.0})
+    ours = _logits(gen.model, gen.tokenizer, PROMPTS)
+    merged = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny["model"]), tiny["a"]
+    ).merge_and_unload()
+    reference = _logits(merged, gen.tokenizer, PROMPTS)
+    base = _logits(AutoModelForCausalLM.from_pretrained(tiny["model"]), gen.tokenizer, PROMPTS)
+    assert (reference - base).abs().max() > 1e-2  # the adapter really changes the model
+    torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+
+
+def test_weighted_mix_equals_peft_cat_combination(gen: Generator, tiny: dict[str, Path]) -> None:
+    """Σ wᵢ·sᵢ·BᵢAᵢ through adapter scales equals PEFT's exact 'cat' weighted adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    weights = {"a": 0.3, "b": -0.7}
+    gen.set_weights(weights)
+    ours = _logits(gen.model, gen.tokenizer, PROMPTS)
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny["model"]), tiny["a"], adapter_name="a")
+    ref.load_adapter(tiny["b"], adapter_name="b")
+    ref.add_weighted_adapter(["a", "b"], [0.3, -0.7], adapter_name="mix", combination_type="cat")
+    ref.set_adapter("mix")
+    torch.testing.assert_close(ours, _logits(ref, gen.tokenizer, PROMPTS), atol=1e-4, rtol=1e-4)
+    assert gen.weights == weights
+
+
+def test_zero_weights_give_the_base_model(gen: Generator, tiny: dict[str, Path]) -> None:
+    from transformers import AutoModelForCausalLM
+
+    gen.set_weights({"a": 0.0})
+    assert gen.weights == {"a": 0.0, "b": 0.0}
+    base = AutoModelForCausalLM.from_pretrained(tiny["model"])
+    torch.testing.assert_close(_logits(gen.model, gen.tokenizer, PROMPTS), _logits(base, gen.tokenizer, PROMPTS))
+
+
+def test_set_weights_rejects_unknown_adapter(gen: Generator) -> None:
+    with pytest.raises(ConfigError, match="unknown adapter"):
+        gen.set_weights({"nope": 1.0})
+
+
+def test_batched_generation_keeps_order_and_matches_one_at_a_time(gen: Generator) -> None:
+    gen.set_weights({"a": 0.5, "b": 0.5})
+    batched = gen.generate(PROMPTS)
+    gen.batch_size = 1
+    try:
+        single = gen.generate(PROMPTS)
+        reversed_single = gen.generate(PROMPTS[::-1])
+    finally:
+        gen.batch_size = 4
+    assert batched == single
+    assert reversed_single == single[::-1]
+    assert all(isinstance(o, str) for o in batched)
+
+
+def test_generation_uses_chat_template_and_stops_at_eos(gen: Generator) -> None:
+    text = gen.render("hi")
+    assert text.startswith("<s><|user|>\nhi") and text.endswith("<|assistant|>\n")
+    eos = gen.tokenizer.eos_token_id
+    hello = gen.tokenizer("hello", add_special_tokens=False)["input_ids"]
+    assert gen._decode([*hello, eos, *hello]) == "hello"
+
+
+def test_evaluate_scores_per_example_and_category(tmp_path: Path) -> None:
+    class Echo:
+        def generate(self, prompts: list[str], progress=None) -> list[str]:
+            return [p.upper() for p in prompts]
+
+    records = [EvalRecord("ab", "AB", "x"), EvalRecord("cd", "cd", "x"), EvalRecord("ef", "EF", "y")]
+    report = evaluate(Echo(), records, "exact_match")
+    assert report.score == pytest.approx(2 / 3)
+    assert report.per_category == {"x": 0.5, "y": 1.0}
+    assert [e["prediction"] for e in report.per_example] == ["AB", "CD", "EF"]
+    report.save(tmp_path / "evals" / "toy.json")
+    saved = json.loads((tmp_path / "evals" / "toy.json").read_text())
+    assert saved["score"] == pytest.approx(2 / 3) and len(saved["per_example"]) == 3
+
+
+def test_load_eval_records_jsonl_and_self_evolution_json(tmp_path: Path) -> None:
+    from conftest import DATASETS
+
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"prompt": "p", "reference": "r", "category": "c"}\n\n{"prompt": "q", "reference": "s"}\n')
+    assert load_eval_records(path) == [EvalRecord("p", "r", "c"), EvalRecord("q", "s", "all")]
+    toy = load_eval_records(DATASETS / "self-evolution" / "toy_eval_data.json")
+    assert len(toy) == 10 and toy[0].prompt.startswith("5G网络")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "p"}\n')
+    with pytest.raises(DataError, match="record 1"):
+        load_eval_records(bad)
