@@ -1,0 +1,108 @@
+"""A toy merge problem for tests and benchmarks: a tiny random Llama and LoRA deltas trained for a few steps.
+
+Each delta learns one synthetic "skill" (next token = (a·token + b) mod V for its own a, b); the held-out set
+mixes the skills in unequal shares, so the best merge weights are not obvious. The score is teacher-forced
+next-token accuracy on the held-out set (one forward pass, no tokenizer, no generation): cheap and smooth
+enough to compare samplers on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VOCAB = 64
+SEQ = 24
+
+
+@dataclass
+class ToyProblem:
+    """Paths of the base model and delta adapters, and the held-out batch (input ids)."""
+
+    base: Path
+    adapters: dict[str, Path]
+    eval_ids: Any
+
+
+def _skill_batch(skill: int, n: int, seed: int) -> Any:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    a, b = 2 * skill + 3, 7 * skill + 1
+    ids = torch.empty(n, SEQ, dtype=torch.long)
+    ids[:, 0] = torch.randint(0, VOCAB, (n,), generator=gen)
+    for t in range(1, SEQ):
+        ids[:, t] = (ids[:, t - 1] * a + b) % VOCAB
+    return ids
+
+
+def build_tiny_base(path: Path, seed: int = 0, hidden: int = 64, layers: int = 4) -> Path:
+    """Save a random tiny Llama (no tokenizer) to ``path``."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    LlamaForCausalLM(config).save_pretrained(path)
+    return path
+
+
+def train_delta(base: Path, out: Path, skill: int, steps: int = 40, seed: int = 0) -> Path:
+    """Train a rank-4 LoRA on one skill for ``steps`` Adam steps and save it to ``out``."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed + skill)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "up_proj", "down_proj"]),
+    )
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    data = _skill_batch(skill, 32 * steps, seed=seed * 100 + skill)
+    model.train()
+    for step in range(steps):
+        ids = data[step * 32 : (step + 1) * 32]
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.save_pretrained(out)
+    return out
+
+
+def build_toy_problem(root: Path, n_deltas: int = 4, steps: int = 40, seed: int = 0) -> ToyProblem:
+    """Base model, ``n_deltas`` trained adapters (``delta_1``...), and a held-out mix of the skills.
+
+    The held-out set gives skill i a share proportional to i + 1, plus one skill no delta learned.
+    """
+    import torch
+
+    base = build_tiny_base(root / "base", seed)
+    adapters = {f"delta_{i + 1}": train_delta(base, root / f"delta_{i + 1}", i, steps, seed) for i in range(n_deltas)}
+    parts = [_skill_batch(i, 8 * (i + 1), seed=10_000 + i) for i in range(n_deltas)]
+    parts.append(_skill_batch(n_deltas, 8, seed=10_000 + n_deltas))
+    return ToyProblem(base, adapters, torch.cat(parts))
+
+
+def accuracy_objective(model: Any, eval_ids: Any) -> Callable[[], float]:
+    """A function scoring ``model`` in its current state: next-token accuracy on ``eval_ids``."""
+    import torch
+
+    def score() -> float:
+        with torch.inference_mode():
+            logits = model(input_ids=eval_ids).logits[:, :-1]
+        return float((logits.argmax(-1) == eval_ids[:, 1:]).float().mean())
+
+    return score

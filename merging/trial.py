@@ -1,0 +1,200 @@
+"""The fast trial path: one resident model, a merge applied in place, evaluated, and the base restored exactly.
+
+Two mixers share one interface (``with mixer.trial(spec): evaluate()``):
+
+- :class:`ScaleMixer` (linear merges of LoRA adapters): every adapter is loaded and active on the resident
+  PEFT model; a trial only sets each LoRA layer's scale to ``wᵢ·scaleᵢ`` (per layer group), which is exactly
+  Σ wᵢ·scaleᵢ·Bᵢ·Aᵢ with no merge at all. Restoring puts the original scales back.
+- :class:`DeltaMixer` (every method, LoRA or full-checkpoint deltas): the dense ΔW of each delta is stacked
+  per base parameter once; a trial combines them with the method and adds the result to the base weights in
+  place. A copy of every touched base weight is kept and copied back, so the base is restored bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from evoforge.errors import ConfigError
+from evoforge.merging.deltas import Delta, base_parameter, layer_groups
+from evoforge.merging.methods import MergeMethod, get_method, normalized
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class MergeSpec:
+    """One merge: a weight per layer group for each delta taking part, the method and its parameters.
+
+    Deltas absent from ``weights`` take no part (not even in TIES's sign election).
+    """
+
+    weights: dict[str, list[float]]
+    method: str = "linear"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return {"weights": self.weights, "method": self.method, "params": self.params}
+
+
+def _lora_layers(model: Any) -> list[tuple[str, Any]]:
+    """(base parameter name, module) of every LoRA layer in a PEFT model."""
+    from peft.tuners.lora import LoraLayer
+
+    root = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return [(name + ".weight", m) for name, m in root.named_modules() if isinstance(m, LoraLayer)]
+
+
+class Mixer:
+    """Applies a :class:`MergeSpec` to a resident model and restores it."""
+
+    def apply(self, spec: MergeSpec) -> None:
+        """Put the merge ``spec`` into the model."""
+        raise NotImplementedError
+
+    def restore(self) -> None:
+        """Bring the model back to the base exactly."""
+        raise NotImplementedError
+
+    @contextmanager
+    def trial(self, spec: MergeSpec) -> Iterator[None]:
+        """Apply ``spec`` for the duration of the block, then restore."""
+        self.apply(spec)
+        try:
+            yield
+        finally:
+            self.restore()
+
+
+class ScaleMixer(Mixer):
+    """Linear merge of LoRA adapters by their scales on one resident PEFT model (all named adapters active)."""
+
+    def __init__(self, model: Any, names: list[str], groups: int = 1) -> None:
+        self.model = model
+        self.names = list(names)
+        self.groups = groups
+        self.layers = _lora_layers(model)
+        if not self.layers:
+            raise ConfigError("the resident model has no LoRA layers; load the adapters first")
+        missing = [n for n in names if not any(n in m.scaling for _, m in self.layers)]
+        if missing:
+            raise ConfigError(f"adapter(s) not loaded on the resident model: {', '.join(missing)}")
+        self.group_of = layer_groups([p for p, _ in self.layers], groups)
+        self.original = [dict(m.scaling) for _, m in self.layers]
+        model.base_model.set_adapter(self.names, inference_mode=True)
+
+    def apply(self, spec: MergeSpec) -> None:
+        """Set every adapter's scale to its weight (for its layer group) times its own alpha/r."""
+        import torch
+
+        method = get_method(spec.method, **spec.params)
+        if not method.linear:
+            raise ConfigError(f"merge method '{spec.method}' cannot be applied by adapter scales; use DeltaMixer")
+        per_group = []
+        for g in range(self.groups):
+            w = torch.tensor([spec.weights.get(n, [0.0] * self.groups)[g] for n in self.names], dtype=torch.float64)
+            per_group.append((normalized(w) if method.params.get("normalize") else w).tolist())
+        for param, module in self.layers:
+            weights = per_group[self.group_of[param]]
+            for name, w in zip(self.names, weights, strict=True):
+                module.set_scale(name, w)  # w·alpha/r (alpha/√r with rsLoRA); ignores adapters absent here
+
+    def restore(self) -> None:
+        """Put the original scales back."""
+        for (_, module), original in zip(self.layers, self.original, strict=True):
+            module.scaling.update(original)
+
+
+class DeltaMixer(Mixer):
+    """Any merge method over dense ΔW, added in place to the base weights; exact restore from a saved copy.
+
+    If the resident model carries LoRA layers (e.g. the eval harness's model), their scales are set to zero
+    while this mixer is in use (:meth:`close` gives them back), so only the merged ΔW acts.
+    """
+
+    def __init__(self, model: Any, deltas: list[Delta], groups: int = 1, seed: int = 0) -> None:
+        import torch
+
+        self.model = model
+        self.deltas = deltas
+        self.groups = groups
+        self.seed = seed
+        self.names = [d.name for d in deltas]
+        params = sorted({p for d in deltas for p in d.params})
+        self.group_of = layer_groups(params, groups)
+        self.targets = {p: base_parameter(model, p) for p in params}
+        self.saved = {p: t.detach().clone() for p, t in self.targets.items()}
+        self.stacks: dict[str, torch.Tensor] = {}
+        for p, target in self.targets.items():
+            rows = [d.dense().get(p) for d in deltas]
+            stack = torch.stack([torch.zeros(target.shape) if r is None else r for r in rows])
+            if stack.shape[1:] != target.shape:
+                raise ConfigError(f"delta shape {tuple(stack.shape[1:])} does not fit {p} {tuple(target.shape)}")
+            self.stacks[p] = stack.to(target.device, torch.float32)
+        self._prepared_key: tuple[Any, ...] | None = None
+        self._prepared: dict[str, torch.Tensor] = {}
+        self._lora = ScaleMixer(model, _active(model)) if _lora_layers(model) else None
+        if self._lora is not None:
+            self._lora.apply(MergeSpec({}))
+
+    def prepared(self, method: MergeMethod) -> dict[str, torch.Tensor]:
+        """The method's weight-independent work on every stack (cached for the last method and parameters)."""
+        import torch
+
+        key = (method.name, tuple(sorted(method.params.items())))
+        if key != self._prepared_key:
+            self._prepared = {}
+            for i, (p, stack) in enumerate(self.stacks.items()):
+                gen = torch.Generator(stack.device).manual_seed(self.seed * 1_000_003 + i)
+                self._prepared[p] = method.prepare(stack, gen)
+            self._prepared_key = key
+        return self._prepared
+
+    def merged_delta(self, spec: MergeSpec) -> dict[str, torch.Tensor]:
+        """The merged ΔW per base parameter for ``spec``."""
+        import torch
+
+        method = get_method(spec.method, **spec.params)
+        unknown = sorted(set(spec.weights) - set(self.names))
+        if unknown:
+            raise ConfigError(f"unknown delta(s) in merge: {', '.join(unknown)}")
+        take = [i for i, n in enumerate(self.names) if n in spec.weights]
+        weights = torch.tensor([[spec.weights[self.names[i]][g] for i in take] for g in range(self.groups)])
+        out = {}
+        for p, prepared in self.prepared(method).items():
+            out[p] = method.combine(prepared[take], weights[self.group_of[p]])
+        return out
+
+    def apply(self, spec: MergeSpec) -> None:
+        """Add the merged ΔW to the base weights in place."""
+        import torch
+
+        with torch.no_grad():
+            for p, delta in self.merged_delta(spec).items():
+                self.targets[p].add_(delta.to(self.targets[p].dtype))
+
+    def restore(self) -> None:
+        """Copy the saved base weights back (bit-exact)."""
+        import torch
+
+        with torch.no_grad():
+            for p, target in self.targets.items():
+                target.copy_(self.saved[p])
+
+    def max_abs_diff(self) -> float:
+        """Largest |W − W₀| over the touched base weights (0.0 after :meth:`restore`)."""
+        return max((float((t - self.saved[p]).abs().max()) for p, t in self.targets.items()), default=0.0)
+
+    def close(self) -> None:
+        """Give the resident model's own LoRA scales back."""
+        if self._lora is not None:
+            self._lora.restore()
+
+
+def _active(model: Any) -> list[str]:
+    """Adapter names loaded on a PEFT model."""
+    return list(getattr(model, "peft_config", {}))
