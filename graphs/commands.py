@@ -1,0 +1,125 @@
+"""CLI: ``evoforge evolve`` (Auto Evol-Instruct) and ``evoforge resume RUN_ID`` (any resumable graph).
+
+Top-level imports stay light (typer, options); the graph, LangGraph and the gateway load inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evoforge.errors import ConfigError
+from evoforge.options import ConfigOpt, RunIdOpt, RunsDirOpt, SeedOpt, SetOpt, resolve_config, start_run
+from evoforge.runs import RunDir
+
+InteractiveOpt = Annotated[
+    bool, typer.Option("--interactive", "-i", help="Ask at each human checkpoint in the terminal.")
+]
+AutoApproveOpt = Annotated[
+    bool | None,
+    typer.Option("--auto-approve/--no-auto-approve", help="Approve human checkpoints by policy (run.auto_approve)."),
+]
+
+
+def _decider(interactive: bool, auto_approve: bool) -> Any:
+    from evoforge.graphs.interactive import ask_terminal, policy_decision
+
+    if interactive:
+        return ask_terminal
+    return policy_decision if auto_approve else lambda payload: None
+
+
+def _execute(run: RunDir, decide: Any, answer: dict[str, Any] | None = None) -> None:
+    """Drive the run's graph and record how it ended in the manifest."""
+    import asyncio
+
+    from evoforge.console import info
+    from evoforge.graphs.runner import drive
+
+    try:
+        result = asyncio.run(drive(run, decide, answer))
+    except KeyboardInterrupt:
+        run.finish("interrupted")
+        info(f"resume with: evoforge resume {run.run_id} --runs-dir {run.path.parent}")
+        raise
+    except BaseException as exc:
+        run.finish("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    if result.outcome == "waiting":
+        info(
+            f"run {run.run_id} waits at the checkpoint '{result.pending and result.pending.get('checkpoint')}'. "
+            f"Continue with: evoforge resume {run.run_id} --runs-dir {run.path.parent} "
+            "[--interactive | --approve | --reject | --edit FILE]"
+        )
+        return
+    run.finish("completed", outputs=result.values.get("outputs"))
+    info(f"run {run.run_id} completed: {run.path}")
+
+
+def evolve(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    data: Annotated[str | None, typer.Option("--data", help="Seed data (jsonl/json/parquet/HF dataset dir).")] = None,
+    instruction_field: Annotated[str | None, typer.Option(help="Field holding the instruction.")] = None,
+    response_field: Annotated[str | None, typer.Option(help="Field holding the response (dotted path ok).")] = None,
+    save_path: Annotated[str | None, typer.Option(help="Extra output; '.json' = column-oriented (seed 001).")] = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    runs_dir: RunsDirOpt = None,
+    run_id: RunIdOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """Optimise the evolving method on seed data (Auto Evol-Instruct), then evolve and answer the dataset."""
+    overrides = list(set_ or [])
+    for key, value in (
+        ("data_path", data),
+        ("instruction_field", instruction_field),
+        ("response_field", response_field),
+        ("save_path", save_path),
+    ):
+        if value is not None:
+            overrides.append(f"evolve.{key}={value}")
+    if auto_approve is not None:
+        overrides.append(f"run.auto_approve={str(auto_approve).lower()}")
+    cfg = resolve_config(config, overrides, runs_dir, seed)
+    _refuse_existing_save_path(cfg.evolve.save_path)
+    run = start_run(cfg, "evolve", run_id)
+    _execute(run, _decider(interactive, cfg.run.auto_approve))
+
+
+def _refuse_existing_save_path(save_path: str | None) -> None:
+    if save_path and Path(save_path).expanduser().is_absolute() and Path(save_path).expanduser().exists():
+        raise ConfigError(f"evolve.save_path {save_path} exists; refusing to overwrite it (choose another path)")
+
+
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    runs_dir: RunsDirOpt = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the checkpoint the run waits at.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the checkpoint the run waits at.")] = False,
+    edit: Annotated[Path | None, typer.Option("--edit", help="Replace the method with this file's text.")] = None,
+) -> None:
+    """Continue a run after a checkpoint, a Ctrl-C or a crash (the manifest says which graph it runs)."""
+    if sum([approve, reject, edit is not None]) > 1:
+        raise ConfigError("give at most one of --approve, --reject, --edit")
+    root = runs_dir or resolve_config(None).run.runs_dir
+    run = RunDir.open(root, run_id)
+    answer: dict[str, Any] | None = None
+    if approve or reject:
+        answer = {"action": "approve" if approve else "reject", "by": "cli"}
+    elif edit is not None:
+        if not edit.is_file():
+            raise ConfigError(f"--edit: file not found: {edit}")
+        answer = {"action": "edit", "method": edit.read_text(encoding="utf-8"), "by": "cli"}
+    policy = run.config().run.auto_approve if auto_approve is None else auto_approve
+    _execute(run, _decider(interactive, policy), answer)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evolve`` and ``resume`` to the ``evoforge`` command."""
+    app.command("evolve")(evolve)
+    app.command("resume")(resume)

@@ -1,0 +1,214 @@
+"""The work behind the evolve graph's nodes: bounded-concurrency fan-outs over the agents (no LangGraph here).
+
+Each function takes the live :class:`Resources` (gateway, concurrency limit, config) and records, calls the
+agents, and returns rows; the nodes decide where rows are written. Every call is deterministic for its
+inputs (same prompt, same ``sample``), so a re-run after a crash is answered by the gateway's response cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from evoforge.console import detail, progress
+from evoforge.errors import LLMError
+from evoforge.graphs.evolve_context import Resources
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+
+async def _guarded(res: Resources, call: Awaitable[T], what: str) -> T | None:
+    """Await ``call`` under the run's concurrency limit; a call that failed for good gives None (logged)."""
+    async with res.limiter:
+        try:
+            return await call
+        except LLMError as exc:
+            res.run.event("llm_failure", what=what, error=str(exc)[:300])
+            detail(f"{what}: {exc}")
+            return None
+
+
+async def fan_out(
+    res: Resources, items: Sequence[T], work: Callable[[T], Awaitable[Row]], description: str
+) -> list[Row]:
+    """Run ``work`` on every item concurrently (the limit applies per LLM call), keeping the input order."""
+    with progress(description, total=len(items)) as bar:
+
+        async def one(item: T) -> Row:
+            row = await work(item)
+            bar.advance()
+            return row
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def evolve_once(res: Resources, instruction: str, method: str, what: str) -> str | None:
+    """One evolution of ``instruction`` by ``method`` (the evolver runs greedily: sample 0)."""
+    from evoforge.agents import evolver
+
+    request = evolver.EvolveInput(instruction=instruction, method=method, language=res.config.run.language)
+    out = await _guarded(res, evolver.evolve(res.gateway, request), what)
+    text = out.instruction.strip() if out is not None else ""
+    return text or None
+
+
+async def answer(res: Resources, instruction: str, what: str) -> str | None:
+    """The generator's response to ``instruction``."""
+    from evoforge.agents import generator
+
+    request = generator.AnswerInput(instruction=instruction, language=res.config.run.language)
+    out = await _guarded(res, generator.answer(res.gateway, request), what)
+    return out.response if out is not None else None
+
+
+async def evolve_chain(res: Resources, instruction: str, method: str, loop: int, what: str) -> list[str]:
+    """The trajectory X, X¹, …, Xˡ of one instruction; it stops early where an evolution failed."""
+    stages = [instruction]
+    for generation in range(1, loop + 1):
+        evolved = await evolve_once(res, stages[-1], method, f"{what} g{generation}")
+        if evolved is None:
+            break
+        stages.append(evolved)
+    return stages
+
+
+async def trajectories(res: Resources, records: Sequence[Row], method: str, step: int) -> list[Row]:
+    """Evolve each mini-batch record ``loop`` times with ``method``: rows ``{case_id, stages}``."""
+    loop = res.config.evolve.loop
+
+    async def one(record: Row) -> Row:
+        stages = await evolve_chain(res, record["instruction"], method, loop, f"trajectory {record['id']}")
+        return {"case_id": str(record["id"]), "stages": stages}
+
+    return await fan_out(res, records, one, f"step {step}: evolve mini-batch")
+
+
+async def optimize_candidate(res: Resources, rows: Sequence[Row], method: str, index: int) -> tuple[str, str] | None:
+    """Analyse the trajectories and revise ``method`` from the feedback, with sample ``index``.
+
+    Returns ``(feedback, new_method)``, or None when either call failed for good.
+    """
+    from evoforge.agents import analyzer, optimizer
+
+    language = res.config.run.language
+    cases = [analyzer.Trajectory(case_id=r["case_id"], stages=r["stages"]) for r in rows]
+    analysis = await _guarded(
+        res,
+        analyzer.analyze(res.gateway, analyzer.AnalyzeInput(trajectories=cases, language=language), sample=index),
+        f"analyse candidate {index}",
+    )
+    if analysis is None:
+        return None
+    revised = await _guarded(
+        res,
+        optimizer.optimize(
+            res.gateway,
+            optimizer.OptimizeInput(method=method, feedback=analysis.feedback, language=language),
+            sample=index,
+        ),
+        f"optimise candidate {index}",
+    )
+    if revised is None or not revised.method.strip():
+        return None
+    return analysis.feedback, revised.method.strip()
+
+
+def failure(response: str | None, extra_rules: bool) -> str | None:
+    """Why a response counts as a failed evolution (λ's rules), or None when it passes."""
+    from evoforge.agents import validator
+
+    if response is None:
+        return "no response (the LLM call failed)"
+    if "\ufffd" in response:
+        return "broken characters (U+FFFD) in the response"
+    return validator.failure_reason(response, extra_rules=extra_rules)
+
+
+async def validate(res: Resources, dev: Sequence[Row], methods: dict[str, str]) -> dict[str, list[Row]]:
+    """Validate each method (by candidate id) on the dev set: evolve each instruction once, answer, judge.
+
+    All (method, instruction) pairs share one fan-out and the run's concurrency limit.
+    """
+    extra = res.config.evolve.extra_rules
+    pairs = [(cid, record) for cid in methods for record in dev]
+
+    async def one(pair: tuple[str, Row]) -> Row:
+        cid, record = pair
+        what = f"validate {cid} on {record['id']}"
+        evolved = await evolve_once(res, record["instruction"], methods[cid], what)
+        response = await answer(res, evolved, what) if evolved is not None else None
+        reason = failure(response, extra) if evolved is not None else "the evolution failed"
+        return {
+            "candidate": cid,
+            "id": record["id"],
+            "instruction": record["instruction"],
+            "evolved": evolved,
+            "response": response,
+            "failure": reason,
+        }
+
+    rows = await fan_out(res, pairs, one, f"validate {len(methods)} method(s) on dev")
+    return {cid: [r for r in rows if r["candidate"] == cid] for cid in methods}
+
+
+async def evolve_dataset(res: Resources, seeds: Sequence[Row], method: str, method_id: str) -> list[Row]:
+    """Evolve every seed ``loop`` generations with the selected method: one row per generation."""
+    loop = res.config.evolve.loop
+
+    async def one(seed: Row) -> Row:
+        stages = await evolve_chain(res, seed["instruction"], method, loop, f"dataset {seed['id']}")
+        return {"seed": seed, "stages": stages}
+
+    chains = await fan_out(res, seeds, one, "evolve dataset")
+    rows: list[Row] = []
+    for chain in chains:
+        seed, stages = chain["seed"], chain["stages"]
+        for generation in range(1, len(stages)):
+            rows.append(
+                {
+                    "id": f"{seed['id']}-g{generation}",
+                    "instruction": stages[generation],
+                    "parent": stages[generation - 1],
+                    "root": seed["instruction"],
+                    "root_id": seed["id"],
+                    "generation": generation,
+                    "method_id": method_id,
+                    "category": seed.get("category"),
+                }
+            )
+    return rows
+
+
+async def answer_rows(res: Resources, rows: Sequence[Row]) -> list[Row]:
+    """Answer every evolved instruction: the rows with their ``response`` (None where the call failed)."""
+
+    async def one(row: Row) -> Row:
+        return {**row, "response": await answer(res, row["instruction"], f"answer {row['id']}")}
+
+    return await fan_out(res, rows, one, "answer dataset")
+
+
+def filter_rows(rows: Sequence[Row], extra_rules: bool, elimination: bool) -> tuple[list[Row], dict[str, int]]:
+    """Drop failed responses, Evol-Instruct eliminations (optional) and exact duplicate instructions."""
+    from evoforge.agents import validator
+
+    kept: list[Row] = []
+    seen: set[str] = set()
+    counts = {"answered": len(rows), "failed": 0, "eliminated": 0, "duplicates": 0}
+    for row in rows:
+        if failure(row["response"], extra_rules) is not None:
+            counts["failed"] += 1
+            continue
+        if elimination and validator.eliminate(row["parent"], row["instruction"], row["response"]) is not None:
+            counts["eliminated"] += 1
+            continue
+        key = " ".join(row["instruction"].split())
+        if key in seen:
+            counts["duplicates"] += 1
+            continue
+        seen.add(key)
+        kept.append(row)
+    counts["kept"] = len(kept)
+    return kept, counts

@@ -1,0 +1,118 @@
+"""The evolve graph end to end with fake agents: wiring, selection, checkpoints, resume and outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evoforge.config import load_config
+from evoforge.graphs.interactive import policy_decision
+from evoforge.graphs.runner import Result, drive
+from evoforge.runs import RunDir
+from tests.evolve_fakes import install
+
+SMALL = [
+    "world.n_seeds=24",
+    "evolve.train_size=8",
+    "evolve.dev_size=10",
+    "evolve.batch_size=4",
+    "evolve.max_steps=3",
+    "evolve.loop=2",
+    "evolve.candidate_size=3",
+    "evolve.concurrency=4",
+]
+
+
+def make_run(runs_dir: Path, *extra: str, run_id: str = "r1") -> RunDir:
+    cfg = load_config(None, [*SMALL, f"run.runs_dir={runs_dir}", *extra])
+    return RunDir.create(cfg, "evolve", run_id)
+
+
+def run_graph(run: RunDir, decide: Any = policy_decision, answer: dict[str, Any] | None = None) -> Result:
+    return asyncio.run(drive(run, decide, answer))
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return install(monkeypatch)
+
+
+def test_full_graph_selects_better_methods_and_writes_outputs(runs_dir: Path, calls: Any) -> None:
+    run = make_run(runs_dir, "evolve.patience=3", "evolve.save_path=result.json")
+    result = run_graph(run)
+    assert result.outcome == "completed"
+    history = result.values["history"]
+    assert [p["step"] for p in history] == [1, 2, 3]
+    rates = [result.values["candidates"]["s0c0"]["failure_rate"]] + [p["selected_rate"] for p in history]
+    assert all(b <= a for a, b in itertools.pairwise(rates)) and rates[-1] < rates[0]
+    assert result.values["method_id"] == "s3c2"  # the fake optimiser's sample 2 is best each step
+
+    rows = [json.loads(line) for line in (run.path / "evolved.jsonl").read_text().splitlines()]
+    assert rows and set(rows[0]) == {"instruction", "response", "root", "generation", "method_id", "category"}
+    assert {r["generation"] for r in rows} == {1, 2} and {r["method_id"] for r in rows} == {"s3c2"}
+    assert all("please provide" not in r["response"] for r in rows)
+    assert len({r["instruction"] for r in rows}) == len(rows)
+
+    methods = json.loads((run.path / "methods.json").read_text())
+    assert len(methods["candidates"]) == 1 + 3 * 3
+    assert all(c["failure_rate"] is not None and "feedback" in c for c in methods["candidates"])
+    columns = json.loads((run.path / "result.json").read_text())
+    assert columns["instruction"] == [r["instruction"] for r in rows] and len(columns["root"]) == len(rows)
+    assert (run.path / "evolve_lambda.png").read_bytes()[:4] == b"\x89PNG"
+    report = (run.path / "report.md").read_text()
+    assert "## Evolve" in report and "evolve_lambda.png" in report
+    assert (run.path / "evolve_report.md").is_file()
+
+
+def test_patience_stops_when_lambda_stops_improving(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = install(monkeypatch)
+    import evoforge.agents.optimizer as optimizer
+
+    async def same(gw: Any, inp: Any, sample: int = 0) -> Any:
+        return optimizer.OptimizeOutput(method=inp.method + " (reworded)" * (sample + 1))
+
+    monkeypatch.setattr(optimizer, "optimize", same)
+    result = run_graph(make_run(runs_dir, "evolve.patience=1"))
+    assert [p["improved"] for p in result.values["history"]] == [False]
+    assert result.values["method_id"] == "s0c0" and calls.by_role["analyzer"] == 3
+
+
+def test_pause_at_method_review_then_resume_with_an_edited_method(runs_dir: Path, calls: Any) -> None:
+    run = make_run(runs_dir, "evolve.max_steps=1")
+    waiting = run_graph(run, decide=lambda payload: None)
+    assert waiting.outcome == "waiting" and waiting.pending is not None
+    assert waiting.pending["checkpoint"] == "review_method" and "edit" in waiting.pending["actions"]
+    assert run.manifest()["status"] == "awaiting_review"
+    evolutions_before = calls.by_role["evolver"]
+
+    edited = {"action": "edit", "method": "hand-written method quality=4", "by": "test"}
+    result = run_graph(run, answer=edited)
+    assert result.outcome == "completed"
+    assert result.values["method_id"] == "s1-edit" and result.values["method"] == edited["method"]
+    rows = [json.loads(line) for line in (run.path / "evolved.jsonl").read_text().splitlines()]
+    assert rows and {r["method_id"] for r in rows} == {"s1-edit"}
+    assert all(r["instruction"].endswith("[q4]") for r in rows)
+    assert calls.by_role["evolver"] > evolutions_before  # the dataset was evolved after the resume
+    reviews = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "review" and e["action"] == "edit" for e in reviews)
+
+
+def test_rejecting_the_method_keeps_optimising(runs_dir: Path, calls: Any) -> None:
+    run = make_run(runs_dir, "evolve.max_steps=1")
+    answers = iter([{"action": "reject"}, {"action": "approve"}, {"action": "approve"}])
+    result = run_graph(run, decide=lambda payload: next(answers))
+    assert [p["step"] for p in result.values["history"]] == [1, 2]
+    assert result.outcome == "completed"
+
+
+def test_a_completed_run_resumes_to_nothing(runs_dir: Path, calls: Any) -> None:
+    run = make_run(runs_dir, "evolve.max_steps=0")
+    first = run_graph(run)
+    before = dict(calls.by_role)
+    again = run_graph(run)
+    assert first.outcome == again.outcome == "completed" and calls.by_role == before
