@@ -22,7 +22,7 @@ from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOut
 from evoforge.llm.backend import ensure_provider_for, litellm_module
 from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key
 from evoforge.llm.faults import describe, is_transient
-from evoforge.llm.limits import ModelLimits
+from evoforge.llm.limits import ModelLimits, SingleFlight
 from evoforge.llm.structured import parse_output, repair_messages, schema_request
 from evoforge.llm.usage import UsageLedger
 
@@ -59,6 +59,7 @@ class LLMGateway:
         if run is not None:
             self._ledger.load(run.manifest().get("llm_usage") or {})
         self._limits = ModelLimits()
+        self._flights = SingleFlight()
 
     # -- public API ------------------------------------------------------------------------------------
     async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
@@ -157,20 +158,35 @@ class LLMGateway:
                 request=request,
                 sample=sample,
             )
-            cached = await self._cache_get(key)
-            if cached is not None:
-                usage.cache_hits += 1
-                return cached
             try:
-                answer = await self._call_model(role, name, entry, sent, request, sample)
+                return await self._cached_call(key, role, name, entry, sent, request, sample)
             except _ModelFailed as exc:
                 problems.append(f"model '{name}' ({entry.model}): {exc}")
-                continue
-            await self._cache_put(key, answer)
-            return answer
         usage.failures += 1
         self._event("llm_failure", role=role, error="; ".join(problems))
         raise LLMError(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
+
+    async def _cached_call(
+        self,
+        key: str,
+        role: str,
+        name: str,
+        entry: ModelEntry,
+        messages: Messages,
+        request: dict[str, Any],
+        sample: int,
+    ) -> CachedResponse:
+        """The cached answer for ``key``, else a provider call whose answer is cached (one call per key at a time)."""
+        if self._cache is None:
+            return await self._call_model(role, name, entry, messages, request, sample)
+        async with self._flights.hold(key):
+            cached = await asyncio.to_thread(self._cache.get, key)
+            if cached is not None:
+                self._ledger.role(role).cache_hits += 1
+                return cached
+            answer = await self._call_model(role, name, entry, messages, request, sample)
+            await asyncio.to_thread(self._cache.put, key, answer)
+            return answer
 
     # -- one model: limits, budget, retries ------------------------------------------------------------
     async def _call_model(
@@ -252,16 +268,7 @@ class LLMGateway:
             self._event("llm_budget_exceeded", role=role, error=str(exc))
             raise
 
-    # -- cache and events ------------------------------------------------------------------------------
-    async def _cache_get(self, key: str) -> CachedResponse | None:
-        if self._cache is None:
-            return None
-        return await asyncio.to_thread(self._cache.get, key)
-
-    async def _cache_put(self, key: str, answer: CachedResponse) -> None:
-        if self._cache is not None:
-            await asyncio.to_thread(self._cache.put, key, answer)
-
+    # -- events ---------------------------------------------------------------------------------------
     def _event(self, kind: str, **data: Any) -> None:
         if self.run is not None:
             self.run.event(kind, **data)

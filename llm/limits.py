@@ -43,3 +43,26 @@ class ModelLimits:
         async with self._semaphore(name, max_parallel):
             await self._pace(name, rpm)
             yield
+
+
+class SingleFlight:
+    """One lock per key while someone holds or waits for it: identical concurrent requests run one at a time,
+    so the second finds the first's answer in the cache instead of paying for it again."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of ``key`` (created on demand, dropped when nobody needs it)."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -55,6 +55,8 @@ class ScriptedLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
         finally:
             self.in_flight -= 1
         step = self.script.pop(0) if self.script else "ok"
+        if step == "hang":
+            await asyncio.sleep(5)
         errors = {
             "429": litellm.RateLimitError,
             "500": litellm.InternalServerError,
@@ -108,6 +110,13 @@ def test_transient_errors_are_retried_then_succeed(fake: ScriptedLLM) -> None:
     assert asyncio.run(gw.complete("judge", USER)) == "fine"
     usage = gw.usage()["roles"]["judge"]
     assert (usage["retries"], usage["errors"], usage["calls"], len(fake.calls)) == (2, 2, 1, 3)
+
+
+def test_timeouts_are_retried(fake: ScriptedLLM) -> None:
+    fake.script = ["hang", "in time"]
+    gw = LLMGateway(settings(cache=False, models={"main": ModelEntry(model="evotest/main", timeout=0.2)}))
+    assert asyncio.run(gw.complete("judge", USER)) == "in time"
+    assert gw.usage()["roles"]["judge"]["retries"] == 1
 
 
 def test_bad_request_fails_fast_naming_role_and_model(fake: ScriptedLLM) -> None:
@@ -212,6 +221,17 @@ def test_cache_is_safe_under_concurrency(fake: ScriptedLLM, tmp_path: Path) -> N
 
     assert set(asyncio.run(many())) == {"ok"}
     assert gw.usage()["roles"]["judge"]["cache_hits"] >= 40
+
+
+def test_identical_concurrent_requests_pay_once(fake: ScriptedLLM, tmp_path: Path) -> None:
+    fake.delay = 0.05
+    gw = LLMGateway(settings(), cache_path=tmp_path / "c.sqlite")
+
+    async def same() -> list[str]:
+        return await asyncio.gather(*(gw.complete("judge", USER) for _ in range(5)))
+
+    assert asyncio.run(same()) == ["ok"] * 5
+    assert len(fake.calls) == 1 and gw.usage()["roles"]["judge"]["cache_hits"] == 4
 
 
 def test_budget_stops_before_the_next_call(fake: ScriptedLLM) -> None:
