@@ -1,0 +1,63 @@
+"""The Studio export: langgraph.json names the evolve graph, compiled without a checkpointer, and `langgraph dev`
+serves it (slow; needs the `studio` extra)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_langgraph_json_exports_the_evolve_graph_without_a_checkpointer() -> None:
+    spec = json.loads((ROOT / "langgraph.json").read_text())
+    file, attr = spec["graphs"]["evolve"].split(":")
+    assert (ROOT / file).is_file() and attr == "graph"
+    from evoforge.graphs.evolve import graph
+
+    assert graph.checkpointer is None
+    assert {"review_method", "review_dataset", "optimize_candidate", "write_outputs"} <= set(graph.nodes)
+    schema = graph.get_context_jsonschema()
+    assert schema is not None and all("default" in p for p in schema["properties"].values())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_langgraph_dev_serves_the_evolve_graph(tmp_path: Path) -> None:
+    exe = shutil.which("langgraph", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip('the studio extra is not installed (pip install "langgraph-cli[inmem]")')
+    port = _free_port()
+    log = (tmp_path / "dev.log").open("w")
+    proc = subprocess.Popen(
+        [exe, "dev", "--no-browser", "--no-reload", "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assistants: list[dict] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not assistants:
+            time.sleep(1)
+            try:
+                assistants = httpx.post(f"{base}/assistants/search", json={}, timeout=5).json()
+            except httpx.HTTPError:
+                continue
+        assert [a["graph_id"] for a in assistants] == ["evolve"], (tmp_path / "dev.log").read_text()[-2000:]
+        schemas = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/schemas", timeout=10).json()
+        assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir", "gateway"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
