@@ -33,9 +33,12 @@ async def _resources(runtime: Runtime[EvolveContext]) -> Resources:
 
 
 async def _save(res: Resources, rows: list[dict[str, Any]], *parts: str) -> str:
-    path, relative = res.file(*parts)
-    await asyncio.to_thread(atomic_write_jsonl, path, rows)
-    return relative
+    def write() -> str:
+        path, relative = res.file(*parts)
+        atomic_write_jsonl(path, rows)
+        return relative
+
+    return await asyncio.to_thread(write)
 
 
 async def _load(res: Resources, relative: str) -> list[dict[str, Any]]:
@@ -213,7 +216,7 @@ async def filter_dataset(state: EvolveState, runtime: Runtime[EvolveContext]) ->
     settings = res.config.evolve
     answered = await _load(res, state["answered_path"])
     rows, counts = work.filter_rows(answered, settings.extra_rules, settings.elimination)
-    counts["seeds"] = state["n_seeds"]
+    counts = {"seeds": state["n_seeds"], **counts}
     info("dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     every = max(1, len(rows) // SAMPLE_SIZE)
     return {

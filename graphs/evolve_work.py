@@ -8,6 +8,7 @@ inputs (same prompt, same ``sample``), so a re-run after a crash is answered by 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ async def _guarded(res: Resources, call: Awaitable[T], what: str) -> T | None:
         try:
             return await call
         except LLMError as exc:
-            res.run.event("llm_failure", what=what, error=str(exc)[:300])
+            await asyncio.to_thread(res.run.event, "item_failed", what=what, error=str(exc)[:300])
             detail(f"{what}: {exc}")
             return None
 
@@ -44,11 +45,12 @@ async def fan_out(
         return list(await asyncio.gather(*(one(item) for item in items)))
 
 
-async def evolve_once(res: Resources, instruction: str, method: str, what: str) -> str | None:
-    """One evolution of ``instruction`` by ``method`` (the evolver runs greedily: sample 0)."""
+async def evolve_once(res: Resources, instruction: str, method: str, what: str, breadth: bool = False) -> str | None:
+    """One evolution of ``instruction`` by ``method`` (greedy: sample 0); ``breadth``: a new same-domain one."""
     from evoforge.agents import evolver
 
-    request = evolver.EvolveInput(instruction=instruction, method=method, language=res.config.run.language)
+    mode = "breadth" if breadth else "depth"
+    request = evolver.EvolveInput(instruction=instruction, method=method, language=res.config.run.language, mode=mode)
     out = await _guarded(res, evolver.evolve(res.gateway, request), what)
     text = out.instruction.strip() if out is not None else ""
     return text or None
@@ -63,11 +65,23 @@ async def answer(res: Resources, instruction: str, what: str) -> str | None:
     return out.response if out is not None else None
 
 
-async def evolve_chain(res: Resources, instruction: str, method: str, loop: int, what: str) -> list[str]:
-    """The trajectory X, X¹, …, Xˡ of one instruction; it stops early where an evolution failed."""
+def in_breadth(res: Resources, what: str, generation: int) -> bool:
+    """Whether this evolution of the final dataset is in-breadth (a seeded draw at rate ``evolve.in_breadth``)."""
+    share = res.config.evolve.in_breadth
+    return share > 0 and random.Random(f"{res.config.run.seed}:{what}:{generation}").random() < share
+
+
+async def evolve_chain(
+    res: Resources, instruction: str, method: str, loop: int, what: str, breadth: bool = False
+) -> list[str]:
+    """The trajectory X, X¹, …, Xˡ of one instruction; it stops early where an evolution failed.
+
+    With ``breadth``, each generation is in-breadth with probability ``evolve.in_breadth`` (final dataset only).
+    """
     stages = [instruction]
     for generation in range(1, loop + 1):
-        evolved = await evolve_once(res, stages[-1], method, f"{what} g{generation}")
+        wide = breadth and in_breadth(res, what, generation)
+        evolved = await evolve_once(res, stages[-1], method, f"{what} g{generation}", wide)
         if evolved is None:
             break
         stages.append(evolved)
@@ -158,7 +172,7 @@ async def evolve_dataset(res: Resources, seeds: Sequence[Row], method: str, meth
     loop = res.config.evolve.loop
 
     async def one(seed: Row) -> Row:
-        stages = await evolve_chain(res, seed["instruction"], method, loop, f"dataset {seed['id']}")
+        stages = await evolve_chain(res, seed["instruction"], method, loop, f"dataset {seed['id']}", breadth=True)
         return {"seed": seed, "stages": stages}
 
     chains = await fan_out(res, seeds, one, "evolve dataset")

@@ -21,6 +21,7 @@ class EvolveInput:
     instruction: str
     method: str
     language: str = "en"
+    mode: str = "depth"
 
 
 @dataclass
