@@ -112,8 +112,8 @@ class ScaleMixer(Mixer):
 class DeltaMixer(Mixer):
     """Any merge method over dense ΔW, added in place to the base weights; exact restore from a saved copy.
 
-    If the resident model carries LoRA layers (e.g. the eval harness's model), their scales are set to zero
-    while this mixer is in use (:meth:`close` gives them back), so only the merged ΔW acts.
+    LoRA layers of the resident model (the eval harness's adapters) are left alone: silence them with a
+    :class:`ScaleMixer` trial at zero weights (as :class:`evoforge.merging.search.TrialRunner` does).
     """
 
     def __init__(self, model: Any, deltas: list[Delta], groups: int = 1, seed: int = 0) -> None:
@@ -137,9 +137,6 @@ class DeltaMixer(Mixer):
             self.stacks[p] = stack.to(target.device, torch.float32)
         self._prepared_key: tuple[Any, ...] | None = None
         self._prepared: dict[str, torch.Tensor] = {}
-        self._lora = ScaleMixer(model, _active(model)) if _lora_layers(model) else None
-        if self._lora is not None:
-            self._lora.apply(MergeSpec({}))
 
     def prepared(self, method: MergeMethod) -> dict[str, torch.Tensor]:
         """The method's weight-independent work on every stack (cached for the last method and parameters)."""
@@ -188,13 +185,3 @@ class DeltaMixer(Mixer):
     def max_abs_diff(self) -> float:
         """Largest |W − W₀| over the touched base weights (0.0 after :meth:`restore`)."""
         return max((float((t - self.saved[p]).abs().max()) for p, t in self.targets.items()), default=0.0)
-
-    def close(self) -> None:
-        """Give the resident model's own LoRA scales back."""
-        if self._lora is not None:
-            self._lora.restore()
-
-
-def _active(model: Any) -> list[str]:
-    """Adapter names loaded on a PEFT model."""
-    return list(getattr(model, "peft_config", {}))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from evoforge.errors import DataError
+from evoforge.errors import ConfigError, DataError
 from evoforge.merging.deltas import load_delta, load_full_delta, load_lora_delta
+from evoforge.merging.export import save_cat_adapter, save_full_model
 from evoforge.merging.methods import METHODS
 from evoforge.merging.toy import build_tiny_base, train_delta
 from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
@@ -73,7 +74,7 @@ def test_scale_mix_matches_peft_cat_merge(toy: tuple[Path, dict[str, Path]]) -> 
 
 def test_delta_mixer_restores_the_base_exactly_after_100_trials(toy: tuple[Path, dict[str, Path]]) -> None:
     base, adapters = toy
-    model = _peft_model(base, adapters)  # the harness's resident model: LoRA layers present, scales zeroed
+    model = _peft_model(base, adapters)  # LoRA layers present, as in the harness
     snapshot = {k: v.clone() for k, v in model.state_dict().items()}
     mixer = DeltaMixer(model, [load_lora_delta(p, n) for n, p in adapters.items()], groups=2, seed=3)
     rng = random.Random(0)
@@ -84,7 +85,6 @@ def test_delta_mixer_restores_the_base_exactly_after_100_trials(toy: tuple[Path,
         with mixer.trial(spec):
             assert mixer.max_abs_diff() > 0
     assert mixer.max_abs_diff() == 0.0
-    mixer.close()
     state = model.state_dict()
     assert max(float((state[k] - v).abs().max()) for k, v in snapshot.items()) == 0.0
 
@@ -120,3 +120,22 @@ def test_full_checkpoint_delta_reproduces_the_fine_tuned_model(
     state.pop("model.norm.weight")
     with pytest.raises(DataError, match="not in the base"):
         load_full_delta(tmp_path / "full", state)
+
+
+def test_saved_cat_adapter_reproduces_the_scale_mix(toy: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base, adapters = toy
+    spec = MergeSpec({"d0": [0.9, -0.2], "d1": [0.0, 0.6], "d2": [0.3, 0.3]})
+    model = _peft_model(base, adapters)
+    with ScaleMixer(model, list(adapters), groups=2).trial(spec):
+        expected = _logits(model)
+    deltas = [load_lora_delta(p, n) for n, p in adapters.items()]
+    out = save_cat_adapter(deltas, spec, tmp_path / "merged", groups=2)
+    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), out).eval()
+    torch.testing.assert_close(_logits(merged), expected, atol=1e-5, rtol=1e-5)
+    full = save_full_model(base, deltas, spec, tmp_path / "full", groups=2)
+    torch.testing.assert_close(_logits(AutoModelForCausalLM.from_pretrained(full)), expected, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ConfigError, match="full model"):
+        save_cat_adapter(deltas, MergeSpec(spec.weights, "ties", {"density": 0.5}), tmp_path / "x", groups=2)

@@ -1,0 +1,267 @@
+"""The merge-weight search: an Optuna study over the weights (per layer group), optionally the method and density.
+
+- :class:`SearchSpace` turns an Optuna trial into a :class:`MergeSpec` and back (parameter ``w:<delta>``, or
+  ``w:<delta>:g<k>`` per layer group; ``method`` and ``density`` when they are searched).
+- :class:`TrialRunner` scores a merge on one resident model: linear merges of LoRA adapters by adapter scales,
+  every other merge by an in-place ΔW add; either way the base is restored exactly after the evaluation.
+- :func:`open_study` opens (or resumes) a study on SQLite, a journal file, or any RDB URL (PostgreSQL for
+  several machines); :func:`enqueue_baselines` puts each single delta, the average and the human merge first;
+  :func:`optimize` runs until the study holds the requested number of completed trials.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evoforge.errors import ConfigError
+from evoforge.merging.deltas import Delta
+from evoforge.merging.methods import DENSITY, METHODS, get_method
+from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
+
+if TYPE_CHECKING:
+    import optuna
+
+    from evoforge.console import ProgressHandle
+
+STUDY_NAME = "merge"
+SAMPLERS = ("tpe", "gp", "cmaes", "random")
+
+
+@dataclass
+class SearchSpace:
+    """What the search varies: one weight per delta per layer group in [low, high]; maybe method and density."""
+
+    deltas: list[str]
+    groups: int = 1
+    low: float = 0.0
+    high: float = 1.0
+    methods: tuple[str, ...] = ("linear",)
+    density: float | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ConfigError(f"unknown merge method(s) {unknown}; known: {', '.join(sorted(METHODS))}")
+
+    def weight_name(self, delta: str, group: int) -> str:
+        """The Optuna parameter name of ``delta``'s weight in layer ``group``."""
+        return f"w:{delta}" if self.groups == 1 else f"w:{delta}:g{group}"
+
+    def _needs_density(self, method: str) -> bool:
+        return any(p.name == "density" for p in METHODS[method].parameters)
+
+    def suggest(self, trial: optuna.Trial) -> MergeSpec:
+        """Sample a merge for ``trial``."""
+        weights = {
+            d: [trial.suggest_float(self.weight_name(d, g), self.low, self.high) for g in range(self.groups)]
+            for d in self.deltas
+        }
+        method = self.methods[0] if len(self.methods) == 1 else str(trial.suggest_categorical("method", self.methods))
+        params: dict[str, Any] = {}
+        if self._needs_density(method):
+            params["density"] = self.density or trial.suggest_float("density", DENSITY.low or 0.05, DENSITY.high or 1)
+        return MergeSpec(weights, method, params)
+
+    def spec_of(self, params: dict[str, Any]) -> MergeSpec:
+        """The merge of a finished trial's parameters."""
+        weights = {d: [float(params[self.weight_name(d, g)]) for g in range(self.groups)] for d in self.deltas}
+        method = str(params.get("method", self.methods[0]))
+        extra: dict[str, Any] = {}
+        if self._needs_density(method):
+            extra["density"] = self.density or float(params.get("density", DENSITY.default))
+        return MergeSpec(weights, method, extra)
+
+    def params_of(self, weights: list[float]) -> dict[str, Any]:
+        """Optuna parameters fixing one weight per delta (every group alike), clipped to the bounds."""
+        if len(weights) != len(self.deltas):
+            raise ConfigError(f"merge.human_weights has {len(weights)} values for {len(self.deltas)} deltas")
+        clip = [min(self.high, max(self.low, w)) for w in weights]
+        params: dict[str, Any] = {
+            self.weight_name(d, g): w for d, w in zip(self.deltas, clip, strict=True) for g in range(self.groups)
+        }
+        if len(self.methods) > 1:
+            params["method"] = self.methods[0]
+        return params
+
+
+def baselines(space: SearchSpace, human: list[float] | None = None) -> list[tuple[str, list[float]]]:
+    """AutoLLM's reference merges: each delta alone (``train@<delta>``), the average, and the human merge."""
+    n = len(space.deltas)
+    out = [(f"train@{d}", [1.0 if j == i else 0.0 for j in range(n)]) for i, d in enumerate(space.deltas)]
+    out.append(("average_merge", [1.0 / n] * n))
+    if human is not None:
+        out.append(("human_merge", list(human)))
+    return out
+
+
+def enqueue_baselines(study: optuna.Study, space: SearchSpace, human: list[float] | None = None) -> int:
+    """Enqueue the baselines as the study's first trials (only into an empty study); returns how many."""
+    if study.trials:
+        return 0
+    items = baselines(space, human)
+    for label, weights in items:
+        study.enqueue_trial(space.params_of(weights), user_attrs={"label": label})
+    return len(items)
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    """TPE (default; multivariate, constant liar for parallel workers), GP, CMA-ES or random, seeded."""
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    try:
+        if name == "gp":
+            import scipy  # noqa: F401  (GPSampler needs it)
+
+            return optuna.samplers.GPSampler(seed=seed)
+        if name == "cmaes":
+            import cmaes  # noqa: F401  (CmaEsSampler needs it)
+
+            return optuna.samplers.CmaEsSampler(seed=seed)
+    except ImportError as exc:
+        raise ConfigError(f"sampler '{name}' needs the package {exc.name}: pip install 'evoforge[dev]'") from None
+    raise ConfigError(f"unknown sampler '{name}' (choose from {', '.join(SAMPLERS)})")
+
+
+def open_storage(url: str) -> Any:
+    """An RDB URL (``sqlite:///…``, ``postgresql://…``) as is; anything else is a journal file path."""
+    if "://" in url:
+        return url
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(url))
+
+
+def open_study(storage: str | None, sampler: optuna.samplers.BaseSampler, direction: str = "maximize") -> optuna.Study:
+    """Create the study, or load it when the storage already holds one (a stopped search resumes).
+
+    ``storage`` None keeps the study in memory (benchmarks, tests).
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        storage=open_storage(storage) if storage else None,
+        study_name=STUDY_NAME,
+        sampler=sampler,
+        direction=direction,
+        load_if_exists=True,
+    )
+
+
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's completed trials."""
+    from optuna.trial import TrialState
+
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+@dataclass
+class TrialResult:
+    """A scored merge with the time spent merging (apply + restore) and evaluating."""
+
+    score: float
+    merge_s: float
+    eval_s: float
+
+
+class Scorer(Protocol):
+    """Anything that scores a merge (a :class:`TrialRunner`, or a synthetic objective in tests and benches)."""
+
+    def score(self, spec: MergeSpec) -> TrialResult:
+        """Score ``spec``."""
+        ...
+
+
+@dataclass
+class TrialRunner:
+    """Scores merges on one resident model; ``evaluate`` scores the model in its current state.
+
+    Linear merges of LoRA deltas go through adapter scales when the model carries the adapters (named as the
+    deltas); everything else goes through an in-place ΔW add (the model's adapters silenced meanwhile).
+    """
+
+    model: Any
+    deltas: list[Delta]
+    evaluate: Callable[[], float]
+    groups: int = 1
+    seed: int = 0
+    _scale: ScaleMixer | None = field(default=None, init=False)
+    _delta: DeltaMixer | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        loaded = set(getattr(self.model, "peft_config", {}))
+        if loaded:
+            self._scale = ScaleMixer(self.model, sorted(loaded), self.groups)
+
+    def _uses_scales(self, spec: MergeSpec) -> bool:
+        lora = all(d.kind == "lora" for d in self.deltas if d.name in spec.weights)
+        loaded = self._scale is not None and set(spec.weights) <= set(self._scale.names)
+        return lora and loaded and get_method(spec.method, **spec.params).linear
+
+    def delta_mixer(self) -> DeltaMixer:
+        """The ΔW mixer (built on first use: it stacks the dense ΔW of every delta)."""
+        if self._delta is None:
+            self._delta = DeltaMixer(self.model, self.deltas, self.groups, self.seed)
+        return self._delta
+
+    def score(self, spec: MergeSpec) -> TrialResult:
+        """Apply ``spec``, evaluate, restore the base."""
+        with ExitStack() as stack:
+            start = time.perf_counter()
+            if self._uses_scales(spec):
+                stack.enter_context(self._scale.trial(spec))  # type: ignore[union-attr]
+            else:
+                if self._scale is not None:
+                    stack.enter_context(self._scale.trial(MergeSpec({})))
+                stack.enter_context(self.delta_mixer().trial(spec))
+            applied = time.perf_counter()
+            score = float(self.evaluate())
+            evaluated = time.perf_counter()
+        restored = time.perf_counter()
+        return TrialResult(score, (applied - start) + (restored - evaluated), evaluated - applied)
+
+
+def optimize(
+    study: optuna.Study,
+    space: SearchSpace,
+    runner: Scorer,
+    n_trials: int,
+    progress: ProgressHandle | None = None,
+) -> optuna.Study:
+    """Run trials until ``study`` holds ``n_trials`` completed ones (counting other workers' and earlier runs')."""
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    def objective(trial: optuna.Trial) -> float:
+        spec = space.suggest(trial)
+        result = runner.score(spec)
+        trial.set_user_attr("merge_s", result.merge_s)
+        trial.set_user_attr("eval_s", result.eval_s)
+        trial.set_user_attr("spec", spec.to_json())
+        return result.score
+
+    shown = len(completed(study))
+    if progress is not None:
+        progress.advance(min(shown, n_trials))
+
+    def report(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal shown
+        done = len(completed(study))
+        if progress is not None and done > shown:
+            progress.advance(min(done, n_trials) - min(shown, n_trials))
+            progress.note(f"best {study.best_value:.4f}")
+        shown = done
+
+    if shown < n_trials:
+        stop = MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))
+        study.optimize(objective, n_trials=n_trials - shown, callbacks=[stop, report], gc_after_trial=False)
+    return study

@@ -1,0 +1,86 @@
+"""The merge-weight search: known optimum of a synthetic objective, baselines first, resume, storages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evoforge.errors import ConfigError
+from evoforge.merging.search import (
+    SearchSpace,
+    TrialResult,
+    completed,
+    enqueue_baselines,
+    make_sampler,
+    open_study,
+    optimize,
+)
+from evoforge.merging.trial import MergeSpec
+
+TARGET = {"a": 0.2, "b": 0.7, "c": 0.45}
+
+
+class Quadratic:
+    """A concave quadratic in the weights with its maximum (0) at TARGET."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def score(self, spec: MergeSpec) -> TrialResult:
+        self.calls += 1
+        return TrialResult(-sum((spec.weights[k][0] - t) ** 2 for k, t in TARGET.items()), 0.0, 0.0)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes", "random"])
+def test_every_sampler_runs_and_improves_on_the_baselines(sampler: str) -> None:
+    space = SearchSpace(list(TARGET))
+    study = open_study(None, make_sampler(sampler, seed=0))
+    assert enqueue_baselines(study, space, human=[0.5, 0.5, 0.5]) == 5
+    optimize(study, space, Quadratic(), n_trials=30 if sampler != "gp" else 10)
+    labels = [t.user_attrs.get("label") for t in completed(study)[:5]]
+    assert labels == ["train@a", "train@b", "train@c", "average_merge", "human_merge"]
+    assert study.best_value > max(t.value for t in completed(study)[:5])
+
+
+def test_default_sampler_finds_the_known_optimum_in_30_trials() -> None:
+    space = SearchSpace(list(TARGET))
+    study = open_study(None, make_sampler("tpe", seed=1))
+    optimize(study, space, Quadratic(), n_trials=30)
+    best = space.spec_of(study.best_params)
+    assert study.best_value > -0.02
+    assert all(abs(best.weights[k][0] - t) < 0.12 for k, t in TARGET.items())
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_a_stopped_search_resumes_where_it_was(storage: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}" if storage == "sqlite" else str(tmp_path / "optuna.journal")
+    space = SearchSpace(["a", "b", "c"], groups=2, low=-1.5, high=1.5)
+    first = Quadratic()
+    optimize(open_study(url, make_sampler("tpe", 0)), space, first, n_trials=8)
+    second = Quadratic()
+    study = optimize(open_study(url, make_sampler("tpe", 0)), space, second, n_trials=12)
+    assert (first.calls, second.calls, len(completed(study))) == (8, 4, 12)
+    assert set(study.best_params) == {f"w:{d}:g{g}" for d in "abc" for g in (0, 1)}
+
+
+def test_method_and_density_can_be_searched() -> None:
+    import optuna
+
+    space = SearchSpace(["a", "b"], methods=("linear", "ties", "dare_ties"))
+    study = optuna.create_study(sampler=make_sampler("random", 0))
+    specs: list[MergeSpec] = []
+    study.optimize(lambda t: specs.append(space.suggest(t)) or 0.0, n_trials=20)
+    assert {s.method for s in specs} == {"linear", "ties", "dare_ties"}
+    assert all(("density" in s.params) == (s.method != "linear") for s in specs)
+    trial = study.trials[-1]
+    assert space.spec_of(trial.params) == specs[-1]
+
+
+def test_bad_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="unknown sampler"):
+        make_sampler("anneal", 0)
+    with pytest.raises(ConfigError, match="unknown merge method"):
+        SearchSpace(["a"], methods=("slerp",))
+    with pytest.raises(ConfigError, match="human_weights has 1 values"):
+        SearchSpace(["a", "b"]).params_of([0.5])
