@@ -92,7 +92,7 @@ class LLMGateway:
             return parse_output(answer.text, schema)
         except ValidationError as error:
             self._ledger.role(role).repairs += 1
-            self._event("llm_repair", role=role, model=answer.model, schema=schema.__name__)
+            await self._event("llm_repair", role=role, model=answer.model, schema=schema.__name__)
             retry = repair_messages(messages, answer.text, error)
             answer = await self._generate(role, retry, sample, overrides, schema)
         try:
@@ -100,7 +100,7 @@ class LLMGateway:
         except ValidationError as error:
             self._ledger.role(role).failures += 1
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in error.errors())
-            self._event("llm_failure", role=role, model=answer.model, error=f"invalid {schema.__name__}")
+            await self._event("llm_failure", role=role, model=answer.model, error=f"invalid {schema.__name__}")
             raise StructuredOutputError(
                 f"LLM role '{role}' (model {answer.model}) did not answer in the {schema.__name__} schema "
                 f"after one repair request: {problems[:500]}"
@@ -119,6 +119,10 @@ class LLMGateway:
             usage = self.usage()
             self.run.update_manifest(llm_usage=usage)
             self.run.event("llm_usage", **usage["total"])
+
+    async def aclose(self) -> None:
+        """:meth:`close` off the event loop (for async callers; it writes files)."""
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> LLMGateway:
         return self
@@ -145,7 +149,7 @@ class LLMGateway:
             entry = self.settings.models[name]
             if problems:
                 usage.fallbacks += 1
-                self._event("llm_fallback", role=role, model=name, after=problems[-1])
+                await self._event("llm_fallback", role=role, model=name, after=problems[-1])
             sent, response_format = schema_request(entry, messages, schema) if schema else (messages, None)
             request = {**sampling, **overrides}
             if response_format is not None:
@@ -163,7 +167,7 @@ class LLMGateway:
             except _ModelFailed as exc:
                 problems.append(f"model '{name}' ({entry.model}): {exc}")
         usage.failures += 1
-        self._event("llm_failure", role=role, error="; ".join(problems))
+        await self._event("llm_failure", role=role, error="; ".join(problems))
         raise LLMError(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
 
     async def _cached_call(
@@ -215,7 +219,7 @@ class LLMGateway:
             if attempt:
                 usage.retries += 1
                 await asyncio.sleep(self.settings.retry_backoff * 2 ** (attempt - 1))
-            self._check_budget(role)
+            await self._check_budget(role)
             async with self._limits.slot(name, entry.max_parallel_requests, entry.rpm):
                 start = time.monotonic()
                 try:
@@ -224,7 +228,7 @@ class LLMGateway:
                     usage.errors += 1
                     problem = describe(exc, api_key)
                     if is_transient(exc) and attempt < retries:
-                        self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
+                        await self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
                         continue
                     raise _ModelFailed(problem) from None
                 latency = time.monotonic() - start
@@ -261,14 +265,15 @@ class LLMGateway:
         text = response.choices[0].message.content or ""
         return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
-    def _check_budget(self, role: str) -> None:
+    async def _check_budget(self, role: str) -> None:
         try:
             self._ledger.check_budget()
         except BudgetExceeded as exc:
-            self._event("llm_budget_exceeded", role=role, error=str(exc))
+            await self._event("llm_budget_exceeded", role=role, error=str(exc))
             raise
 
     # -- events ---------------------------------------------------------------------------------------
-    def _event(self, kind: str, **data: Any) -> None:
+    async def _event(self, kind: str, **data: Any) -> None:
+        """Append an event to the run's log, off the event loop (file I/O)."""
         if self.run is not None:
-            self.run.event(kind, **data)
+            await asyncio.to_thread(self.run.event, kind, **data)

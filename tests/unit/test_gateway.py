@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sys
 import time
@@ -259,10 +258,10 @@ def test_concurrency_and_rate_limits_are_respected(fake: ScriptedLLM) -> None:
     assert fake.max_in_flight == 2 and len(fake.calls) == 8
     fake.calls.clear()
     fake.delay = 0.0
-    paced = {"main": ModelEntry(model="evotest/main", rpm=1200)}
+    paced = {"main": ModelEntry(model="evotest/main", rpm=600)}
     asyncio.run(burst(LLMGateway(settings(cache=False, models=paced)), 4))
-    starts = [c["t"] for c in fake.calls]
-    assert all(b - a >= 0.045 for a, b in itertools.pairwise(starts))  # 60 / 1200 = 0.05 s apart
+    starts = sorted(c["t"] for c in fake.calls)
+    assert starts[-1] - starts[0] >= 0.25  # starts 60 / 600 = 0.1 s apart (less some scheduling jitter)
 
 
 def test_key_never_leaks_into_errors_events_or_manifest(
