@@ -201,10 +201,10 @@ class LLMGateway:
         api_key = self._api_key(entry)
         kwargs: dict[str, Any] = {
             **entry.params,
+            "seed": sample,  # the simulated LLM (and OpenAI-style samplers) vary candidates by seed
             **request,
             "model": entry.model,
             "messages": messages,
-            "seed": sample,
             "timeout": entry.timeout,
             "num_retries": 0,  # the gateway retries, so that it can count and choose what to retry
             "drop_params": True,  # e.g. a seed for a provider without one

@@ -95,12 +95,13 @@ class UsageLedger:
 
 def usage_table(usage: dict[str, Any], title: str = "LLM usage") -> Table:
     """Render :meth:`LLMGateway.usage` output as a rich table: one row per role and a total row."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column("role")
-    for column in ("calls", "cached", "tokens in", "tokens out", "cost $", "avg latency s", "retries", "failures"):
-        table.add_column(column, justify="right")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("role", no_wrap=True)
+    for column in ("calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails"):
+        table.add_column(column, justify="right", no_wrap=True)
 
     def row(name: str, figures: dict[str, Any], style: str | None = None) -> None:
         calls = int(figures.get("calls", 0))

@@ -323,6 +323,5 @@ def test_usage_table_renders_roles_and_total(fake: ScriptedLLM) -> None:
     console.print(usage_table(gw.usage()))
     text = console.export_text()
     judge_row = next(line for line in text.splitlines() if "judge" in line)
-    cells = [cell.strip() for cell in judge_row.split("│") if cell.strip()]
-    assert cells[:5] == ["judge", "1", "0", "10", "5"]  # calls, cached, tokens in, tokens out
+    assert judge_row.split()[:5] == ["judge", "1", "0", "10", "5"]  # calls, cached, tokens in, tokens out
     assert "total" in text
