@@ -82,11 +82,16 @@ class StringsSpec(Spec):
         """E.g. ``Take the text 'planet', reverse it, then make it uppercase. Put the answer in double quotes.``"""
         return f"Take the {self.kind} " + self._body(self._value_text())
 
-    def answer(self) -> str:
-        """The transformed text or list in the requested format."""
+    def _result(self) -> Any:
+        """The text or list after the operations."""
         result: Any = self.value if self.kind == "text" else list(self.value)
         for op in self.ops:
             result = _ops_table(self.kind)[op][1](result)
+        return result
+
+    def answer(self) -> str:
+        """The transformed text or list in the requested format."""
+        result = self._result()
         if self.kind == "text":
             plain = result
             dashed = "-".join(result.replace(" ", ""))
@@ -105,7 +110,8 @@ class StringsSpec(Spec):
             return replace(self, fmt="python")
         if op in ("deepen", "reasoning") and len(self.ops) < 3:
             choices = [o for o in _ops_table(self.kind) if o != self.ops[-1]]
-            return replace(self, ops=(*self.ops, rng.choice(choices)))
+            rng.shuffle(choices)
+            return next((s for o in choices if (s := replace(self, ops=(*self.ops, o)))._result()), None)
         if op == "complicate_input":
             if self.kind == "text" and len(str(self.value).split()) < 3:
                 return replace(self, value=f"{self.value} {rng.choice(WORDS)}")
@@ -145,4 +151,5 @@ class StringsSpec(Spec):
         if rng.random() < 0.5:
             return cls("text", rng.choice(WORDS), (rng.choice(tuple(_TEXT_OPS)),))
         values = tuple(rng.randint(1, 20) for _ in range(rng.choice((3, 4))))
-        return cls("list", values, (rng.choice(tuple(_LIST_OPS)),))
+        spec = cls("list", values, (rng.choice(tuple(_LIST_OPS)),))
+        return spec if spec._result() else cls("list", values, ("sort",))
