@@ -22,7 +22,7 @@ from evoforge.data.world.generators import (
     seed_records,
 )
 from evoforge.data.world.spec import DEPTH_OPS, Spec, Task, plausible_wrong
-from evoforge.data.world.tasks import CATEGORIES, check_answer, parse_instruction, sample_task
+from evoforge.data.world.tasks import CATEGORIES, check_answer, near_miss, parse_instruction, sample_task
 
 __all__ = [
     "BREADTH",
@@ -40,6 +40,7 @@ __all__ = [
     "fragment_records",
     "generate_tasks",
     "has_scaffolding",
+    "near_miss",
     "parse_instruction",
     "plausible_wrong",
     "preference_records",

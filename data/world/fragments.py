@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from random import Random
 
@@ -30,7 +31,7 @@ def sample_fragment(rng: Random) -> Fragment:
     export, mayor = rng.choice(_EXPORTS), f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
     people = rng.randint(2, 90) * 100
     text = (
-        f"{place} is a {kind} founded in {year}. Its main export is {export}, "
+        f"{place} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} founded in {year}. Its main export is {export}, "
         f"its mayor is {mayor}, and about {people} people live there."
     )
     qa = (
@@ -40,3 +41,26 @@ def sample_fragment(rng: Random) -> Fragment:
         (f"How many people live in {place}?", str(people)),
     )
     return Fragment(text, qa)
+
+
+_FACT = re.compile(
+    r"(?P<place>[A-Z][a-z]+) is an? [a-z ]+ founded in (?P<year>\d+)\. Its main export is (?P<export>[a-z]+), "
+    r"its mayor is (?P<mayor>[A-Z][a-z]+ [A-Z][a-z]+), and about (?P<people>\d+) people live there\."
+)
+_QUESTIONS = {
+    "year": re.compile(r"When was (?P<place>[A-Z][a-z]+) founded\?"),
+    "export": re.compile(r"What is the main export of (?P<place>[A-Z][a-z]+)\?"),
+    "mayor": re.compile(r"Who is the mayor of (?P<place>[A-Z][a-z]+)\?"),
+    "people": re.compile(r"How many people live in (?P<place>[A-Z][a-z]+)\?"),
+}
+
+
+def answer_from_fragments(text: str) -> str | None:
+    """The answer to a fragment question in ``text`` when ``text`` also holds that fragment (open book)."""
+    facts = {m["place"]: m for m in _FACT.finditer(text)}
+    for field, pattern in _QUESTIONS.items():
+        for question in pattern.finditer(text):
+            fact = facts.get(question["place"])
+            if fact is not None:
+                return fact[field]
+    return None

@@ -11,8 +11,8 @@ from random import Random
 from typing import Any
 
 from evoforge.data.world.fragments import sample_fragment
-from evoforge.data.world.spec import Task, plausible_wrong
-from evoforge.data.world.tasks import CATEGORIES, sample_task
+from evoforge.data.world.spec import Task
+from evoforge.data.world.tasks import CATEGORIES, near_miss, sample_task
 
 Record = dict[str, Any]
 
@@ -72,7 +72,7 @@ def preference_records(n: int, seed: int, categories: Sequence[str] = CATEGORIES
         {
             "prompt": t.instruction,
             "chosen": t.answer,
-            "rejected": plausible_wrong(t.answer, rng),
+            "rejected": near_miss(t, rng),
             "category": t.category,
             "level": t.level,
         }

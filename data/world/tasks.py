@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields, replace
 from random import Random
 
 from evoforge.data.world.arithmetic import ArithmeticSpec
 from evoforge.data.world.formats import FormatSpec
 from evoforge.data.world.instruct import InstructSpec
-from evoforge.data.world.spec import DEPTH_OPS, Spec, Task
+from evoforge.data.world.spec import DEPTH_OPS, Spec, Task, plausible_wrong
 from evoforge.data.world.strings import StringsSpec
 
 CATEGORIES: tuple[str, ...] = ("arithmetic", "strings", "format", "instruct")
@@ -65,3 +66,29 @@ def check_answer(task: Task, response: str) -> bool:
             and written.answer == task.spec.inner.answer()
         )  # fmt: skip
     return False
+
+
+def _slips(spec: Spec) -> list[Spec]:
+    """Specs that a careless solver answers instead: one constraint ignored, or the last step or item missed."""
+    out: list[Spec] = []
+    for f in fields(spec):  # type: ignore[arg-type]
+        value = getattr(spec, f.name)
+        if isinstance(value, Spec):
+            out += [replace(spec, **{f.name: v}) for v in _slips(value)]  # type: ignore[type-var]
+        elif isinstance(value, tuple) and (len(value) > 1 or (value and f.default == ())):
+            out.append(replace(spec, **{f.name: value[:-1]}))  # type: ignore[type-var]
+        elif f.default is not MISSING and value != f.default:
+            out.append(replace(spec, **{f.name: f.default}))  # type: ignore[type-var]
+    return out
+
+
+def near_miss(task: Task, rng: Random) -> str:
+    """A plausible wrong answer to ``task``: the answer of a slightly misread task, else a small slip."""
+    wrong = sorted(a for a in {s.answer() for s in _slips(task.spec)} if not check_answer(task, a))
+    if wrong:
+        return rng.choice(wrong)
+    for _ in range(10):
+        slip = plausible_wrong(task.answer, rng)
+        if not check_answer(task, slip):
+            return slip
+    return "unknown"

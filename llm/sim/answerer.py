@@ -13,7 +13,8 @@ import re
 from random import Random
 from typing import Any
 
-from evoforge.data.world import check_answer, parse_instruction, plausible_wrong, strip_scaffolding
+from evoforge.data.world import check_answer, near_miss, parse_instruction, strip_scaffolding
+from evoforge.data.world.fragments import answer_from_fragments
 from evoforge.data.world.tasks import Task
 
 _GIVEN = re.compile(r"\bthe given (\w+)")
@@ -26,7 +27,9 @@ def answer_reply(instruction: str, rng: Random, error_rate: float) -> str:
     text = strip_scaffolding(instruction)
     task = parse_instruction(text)
     if task is not None:
-        return plausible_wrong(task.answer, rng) if rng.random() < error_rate else task.answer
+        return near_miss(task, rng) if rng.random() < error_rate else task.answer
+    if (fact := answer_from_fragments(text)) is not None:
+        return fact
     if m := _GIVEN.search(text):
         return f"Sure, could you please provide the {m.group(1)}?"
     if m := _VAGUE.search(text):

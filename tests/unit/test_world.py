@@ -28,6 +28,7 @@ from evoforge.data.world import (
     strip_scaffolding,
 )
 from evoforge.data.world.arithmetic import ArithmeticSpec
+from evoforge.data.world.fragments import answer_from_fragments
 from evoforge.data.world.instruct import InstructSpec
 from evoforge.data.world.spec import Task
 
@@ -112,10 +113,14 @@ def test_generators_are_reproducible_and_well_formed() -> None:
     assert [r["prompt"] for r in evals] != [r["instruction"] for r in seeds]  # separate random streams
     assert all(set(r) >= {"prompt", "reference", "category"} for r in evals)
     prefs = preference_records(40, 7)
-    assert all(r["chosen"] != r["rejected"] for r in prefs)
-    assert all(check_answer(parse_instruction(r["prompt"]), r["chosen"]) for r in prefs)  # type: ignore[arg-type]
+    for row in prefs:
+        task = parse_instruction(row["prompt"])
+        assert task is not None and check_answer(task, row["chosen"]) and not check_answer(task, row["rejected"])
     frags = fragment_records(10, 7)
-    assert all(r["output"] in r["instruction"] for r in frags)
+    for row in frags:
+        assert row["output"] in row["instruction"]
+        assert answer_from_fragments(f"{row['instruction']}\n{row['input']}") == row["output"]
+        assert answer_from_fragments(row["input"]) is None  # closed book: the fact is not in the text
     assert fragment_records(10, 7) == frags
 
 
