@@ -85,7 +85,7 @@ def respond(
 ) -> SimReply:
     """The simulated model's reply to a chat request."""
     options = options or SimOptions()
-    sampled = bool(temperature) and temperature > 0
+    sampled = temperature is not None and temperature > 0
     stream = f"{options.sim_seed}|{seed if sampled else 't0'}"
 
     def rng(*keys: str) -> Random:

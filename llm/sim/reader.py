@@ -100,7 +100,7 @@ def read_request(messages: list[dict[str, Any]], response_format: dict[str, Any]
         return Request("breadth", {"instruction": _between(user, "#Given Prompt#:", "#Created Prompt#:")}, "en", key)
     if "#Instruction#:" in user:
         cut = user.rfind("#Instruction#:")
-        method = user[:cut].strip()
-        parts = {"method": method, "instruction": user[cut + len("#Instruction#:") :].strip()}
-        return Request("evolve", parts, language_of(method), key)
+        text = user[:cut].strip()
+        parts = {"method": text, "instruction": user[cut + len("#Instruction#:") :].strip()}
+        return Request("evolve", parts, language_of(text), key)
     return Request("answer", {"instruction": user.strip()}, language_of(user), key)

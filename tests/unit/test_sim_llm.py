@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -143,3 +144,15 @@ def test_other_languages_evolve_and_optimize(language: str) -> None:
         assert any("unchanged" in addressed(c.method) for c in candidates)  # sampled: most candidates fix it
 
     asyncio.run(run())
+
+
+def test_json_modes_wrap_text_answers_in_the_requested_property() -> None:
+    task = generate_tasks(1, seed=5)[0]
+    messages = [{"role": "user", "content": task.instruction}]
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    native = {"type": "json_schema", "json_schema": {"name": "Answer", "schema": schema}}
+    assert json.loads(respond(messages, response_format=native).text) == {"answer": task.answer}
+    prompted = [{"role": "system", "content": f"Reply in JSON. JSON schema:\n{json.dumps(schema)}"}, *messages]
+    reply = respond(prompted, response_format={"type": "json_object"})
+    assert json.loads(reply.text) == {"answer": task.answer}
+    assert reply.prompt_tokens > 0 and reply.completion_tokens > 0
