@@ -41,7 +41,8 @@ def register_provider(name: str, handler: Any) -> None:
 
 
 def ensure_provider_for(model: str) -> None:
-    """Register the simulated LLM before the first call to a ``sim/...`` model (imported only then)."""
+    """Import LiteLLM and, for a ``sim/...`` model, register the simulated LLM (imported only then)."""
+    litellm_module()
     if model.startswith(f"{SIM_PROVIDER}/") and not is_registered(SIM_PROVIDER):
         from evoforge.llm.sim import get_handler
 

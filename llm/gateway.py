@@ -60,6 +60,7 @@ class LLMGateway:
             self._ledger.load(run.manifest().get("llm_usage") or {})
         self._limits = ModelLimits()
         self._flights = SingleFlight()
+        self._ready: set[str] = set()  # model entries whose provider is loaded
 
     # -- public API ------------------------------------------------------------------------------------
     async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
@@ -150,6 +151,9 @@ class LLMGateway:
             if problems:
                 usage.fallbacks += 1
                 await self._event("llm_fallback", role=role, model=name, after=problems[-1])
+            if name not in self._ready:  # import LiteLLM (seconds) and register the sim off the event loop
+                await asyncio.to_thread(ensure_provider_for, entry.model)
+                self._ready.add(name)
             sent, response_format = schema_request(entry, messages, schema) if schema else (messages, None)
             request = {**sampling, **overrides}
             if response_format is not None:
@@ -197,7 +201,6 @@ class LLMGateway:
         self, role: str, name: str, entry: ModelEntry, messages: Messages, request: dict[str, Any], sample: int
     ) -> CachedResponse:
         litellm = litellm_module()
-        ensure_provider_for(entry.model)
         api_key = self._api_key(entry)
         kwargs: dict[str, Any] = {
             **entry.params,
