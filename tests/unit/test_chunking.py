@@ -1,0 +1,60 @@
+"""Chunking by field, by file and into N parts, with a seeded held-out split stratified by chunk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evoforge.data.chunking import chunk_dataset, write_chunks
+from evoforge.errors import ConfigError, DataError
+
+
+def _records(n: int = 40) -> list[dict]:
+    cats = ["arithmetic", "strings", "format/list", "instruct"]
+    return [
+        {"prompt": f"q{i}", "completion": f"a{i}", "category": cats[i % 4], "source_file": f"f{i % 2}"}
+        for i in range(n)
+    ]
+
+
+def test_chunk_by_category_holds_out_a_stratified_seeded_split() -> None:
+    chunks, held = chunk_dataset(_records(), "category", eval_fraction=0.2, seed=1)
+    assert sorted(chunks) == ["arithmetic", "format_list", "instruct", "strings"]
+    assert all(len(c) == 8 for c in chunks.values())
+    assert sorted(r["chunk"] for r in held) == sorted(["arithmetic", "format_list", "instruct", "strings"] * 2)
+    trained = {r["prompt"] for c in chunks.values() for r in c}
+    assert not trained & {r["prompt"] for r in held} and len(trained) + len(held) == 40
+    assert chunk_dataset(_records(), "category", 0.2, seed=1)[1] == held
+    assert chunk_dataset(_records(), "category", 0.2, seed=2)[1] != held
+
+
+def test_chunk_by_file_and_parts() -> None:
+    chunks, _ = chunk_dataset(_records(), "file", 0.25, 0)
+    assert sorted(chunks) == ["f0", "f1"] and sum(map(len, chunks.values())) == 30
+    chunks, held = chunk_dataset(_records(30), "parts:3", 0.1, 0)
+    assert sorted(chunks) == ["part1", "part2", "part3"] and [len(c) for c in chunks.values()] == [9, 9, 9]
+    assert len(held) == 3
+
+
+def test_bad_chunking_is_a_clear_error() -> None:
+    with pytest.raises(DataError, match="has no 'topic'"):
+        chunk_dataset(_records(), "topic")
+    with pytest.raises(ConfigError, match="parts:N"):
+        chunk_dataset(_records(), "parts:x")
+    with pytest.raises(DataError, match="no records"):
+        chunk_dataset([], "category")
+
+
+def test_write_chunks_and_eval_set(tmp_path: Path) -> None:
+    records = [*_records(8), {"prompt": "p", "chosen": "c", "rejected": "r", "category": "pref"}] * 1
+    records += [{"prompt": "p2", "chosen": "c2", "rejected": "r2", "category": "pref"}]
+    chunks, held = chunk_dataset(records, "category", 0.5, 0)
+    write_chunks(tmp_path, chunks, held)
+    assert sorted(p.name for p in (tmp_path / "chunks").iterdir())[0] == "arithmetic.jsonl"
+    rows = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
+    assert {r["chunk"] for r in rows} == set(chunks)
+    assert all(r["reference"] in (r.get("completion"), r.get("chosen")) for r in rows)
+    with pytest.raises(DataError, match="already holds chunks"):
+        write_chunks(tmp_path, chunks, held)
