@@ -184,18 +184,33 @@ class EvalSettings(Section):
 
 
 class MergeSettings(Section):
-    """Merge methods and the merge-weight search."""
+    """Merge methods and the merge-weight search (see merging/)."""
 
-    method: str = Field("linear", description="Registered merge method (linear, ties, dare_linear, ...).")
-    trials: int = Field(30, gt=0)
+    method: str | list[str] = Field(
+        "linear",
+        description="Registered merge method (linear, ties, dare_linear, dare_ties, magnitude_prune); "
+        "a list = the method is searched among them.",
+    )
+    trials: int = Field(30, gt=0, description="Completed trials the study ends with (baselines included).")
     sampler: Literal["tpe", "gp", "cmaes", "random"] = Field("tpe")
-    low: float = Field(0.0, description="Lower bound of each weight.")
-    high: float = Field(1.0, description="Upper bound of each weight.")
-    base_weight: bool = Field(False, description="Weight the base by 1 - sum(w) as in AutoLLM's code.")
+    low: float = Field(0.0, description="Lower bound of each weight (AutoLLM: 0; LoraHub: -1.5).")
+    high: float = Field(1.0, description="Upper bound of each weight (AutoLLM: 1; LoraHub: 1.5).")
+    normalize: bool = Field(
+        False,
+        description="linear: divide the weights by their sum (a weighted average of models). Off = task "
+        "arithmetic W0 + sum(w_i dW_i), which is AutoLLM's (1 - sum(w)) W0 + sum(w_i W_i).",
+    )
     per_layer_groups: int = Field(1, ge=1, description="Search one weight per delta per layer group.")
     density: float | None = Field(None, gt=0, le=1, description="Density for TIES/DARE; None = searched.")
     human_weights: list[float] | None = Field(None, description="A hand-picked merge enqueued as a baseline.")
-    workers: int = Field(1, ge=1)
+    direction: Literal["maximize", "minimize"] = Field("maximize", description="Of the eval metric.")
+    storage: str | None = Field(
+        None,
+        description="Optuna storage shared by workers (sqlite:///..., postgresql://..., or a journal file path); "
+        "None = <run>/merge/optuna.db (one worker) or <run>/merge/optuna.journal (several).",
+    )
+    workers: int = Field(1, ge=1, description="Worker processes evaluating trials on one storage.")
+    save_full: bool = Field(False, description="Also save the best merge as a full model directory.")
 
     @field_validator("high")
     @classmethod

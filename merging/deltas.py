@@ -61,7 +61,7 @@ class Delta:
         return sorted(self.factors if self.kind == "lora" else self.tensors)
 
 
-def _read_state(path: Path) -> dict[str, torch.Tensor]:
+def read_state(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file (or every shard in a folder)."""
     from safetensors.torch import load_file
 
@@ -103,7 +103,7 @@ def load_lora_delta(path: Path, name: str | None = None) -> Delta:
     weights = path / "adapter_model.safetensors"
     if not weights.is_file():
         raise DataError(f"{path}: adapter_model.safetensors not found")
-    state = _read_state(weights)
+    state = read_state(weights)
     factors: dict[str, LoraFactors] = {}
     for key, a in state.items():
         if not key.endswith(".lora_A.weight"):
@@ -126,7 +126,7 @@ def load_full_delta(path: Path, base_state: dict[str, torch.Tensor], name: str |
 
     Only floating parameters that differ from the base are kept; keys absent from the checkpoint are unchanged.
     """
-    tuned = _read_state(path)
+    tuned = read_state(path)
     extra = sorted(set(tuned) - set(base_state))
     if extra:
         raise DataError(f"{path}: {len(extra)} parameters are not in the base model, e.g. {extra[0]}")

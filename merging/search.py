@@ -41,6 +41,7 @@ class SearchSpace:
     high: float = 1.0
     methods: tuple[str, ...] = ("linear",)
     density: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -54,6 +55,10 @@ class SearchSpace:
     def _needs_density(self, method: str) -> bool:
         return any(p.name == "density" for p in METHODS[method].parameters)
 
+    def _fixed(self, method: str) -> dict[str, Any]:
+        """The ``options`` that ``method`` declares (e.g. linear's ``normalize``)."""
+        return {p.name: self.options[p.name] for p in METHODS[method].parameters if p.name in self.options}
+
     def suggest(self, trial: optuna.Trial) -> MergeSpec:
         """Sample a merge for ``trial``."""
         weights = {
@@ -61,7 +66,7 @@ class SearchSpace:
             for d in self.deltas
         }
         method = self.methods[0] if len(self.methods) == 1 else str(trial.suggest_categorical("method", self.methods))
-        params: dict[str, Any] = {}
+        params = self._fixed(method)
         if self._needs_density(method):
             params["density"] = self.density or trial.suggest_float("density", DENSITY.low or 0.05, DENSITY.high or 1)
         return MergeSpec(weights, method, params)
@@ -70,7 +75,7 @@ class SearchSpace:
         """The merge of a finished trial's parameters."""
         weights = {d: [float(params[self.weight_name(d, g)]) for g in range(self.groups)] for d in self.deltas}
         method = str(params.get("method", self.methods[0]))
-        extra: dict[str, Any] = {}
+        extra = self._fixed(method)
         if self._needs_density(method):
             extra["density"] = self.density or float(params.get("density", DENSITY.default))
         return MergeSpec(weights, method, extra)

@@ -106,3 +106,29 @@ def accuracy_objective(model: Any, eval_ids: Any) -> Callable[[], float]:
         return float((logits.argmax(-1) == eval_ids[:, 1:]).float().mean())
 
     return score
+
+
+def load_resident(base: Path, adapters: dict[str, Path]) -> Any:
+    """The base model with every adapter loaded (a PeftModel in eval mode), as the eval harness holds it."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    items = list(adapters.items())
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), items[0][1], items[0][0])
+    for name, path in items[1:]:
+        model.load_adapter(path, adapter_name=name)
+    return model.eval()
+
+
+def toy_runner(job: Any) -> Any:
+    """A :class:`TrialRunner` for a toy job (``job.eval_path``: the held-out ids saved with ``torch.save``)."""
+    import torch
+
+    from evoforge.merging.deltas import load_delta
+    from evoforge.merging.search import TrialRunner
+
+    paths = job.all_deltas()
+    model = load_resident(job.base, paths)
+    deltas = [load_delta(p, name=n) for n, p in paths.items()]
+    score = accuracy_objective(model, torch.load(job.eval_path))
+    return TrialRunner(model, deltas, score, job.settings.per_layer_groups, job.seed)

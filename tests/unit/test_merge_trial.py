@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ from evoforge.merging.export import save_cat_adapter, save_full_model
 from evoforge.merging.methods import METHODS
 from evoforge.merging.toy import build_tiny_base, train_delta
 from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """One torch thread: on a shared 2-core machine more threads make these tiny models far slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

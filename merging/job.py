@@ -1,0 +1,155 @@
+"""A merge job: what ``evoforge merge`` runs, resumable, with optional worker processes on one study.
+
+The job's inputs are written to ``<run>/merge/job.json``; every worker process rebuilds its own resident model
+from it (``MergeJob.runner`` names the function that does: the eval harness's :class:`Generator` by default).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evoforge.config import MergeSettings
+from evoforge.errors import ConfigError
+from evoforge.merging.search import (
+    SearchSpace,
+    TrialRunner,
+    completed,
+    enqueue_baselines,
+    make_sampler,
+    open_study,
+    optimize,
+)
+from evoforge.merging.trial import MergeSpec
+
+if TYPE_CHECKING:
+    import optuna
+
+    from evoforge.runs import RunDir
+
+TRAIN_ALL = "train@all"
+
+
+class MergeJob(BaseModel):
+    """Inputs of a merge search (JSON-able: saved in the run directory, read by workers and on resume)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: Path = Field(description="Base model directory.")
+    adapters: dict[str, Path] = Field(description="Deltas searched, by name: LoRA adapter or full checkpoint dirs.")
+    eval_path: Path = Field(description="Held-out evaluation set (the runner's input).")
+    train_all: Path | None = Field(None, description="Delta trained on all data: the train@all reference row.")
+    metric: str = Field("exact_match", description="Eval-harness metric.")
+    batch_size: int = 32
+    max_new_tokens: int = 48
+    device: str = "auto"
+    settings: MergeSettings = Field(default_factory=MergeSettings)
+    storage: str = Field(description="Optuna storage URL or journal file path.")
+    seed: int = 0
+    runner: str = Field("evoforge.merging.job:generator_runner", description="module:function building the runner.")
+
+    def space(self) -> SearchSpace:
+        """The search space the settings describe."""
+        s = self.settings
+        methods = (s.method,) if isinstance(s.method, str) else tuple(s.method)
+        options = {"normalize": s.normalize}
+        return SearchSpace(list(self.adapters), s.per_layer_groups, s.low, s.high, methods, s.density, options)
+
+    def all_deltas(self) -> dict[str, Path]:
+        """The searched deltas plus train@all when given."""
+        return {**self.adapters, **({TRAIN_ALL: self.train_all} if self.train_all else {})}
+
+    def build_runner(self) -> TrialRunner:
+        """The runner named by ``runner``, built for this job."""
+        module, _, name = self.runner.partition(":")
+        factory: Callable[[MergeJob], TrialRunner] = getattr(importlib.import_module(module), name)
+        return factory(self)
+
+
+def generator_runner(job: MergeJob) -> TrialRunner:
+    """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``."""
+    from evoforge.evals.harness import Generator, evaluate, load_eval_records
+    from evoforge.merging.deltas import load_delta, read_state
+
+    paths = job.all_deltas()
+    lora = {n: p for n, p in paths.items() if (p / "adapter_config.json").is_file()}
+    gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens)
+    gen.set_weights({})
+    base_state = read_state(job.base) if len(lora) < len(paths) else None
+    deltas = [load_delta(p, base_state, n) for n, p in paths.items()]
+    records = load_eval_records(job.eval_path)
+
+    def score() -> float:
+        return evaluate(gen, records, job.metric).score
+
+    return TrialRunner(gen.model, deltas, score, job.settings.per_layer_groups, job.seed)
+
+
+def _study(job: MergeJob, rank: int = 0) -> optuna.Study:
+    return open_study(job.storage, make_sampler(job.settings.sampler, job.seed + rank), job.settings.direction)
+
+
+def worker(job_json: str, rank: int, threads: int) -> None:
+    """Entry point of a worker process: rebuild the runner and take trials until the study is complete."""
+    import torch
+
+    torch.set_num_threads(threads)
+    job = MergeJob.model_validate_json(job_json)
+    optimize(_study(job, rank), job.space(), job.build_runner(), job.settings.trials)
+
+
+def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[str, float]:
+    """Scores of the base (``raw``) and of train@all, evaluated once and kept in the study."""
+    groups = job.settings.per_layer_groups
+    wanted = {"raw": MergeSpec({})}
+    if job.train_all:
+        wanted[TRAIN_ALL] = MergeSpec({TRAIN_ALL: [1.0] * groups})
+    out = {}
+    for label, spec in wanted.items():
+        key = f"reference:{label}"
+        if key not in study.user_attrs:
+            study.set_user_attr(key, runner.score(spec).score)
+        out[label] = float(study.user_attrs[key])
+    return out
+
+
+def run_job(job: MergeJob, run: RunDir) -> dict[str, Any]:
+    """Run (or resume) the search with ``job.settings.workers`` processes, then save and report the result."""
+    import multiprocessing
+
+    from evoforge.console import progress
+    from evoforge.merging.results import write_outputs
+    from evoforge.runs import atomic_write_text
+
+    if job.settings.human_weights is not None and len(job.settings.human_weights) != len(job.adapters):
+        raise ConfigError(f"merge.human_weights has {len(job.settings.human_weights)} values for {len(job.adapters)}")
+    atomic_write_text(run.file("merge", "job.json"), job.model_dump_json(indent=2))
+    runner = job.build_runner()
+    study = _study(job)
+    space = job.space()
+    enqueue_baselines(study, space, job.settings.human_weights)
+    refs = references(study, job, runner)
+    n_workers = job.settings.workers
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker, args=(job.model_dump_json(), rank, threads)) for rank in range(1, n_workers)]
+    for proc in procs:
+        proc.start()
+    run.event("merge_search_started", trials=job.settings.trials, workers=n_workers, done=len(completed(study)))
+    try:
+        with progress("merge trials", job.settings.trials) as bar:
+            optimize(study, space, runner, job.settings.trials, bar)
+    finally:
+        for proc in procs:
+            proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise ConfigError(f"{len(failed)} merge worker(s) failed (exit codes {failed}); the study can be resumed")
+    results = write_outputs(run, job, study, runner, refs)
+    run.event("merge_search_finished", best=results["best"]["score"], trials=len(completed(study)))
+    return results
