@@ -23,7 +23,7 @@ from evoforge.llm.backend import ensure_provider_for, litellm_module
 from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key
 from evoforge.llm.faults import describe, is_transient
 from evoforge.llm.limits import ModelLimits, SingleFlight
-from evoforge.llm.structured import parse_output, repair_messages, schema_request
+from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
 from evoforge.llm.usage import UsageLedger
 
 if TYPE_CHECKING:
@@ -100,11 +100,10 @@ class LLMGateway:
             return parse_output(answer.text, schema)
         except ValidationError as error:
             self._ledger.role(role).failures += 1
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in error.errors())
             await self._event("llm_failure", role=role, model=answer.model, error=f"invalid {schema.__name__}")
             raise StructuredOutputError(
                 f"LLM role '{role}' (model {answer.model}) did not answer in the {schema.__name__} schema "
-                f"after one repair request: {problems[:500]}"
+                f"after one repair request: {validation_problems(error)[:500]}"
             ) from None
 
     def usage(self) -> dict[str, Any]:

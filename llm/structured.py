@@ -74,9 +74,14 @@ def parse_output(text: str, schema: type[T]) -> T:
     return schema.model_validate_json(body)
 
 
+def validation_problems(error: ValidationError) -> str:
+    """A one-line summary of a validation error: ``field.path: message; ...``."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors())
+
+
 def repair_messages(messages: list[dict[str, str]], answer: str, error: ValidationError) -> list[dict[str, str]]:
     """``messages`` plus the invalid answer and a request to fix it, quoting the validation errors."""
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors())
+    problems = validation_problems(error)
     return [
         *messages,
         {"role": "assistant", "content": answer},
