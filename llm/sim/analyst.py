@@ -7,14 +7,14 @@ from random import Random
 from typing import Any
 
 from evoforge.data.world import FAILURES, complexity, has_scaffolding
-from evoforge.llm.sim.methods import CLAUSES, FEEDBACK, WEAK_CLAUSES, addressed, insert_clauses
+from evoforge.llm.sim.methods import CLAUSES, FEEDBACK, WEAK_CLAUSES, addressed, drop_rule, insert_clauses
 
 _CASE = re.compile(r"^Case (?P<id>\S+?):\s*$", re.MULTILINE)
 _STAGE = re.compile(r"^Stage (?P<k>\d+):[ \t]*(?P<text>.*)$", re.MULTILINE)
 _GIVEN = re.compile(r"\bthe given \w+")
 _VAGUE = re.compile(r"\b(required|appropriate|usual) \w+")
 MISS_RATE = 0.1  # under sampling, the analyzer overlooks a failed case this often
-FIX_RATE, WEAK_RATE, PREFERENCE_RATE = 0.7, 0.15, 0.2
+FIX_RATE, WEAK_RATE, PREFERENCE_RATE, OVEREDIT_RATE = 0.7, 0.15, 0.2, 0.1
 
 REASONS: dict[str, dict[str, str]] = {
     "en": {
@@ -122,9 +122,12 @@ def optimize_reply(method: str, feedback: str, language: str, rng: Random, sampl
     """The method revised to address the failures named in ``feedback``, in a delimited block.
 
     At temperature 0 every named failure gets its first clause; under sampling each one gets a fitting clause
-    (FIX_RATE), a clause that sounds right but does nothing (WEAK_RATE), or nothing.
+    (FIX_RATE), a clause that sounds right but does nothing (WEAK_RATE), or nothing — and now and then the
+    rewrite drops one of the method's earlier rules (OVEREDIT_RATE), so a candidate can be worse than its parent.
     """
     lang = language if language in WEAK_CLAUSES else "en"
+    if sampled and rng.random() < OVEREDIT_RATE:
+        method = drop_rule(method, rng.randrange(64))
     done = addressed(method)
     clauses: list[str] = []
     for kind in FAILURES:

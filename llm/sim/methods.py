@@ -160,3 +160,18 @@ def insert_clauses(method: str, clauses: list[str]) -> str:
     if fmt:
         return method[: fmt.start()] + f"{block}\n\n" + method[fmt.start() :]
     return method.rstrip() + f"\n\n{block}"
+
+
+def drop_rule(method: str, index: int) -> str:
+    """``method`` without the ``index``-th line of its ``Rules:`` list (modulo its length; unchanged if none)."""
+    lines = method.split("\n")
+    if "Rules:" not in lines:
+        return method
+    start = lines.index("Rules:") + 1
+    end = start
+    while end < len(lines) and lines[end].startswith("- "):
+        end += 1
+    if end == start:
+        return method
+    del lines[start + index % (end - start)]
+    return "\n".join(lines)
