@@ -56,12 +56,12 @@ async def evolve_once(res: Resources, instruction: str, method: str, what: str, 
     return text or None
 
 
-async def answer(res: Resources, instruction: str, what: str) -> str | None:
-    """The generator's response to ``instruction``."""
+async def answer(res: Resources, instruction: str, what: str, role: str = "generator") -> str | None:
+    """The response to ``instruction`` (role ``generator`` for the dataset, ``validator`` for validation)."""
     from evoforge.agents import generator
 
     request = generator.AnswerInput(instruction=instruction, language=res.config.run.language)
-    out = await _guarded(res, generator.answer(res.gateway, request), what)
+    out = await _guarded(res, generator.answer(res.gateway, request, role=role), what)
     return out.response if out is not None else None
 
 
@@ -152,7 +152,7 @@ async def validate(res: Resources, dev: Sequence[Row], methods: dict[str, str]) 
         cid, record = pair
         what = f"validate {cid} on {record['id']}"
         evolved = await evolve_once(res, record["instruction"], methods[cid], what)
-        response = await answer(res, evolved, what) if evolved is not None else None
+        response = await answer(res, evolved, what, role="validator") if evolved is not None else None
         reason = failure(response, extra) if evolved is not None else "the evolution failed"
         return {
             "candidate": cid,

@@ -1,7 +1,8 @@
 """Fake agents for the evolve graph's tests: deterministic, instant, and a method's quality is legible.
 
-A method's text carries ``quality=N``; the fake optimiser raises it by ``sample`` (so candidate 2 beats candidate
-0), and the fake generator fails (``... please provide ...``) on a share of instructions that shrinks with quality.
+A method's text carries ``quality=N``; the fake optimiser raises it by ``sample`` (so candidate 2 is never worse
+than candidate 0), and the fake generator fails (``... please provide ...``) on a share of instructions that
+shrinks with quality.
 """
 
 from __future__ import annotations
@@ -106,11 +107,12 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Calls:
         calls.add("optimizer")
         return OptimizeOutput(method=f"method quality={quality(inp.method) + sample}")
 
-    async def answer(gw: Any, inp: AnswerInput, sample: int = 0) -> AnswerOutput:
-        calls.add("generator")
+    async def answer(gw: Any, inp: AnswerInput, sample: int = 0, role: str = "generator") -> AnswerOutput:
+        calls.add(role)
         marks = re.findall(r"\[q(\d+)\]", inp.instruction)
         q = int(marks[-1]) if marks else 0
-        if _hash(inp.instruction) % 10 >= 2 + q:
+        root = inp.instruction.split(" [q", 1)[0]
+        if _hash(root) % 10 < 8 - q:  # per instruction, a better method never fails more
             return AnswerOutput(response="Sure, could you please provide more details?")
         return AnswerOutput(response=f"answer to {inp.instruction}")
 

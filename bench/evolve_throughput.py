@@ -1,0 +1,141 @@
+"""Throughput of the evolve graph's fan-out (evolve + answer) against `evoforge serve sim` with simulated latency.
+
+Starts `evoforge serve sim --latency L` in a subprocess, then, for each concurrency level c, evolves N skills-world
+instructions once with the initial method and answers each evolution — the work of the graph's
+``evolve_dataset`` and ``answer_dataset`` nodes, through the real gateway (LiteLLM's OpenAI client, cache off).
+Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level runs twice:
+through the LLM gateway (LiteLLM), and through a raw httpx client standing in for it — the same fan-out without
+the gateway's per-call CPU cost, which separates the graph's concurrency from the client library's overhead.
+
+    .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base: str) -> None:
+    for _ in range(300):
+        try:
+            httpx.get(f"{base}/models", timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit("evoforge serve sim did not start")
+
+
+class DirectClient:
+    """A minimal stand-in for the gateway that posts straight to the server with httpx (no LiteLLM, no cache):
+    the same fan-out measured without the gateway's per-call cost."""
+
+    def __init__(self, base: str, concurrency: int) -> None:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self._client = httpx.AsyncClient(base_url=base, limits=limits, timeout=120)
+        self.calls = 0
+
+    async def complete(self, role: str, messages: list[dict[str, str]], *, sample: int = 0) -> str:
+        """The server's answer to ``messages``."""
+        reply = await self._client.post("/chat/completions", json={"model": "skills", "messages": messages})
+        reply.raise_for_status()
+        self.calls += 1
+        return str(reply.json()["choices"][0]["message"]["content"])
+
+    def usage(self) -> dict[str, Any]:
+        """Paid calls so far, in the gateway's shape."""
+        return {"total": {"calls": self.calls}}
+
+    def close(self) -> None:
+        """Nothing to flush (the client closes with its event loop)."""
+
+
+async def _measure(base: str, runs_dir: Path, seeds: list[dict], concurrency: int, client: str) -> tuple[int, float]:
+    """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | direct): (calls, seconds)."""
+    from evoforge.agents.methods import INITIAL_METHOD
+    from evoforge.config import ModelEntry, load_config
+    from evoforge.graphs.evolve_context import Resources
+    from evoforge.graphs.evolve_work import answer_rows, evolve_dataset
+    from evoforge.llm.gateway import LLMGateway
+    from evoforge.runs import RunDir
+
+    overrides = [f"run.runs_dir={runs_dir}", "llm.cache=false", "evolve.loop=1", f"evolve.concurrency={concurrency}"]
+    cfg = load_config(None, overrides)
+    cfg.llm.models = {
+        "sim": ModelEntry(model="openai/skills", api_base=base, timeout=120, max_parallel_requests=concurrency)
+    }
+    run = RunDir.create(cfg, "bench", f"{client}-c{concurrency}")
+    gateway: Any = LLMGateway(cfg.llm, run=run) if client == "gateway" else DirectClient(base, concurrency)
+    res = Resources(cfg, run, gateway, asyncio.Semaphore(concurrency))
+    await answer_rows(res, await evolve_dataset(res, seeds[:concurrency], INITIAL_METHOD, "s0c0"))  # warm-up
+    before = gateway.usage()["total"]["calls"]
+    start = time.perf_counter()
+    await answer_rows(res, await evolve_dataset(res, seeds, INITIAL_METHOD, "s0c0"))
+    seconds = time.perf_counter() - start
+    calls = gateway.usage()["total"]["calls"] - before
+    gateway.close()
+    return calls, seconds
+
+
+def main() -> None:
+    """Print achieved calls/s against the ideal (concurrency / latency) per concurrency level."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="instructions evolved and answered per level")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds the server waits per reply")
+    parser.add_argument("--concurrency", default="1,8,32,64", help="comma-separated levels")
+    parser.add_argument("--clients", default="gateway,direct", help="gateway (LiteLLM) and/or direct (httpx)")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+
+    from evoforge.console import set_verbosity
+    from evoforge.data.world import seed_records
+
+    set_verbosity(0)
+    seeds = [
+        {"id": f"seed-{i}", "instruction": r["instruction"], "category": r["category"]}
+        for i, r in enumerate(seed_records(args.n, seed=1))
+    ]
+    port = _free_port()
+    evoforge = Path(sys.executable).with_name("evoforge")
+    server = subprocess.Popen(
+        [str(evoforge), "-q", "serve", "sim", "--port", str(port), "--latency", str(args.latency)]
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    rows = []
+    try:
+        _wait_ready(base)
+        with tempfile.TemporaryDirectory() as tmp:
+            for level in levels:
+                for client in args.clients.split(","):
+                    calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client))
+                    rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
+    print("client: gateway = LLMGateway (LiteLLM); direct = raw httpx (the fan-out without the gateway's cost)")
+    print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")
+    for client, level, calls, seconds, rate, ideal in rows:
+        print(f"{client:>8} {level:>11} {calls:>6} {seconds:>8.2f} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>8.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The evolve graph with the real agents and the simulated LLM: in process, and over HTTP (`evoforge serve sim`)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from evoforge.config import load_config
+from evoforge.graphs.interactive import policy_decision
+from evoforge.graphs.runner import drive
+from evoforge.runs import RunDir
+
+EVOFORGE = str(Path(sys.executable).parent / "evoforge")
+SMALL = [
+    "run.seed=3",
+    "world.n_seeds=40",
+    "evolve.train_size=10",
+    "evolve.dev_size=20",
+    "evolve.batch_size=5",
+    "evolve.loop=2",
+    "evolve.candidate_size=3",
+]
+
+
+def test_sim_selected_failure_rate_never_rises_and_beats_the_initial_method(runs_dir: Path) -> None:
+    cfg = load_config(None, [*SMALL, "evolve.max_steps=3", "evolve.patience=3", f"run.runs_dir={runs_dir}"])
+    run = RunDir.create(cfg, "evolve", "sim")
+    result = asyncio.run(drive(run, policy_decision))
+    values = result.values
+    rates = [values["candidates"]["s0c0"]["failure_rate"]] + [p["selected_rate"] for p in values["history"]]
+    assert len(rates) == 4
+    assert all(b <= a for a, b in itertools.pairwise(rates)), rates
+    assert rates[-1] < rates[0], rates
+    rows = [json.loads(line) for line in (run.path / "evolved.jsonl").read_text().splitlines()]
+    assert rows and all(r["method_id"] == values["method_id"] for r in rows)
+    assert values["counts"]["kept"] == len(rows) <= values["counts"]["answered"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def sim_server() -> str:
+    port = _free_port()
+    proc = subprocess.Popen([EVOFORGE, "-q", "serve", "sim", "--port", str(port)], stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("evoforge serve sim did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_evolve_over_http_against_evoforge_serve_sim(tmp_path: Path, sim_server: str) -> None:
+    config = tmp_path / "http.yaml"
+    config.write_text(
+        f"llm:\n  models:\n    sim: {{model: openai/skills, api_base: '{sim_server}', max_parallel_requests: 8}}\n"
+    )
+    runs = tmp_path / "runs"
+    args = [EVOFORGE, "-q", "evolve", "-c", str(config), "--runs-dir", str(runs), "--run-id", "http", "--auto-approve"]
+    tiny = ["world.n_seeds=16", "evolve.train_size=4", "evolve.dev_size=8", "evolve.batch_size=3", "evolve.loop=1"]
+    args += [f"--set={item}" for item in [*tiny, "evolve.candidate_size=2", "evolve.max_steps=1"]]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = runs / "http"
+    rows = [json.loads(line) for line in (run / "evolved.jsonl").read_text().splitlines()]
+    usage = json.loads((run / "manifest.json").read_text())["llm_usage"]["total"]
+    assert rows and usage["calls"] > 40 and usage["failures"] == 0
+    methods = json.loads((run / "methods.json").read_text())
+    assert len(methods["candidates"]) == 1 + 2
