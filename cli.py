@@ -33,7 +33,12 @@ app.add_typer(config_app, name="config")
 app.add_typer(runs_app, name="runs")
 
 # Modules that add subcommands; each defines register(app) and keeps its top-level imports light.
-COMMAND_MODULES: tuple[str, ...] = ("evoforge.data.commands", "evoforge.graphs.commands", "evoforge.serve.commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "evoforge.data.commands",
+    "evoforge.graphs.commands",
+    "evoforge.serve.commands",
+    "evoforge.merging.commands",
+)
 
 
 def _version(value: bool) -> None:

@@ -81,15 +81,19 @@ class SearchSpace:
         return MergeSpec(weights, method, extra)
 
     def params_of(self, weights: list[float]) -> dict[str, Any]:
-        """Optuna parameters fixing one weight per delta (every group alike), clipped to the bounds."""
+        """Optuna parameters of a baseline: one weight per delta (every group alike, clipped to the bounds),
+        the linear method when it is among those searched, and no trimming."""
         if len(weights) != len(self.deltas):
             raise ConfigError(f"merge.human_weights has {len(weights)} values for {len(self.deltas)} deltas")
         clip = [min(self.high, max(self.low, w)) for w in weights]
         params: dict[str, Any] = {
             self.weight_name(d, g): w for d, w in zip(self.deltas, clip, strict=True) for g in range(self.groups)
         }
+        method = "linear" if "linear" in self.methods else self.methods[0]
         if len(self.methods) > 1:
-            params["method"] = self.methods[0]
+            params["method"] = method
+        if self._needs_density(method) and self.density is None:
+            params["density"] = DENSITY.high  # no trimming: the baseline is the deltas themselves
         return params
 
 

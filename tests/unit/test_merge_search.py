@@ -10,6 +10,7 @@ from evoforge.errors import ConfigError
 from evoforge.merging.search import (
     SearchSpace,
     TrialResult,
+    baselines,
     completed,
     enqueue_baselines,
     make_sampler,
@@ -84,3 +85,11 @@ def test_bad_settings_are_config_errors() -> None:
         SearchSpace(["a"], methods=("slerp",))
     with pytest.raises(ConfigError, match="human_weights has 1 values"):
         SearchSpace(["a", "b"]).params_of([0.5])
+
+
+def test_baselines_are_plain_deltas_when_the_method_is_searched() -> None:
+    space = SearchSpace(["a", "b"], methods=("ties", "linear"))
+    assert space.params_of([1.0, 0.0]) == {"w:a": 1.0, "w:b": 0.0, "method": "linear"}
+    ties_only = SearchSpace(["a", "b"], low=-0.5, high=0.5, methods=("ties",))
+    assert ties_only.params_of([1.0, -2.0]) == {"w:a": 0.5, "w:b": -0.5, "density": 1.0}
+    assert [label for label, _ in baselines(space)] == ["train@a", "train@b", "average_merge"]
