@@ -29,6 +29,24 @@ def is_transient(exc: BaseException) -> bool:
     return status in _TRANSIENT_STATUS or status >= 500
 
 
+def retry_after(exc: BaseException, cap: float = 60.0) -> float | None:
+    """Seconds the provider asked us to wait (a numeric ``Retry-After`` header), at most ``cap``; else None."""
+    candidates = (
+        getattr(exc, "litellm_response_headers", None),  # where LiteLLM keeps the provider's headers
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    )
+    for headers in candidates:
+        value = headers.get("retry-after") if headers else None
+        if value is None:
+            continue
+        try:
+            return min(max(float(value), 0.0), cap)
+        except (TypeError, ValueError):  # an HTTP date: our own backoff applies
+            return None
+    return None
+
+
 def scrub(text: str, *secrets: str | None) -> str:
     """``text`` with every environment secret, the given ``secrets`` and key-like tokens replaced by ``***``."""
     for secret in secrets:

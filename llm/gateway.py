@@ -21,7 +21,7 @@ from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
 from evoforge.llm.backend import ensure_provider_for, litellm_module
 from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key
-from evoforge.llm.faults import describe, is_transient
+from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import ModelLimits, SingleFlight
 from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
 from evoforge.llm.usage import UsageLedger
@@ -217,10 +217,11 @@ class LLMGateway:
             kwargs["api_key"] = api_key
         usage = self._ledger.role(role)
         retries = self.settings.num_retries
+        wait = 0.0
         for attempt in range(retries + 1):
             if attempt:
                 usage.retries += 1
-                await asyncio.sleep(self.settings.retry_backoff * 2 ** (attempt - 1))
+                await asyncio.sleep(wait)
             await self._check_budget(role)
             async with self._limits.slot(name, entry.max_parallel_requests, entry.rpm):
                 start = time.monotonic()
@@ -230,6 +231,8 @@ class LLMGateway:
                     usage.errors += 1
                     problem = describe(exc, api_key)
                     if is_transient(exc) and attempt < retries:
+                        backoff = self.settings.retry_backoff * 2**attempt
+                        wait = max(backoff, retry_after(exc) or 0.0)
                         await self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
                         continue
                     raise _ModelFailed(problem) from None

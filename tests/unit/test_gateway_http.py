@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,7 +40,8 @@ class Stub:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                auth = self.headers.get("Authorization")
+                stub.requests.append({"body": body, "auth": auth, "t": time.monotonic()})
                 status, text = stub.script.pop(0) if stub.script else (200, "ok")
                 if status == 200:
                     payload: dict[str, Any] = {
@@ -56,6 +58,8 @@ class Stub:
                     payload = {"error": {"message": text, "type": "stub_error", "code": str(status)}}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "0.3")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -92,12 +96,14 @@ def gateway(stub: Stub, monkeypatch: pytest.MonkeyPatch) -> LLMGateway:
 
 
 def test_429_and_500_are_retried_by_the_gateway_alone(gateway: LLMGateway, stub: Stub) -> None:
-    stub.script = [(429, "slow down"), (500, "boom"), (200, "graded")]
+    stub.script = [(429, "slow down"), (429, "slow down"), (500, "boom"), (200, "graded")]
     assert asyncio.run(gateway.complete("judge", USER)) == "graded"
-    assert len(stub.requests) == 3  # no hidden SDK retries on top of the gateway's
+    assert len(stub.requests) == 4  # no hidden SDK retries on top of the gateway's
+    # the second 429's Retry-After (0.3 s) is honoured: our backoff is 0 here (the first 429 warms LiteLLM up)
+    assert stub.requests[2]["t"] - stub.requests[1]["t"] >= 0.3
     assert stub.requests[0]["auth"] == f"Bearer {SECRET}"
     usage = gateway.usage()["roles"]["judge"]
-    assert (usage["retries"], usage["calls"], usage["tokens_in"], usage["tokens_out"]) == (2, 1, 7, 3)
+    assert (usage["retries"], usage["calls"], usage["tokens_in"], usage["tokens_out"]) == (3, 1, 7, 3)
 
 
 @pytest.mark.parametrize("status", [401, 400, 404])
