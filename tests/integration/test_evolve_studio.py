@@ -1,5 +1,5 @@
 """The Studio export: langgraph.json names the evolve graph, compiled without a checkpointer, and `langgraph dev`
-serves it (slow; needs the `studio` extra)."""
+serves it: a thread stops at both human checkpoints and resumes to the end (slow; needs the `studio` extra)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TINY = "evolve: {train_size: 4, dev_size: 6, batch_size: 3, max_steps: 1, loop: 1, candidate_size: 2}\n"
 
 
 def test_langgraph_json_exports_the_evolve_graph_without_a_checkpointer() -> None:
@@ -58,6 +59,23 @@ def test_langgraph_dev_serves_the_evolve_graph(tmp_path: Path) -> None:
         assert [a["graph_id"] for a in assistants] == ["evolve"], (tmp_path / "dev.log").read_text()[-2000:]
         schemas = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/schemas", timeout=10).json()
         assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir", "gateway"}
+
+        config = tmp_path / "small.yaml"  # a thread runs to each human checkpoint and resumes from it
+        config.write_text(f"run: {{runs_dir: '{tmp_path / 'runs'}'}}\nworld: {{n_seeds: 16}}\n" + TINY)
+        thread = httpx.post(f"{base}/threads", json={}, timeout=10).json()["thread_id"]
+        body = {"assistant_id": "evolve", "context": {"config_path": str(config)}}
+        checkpoints = []
+        for request in (
+            {"input": {}},
+            {"command": {"resume": {"action": "approve"}}},
+            {"command": {"resume": "approve"}},
+        ):
+            httpx.post(f"{base}/threads/{thread}/runs/wait", json={**body, **request}, timeout=240).raise_for_status()
+            state = httpx.get(f"{base}/threads/{thread}/state", timeout=10).json()
+            checkpoints.append([i["value"]["checkpoint"] for i in state.get("interrupts") or []])
+        assert checkpoints == [["review_method"], ["review_dataset"], []]
+        assert state["values"]["outputs"]["dataset"] == "evolved.jsonl"
+        assert (tmp_path / "runs" / f"studio-{thread}" / "evolved.jsonl").is_file()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
