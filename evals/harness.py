@@ -9,7 +9,6 @@ applied inside; batches are formed by length (left padding, KV cache) and the re
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,34 +19,6 @@ from evoforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
-
-
-def pick_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is returned unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def load_model(model_path: Path | str, device: str = "auto") -> tuple[Any, Any]:
-    """Load a causal LM (eval mode; bf16 on GPU, fp32 on CPU) and its tokenizer (left padding, a pad token)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    path = Path(model_path)
-    if not (path / "config.json").is_file():
-        raise ConfigError(f"model '{model_path}' is not a local Hugging Face model directory (no config.json)")
-    device = pick_device(device)
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
-    model.eval()
-    return model, tokenizer
 
 
 def render_prompt(tokenizer: Any, prompt: str) -> str:
@@ -70,7 +41,8 @@ def lora_layers(model: Any) -> list[Any]:
 class Generator:
     """A resident model (+ LoRA adapters) for batched greedy generation.
 
-    ``adapters`` maps names to adapter directories; all are loaded at start. The initial mix gives every adapter
+    ``model_path`` is a local Hugging Face model directory or ``"tiny"`` (the built-in tiny student); ``adapters``
+    maps names to adapter directories; all are loaded at start. The initial mix gives every adapter
     weight 1.0 (PEFT's behaviour when several adapters are active); :meth:`set_weights` changes it.
     """
 
@@ -84,11 +56,11 @@ class Generator:
     ) -> None:
         if batch_size < 1 or max_new_tokens < 1:
             raise ConfigError("batch_size and max_new_tokens must be positive")
-        self.model_path = Path(model_path)
-        self.device = pick_device(device)
+        from evoforge.training.student import load_student
+
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
-        self.model, self.tokenizer = load_model(self.model_path, self.device)
+        self.model, self.tokenizer = load_student(model_path, device=device)
         self.adapter_names: list[str] = list(adapters or {})
         self._weights: dict[str, float] = {}
         if adapters:
@@ -203,34 +175,21 @@ class EvalReport:
 
 
 def load_eval_records(path: Path) -> list[EvalRecord]:
-    """Read an evaluation set: JSONL rows ``{prompt, reference, category?}``, or a JSON list of such rows, or
-    Self-Evolution style rows ``{instruction, input, output}`` (closed-book: the ``input`` question → ``output``)."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".json":
-            rows = json.loads(text)
-            if not isinstance(rows, list):
-                raise DataError(f"{path}: expected a JSON list of records")
-            numbered = list(enumerate(rows, 1))
-        else:
-            numbered = [(n, json.loads(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: invalid JSON ({exc})") from None
-    records = [_to_record(path, n, row) for n, row in numbered]
-    if not records:
-        raise DataError(f"{path}: no records")
-    return records
+    """Read an evaluation set (JSONL, JSON, parquet): rows ``{prompt, reference, category?}``, or Self-Evolution
+    style rows ``{instruction, input, output}`` (closed-book: the ``input`` question → ``output``)."""
+    from evoforge.data.io import read_located
+
+    return [_to_record(where, row) for where, row in read_located(path)]
 
 
-def _to_record(path: Path, n: int, row: Any) -> EvalRecord:
-    if isinstance(row, dict) and isinstance(row.get("prompt"), str) and isinstance(row.get("reference"), str):
-        return EvalRecord(row["prompt"], row["reference"], str(row.get("category") or "all"))
-    if isinstance(row, dict) and isinstance(row.get("output"), str) and (row.get("input") or row.get("instruction")):
-        prompt = row.get("input") or row["instruction"]
-        return EvalRecord(str(prompt), row["output"], str(row.get("category") or "all"))
-    raise DataError(f"{path}: record {n}: expected fields 'prompt' and 'reference' (strings), optional 'category'")
+def _to_record(where: str, row: dict[str, Any]) -> EvalRecord:
+    category = str(row.get("category") or "all")
+    if isinstance(row.get("prompt"), str) and isinstance(row.get("reference"), str):
+        return EvalRecord(row["prompt"], row["reference"], category)
+    question = row.get("input") or row.get("instruction")
+    if isinstance(question, str) and isinstance(row.get("output"), str):
+        return EvalRecord(question, row["output"], category)
+    raise DataError(f"{where}: expected fields 'prompt' and 'reference' (strings), optional 'category'")
 
 
 def evaluate(

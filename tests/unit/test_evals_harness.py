@@ -137,5 +137,5 @@ def test_load_eval_records_jsonl_and_self_evolution_json(tmp_path: Path) -> None
     assert len(toy) == 10 and toy[0].prompt.startswith("5G网络")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "p"}\n')
-    with pytest.raises(DataError, match="record 1"):
+    with pytest.raises(DataError, match=r"bad\.jsonl:1"):
         load_eval_records(bad)

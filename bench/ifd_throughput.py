@@ -1,0 +1,97 @@
+"""IFD throughput on CPU: batched scoring vs the per-sample loop Cherry_LLM uses (one sample, two forward passes).
+
+Model: the tiny student's architecture (evoforge.training.student defaults, random init — throughput does not
+depend on the weights). Data: skills-world seed records (short answers, ``cherry`` variant) and the Self-Evolution
+AIOps evaluation set (long Chinese answers, ``self_evolution`` variant, max length 512 byte tokens).
+
+Rows: ``per-sample`` = :func:`score_unbatched` (two forward passes with ``labels``, the model's mean loss — the
+baseline); ``cherry as written`` = the same plus Cherry's per-token Python loop over the logits (what its script
+also does); ``batched bs=N`` = :func:`score_records`. Ratios are against ``per-sample`` measured in this process.
+
+    .venv/bin/python bench/ifd_throughput.py [--n 256] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from evoforge.evals.ifd import encode_pair, score_records, score_unbatched
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def cherry_as_written(model: Any, tokenizer: Any, record: dict[str, Any], variant: str, max_length: int) -> float:
+    """Cherry_LLM's get_perplexity_and_embedding_part_text twice: forward with labels, then token losses one by one."""
+    losses = []
+    for ids, start in encode_pair(tokenizer, record, variant, max_length):
+        input_ids = torch.tensor([ids])
+        labels = input_ids.clone()
+        labels[0, :start] = -100
+        with torch.no_grad():
+            out = model(input_ids, labels=labels)
+        log_softmax = torch.nn.LogSoftmax(dim=-1)
+        nll = torch.nn.NLLLoss(reduction="none")
+        token_losses = [
+            nll(log_softmax(out.logits[0, i - 1]).unsqueeze(0), input_ids[0, i].unsqueeze(0)).item()
+            for i in range(1, input_ids.shape[1])
+        ]
+        losses.append(sum(token_losses[start - 1 :]) / max(1, len(token_losses[start - 1 :])))
+    return losses[0] / losses[1]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds taken by ``fn()`` and its result."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def run(name: str, model: Any, tokenizer: Any, records: list[dict[str, Any]], variant: str, max_length: int) -> None:
+    """Time each scorer on ``records`` and print one table."""
+    n = len(records)
+    base_s, base = timed(lambda: [score_unbatched(model, tokenizer, r, variant, max_length) for r in records])
+    rows = [("per-sample (baseline)", base_s, 0.0)]
+    k = min(n, 32)
+    cherry_s, _ = timed(lambda: [cherry_as_written(model, tokenizer, r, variant, max_length) for r in records[:k]])
+    rows.append((f"cherry as written ({k} samples)", cherry_s * n / k, float("nan")))
+    for bs in (8, 16, 32):
+        secs, got = timed(lambda bs=bs: score_records(model, tokenizer, records, variant, max_length, batch_size=bs))
+        diff = max(abs((a.ifd or 0.0) - (b.ifd or 0.0)) for a, b in zip(got, base, strict=True))
+        rows.append((f"batched bs={bs}", secs, diff))
+    tokens = sum(len(c[0]) + len(d[0]) for c, d in (encode_pair(tokenizer, r, variant, max_length) for r in records))
+    print(f"\n{name}: {n} samples, variant={variant}, {tokens / n:.0f} tokens/sample (both texts), max {max_length}")
+    print(f"{'method':34} {'samples/s':>10} {'vs per-sample':>14} {'max |ΔIFD|':>11}")
+    for label, secs, diff in rows:
+        print(f"{label:34} {n / secs:10.1f} {base_s / secs:13.2f}x {diff:11.2e}")
+
+
+def main() -> None:
+    """Build the model, load both data sets, print both tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256, help="skills-world samples")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from evoforge.data.world import seed_records
+    from evoforge.training.student import StudentBuildConfig, init_student, load_student
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model, tokenizer = load_student(init_student(StudentBuildConfig(), Path(tmp) / "student"), device="cpu")
+    params = sum(p.numel() for p in model.parameters())
+    print(f"model: tiny-student architecture, {params / 1e6:.2f}M parameters, torch threads={args.threads}")
+    run("skills world", model, tokenizer, seed_records(args.n, seed=0), "cherry", 512)
+    aiops = json.loads((DATASETS / "self-evolution" / "AIOps_eval_data.json").read_text(encoding="utf-8"))
+    run("Self-Evolution AIOps eval", model, tokenizer, aiops, "self_evolution", 512)
+
+
+if __name__ == "__main__":
+    main()
