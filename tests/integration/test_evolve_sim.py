@@ -89,3 +89,36 @@ def test_evolve_over_http_against_evoforge_serve_sim(tmp_path: Path, sim_server:
     assert rows and usage["calls"] > 40 and usage["failures"] == 0
     methods = json.loads((run / "methods.json").read_text())
     assert len(methods["candidates"]) == 1 + 2
+
+
+def test_cli_pauses_for_review_then_resumes_with_an_edited_method(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evoforge.cli import app
+
+    runs = tmp_path / "runs"
+    tiny = [
+        "world.n_seeds=16",
+        "evolve.train_size=4",
+        "evolve.dev_size=6",
+        "evolve.batch_size=3",
+        "evolve.loop=1",
+        "evolve.candidate_size=2",
+        "evolve.max_steps=1",
+    ]
+    args = ["-q", "evolve", "--no-auto-approve", "--runs-dir", str(runs), "--run-id", "p"]
+    first = CliRunner().invoke(app, args + [f"--set={item}" for item in tiny])
+    assert first.exit_code == 0, first.output
+    manifest = json.loads((runs / "p" / "manifest.json").read_text())
+    assert manifest["status"] == "awaiting_review" and manifest["waiting_at"] == "review_method"
+
+    method = tmp_path / "method.md"
+    method.write_text("Step 1: add one constraint to the #Instruction#.\nStep 2: output the rewritten #Instruction#")
+    second = CliRunner().invoke(app, ["-q", "resume", "p", "--runs-dir", str(runs), "--edit", str(method)])
+    assert second.exit_code == 0, second.output
+    assert json.loads((runs / "p" / "manifest.json").read_text())["waiting_at"] == "review_dataset"
+    third = CliRunner().invoke(app, ["-q", "resume", "p", "--runs-dir", str(runs), "--approve"])
+    assert third.exit_code == 0, third.output
+    selected = json.loads((runs / "p" / "methods.json").read_text())["selected"]
+    assert selected["id"] == "s1-edit" and selected["method"] == method.read_text().strip()
+    assert json.loads((runs / "p" / "manifest.json").read_text())["status"] == "completed"
