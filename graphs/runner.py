@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from evoforge.console import console, info
-from evoforge.errors import RunDirError
+from evoforge.errors import ConfigError, RunDirError
 from evoforge.graphs.checkpoints import sqlite_checkpointer, thread_config
 from evoforge.runs import RunDir
 
@@ -68,6 +68,8 @@ async def drive(run: RunDir, decide: Decider, answer: dict[str, Any] | None = No
             if snapshot.values and not snapshot.next:
                 info(f"run {run.run_id} has already completed")
                 return Result("completed", dict(snapshot.values))
+            if answer is not None and not snapshot.interrupts:
+                raise ConfigError(f"run {run.run_id} is not waiting at a checkpoint: resume it without an answer")
             while True:
                 if snapshot.interrupts:
                     payload = dict(snapshot.interrupts[0].value)

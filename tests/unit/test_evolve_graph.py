@@ -121,3 +121,11 @@ def test_a_completed_run_resumes_to_nothing(runs_dir: Path, calls: Any) -> None:
     before = dict(calls.by_role)
     again = run_graph(run)
     assert first.outcome == again.outcome == "completed" and calls.by_role == before
+
+
+def test_an_answer_needs_a_waiting_checkpoint(runs_dir: Path, calls: Any) -> None:
+    from evoforge.errors import ConfigError
+
+    run = make_run(runs_dir, "evolve.max_steps=0")
+    with pytest.raises(ConfigError, match="not waiting"):
+        run_graph(run, answer={"action": "approve"})
