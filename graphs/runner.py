@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evoforge.console import console, info
+from evoforge.console import console, info, verbosity
 from evoforge.errors import ConfigError, RunDirError
 from evoforge.graphs.checkpoints import sqlite_checkpointer, thread_config
 from evoforge.runs import RunDir
@@ -94,7 +94,7 @@ async def drive(run: RunDir, decide: Decider, answer: dict[str, Any] | None = No
         if owned:
             gateway.close()
             usage = gateway.usage()
-            if usage.get("roles"):
+            if usage.get("roles") and verbosity() >= 1:
                 from evoforge.llm.usage import usage_table
 
                 console.print(usage_table(usage, title=f"LLM usage of {run.run_id}"))
