@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.graphs.commands",
     "evoforge.serve.commands",
     "evoforge.merging.commands",
+    "evoforge.evals.commands",
 )
 
 

@@ -178,9 +178,15 @@ class TrainSettings(Section):
 class EvalSettings(Section):
     """Evaluation of students on held-out sets."""
 
-    metric: Literal["exact_match", "bleu4", "rouge_l", "judge"] = Field("exact_match")
+    metric: Literal["exact_match", "numeric", "bleu4", "rouge_1", "rouge_2", "rouge_l", "judge"] = Field(
+        "exact_match", description="Per-example score (see evals/metrics.py); bleu4/rouge_* are 0..100."
+    )
     max_new_tokens: int = Field(48, gt=0)
     batch_size: int = Field(32, gt=0)
+    backend: Literal["transformers", "vllm"] = Field("transformers", description="vllm needs the vllm extra.")
+    ifd_variant: Literal["cherry", "superfiltering", "self_evolution"] = Field("cherry")
+    ifd_max_length: int = Field(512, gt=8, description="Tokens of prompt + answer scored by IFD.")
+    ifd_batch_size: int = Field(16, gt=0)
 
 
 class MergeSettings(Section):

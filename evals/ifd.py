@@ -21,9 +21,12 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evoforge.console import ProgressHandle
 
 Variant = Literal["cherry", "superfiltering", "self_evolution"]
 Mode = Literal["random", "easy", "even", "hard", "all"]
@@ -102,7 +105,11 @@ def _ratio(conditioned: float | None, direct: float | None, n: int, variant: str
 
 
 def answer_losses(
-    model: Any, sequences: Sequence[tuple[list[int], int]], batch_size: int = 16, pad_id: int = 0
+    model: Any,
+    sequences: Sequence[tuple[list[int], int]],
+    batch_size: int = 16,
+    pad_id: int = 0,
+    progress: ProgressHandle | None = None,
 ) -> list[float | None]:
     """Mean next-token cross-entropy over positions ``start..end`` of each sequence (None when there are none
     that can be predicted), computed in length-sorted right-padded batches."""
@@ -112,7 +119,10 @@ def answer_losses(
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]), reverse=True)
     device = next(model.parameters()).device
     for begin in range(0, len(order), batch_size):
-        idx = [i for i in order[begin : begin + batch_size] if len(sequences[i][0]) - max(1, sequences[i][1]) > 0]
+        chunk = order[begin : begin + batch_size]
+        idx = [i for i in chunk if len(sequences[i][0]) - max(1, sequences[i][1]) > 0]
+        if progress is not None:
+            progress.advance(len(chunk))
         if not idx:
             continue
         width = max(len(sequences[i][0]) for i in idx)
@@ -142,13 +152,14 @@ def score_records(
     variant: str = "cherry",
     max_length: int = 512,
     batch_size: int = 16,
+    progress: ProgressHandle | None = None,
 ) -> list[IFDScore]:
     """IFD of every record, batched: alpaca rows (``instruction``, ``input``, ``output``) or normalised ones
-    (``prompt``, ``completion``)."""
+    (``prompt``, ``completion``). ``progress`` advances by scored sequences (two per record)."""
     pairs = [encode_pair(tokenizer, r, variant, max_length) for r in records]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     flat = [seq for pair in pairs for seq in pair]
-    losses = answer_losses(model, flat, batch_size, pad)
+    losses = answer_losses(model, flat, batch_size, pad, progress)
     return [
         _ratio(losses[2 * k], losses[2 * k + 1], len(cond[0]) - cond[1], variant)
         for k, (cond, _direct) in enumerate(pairs)

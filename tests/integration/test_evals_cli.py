@@ -1,0 +1,69 @@
+"""``evoforge eval`` and ``evoforge ifd`` end to end on a tiny random-init model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers_models import build_lora_adapter, build_tiny_lm
+from typer.testing import CliRunner
+
+from evoforge.cli import app
+from evoforge.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    model = build_tiny_lm(root / "model")
+    return {"model": model, "adapter": build_lora_adapter(model, root / "arith", seed=5)}
+
+
+def test_eval_writes_a_report_per_example_and_category(tiny: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "heldout.jsonl"
+    rows = [{"prompt": f"Compute {i} + 1.", "reference": str(i + 1), "category": ["a", "b"][i % 2]} for i in range(5)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["-q", "eval", "--model", str(tiny["model"]), "--adapter", str(tiny["adapter"]), "--data", str(data)]
+    args += ["--weight", "arith=0.5", "--metric", "bleu4", "--runs-dir", str(tmp_path / "runs"), "--run-id", "e1"]
+    args += ["--set", "eval.max_new_tokens=4", "--set", "student.device=cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "runs" / "e1" / "evals" / "heldout.json").read_text())
+    assert report["metric"] == "bleu4" and set(report["per_category"]) == {"a", "b"}
+    assert [e["prompt"] for e in report["per_example"]] == [r["prompt"] for r in rows]
+    assert report["score"] == pytest.approx(sum(e["score"] for e in report["per_example"]) / 5)
+    manifest = json.loads((tmp_path / "runs" / "e1" / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["eval_score"] == pytest.approx(report["score"])
+
+
+def test_eval_rejects_a_weight_for_an_unknown_adapter(tiny: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "e.jsonl"
+    data.write_text('{"prompt": "p", "reference": "r"}\n')
+    args = ["-q", "eval", "--model", str(tiny["model"]), "--data", str(data), "--weight", "nope=1"]
+    result = CliRunner().invoke(app, [*args, "--runs-dir", str(tmp_path / "runs")])
+    assert isinstance(result.exception, ConfigError) and "NAME=W" in str(result.exception)
+
+
+def test_ifd_scores_and_selects(tiny: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    rows = [{"instruction": f"Repeat {w}.", "input": "", "output": w * (i + 1)} for i, w in enumerate("abcdef")]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["-q", "ifd", "--model", str(tiny["model"]), "--data", str(data), "--mode", "hard", "--k", "2"]
+    args += ["--runs-dir", str(tmp_path / "runs"), "--run-id", "i1", "--set", "student.device=cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "runs" / "i1" / "ifd"
+    scored = [json.loads(line) for line in (out / "scored.jsonl").read_text().splitlines()]
+    selected = [json.loads(line) for line in (out / "selected.jsonl").read_text().splitlines()]
+    assert [r["output"] for r in scored] == [r["output"] for r in rows]
+    assert all(r["ifd"] > 0 for r in scored)
+    assert [r["ifd"] for r in selected] == sorted((r["ifd"] for r in scored), reverse=True)[:2]
+
+
+def test_ifd_needs_k_or_fraction(tiny: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "t.jsonl"
+    data.write_text('{"instruction": "i", "output": "o"}\n')
+    args = ["-q", "ifd", "--model", str(tiny["model"]), "--data", str(data), "--runs-dir", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, ConfigError) and "--k" in str(result.exception)
