@@ -139,3 +139,28 @@ def test_load_eval_records_jsonl_and_self_evolution_json(tmp_path: Path) -> None
     bad.write_text('{"prompt": "p"}\n')
     with pytest.raises(DataError, match=r"bad\.jsonl:1"):
         load_eval_records(bad)
+
+
+def test_written_mixed_adapter_equals_the_resident_mix(gen: Generator, tiny: dict[str, Path], tmp_path: Path) -> None:
+    """The vLLM backend's single-adapter form of a mix is exact (checked with PEFT on CPU)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from evoforge.evals.vllm_backend import write_mixed_adapter
+
+    weights = {"a": 0.4, "b": 1.3}
+    gen.set_weights(weights)
+    mixed = write_mixed_adapter({"a": tiny["a"], "b": tiny["b"]}, weights, tmp_path / "mix")
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny["model"]), mixed)
+    torch.testing.assert_close(_logits(gen.model, gen.tokenizer, PROMPTS), _logits(ref, gen.tokenizer, PROMPTS))
+
+
+def test_vllm_backend_without_the_extra_says_how_to_install(tiny: dict[str, Path]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed")
+    from evoforge.evals.vllm_backend import VLLMGenerator
+
+    with pytest.raises(ConfigError, match=r"evoforge\[vllm\]"):
+        VLLMGenerator(tiny["model"])
