@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.serve.commands",
     "evoforge.merging.commands",
     "evoforge.evals.commands",
+    "evoforge.training.commands",
 )
 
 

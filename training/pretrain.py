@@ -11,6 +11,7 @@ import math
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,20 @@ def _batch(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str
     return {"input_ids": input_ids, "labels": labels, "attention_mask": mask}
 
 
+def _length_bucketed(lengths: list[int], batch_size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of indices: shuffled, then sorted by length within groups of 16 batches (less padding)."""
+    group = batch_size * 16
+    while True:
+        order = list(range(len(lengths)))
+        rng.shuffle(order)
+        batches = []
+        for start in range(0, len(order), group):
+            chunk = sorted(order[start : start + group], key=lengths.__getitem__)
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        rng.shuffle(batches)
+        yield from batches
+
+
 def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | None = None) -> dict[str, Any]:
     """Pre-train the student saved at ``path`` in place; returns the loss curve, tokens/s and wall time."""
     import torch
@@ -75,17 +90,11 @@ def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | 
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    rng = random.Random(config.seed)
-    order: list[int] = []
+    batches = _length_bucketed([len(ids) for ids, _ in examples], config.batch_size, random.Random(config.seed))
     curve: list[dict[str, float]] = []
     tokens, window, started = 0, [], time.perf_counter()
     for step in range(config.steps):
-        if len(order) < config.batch_size:
-            fresh = list(range(len(examples)))
-            rng.shuffle(fresh)
-            order.extend(fresh)
-        picked, order = order[: config.batch_size], order[config.batch_size :]
-        batch = _batch([examples[i] for i in picked], tokenizer.pad_token_id)
+        batch = _batch([examples[i] for i in next(batches)], tokenizer.pad_token_id)
         loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

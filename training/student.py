@@ -79,6 +79,7 @@ def _world_source_hash() -> str:
 def quiet_libraries() -> None:
     """Silence transformers/datasets/TRL info logs and their tqdm bars (evoforge shows its own progress)."""
     import logging
+    import warnings
 
     import datasets
     import transformers
@@ -87,6 +88,7 @@ def quiet_libraries() -> None:
     transformers.logging.disable_progress_bar()
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", message=r".*is deprecated.*", category=FutureWarning)
     for name in ("trl", "peft", "accelerate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

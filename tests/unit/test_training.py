@@ -1,0 +1,113 @@
+"""LoRA deltas with TRL: SFT lowers held-out loss, DPO raises the held-out margin, adapters reload exactly,
+unchanged deltas are reused, and bad data is a clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evoforge.config import TrainSettings
+from evoforge.data.chunking import chunk_dataset, write_chunks
+from evoforge.errors import DataError
+from evoforge.training.base import check_lengths
+from evoforge.training.deltas import methods_for, train_deltas
+from evoforge.training.dpo import DPODelta, DPODeltaConfig
+from evoforge.training.sft import SFTDelta, SFTDeltaConfig
+from evoforge.training.student import StudentBuildConfig, build_tiny_student, load_student
+
+MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
+WORDS = ["cab", "dog", "elk", "fig", "gnu", "hen", "ink", "jam", "kit", "log", "mop", "nut"]
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    torch.set_num_threads(1)
+    return build_tiny_student(tmp_path_factory.mktemp("student") / "micro", config=MICRO)
+
+
+def _sft(words: list[str], category: str = "copy") -> list[dict[str, Any]]:
+    return [{"prompt": f"Repeat {w}", "completion": w, "category": category} for w in words]
+
+
+def _prefs(words: list[str]) -> list[dict[str, Any]]:
+    return [{"prompt": f"Repeat {w}", "chosen": w, "rejected": w[::-1], "category": "prefs"} for w in words]
+
+
+class _KeepTrainer(SFTDelta):
+    """Keeps the TRL trainer so the test can compare the in-memory model with the reloaded adapter."""
+
+    def make_trainer(self, *args: Any, **kwargs: Any) -> Any:
+        self.trainer = super().make_trainer(*args, **kwargs)
+        return self.trainer
+
+
+def test_sft_delta_lowers_held_out_loss_and_reloads_exactly(micro: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import PeftModel
+
+    config = SFTDeltaConfig(epochs=3, batch_size=8, learning_rate=1e-2, device="cpu", lora_r=4)
+    delta = _KeepTrainer(config)
+    out = tmp_path / "copy-sft"
+    metrics = delta.train(micro, _sft(WORDS * 2), out, chunk="copy", eval_records=_sft(["pig", "owl"]))
+    assert metrics["eval_after"]["loss"] < metrics["eval_before"]["loss"] - 0.3
+    assert metrics["tokens"] > 0 and metrics["tokens_per_s"] > 0 and len(metrics["loss_curve"]) == metrics["steps"]
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= {p.name for p in out.iterdir()}
+
+    model, tok = load_student(micro, device="cpu")
+    prompts = [tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+               for p in ["Repeat pig", "Repeat owl", "Say something"]]  # fmt: skip
+    batch = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    base_logits = model(**batch).logits.detach()
+    trained = delta.trainer.model.eval()
+    reloaded = PeftModel.from_pretrained(model, out).eval()
+    assert torch.allclose(reloaded(**batch).logits, trained(**batch).logits, atol=1e-5)
+    assert not torch.allclose(reloaded(**batch).logits, base_logits, atol=1e-3)
+    kwargs = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": tok.pad_token_id}
+    assert torch.equal(reloaded.generate(**batch, **kwargs), trained.generate(**batch, **kwargs))
+
+
+def test_train_deltas_auto_methods_dpo_margin_and_reuse(micro: Path, tmp_path: Path) -> None:
+    records = _sft(WORDS) + _prefs(WORDS * 2)
+    chunks, held = chunk_dataset(records, "category", eval_fraction=0.2, seed=0)
+    write_chunks(tmp_path, chunks, held)
+    settings = TrainSettings(method="auto", train_all=False, epochs=2, batch_size=8, dpo_learning_rate=1e-2)
+    kwargs = {"eval_path": tmp_path / "eval.jsonl", "device": "cpu"}
+    results = train_deltas(micro, tmp_path / "chunks", tmp_path / "adapters", settings, **kwargs)
+    assert [(r.name, r.method) for r in results] == [("copy-sft", "sft"), ("prefs-dpo", "dpo")]
+    dpo = results[1].metrics
+    assert dpo["eval_before"]["rewards/margins"] == 0.0
+    assert dpo["eval_after"]["rewards/margins"] > 0.05 and dpo["eval_after"]["rewards/accuracies"] > 0.5
+    meta = json.loads((tmp_path / "adapters" / "prefs-dpo" / "training.json").read_text())
+    assert meta["method"] == "dpo" and meta["config"]["beta"] == settings.dpo_beta and meta["inputs_hash"]
+
+    again = train_deltas(micro, tmp_path / "chunks", tmp_path / "adapters", settings, **kwargs)
+    assert all(r.reused for r in again) and again[1].metrics == dpo
+
+
+def test_method_plans_and_bad_chunks() -> None:
+    sft, prefs = _sft(WORDS[:2]), _prefs(WORDS[:2])
+    assert methods_for(sft, "auto", "c") == ["sft"] and methods_for(prefs, "auto", "c") == ["dpo"]
+    assert methods_for(prefs, "both", "c") == ["sft", "dpo"] and methods_for(sft + prefs, "auto", "c") == ["sft"]
+    with pytest.raises(DataError, match="chunk 'c' is empty"):
+        methods_for([], "auto", "c")
+    with pytest.raises(DataError, match="no chosen/rejected pairs"):
+        methods_for(sft, "dpo", "c")
+    with pytest.raises(DataError, match="DPO needs prompt/chosen/rejected"):
+        DPODelta(DPODeltaConfig()).to_example({"prompt": "p", "chosen": "c"})
+    with pytest.raises(DataError, match="no records"):
+        SFTDelta(SFTDeltaConfig()).train(Path("."), [], Path("x"), chunk="c")
+
+
+def test_too_long_sequences_are_truncated_or_refused(micro: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(micro)
+    assert check_lengths(tok, [{"prompt": "hi", "completion": "x" * 50}], max_length=32, chunk="c") == 1
+    assert check_lengths(tok, [{"prompt": "hi", "completion": "x"}], max_length=32, chunk="c") == 0
+    with pytest.raises(DataError, match=r"chunk 'c' record 0: the prompt alone is \d+ tokens"):
+        check_lengths(tok, [{"prompt": "y" * 40, "completion": "x"}], max_length=32, chunk="c")

@@ -1,0 +1,298 @@
+"""What the SFT and DPO delta trainers share: the LoRA/optimiser config, device handling, data conversion,
+the progress callback, token accounting, and writing the adapter with its ``training.json``.
+
+A delta is a standard PEFT adapter directory (``adapter_config.json`` + ``adapter_model.safetensors``), loadable
+with ``PeftModel.from_pretrained`` and by ``vllm serve --lora-modules``. Beside the weights, ``training.json``
+records the config, loss curve, tokens/s, padding share, wall time, and the hash of the inputs (data + config +
+base); a delta whose inputs hash is unchanged is not retrained.
+
+Sequences longer than ``max_length`` are truncated at the end (TRL's ``keep_start``) and counted in
+``training.json``; a record whose prompt alone fills ``max_length`` is an error (it would train on nothing).
+On CPU training runs in float32 without gradient checkpointing; on a GPU in bf16 with gradient checkpointing
+(several GPUs: ``accelerate launch -m evoforge.cli train ...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evoforge.errors import DataError
+from evoforge.runs import atomic_write_json
+
+TRAINING_FILE = "training.json"
+
+
+@dataclass
+class DeltaConfig:
+    """LoRA and optimisation settings shared by every delta trainer.
+
+    Attributes:
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling numerator (scale = alpha / r).
+        lora_dropout: dropout on the LoRA input.
+        target_modules: module names to adapt, or ``"all-linear"``.
+        epochs: passes over the chunk.
+        learning_rate: peak learning rate (linear warm-up over 10% of steps, then cosine decay).
+        batch_size: sequences (or pairs) per step.
+        max_length: longest sequence in tokens; longer ones are truncated at the end.
+        seed: seed of LoRA initialisation and data order.
+        device: ``auto`` (GPU when visible), ``cpu`` or ``cuda``.
+    """
+
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: list[str] | str = "all-linear"
+    epochs: float = 2.0
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    max_length: int = 256
+    seed: int = 0
+    device: str = "auto"
+
+    def lora(self) -> Any:
+        """The PEFT ``LoraConfig`` of this delta."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+    def trainer_kwargs(self, work_dir: Path) -> dict[str, Any]:
+        """Keyword arguments common to ``SFTConfig`` and ``DPOConfig``."""
+        from evoforge.training.student import pick_device
+
+        cpu = pick_device(self.device) == "cpu"
+        return {
+            "output_dir": str(work_dir),
+            "num_train_epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "per_device_train_batch_size": self.batch_size,
+            "per_device_eval_batch_size": self.batch_size,
+            "lr_scheduler_type": "cosine",
+            "warmup_steps": 0.1,
+            "max_length": self.max_length,
+            "logging_steps": 1,
+            "save_strategy": "no",
+            "report_to": "none",
+            "disable_tqdm": True,
+            "seed": self.seed,
+            "data_seed": self.seed,
+            "use_cpu": cpu,
+            "bf16": not cpu,
+            "activation_checkpointing": not cpu,
+            "dataloader_num_workers": 0,
+        }
+
+
+def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The chat messages of a normalised record's prompt (system, earlier turns, then the user prompt)."""
+    messages = [{"role": "system", "content": record["system"]}] if record.get("system") else []
+    return [*messages, *record.get("history", []), {"role": "user", "content": record["prompt"]}]
+
+
+def assistant(text: str) -> list[dict[str, str]]:
+    """One assistant turn."""
+    return [{"role": "assistant", "content": text}]
+
+
+def inputs_hash(records: list[dict[str, Any]], config: Any, base: Path, method: str) -> str:
+    """Hash of what determines a delta: its data, its config, the base model's weights/config, the method."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(records, sort_keys=True, ensure_ascii=False, default=str).encode())
+    cfg = {k: v for k, v in asdict(config).items() if k != "device"}
+    digest.update(json.dumps({"config": cfg, "method": method}, sort_keys=True, default=str).encode())
+    for name in ("config.json", "model.safetensors", "model.safetensors.index.json"):
+        path = base / name
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:20]
+
+
+def is_current(output: Path, data_hash: str) -> bool:
+    """Whether ``output`` already holds a delta trained from exactly these inputs."""
+    meta = output / TRAINING_FILE
+    if not (meta.is_file() and (output / "adapter_config.json").is_file()):
+        return False
+    try:
+        return bool(json.loads(meta.read_text(encoding="utf-8")).get("inputs_hash") == data_hash)
+    except json.JSONDecodeError:
+        return False
+
+
+class TokenCounter:
+    """Wraps a data collator to count real and padded token slots of every training batch."""
+
+    def __init__(self, collator: Any, pad_id: int | None) -> None:
+        self.collator, self.pad_id = collator, pad_id
+        self.real = self.slots = 0
+
+    def __call__(self, examples: list[Any]) -> Any:
+        """Collate and count."""
+        batch = self.collator(examples)
+        ids = batch["input_ids"]
+        mask = batch.get("attention_mask")
+        self.slots += int(ids.numel())
+        if mask is not None:
+            self.real += int(mask.sum())
+        else:  # padding-free packing: one flat row, nothing padded
+            self.real += int((ids != self.pad_id).sum()) if self.pad_id is not None else int(ids.numel())
+        return batch
+
+
+def progress_callback(handle: Any, counter: TokenCounter, started: float) -> Any:
+    """A transformers ``TrainerCallback`` advancing an evoforge progress bar with loss and tokens/s."""
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            handle.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                rate = counter.real / max(time.perf_counter() - started, 1e-6)
+                handle.note(f"loss {logs['loss']:.3f}  {rate:,.0f} tok/s")
+
+    return _Progress()
+
+
+@dataclass
+class DeltaResult:
+    """One trained (or reused) delta."""
+
+    name: str
+    adapter_path: Path
+    method: str
+    chunk: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False
+
+
+def check_lengths(tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str) -> int:
+    """Count records longer than ``max_length`` (truncated); a prompt that alone fills it raises DataError."""
+    truncated = 0
+    for i, record in enumerate(records):
+        prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
+        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if n_prompt >= max_length:
+            raise DataError(
+                f"chunk '{chunk}' record {i}: the prompt alone is {n_prompt} tokens, max_length is {max_length} "
+                "(raise train.max_length or shorten the prompt)"
+            )
+        answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]
+        longest = max(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        truncated += n_prompt + longest + 1 > max_length
+    return truncated
+
+
+def write_training_json(output: Path, payload: dict[str, Any]) -> None:
+    """Write ``training.json`` beside the adapter."""
+    atomic_write_json(output / TRAINING_FILE, payload)
+
+
+_EVAL_KEYS = ("eval_loss", "eval_mean_token_accuracy", "eval_rewards/margins", "eval_rewards/accuracies")
+
+
+def _eval_metrics(trainer: Any) -> dict[str, float]:
+    """Held-out loss (and DPO reward margin/accuracy) of the trainer's eval set, without timing noise."""
+    metrics = trainer.evaluate()
+    return {k.removeprefix("eval_"): round(float(v), 5) for k, v in metrics.items() if k in _EVAL_KEYS}
+
+
+class DeltaTrainer:
+    """Trains one LoRA delta on a chunk; subclasses say how records become a TRL dataset and trainer."""
+
+    method = "delta"
+
+    def __init__(self, config: DeltaConfig) -> None:
+        self.config = config
+
+    def to_example(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A normalised record as a conversational TRL example."""
+        raise NotImplementedError
+
+    def make_trainer(self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path) -> Any:
+        """The TRL trainer for this method."""
+        raise NotImplementedError
+
+    def train(
+        self,
+        base: Path,
+        records: list[dict[str, Any]],
+        output: Path,
+        *,
+        chunk: str,
+        eval_records: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Train a delta of ``base`` on ``records`` and save it as a PEFT adapter in ``output``; returns metrics.
+
+        With ``eval_records``, the held-out metrics before and after training are included (``eval_before``,
+        ``eval_after``: TRL's ``eval_loss`` for SFT, reward margins and accuracy for DPO).
+        """
+        import shutil
+        import tempfile
+
+        import torch
+        from datasets import Dataset
+        from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+
+        from evoforge.console import progress
+        from evoforge.training.student import pick_device, quiet_libraries
+
+        if not records:
+            raise DataError(f"chunk '{chunk}' has no records to train on")
+        quiet_libraries()
+        torch.manual_seed(self.config.seed)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        truncated = check_lengths(tokenizer, records, self.config.max_length, chunk)
+        dtype = torch.float32 if pick_device(self.config.device) == "cpu" else torch.bfloat16
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        train = Dataset.from_list([self.to_example(r) for r in records])
+        evaluation = Dataset.from_list([self.to_example(r) for r in eval_records]) if eval_records else None
+        with tempfile.TemporaryDirectory(prefix="evoforge-delta-") as work:
+            trainer = self.make_trainer(model, tokenizer, train, evaluation, Path(work))
+            trainer.remove_callback(PrinterCallback)
+            counter = TokenCounter(trainer.data_collator, tokenizer.pad_token_id)
+            trainer.data_collator = counter
+            before = _eval_metrics(trainer) if evaluation is not None else None
+            counter.real = counter.slots = 0
+            steps = max(1, round(len(trainer.get_train_dataloader()) * self.config.epochs))
+            started = time.perf_counter()
+            with progress(f"{chunk}-{self.method}", steps) as handle:
+                trainer.add_callback(progress_callback(handle, counter, started))
+                trainer.train()
+            seconds = time.perf_counter() - started
+            real, slots = counter.real, counter.slots
+            after = _eval_metrics(trainer) if evaluation is not None else None
+            staging = output.parent / f".{output.name}.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            trainer.model.save_pretrained(staging)
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+        curve = [{"step": h["step"], "loss": round(h["loss"], 4)} for h in trainer.state.log_history if "loss" in h]
+        return {
+            "records": len(records),
+            "truncated": truncated,
+            "steps": trainer.state.global_step,
+            "loss_curve": curve,
+            "final_loss": curve[-1]["loss"] if curve else None,
+            "tokens": real,
+            "padding_share": round(1 - real / slots, 4) if slots else 0.0,
+            "tokens_per_s": round(real / seconds, 1) if seconds else None,
+            "wall_seconds": round(seconds, 2),
+            "eval_before": before,
+            "eval_after": after,
+        }

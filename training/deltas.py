@@ -1,0 +1,151 @@
+"""Training the deltas of a chunked dataset: one LoRA adapter per (chunk, method), plus ``train@all``.
+
+``method`` picks what each chunk trains with: ``sft``, ``dpo`` (every chunk must hold chosen/rejected pairs),
+``auto`` (DPO where the chunk is all pairs, SFT otherwise) or ``both`` (SFT, and DPO too where there are pairs;
+each its own delta). Deltas land in ``out_dir/<chunk>-<method>/`` (``train@all`` in ``out_dir/all-<method>/``)
+with ``training.json`` beside them; a delta whose inputs hash is unchanged is reused, not retrained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evoforge.console import detail, info
+from evoforge.data.formats import is_preference
+from evoforge.data.io import read_records
+from evoforge.errors import DataError
+from evoforge.runs import now_iso
+from evoforge.training.base import DeltaConfig, DeltaResult, inputs_hash, is_current, write_training_json
+
+if TYPE_CHECKING:
+    from evoforge.config import TrainSettings
+    from evoforge.training.base import DeltaTrainer
+
+ALL_CHUNK = "all"
+Records = list[dict[str, Any]]
+
+
+def methods_for(records: Records, method: str, chunk: str) -> list[str]:
+    """The methods a chunk trains with under ``method`` (sft / dpo / auto / both)."""
+    if not records:
+        raise DataError(f"chunk '{chunk}' is empty")
+    pairs = sum(is_preference(r) for r in records)
+    if method == "sft":
+        return ["sft"]
+    if method == "dpo":
+        if not pairs:
+            raise DataError(f"chunk '{chunk}' has no chosen/rejected pairs to train DPO on (use method sft or auto)")
+        return ["dpo"]
+    if method == "auto":
+        return ["dpo"] if pairs == len(records) else ["sft"]
+    if method == "both":
+        return ["sft", "dpo"] if pairs else ["sft"]
+    raise DataError(f"unknown training method '{method}' (expected sft, dpo, auto or both)")
+
+
+def make_trainer(method: str, settings: TrainSettings, seed: int = 0, device: str = "auto") -> DeltaTrainer:
+    """The delta trainer of ``method`` configured from the ``train`` config section."""
+    shared: dict[str, Any] = {
+        "lora_r": settings.lora_r,
+        "lora_alpha": settings.lora_alpha,
+        "lora_dropout": settings.lora_dropout,
+        "target_modules": settings.target_modules,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "max_length": settings.max_length,
+        "seed": seed,
+        "device": device,
+    }
+    if method == "sft":
+        from evoforge.training.sft import SFTDelta, SFTDeltaConfig
+
+        return SFTDelta(SFTDeltaConfig(**shared, learning_rate=settings.learning_rate, packing=settings.packing))
+    from evoforge.training.dpo import DPODelta, DPODeltaConfig
+
+    return DPODelta(DPODeltaConfig(**shared, learning_rate=settings.dpo_learning_rate, beta=settings.dpo_beta))
+
+
+def read_chunks(chunks_dir: Path) -> dict[str, Records]:
+    """The chunks written by :func:`evoforge.data.chunking.write_chunks` (``<name>.jsonl`` each)."""
+    files = sorted(chunks_dir.glob("*.jsonl"))
+    if not files:
+        raise DataError(f"no chunks (*.jsonl) in {chunks_dir}")
+    chunks: dict[str, Records] = {}
+    for path in files:
+        if path.stat().st_size == 0:
+            raise DataError(f"chunk '{path.stem}' is empty ({path})")
+        chunks[path.stem] = read_records(path)
+    return chunks
+
+
+def train_one(
+    trainer: DeltaTrainer,
+    base: Path,
+    records: Records,
+    output: Path,
+    chunk: str,
+    eval_records: Records | None = None,
+) -> DeltaResult:
+    """Train (or reuse, when its inputs are unchanged) one delta and write its ``training.json``."""
+    method = trainer.method
+    if method == "dpo":
+        records = [r for r in records if is_preference(r)]
+        eval_records = [r for r in eval_records or [] if is_preference(r)]
+    name = output.name
+    digest = inputs_hash(records, trainer.config, base, method)
+    if is_current(output, digest):
+        import json
+
+        meta = json.loads((output / "training.json").read_text(encoding="utf-8"))
+        detail(f"{name}: inputs unchanged, reusing {output}")
+        return DeltaResult(name, output, method, chunk, meta.get("metrics", {}), reused=True)
+    metrics = trainer.train(base, records, output, chunk=chunk, eval_records=eval_records or None)
+    config: DeltaConfig = trainer.config
+    write_training_json(
+        output,
+        {
+            "name": name,
+            "chunk": chunk,
+            "method": method,
+            "base": str(base),
+            "inputs_hash": digest,
+            "config": asdict(config),
+            "trained": now_iso(),
+            "metrics": metrics,
+        },
+    )
+    return DeltaResult(name, output, method, chunk, metrics)
+
+
+def train_deltas(
+    student_path: Path,
+    chunks_dir: Path,
+    out_dir: Path,
+    settings: TrainSettings,
+    *,
+    eval_path: Path | None = None,
+    seed: int = 0,
+    device: str = "auto",
+) -> list[DeltaResult]:
+    """Train every chunk's deltas (and ``train@all`` when ``settings.train_all``) into ``out_dir``.
+
+    ``eval_path`` (the held-out ``eval.jsonl``) adds each delta's held-out metrics before/after training,
+    computed on that chunk's held-out rows.
+    """
+    chunks = read_chunks(chunks_dir)
+    held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
+    jobs: list[tuple[str, str, Records, Records]] = []
+    for chunk, records in chunks.items():
+        evals = [r for r in held_out if r.get("chunk") == chunk]
+        jobs += [(chunk, m, records, evals) for m in methods_for(records, settings.method, chunk)]
+    if settings.train_all:
+        everything = [r for records in chunks.values() for r in records]
+        jobs += [(ALL_CHUNK, m, everything, held_out) for m in methods_for(everything, settings.method, ALL_CHUNK)]
+    results = []
+    for i, (chunk, method, records, evals) in enumerate(jobs, start=1):
+        info(f"delta {i}/{len(jobs)}: {chunk}-{method} on {len(records)} records")
+        trainer = make_trainer(method, settings, seed=seed, device=device)
+        results.append(train_one(trainer, student_path, records, out_dir / f"{chunk}-{method}", chunk, evals))
+    return results
