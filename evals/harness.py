@@ -63,6 +63,7 @@ class Generator:
         self.model, self.tokenizer = load_student(model_path, device=device)
         self.adapter_names: list[str] = list(adapters or {})
         self._weights: dict[str, float] = {}
+        self._encoded: dict[str, list[int]] = {}
         if adapters:
             self._load_adapters(adapters)
             self.set_weights(dict.fromkeys(self.adapter_names, 1.0))
@@ -112,9 +113,7 @@ class Generator:
         """Greedy completions of ``prompts`` (in order), cut at the first end-of-sequence token and stripped."""
         import torch
 
-        encoded: list[list[int]] = [
-            self.tokenizer(self.render(p), add_special_tokens=False)["input_ids"] for p in prompts
-        ]
+        encoded = [self._encode(p) for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
         outputs = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
@@ -137,6 +136,14 @@ class Generator:
             if progress is not None:
                 progress.advance(len(idx))
         return outputs
+
+    def _encode(self, prompt: str) -> list[int]:
+        """Token ids of the rendered prompt, cached (the merge search repeats the same eval prompts)."""
+        ids = self._encoded.get(prompt)
+        if ids is None:
+            ids = list(self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"])
+            self._encoded[prompt] = ids
+        return ids
 
     def _decode(self, tokens: list[int]) -> str:
         cut = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))

@@ -132,18 +132,14 @@ class VLLMGenerator:
             path = write_mixed_adapter(self.adapters, active, self._tmp / f"mix-{self._lora_id}")
         self._request = LoRARequest(f"mix-{self._lora_id}", self._lora_id, str(path))
 
-    def generate(self, prompts: Sequence[str], progress: ProgressHandle | None = None) -> list[str]:
-        """Greedy completions of ``prompts`` in order (chat template applied, tokens passed as ids)."""
+    def _encode(self, prompt: str) -> list[int]:
         from evoforge.evals.harness import render_prompt
 
-        inputs = [
-            {
-                "prompt_token_ids": self.tokenizer(render_prompt(self.tokenizer, p), add_special_tokens=False)[
-                    "input_ids"
-                ]
-            }
-            for p in prompts
-        ]
+        return list(self.tokenizer(render_prompt(self.tokenizer, prompt), add_special_tokens=False)["input_ids"])
+
+    def generate(self, prompts: Sequence[str], progress: ProgressHandle | None = None) -> list[str]:
+        """Greedy completions of ``prompts`` in order (chat template applied, tokens passed as ids)."""
+        inputs = [{"prompt_token_ids": self._encode(p)} for p in prompts]
         outputs = self.llm.generate(inputs, self.params, lora_request=self._request, use_tqdm=False)
         if progress is not None:
             progress.advance(len(prompts))
