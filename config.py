@@ -162,17 +162,23 @@ class TrainSettings(Section):
     eval_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share, stratified by chunk.")
     method: Literal["sft", "dpo", "auto", "both"] = Field("auto")
     train_all: bool = Field(True, description="Also train train@all, the baseline the merge must beat.")
-    lora_r: int = Field(8, gt=0)
-    lora_alpha: int = Field(16, gt=0)
+    lora_r: int = Field(8, gt=0, description="LoRA rank.")
+    lora_alpha: int = Field(16, gt=0, description="LoRA alpha (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = Field("all-linear")
-    epochs: float = Field(2.0, gt=0)
-    learning_rate: float = Field(2e-3, gt=0)
-    dpo_learning_rate: float = Field(5e-4, gt=0)
-    dpo_beta: float = Field(0.1, gt=0)
-    batch_size: int = Field(16, gt=0)
-    max_length: int = Field(256, gt=8)
-    packing: bool = Field(False)
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Modules LoRA adapts.")
+    epochs: float = Field(2.0, gt=0, description="Passes over each chunk.")
+    learning_rate: float = Field(
+        2e-3, gt=0, description="SFT peak learning rate (tiny student; ~2e-4 suits billion-parameter models)."
+    )
+    dpo_learning_rate: float = Field(
+        5e-4, gt=0, description="DPO peak learning rate (tiny student; ~5e-6 suits billion-parameter models)."
+    )
+    dpo_beta: float = Field(0.1, gt=0, description="DPO beta: the KL anchor to the base.")
+    batch_size: int = Field(16, gt=0, description="Sequences (pairs for DPO) per step.")
+    max_length: int = Field(
+        512, gt=8, description="Tokens per sequence; longer ones are truncated, prompts that fill it dropped."
+    )
+    packing: bool = Field(False, description="SFT: pack examples into max_length rows (padding-free).")
 
 
 class EvalSettings(Section):
@@ -207,6 +213,11 @@ class MergeSettings(Section):
         "arithmetic W0 + sum(w_i dW_i), which is AutoLLM's (1 - sum(w)) W0 + sum(w_i W_i).",
     )
     per_layer_groups: int = Field(1, ge=1, description="Search one weight per delta per layer group.")
+    linear_path: Literal["auto", "scales", "delta"] = Field(
+        "auto",
+        description="How a trial applies a linear merge of LoRA deltas: adapter scales on the resident model (no "
+        "dense copy; LoRA compute per forward), in-place dense delta add, or auto (delta while it fits in 1 GiB).",
+    )
     density: float | None = Field(None, gt=0, le=1, description="Density for TIES/DARE; None = searched.")
     human_weights: list[float] | None = Field(None, description="A hand-picked merge enqueued as a baseline.")
     direction: Literal["maximize", "minimize"] = Field("maximize", description="Of the eval metric.")

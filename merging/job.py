@@ -71,8 +71,12 @@ class MergeJob(BaseModel):
         return factory(self)
 
 
-def generator_runner(job: MergeJob) -> TrialRunner:
-    """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``."""
+def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRunner:
+    """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``.
+
+    ``reports``, when given, receives each trial's full :class:`~evoforge.evals.harness.EvalReport`
+    (per category and per example), e.g. to keep the test-set evaluation of the cycle's table rows.
+    """
     from evoforge.evals.harness import Generator, evaluate, load_eval_records
     from evoforge.merging.deltas import load_delta, read_state
 
@@ -85,9 +89,12 @@ def generator_runner(job: MergeJob) -> TrialRunner:
     records = load_eval_records(job.eval_path)
 
     def score() -> float:
-        return evaluate(gen, records, job.metric).score
+        report = evaluate(gen, records, job.metric)
+        if reports is not None:
+            reports.append(report)
+        return report.score
 
-    return TrialRunner(gen.model, deltas, score, job.settings.per_layer_groups, job.seed)
+    return TrialRunner(gen.model, deltas, score, job.settings.per_layer_groups, job.seed, job.settings.linear_path)
 
 
 def _study(job: MergeJob, rank: int = 0) -> optuna.Study:

@@ -1,9 +1,10 @@
 """Merge methods over deltas: small objects that declare their parameters and register themselves.
 
 Each method combines the stacked ΔW of one parameter (shape ``[n_deltas, *shape]``) with a weight per delta.
-The work is split in two so the search loop stays cheap: :meth:`MergeMethod.prepare` does what does not
-depend on the weights (magnitude trimming, DARE's random drop, rescaled; seeded, so a weight vector always
-means the same merge) and is cached per density; :meth:`MergeMethod.combine` applies the weights.
+The work is split in three so the search loop stays cheap; the first two do not depend on the weights and are
+cached by the trial path: :meth:`MergeMethod.prepare` works on each delta alone (magnitude trimming, DARE's
+random drop and rescale, seeded so that a weight vector always means the same merge), :meth:`MergeMethod.select`
+across the deltas taking part (TIES's sign election); :meth:`MergeMethod.combine` applies the weights.
 The results agree exactly with ``peft.utils.merge_utils`` (tested).
 
 - ``linear``: task arithmetic, W₀ + Σ wᵢ·ΔWᵢ. With full checkpoints this *is* AutoLLM's code,
@@ -64,24 +65,26 @@ class MergeMethod:
         self.params = {name: params.get(name, p.default) for name, p in known.items()}
 
     def prepare(self, stack: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Weight-independent work on the stacked ΔW (default: none)."""
+        """Weight-independent work on each delta of the stacked ΔW (default: none)."""
         return stack
 
-    def combine(self, prepared: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """The merged ΔW from prepared deltas and one weight per delta."""
-        return _weighted(prepared, weights).sum(dim=0)
+    def select(self, prepared: torch.Tensor) -> Any:
+        """Weight-independent work across the deltas taking part (default: none)."""
+        return prepared
+
+    def combine(self, selected: Any, weights: torch.Tensor) -> torch.Tensor:
+        """The merged ΔW from the selected deltas and one weight per delta: Σ wᵢ·ΔWᵢ by default."""
+        import torch
+
+        return torch.tensordot(weights.to(selected), selected, dims=1)
 
     def merge(
         self, tensors: list[torch.Tensor], weights: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """prepare + combine on a list of ΔW of one parameter (the peft.utils.merge_utils signature)."""
+        """The whole method on a list of ΔW of one parameter (the peft.utils.merge_utils signature)."""
         import torch
 
-        return self.combine(self.prepare(torch.stack(tensors), generator), weights)
-
-
-def _weighted(stack: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    return stack * weights.to(stack).view(-1, *([1] * (stack.dim() - 1)))
+        return self.combine(self.select(self.prepare(torch.stack(tensors), generator)), weights)
 
 
 def _trim(stack: torch.Tensor, density: float) -> torch.Tensor:
@@ -107,15 +110,14 @@ def _drop(stack: torch.Tensor, density: float, generator: torch.Generator | None
     return stack * torch.stack(masks) / density
 
 
-def _disjoint(prepared: torch.Tensor, weights: torch.Tensor, sign_method: str) -> torch.Tensor:
-    """TIES: elect the sign per entry from the unweighted deltas, then average the agreeing weighted entries."""
+def _elect(prepared: torch.Tensor, sign_method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """TIES's sign election on the unweighted deltas: (the deltas zeroed where they disagree, agreeing count ≥ 1)."""
     import torch
 
     sign = prepared.sign()
     votes = prepared.sum(dim=0) if sign_method == "total" else sign.sum(dim=0)
     agree = sign == torch.where(votes >= 0, 1, -1)
-    mixed = (_weighted(prepared, weights) * agree).sum(dim=0)
-    return mixed / torch.clamp(agree.sum(dim=0), min=1.0)
+    return prepared * agree, torch.clamp(agree.sum(dim=0), min=1.0)
 
 
 class Linear(MergeMethod):
@@ -125,9 +127,9 @@ class Linear(MergeMethod):
     parameters = (Param("normalize", False, choices=(False, True), help="Divide the weights by their sum."),)
     linear = True
 
-    def combine(self, prepared: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def combine(self, selected: Any, weights: torch.Tensor) -> torch.Tensor:
         """Σ wᵢ·ΔWᵢ, optionally with the weights normalised to sum to one."""
-        return super().combine(prepared, normalized(weights) if self.params["normalize"] else weights)
+        return super().combine(selected, normalized(weights) if self.params["normalize"] else weights)
 
 
 def normalized(weights: torch.Tensor) -> torch.Tensor:
@@ -157,9 +159,16 @@ class Ties(MergeMethod):
         """Magnitude trimming."""
         return _trim(stack, self.params["density"])
 
-    def combine(self, prepared: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Sign election and disjoint mean."""
-        return _disjoint(prepared, weights, self.params["majority_sign_method"])
+    def select(self, prepared: torch.Tensor) -> Any:
+        """Sign election."""
+        return _elect(prepared, self.params["majority_sign_method"])
+
+    def combine(self, selected: Any, weights: torch.Tensor) -> torch.Tensor:
+        """Disjoint mean of the agreeing weighted entries."""
+        import torch
+
+        agreeing, count = selected
+        return torch.tensordot(weights.to(agreeing), agreeing, dims=1) / count
 
 
 class DareLinear(MergeMethod):

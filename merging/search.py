@@ -2,8 +2,8 @@
 
 - :class:`SearchSpace` turns an Optuna trial into a :class:`MergeSpec` and back (parameter ``w:<delta>``, or
   ``w:<delta>:g<k>`` per layer group; ``method`` and ``density`` when they are searched).
-- :class:`TrialRunner` scores a merge on one resident model: linear merges of LoRA adapters by adapter scales,
-  every other merge by an in-place ΔW add; either way the base is restored exactly after the evaluation.
+- :class:`TrialRunner` scores a merge on one resident model: by an in-place ΔW add, or (linear merges of LoRA
+  adapters on large models) by adapter scales; either way the base is restored exactly after the evaluation.
 - :func:`open_study` opens (or resumes) a study on SQLite, a journal file, or any RDB URL (PostgreSQL for
   several machines); :func:`enqueue_baselines` puts each single delta, the average and the human merge first;
   :func:`optimize` runs until the study holds the requested number of completed trials.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from evoforge.errors import ConfigError
 from evoforge.merging.deltas import Delta
@@ -194,8 +194,11 @@ class Scorer(Protocol):
 class TrialRunner:
     """Scores merges on one resident model; ``evaluate`` scores the model in its current state.
 
-    Linear merges of LoRA deltas go through adapter scales when the model carries the adapters (named as the
-    deltas); everything else goes through an in-place ΔW add (the model's adapters silenced meanwhile).
+    Every merge can go through an in-place ΔW add (the model's adapters silenced meanwhile). Linear merges of
+    LoRA deltas can instead go through adapter scales when the model carries the adapters (named as the deltas):
+    no dense ΔW in memory, but every active adapter adds its LoRA compute to each forward pass. ``linear_path``
+    picks: ``scales``, ``delta``, or ``auto`` = ``delta`` while the dense ΔW stacks fit in ``DENSE_BUDGET``
+    bytes (small models, where the extra LoRA compute dominates), else ``scales`` (large models).
     """
 
     model: Any
@@ -203,18 +206,36 @@ class TrialRunner:
     evaluate: Callable[[], float]
     groups: int = 1
     seed: int = 0
+    linear_path: str = "auto"
     _scale: ScaleMixer | None = field(default=None, init=False)
     _delta: DeltaMixer | None = field(default=None, init=False)
 
+    DENSE_BUDGET: ClassVar[int] = 1 << 30
+
     def __post_init__(self) -> None:
+        if self.linear_path not in ("auto", "scales", "delta"):
+            raise ConfigError(f"linear_path must be auto, scales or delta, not {self.linear_path!r}")
         loaded = set(getattr(self.model, "peft_config", {}))
         if loaded:
             self._scale = ScaleMixer(self.model, sorted(loaded), self.groups)
+        if self.linear_path == "auto":
+            self.linear_path = "delta" if self.dense_bytes() <= self.DENSE_BUDGET else "scales"
+
+    def dense_bytes(self) -> int:
+        """Memory the dense ΔW stacks of the delta path take (float32)."""
+        size = 0
+        for d in self.deltas:
+            if d.kind == "lora":
+                size += sum(f.a.shape[1] * f.b.shape[0] for f in d.factors.values())
+            else:
+                size += sum(t.numel() for t in d.tensors.values())
+        return 4 * size
 
     def _uses_scales(self, spec: MergeSpec) -> bool:
+        if self.linear_path != "scales" or self._scale is None:
+            return False
         lora = all(d.kind == "lora" for d in self.deltas if d.name in spec.weights)
-        loaded = self._scale is not None and set(spec.weights) <= set(self._scale.names)
-        return lora and loaded and get_method(spec.method, **spec.params).linear
+        return lora and set(spec.weights) <= set(self._scale.names) and get_method(spec.method, **spec.params).linear
 
     def delta_mixer(self) -> DeltaMixer:
         """The ΔW mixer (built on first use: it stacks the dense ΔW of every delta)."""

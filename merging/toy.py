@@ -131,4 +131,4 @@ def toy_runner(job: Any) -> Any:
     model = load_resident(job.base, paths)
     deltas = [load_delta(p, name=n) for n, p in paths.items()]
     score = accuracy_objective(model, torch.load(job.eval_path))
-    return TrialRunner(model, deltas, score, job.settings.per_layer_groups, job.seed)
+    return TrialRunner(model, deltas, score, job.settings.per_layer_groups, job.seed, job.settings.linear_path)

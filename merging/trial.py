@@ -2,9 +2,9 @@
 
 Two mixers share one interface (``with mixer.trial(spec): evaluate()``):
 
-- :class:`ScaleMixer` (linear merges of LoRA adapters): every adapter is loaded and active on the resident
-  PEFT model; a trial only sets each LoRA layer's scale to ``wᵢ·scaleᵢ`` (per layer group), which is exactly
-  Σ wᵢ·scaleᵢ·Bᵢ·Aᵢ with no merge at all. Restoring puts the original scales back.
+- :class:`ScaleMixer` (linear merges of LoRA adapters): every adapter is loaded on the resident PEFT model;
+  a trial activates those with a non-zero weight and sets each LoRA layer's scale to ``wᵢ·scaleᵢ`` (per layer
+  group), which is exactly Σ wᵢ·scaleᵢ·Bᵢ·Aᵢ with no merge at all. Restoring puts the scales back.
 - :class:`DeltaMixer` (every method, LoRA or full-checkpoint deltas): the dense ΔW of each delta is stacked
   per base parameter once; a trial combines them with the method and adds the result to the base weights in
   place. A copy of every touched base weight is kept and copied back, so the base is restored bit for bit.
@@ -71,7 +71,7 @@ class Mixer:
 
 
 class ScaleMixer(Mixer):
-    """Linear merge of LoRA adapters by their scales on one resident PEFT model (all named adapters active)."""
+    """Linear merge of LoRA adapters by their scales on one resident PEFT model (the non-zero ones active)."""
 
     def __init__(self, model: Any, names: list[str], groups: int = 1) -> None:
         self.model = model
@@ -85,7 +85,7 @@ class ScaleMixer(Mixer):
             raise ConfigError(f"adapter(s) not loaded on the resident model: {', '.join(missing)}")
         self.group_of = layer_groups([p for p, _ in self.layers], groups)
         self.original = [dict(m.scaling) for _, m in self.layers]
-        model.base_model.set_adapter(self.names, inference_mode=True)
+        self.original_active = list(model.base_model.active_adapters)
 
     def apply(self, spec: MergeSpec) -> None:
         """Set every adapter's scale to its weight (for its layer group) times its own alpha/r."""
@@ -102,11 +102,14 @@ class ScaleMixer(Mixer):
             weights = per_group[self.group_of[param]]
             for name, w in zip(self.names, weights, strict=True):
                 module.set_scale(name, w)  # w·alpha/r (alpha/√r with rsLoRA); ignores adapters absent here
+        active = [n for i, n in enumerate(self.names) if any(g[i] != 0 for g in per_group)]
+        self.model.base_model.set_adapter(active, inference_mode=True)  # zero-weight adapters cost no compute
 
     def restore(self) -> None:
-        """Put the original scales back."""
+        """Put the original scales and active adapters back."""
         for (_, module), original in zip(self.layers, self.original, strict=True):
             module.scaling.update(original)
+        self.model.base_model.set_adapter(self.original_active, inference_mode=True)
 
 
 class DeltaMixer(Mixer):
@@ -137,12 +140,18 @@ class DeltaMixer(Mixer):
             self.stacks[p] = stack.to(target.device, torch.float32)
         self._prepared_key: tuple[Any, ...] | None = None
         self._prepared: dict[str, torch.Tensor] = {}
+        self._selected_key: tuple[Any, ...] | None = None
+        self._selected: dict[str, Any] = {}
+
+    @staticmethod
+    def _key(method: MergeMethod) -> tuple[Any, ...]:
+        return (method.name, tuple(sorted(method.params.items())))
 
     def prepared(self, method: MergeMethod) -> dict[str, torch.Tensor]:
-        """The method's weight-independent work on every stack (cached for the last method and parameters)."""
+        """The method's per-delta work on every stack (cached for the last method and parameters)."""
         import torch
 
-        key = (method.name, tuple(sorted(method.params.items())))
+        key = self._key(method)
         if key != self._prepared_key:
             self._prepared = {}
             for i, (p, stack) in enumerate(self.stacks.items()):
@@ -161,10 +170,14 @@ class DeltaMixer(Mixer):
             raise ConfigError(f"unknown delta(s) in merge: {', '.join(unknown)}")
         take = [i for i, n in enumerate(self.names) if n in spec.weights]
         weights = torch.tensor([[spec.weights[self.names[i]][g] for i in take] for g in range(self.groups)])
-        out = {}
-        for p, prepared in self.prepared(method).items():
-            out[p] = method.combine(prepared[take], weights[self.group_of[p]])
-        return out
+        key = (*self._key(method), tuple(take))
+        if key != self._selected_key:
+            prepared = self.prepared(method)
+            self._selected = {
+                p: method.select(t if len(take) == len(self.names) else t[take]) for p, t in prepared.items()
+            }
+            self._selected_key = key
+        return {p: method.combine(sel, weights[self.group_of[p]]) for p, sel in self._selected.items()}
 
     def apply(self, spec: MergeSpec) -> None:
         """Add the merged ΔW to the base weights in place."""
