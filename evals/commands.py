@@ -12,6 +12,7 @@ from evoforge.options import ConfigOpt, RunIdOpt, RunsDirOpt, SeedOpt, SetOpt, r
 
 if TYPE_CHECKING:
     from evoforge.config import Config
+    from evoforge.runs import RunDir
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'tiny' (built-in student) or a local HF model dir.")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Data file (JSONL, JSON or parquet).")]
@@ -81,6 +82,25 @@ def _print_report(report: Any, path: Path) -> None:
     info(f"report: {path}")
 
 
+def _judge_report(cfg: Config, run: RunDir, records: list[Any], predictions: list[str]) -> Any:
+    """Grade ``predictions`` 1–10 with the ``judge`` role through the run's LLM gateway, as an EvalReport."""
+    import asyncio
+    from dataclasses import asdict
+
+    from evoforge.evals.harness import EvalReport
+    from evoforge.evals.judge import judge_set
+    from evoforge.llm.gateway import LLMGateway
+
+    cache = run.file("llm_cache.sqlite") if cfg.llm.cache else None
+    with LLMGateway(cfg.llm, cache_path=cache, run=run) as gw:
+        graded = asyncio.run(judge_set(gw, records, predictions))
+    per_example = [
+        {**asdict(r), "prediction": p, "score": e["score"], "reason": e["reason"]}
+        for r, p, e in zip(records, predictions, graded.per_example, strict=True)
+    ]
+    return EvalReport("judge", graded.mean_score, graded.per_category, per_example)
+
+
 def run_eval(
     cfg: Config, model: str, adapter: list[str], weight: list[str], data: Path, name: str | None, run_id: str | None
 ) -> Path:
@@ -88,8 +108,6 @@ def run_eval(
     from evoforge.console import progress
     from evoforge.evals.harness import evaluate, load_eval_records
 
-    if cfg.eval.metric == "judge":
-        raise ConfigError("eval.metric 'judge' is scored through the LLM gateway; use a text metric here")
     records = load_eval_records(data)
     adapters = parse_adapters(adapter)
     weights = parse_weights(weight, list(adapters))
@@ -99,7 +117,10 @@ def run_eval(
     run = start_run(cfg, "eval", run_id)
     out = run.file("evals", f"{name or data.stem}.json")
     with progress("generating", total=len(records)) as bar:
-        report = evaluate(gen, records, cfg.eval.metric, progress=bar)
+        if cfg.eval.metric == "judge":
+            report = _judge_report(cfg, run, records, gen.generate([r.prompt for r in records], progress=bar))
+        else:
+            report = evaluate(gen, records, cfg.eval.metric, progress=bar)
     report.save(out)
     run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
     run.finish("completed", eval_score=report.score)

@@ -67,3 +67,18 @@ def test_ifd_needs_k_or_fraction(tiny: dict[str, Path], tmp_path: Path) -> None:
     args = ["-q", "ifd", "--model", str(tiny["model"]), "--data", str(data), "--runs-dir", str(tmp_path / "r")]
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, ConfigError) and "--k" in str(result.exception)
+
+
+def test_eval_with_the_judge_metric_grades_through_the_simulated_llm(tiny: dict[str, Path], tmp_path: Path) -> None:
+    from evoforge.data.world import eval_records
+
+    data = tmp_path / "world.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in eval_records(3, seed=1)))
+    args = ["-q", "eval", "--model", str(tiny["model"]), "--data", str(data), "--metric", "judge"]
+    args += ["--runs-dir", str(tmp_path / "runs"), "--run-id", "j1", "--set", "eval.max_new_tokens=4"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "runs" / "j1" / "evals" / "world.json").read_text())
+    assert report["metric"] == "judge" and all(1 <= e["score"] <= 10 and e["reason"] for e in report["per_example"])
+    manifest = json.loads((tmp_path / "runs" / "j1" / "manifest.json").read_text())
+    assert manifest["llm_usage"]["total"]["calls"] == 3
