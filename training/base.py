@@ -7,7 +7,8 @@ records the config, loss curve, tokens/s, padding share, wall time, and the hash
 base); a delta whose inputs hash is unchanged is not retrained.
 
 Sequences longer than ``max_length`` are truncated at the end (TRL's ``keep_start``) and counted in
-``training.json``; a record whose prompt alone fills ``max_length`` is an error (it would train on nothing).
+``training.json``; a record whose prompt alone fills ``max_length`` is dropped (it would train on nothing) and
+counted; a chunk left with nothing is an error.
 On CPU training runs in float32 without gradient checkpointing; on a GPU in bf16 with gradient checkpointing
 (several GPUs: ``accelerate launch -m evoforge.cli train ...``).
 """
@@ -178,21 +179,30 @@ class DeltaResult:
     reused: bool = False
 
 
-def check_lengths(tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str) -> int:
-    """Count records longer than ``max_length`` (truncated); a prompt that alone fills it raises DataError."""
-    truncated = 0
-    for i, record in enumerate(records):
+def fit_lengths(
+    tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Apply the length policy: (kept records, how many get truncated, how many are dropped).
+
+    A record longer than ``max_length`` is kept and truncated at the end; one whose prompt alone fills
+    ``max_length`` is dropped (it would train on nothing). DataError when every record would be dropped.
+    """
+    kept, truncated = [], 0
+    for record in records:
         prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
         n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         if n_prompt >= max_length:
-            raise DataError(
-                f"chunk '{chunk}' record {i}: the prompt alone is {n_prompt} tokens, max_length is {max_length} "
-                "(raise train.max_length or shorten the prompt)"
-            )
+            continue
         answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]
         longest = max(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
         truncated += n_prompt + longest + 1 > max_length
-    return truncated
+        kept.append(record)
+    if not kept:
+        raise DataError(
+            f"chunk '{chunk}': every prompt is at least max_length={max_length} tokens long "
+            "(raise train.max_length or shorten the prompts)"
+        )
+    return kept, truncated, len(records) - len(kept)
 
 
 def write_training_json(output: Path, payload: dict[str, Any]) -> None:
@@ -256,7 +266,7 @@ class DeltaTrainer:
         tokenizer = AutoTokenizer.from_pretrained(base)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        truncated = check_lengths(tokenizer, records, self.config.max_length, chunk)
+        records, truncated, dropped = fit_lengths(tokenizer, records, self.config.max_length, chunk)
         dtype = torch.float32 if pick_device(self.config.device) == "cpu" else torch.bfloat16
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         train = Dataset.from_list([self.to_example(r) for r in records])
@@ -286,6 +296,7 @@ class DeltaTrainer:
         return {
             "records": len(records),
             "truncated": truncated,
+            "dropped_too_long": dropped,
             "steps": trainer.state.global_step,
             "loss_curve": curve,
             "final_loss": curve[-1]["loss"] if curve else None,

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evoforge.console import progress
+
 if TYPE_CHECKING:
     from evoforge.training.student import StudentBuildConfig
 
@@ -26,14 +28,18 @@ def world_tasks(n: int, seed: int, categories: tuple[str, ...], max_level: int) 
     return list(generate_tasks(n, seed, categories=categories, max_level=max_level))
 
 
-def encode_pair(tokenizer: Any, prompt: str, answer: str, max_length: int) -> tuple[list[int], list[int]]:
-    """Token ids of the chat-formatted (prompt, answer) pair and labels (-100 on the prompt), truncated."""
+def encode_pair(
+    tokenizer: Any, prompt: str, answer: str, max_length: int, prompt_loss: bool = False
+) -> tuple[list[int], list[int]]:
+    """Token ids of the chat-formatted (prompt, answer) pair and labels (-100 on the prompt unless
+    ``prompt_loss``), truncated."""
     prompt_ids = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
     )
     answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     ids = (list(prompt_ids) + answer_ids)[:max_length]
-    labels = ([-100] * len(prompt_ids) + answer_ids)[:max_length]
+    masked = [-100, *prompt_ids[1:]] if prompt_loss else [-100] * len(prompt_ids)
+    labels = (masked + answer_ids)[:max_length]
     return ids, labels
 
 
@@ -79,7 +85,9 @@ def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | 
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.train()
-    examples = [encode_pair(tokenizer, t.instruction, t.answer, config.max_positions) for t in tasks]
+    examples = [
+        encode_pair(tokenizer, t.instruction, t.answer, config.max_positions, config.prompt_loss) for t in tasks
+    ]
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
     warmup = max(1, config.steps // 20)
 
@@ -93,19 +101,22 @@ def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | 
     batches = _length_bucketed([len(ids) for ids, _ in examples], config.batch_size, random.Random(config.seed))
     curve: list[dict[str, float]] = []
     tokens, window, started = 0, [], time.perf_counter()
-    for step in range(config.steps):
-        batch = _batch([examples[i] for i in next(batches)], tokenizer.pad_token_id)
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens += int(batch["attention_mask"].sum())
-        window.append(float(loss.detach()))
-        if (step + 1) % 25 == 0 or step + 1 == config.steps:
-            curve.append({"step": step + 1, "loss": round(sum(window) / len(window), 4)})
-            window = []
+    with progress("pre-training the tiny student", config.steps) as bar:
+        for step in range(config.steps):
+            batch = _batch([examples[i] for i in next(batches)], tokenizer.pad_token_id)
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens += int(batch["attention_mask"].sum())
+            window.append(float(loss.detach()))
+            bar.advance()
+            if (step + 1) % 25 == 0 or step + 1 == config.steps:
+                curve.append({"step": step + 1, "loss": round(sum(window) / len(window), 4)})
+                bar.note(f"loss {curve[-1]['loss']:.3f}")
+                window = []
     seconds = time.perf_counter() - started
     model.save_pretrained(path)
     return {

@@ -40,6 +40,7 @@ class StudentBuildConfig:
         steps: optimiser steps of pre-training (0 = random init, for fast tests).
         batch_size: sequences per step.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
+        prompt_loss: also train on the prompt tokens (language modelling of the instructions).
         max_level: highest task level seen in pre-training.
         categories: task categories seen in pre-training.
         eval_tasks: size of the fixed evaluation set reported in ``student.json`` (0 = skip).
@@ -55,6 +56,7 @@ class StudentBuildConfig:
     steps: int = 600
     batch_size: int = 32
     learning_rate: float = 3e-3
+    prompt_loss: bool = False
     max_level: int = 3
     categories: tuple[str, ...] = ("arithmetic", "strings", "format", "instruct")
     eval_tasks: int = 200

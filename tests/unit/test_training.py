@@ -12,7 +12,7 @@ import pytest
 from evoforge.config import TrainSettings
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.errors import DataError
-from evoforge.training.base import check_lengths
+from evoforge.training.base import fit_lengths
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
@@ -103,11 +103,13 @@ def test_method_plans_and_bad_chunks() -> None:
         SFTDelta(SFTDeltaConfig()).train(Path("."), [], Path("x"), chunk="c")
 
 
-def test_too_long_sequences_are_truncated_or_refused(micro: Path) -> None:
+def test_too_long_sequences_are_truncated_dropped_or_refused(micro: Path) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(micro)
-    assert check_lengths(tok, [{"prompt": "hi", "completion": "x" * 50}], max_length=32, chunk="c") == 1
-    assert check_lengths(tok, [{"prompt": "hi", "completion": "x"}], max_length=32, chunk="c") == 0
-    with pytest.raises(DataError, match=r"chunk 'c' record 0: the prompt alone is \d+ tokens"):
-        check_lengths(tok, [{"prompt": "y" * 40, "completion": "x"}], max_length=32, chunk="c")
+    long_answer, short = {"prompt": "hi", "completion": "x" * 50}, {"prompt": "hi", "completion": "x"}
+    long_prompt = {"prompt": "y" * 40, "completion": "x"}
+    kept, truncated, dropped = fit_lengths(tok, [long_answer, short, long_prompt], max_length=32, chunk="c")
+    assert (kept, truncated, dropped) == ([long_answer, short], 1, 1)
+    with pytest.raises(DataError, match=r"chunk 'c': every prompt is at least max_length=32"):
+        fit_lengths(tok, [long_prompt], max_length=32, chunk="c")
