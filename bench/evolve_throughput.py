@@ -3,9 +3,10 @@
 Starts `evoforge serve sim --latency L` in a subprocess, then, for each concurrency level c, evolves N skills-world
 instructions once with the initial method and answers each evolution — the work of the graph's
 ``evolve_dataset`` and ``answer_dataset`` nodes, through the real gateway (LiteLLM's OpenAI client, cache off).
-Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level runs twice:
-through the LLM gateway (LiteLLM), and through a raw httpx client standing in for it — the same fan-out without
-the gateway's per-call CPU cost, which separates the graph's concurrency from the client library's overhead.
+Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level can run three
+ways: through the LLM gateway (LiteLLM); through a raw httpx client standing in for it (the same fan-out without
+the gateway's per-call CPU cost); and through a stub that only sleeps L (the graph's fan-out and the agents alone).
+Together they separate the graph's concurrency from the client stack's per-call CPU cost.
 
     .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64]
 """
@@ -68,13 +69,36 @@ class DirectClient:
         """Nothing to flush (the client closes with its event loop)."""
 
 
-async def _measure(base: str, runs_dir: Path, seeds: list[dict], concurrency: int, client: str) -> tuple[int, float]:
-    """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | direct): (calls, seconds)."""
+class StubClient(DirectClient):
+    """No HTTP at all: each call just waits the latency — the cost of the graph's fan-out and the agents alone."""
+
+    def __init__(self, base: str, concurrency: int, latency: float) -> None:
+        self.latency = latency
+        self.calls = 0
+
+    async def complete(self, role: str, messages: list[dict[str, str]], *, sample: int = 0) -> str:
+        """The last line of the prompt, after the latency."""
+        await asyncio.sleep(self.latency)
+        self.calls += 1
+        return messages[-1]["content"].strip().splitlines()[-1]
+
+
+def _client(kind: str, cfg: Any, run: Any, base: str, concurrency: int, latency: float) -> Any:
+    from evoforge.llm.gateway import LLMGateway
+
+    if kind == "gateway":
+        return LLMGateway(cfg.llm, run=run)
+    return DirectClient(base, concurrency) if kind == "direct" else StubClient(base, concurrency, latency)
+
+
+async def _measure(
+    base: str, runs_dir: Path, seeds: list[dict], concurrency: int, client: str, latency: float
+) -> tuple[int, float]:
+    """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | direct | stub): (calls, s)."""
     from evoforge.agents.methods import INITIAL_METHOD
     from evoforge.config import ModelEntry, load_config
     from evoforge.graphs.evolve_context import Resources
     from evoforge.graphs.evolve_work import answer_rows, evolve_dataset
-    from evoforge.llm.gateway import LLMGateway
     from evoforge.runs import RunDir
 
     overrides = [f"run.runs_dir={runs_dir}", "llm.cache=false", "evolve.loop=1", f"evolve.concurrency={concurrency}"]
@@ -83,7 +107,7 @@ async def _measure(base: str, runs_dir: Path, seeds: list[dict], concurrency: in
         "sim": ModelEntry(model="openai/skills", api_base=base, timeout=120, max_parallel_requests=concurrency)
     }
     run = RunDir.create(cfg, "bench", f"{client}-c{concurrency}")
-    gateway: Any = LLMGateway(cfg.llm, run=run) if client == "gateway" else DirectClient(base, concurrency)
+    gateway = _client(client, cfg, run, base, concurrency, latency)
     res = Resources(cfg, run, gateway, asyncio.Semaphore(concurrency))
     await answer_rows(res, await evolve_dataset(res, seeds[:concurrency], INITIAL_METHOD, "s0c0"))  # warm-up
     before = gateway.usage()["total"]["calls"]
@@ -101,7 +125,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="instructions evolved and answered per level")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the server waits per reply")
     parser.add_argument("--concurrency", default="1,8,32,64", help="comma-separated levels")
-    parser.add_argument("--clients", default="gateway,direct", help="gateway (LiteLLM) and/or direct (httpx)")
+    parser.add_argument("--clients", default="gateway,direct", help="gateway (LiteLLM), direct (httpx), stub (no HTTP)")
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
 
@@ -125,13 +149,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for level in levels:
                 for client in args.clients.split(","):
-                    calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client))
+                    calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
                     rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
     finally:
         server.terminate()
         server.wait(timeout=10)
     print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
-    print("client: gateway = LLMGateway (LiteLLM); direct = raw httpx (the fan-out without the gateway's cost)")
+    print("client: gateway = LLMGateway (LiteLLM); direct = raw httpx, no gateway; stub = no HTTP, sleep only")
     print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")
     for client, level, calls, seconds, rate, ideal in rows:
         print(f"{client:>8} {level:>11} {calls:>6} {seconds:>8.2f} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>8.0%}")
