@@ -192,7 +192,10 @@ class EvalSettings(Section):
     backend: Literal["transformers", "vllm"] = Field("transformers", description="vllm needs the vllm extra.")
     ifd_variant: Literal["cherry", "superfiltering", "self_evolution"] = Field("cherry")
     ifd_max_length: int = Field(512, gt=8, description="Tokens of prompt + answer scored by IFD.")
-    ifd_batch_size: int = Field(16, gt=0)
+    ifd_batch_size: int = Field(32, gt=0, description="Most sequences per IFD scoring batch.")
+    ifd_max_tokens: int | None = Field(
+        2048, gt=0, description="Most padded tokens per IFD batch (a few thousand suit a CPU; raise it on a GPU)."
+    )
 
 
 class MergeSettings(Section):

@@ -156,8 +156,16 @@ def run_ifd(
     lm, tokenizer = load_student(_resolve_model(model), device=cfg.student.device)
     run = start_run(cfg, "ifd", run_id)
     with progress("IFD", total=2 * len(rows)) as bar:
+        settings = cfg.eval
         scores = score_records(
-            lm, tokenizer, rows, cfg.eval.ifd_variant, cfg.eval.ifd_max_length, cfg.eval.ifd_batch_size, bar
+            lm,
+            tokenizer,
+            rows,
+            settings.ifd_variant,
+            settings.ifd_max_length,
+            settings.ifd_batch_size,
+            bar,
+            settings.ifd_max_tokens,
         )
     scored = [
         {**row, "ifd": s.ifd, "loss_conditioned": s.loss_conditioned, "loss_direct": s.loss_direct}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -104,45 +104,68 @@ def _ratio(conditioned: float | None, direct: float | None, n: int, variant: str
     return IFDScore(None if math.isnan(ifd) else ifd, conditioned, direct, n)
 
 
+def _batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> Iterator[list[int]]:
+    """Indices by decreasing length, cut into batches of at most ``batch_size`` rows and ``max_tokens`` padded
+    tokens (rows × the batch's longest length)."""
+    budget = max_tokens if max_tokens is not None else float("inf")
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda j: lengths[j], reverse=True):
+        if batch and (len(batch) >= batch_size or lengths[batch[0]] * (len(batch) + 1) > budget):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
 def answer_losses(
     model: Any,
     sequences: Sequence[tuple[list[int], int]],
     batch_size: int = 16,
     pad_id: int = 0,
     progress: ProgressHandle | None = None,
+    max_tokens: int | None = None,
 ) -> list[float | None]:
     """Mean next-token cross-entropy over positions ``start..end`` of each sequence (None when there are none
-    that can be predicted), computed in length-sorted right-padded batches."""
+    that can be predicted). Identical sequences are scored once; the rest in length-sorted right-padded batches
+    of at most ``batch_size`` rows and ``max_tokens`` padded tokens."""
     import torch
 
-    results: list[float | None] = [None] * len(sequences)
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i][0]), reverse=True)
+    unique: dict[tuple[tuple[int, ...], int], int] = {}
+    slots = [unique.setdefault((tuple(ids), max(1, start)), len(unique)) for ids, start in sequences]
+    todo = [(list(ids), start) for ids, start in unique]
+    copies = [0] * len(todo)
+    for slot in slots:
+        copies[slot] += 1
+    results: list[float | None] = [None] * len(todo)
     device = next(model.parameters()).device
-    for begin in range(0, len(order), batch_size):
-        chunk = order[begin : begin + batch_size]
-        idx = [i for i in chunk if len(sequences[i][0]) - max(1, sequences[i][1]) > 0]
+    for chunk in _batches([len(ids) for ids, _ in todo], batch_size, max_tokens):
+        idx = [i for i in chunk if len(todo[i][0]) - todo[i][1] > 0]
         if progress is not None:
-            progress.advance(len(chunk))
+            progress.advance(sum(copies[i] for i in chunk))
         if not idx:
             continue
-        width = max(len(sequences[i][0]) for i in idx)
+        width = max(len(todo[i][0]) for i in idx)
+        first = min(todo[i][1] for i in idx)  # first scored position of the batch
         input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        labels = torch.full((len(idx), width), -100, dtype=torch.long)
+        targets = torch.full((len(idx), width - first + 1), -100, dtype=torch.long)
         for row, i in enumerate(idx):
-            ids, start = sequences[i]
+            ids, start = todo[i]
             input_ids[row, : len(ids)] = torch.tensor(ids)
-            labels[row, max(1, start) : len(ids)] = torch.tensor(ids[max(1, start) :])
-        with torch.inference_mode():  # right padding under a causal mask: no attention mask needed (fast path)
-            logits = model(input_ids=input_ids.to(device)).logits.float()
-        targets = labels[:, 1:].to(device)
-        losses = torch.nn.functional.cross_entropy(
-            logits[:, :-1].transpose(1, 2), targets.clamp(min=0), reduction="none"
-        )
-        mask = (targets != -100).float()
-        means = (losses * mask).sum(1) / mask.sum(1)
+            targets[row, start - first : len(ids) - first] = torch.tensor(ids[start:])
+        with torch.inference_mode():
+            # Right padding under a causal mask needs no attention mask (the fast path), and only the logits that
+            # predict answer tokens are computed (positions first-1 .. width-1; the last one predicts nothing).
+            logits = model(input_ids=input_ids.to(device), logits_to_keep=width - first + 1).logits
+        targets = targets[:, :-1].to(device)
+        mask = targets != -100
+        token_losses = torch.nn.functional.cross_entropy(logits[:, :-1][mask].float(), targets[mask], reduction="none")
+        rows = mask.nonzero()[:, 0]
+        sums = torch.zeros(len(idx), device=device).index_add_(0, rows, token_losses)
+        means = sums / mask.sum(1)
         for row, i in enumerate(idx):
             results[i] = float(means[row])
-    return results
+    return [results[slot] for slot in slots]
 
 
 def score_records(
@@ -153,13 +176,15 @@ def score_records(
     max_length: int = 512,
     batch_size: int = 16,
     progress: ProgressHandle | None = None,
+    max_tokens: int | None = None,
 ) -> list[IFDScore]:
     """IFD of every record, batched: alpaca rows (``instruction``, ``input``, ``output``) or normalised ones
-    (``prompt``, ``completion``). ``progress`` advances by scored sequences (two per record)."""
+    (``prompt``, ``completion``). Batches hold at most ``batch_size`` rows and ``max_tokens`` padded tokens (on a CPU
+    a few thousand tokens per batch is fastest); ``progress`` advances by sequences (two per record)."""
     pairs = [encode_pair(tokenizer, r, variant, max_length) for r in records]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     flat = [seq for pair in pairs for seq in pair]
-    losses = answer_losses(model, flat, batch_size, pad, progress)
+    losses = answer_losses(model, flat, batch_size, pad, progress, max_tokens)
     return [
         _ratio(losses[2 * k], losses[2 * k + 1], len(cond[0]) - cond[1], variant)
         for k, (cond, _direct) in enumerate(pairs)

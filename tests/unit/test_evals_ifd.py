@@ -135,3 +135,13 @@ def test_normalised_prompt_completion_records_score_like_alpaca(lm: tuple[object
     _, tokenizer = lm
     normalised = {"prompt": "What is 12 plus 30?", "completion": "The answer is 42."}
     assert encode_pair(tokenizer, normalised) == encode_pair(tokenizer, RECORDS[0])
+
+
+def test_token_budget_batches_and_duplicates_give_the_same_scores(lm: tuple[object, object]) -> None:
+    model, tokenizer = lm
+    short = RECORDS[:4] * 2  # every record twice: identical sequences are scored once
+    plain = score_records(model, tokenizer, short, batch_size=1)
+    budget = score_records(model, tokenizer, short, batch_size=64, max_tokens=80)
+    assert budget[:4] == budget[4:]
+    for a, b in zip(plain, budget, strict=True):
+        assert (a.ifd is None and b.ifd is None) or a.ifd == pytest.approx(b.ifd, abs=1e-5)
