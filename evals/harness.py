@@ -201,19 +201,21 @@ def _to_record(where: str, row: dict[str, Any]) -> EvalRecord:
 
 def evaluate(
     gen: Any,
-    records: Sequence[EvalRecord],
+    records: Sequence[EvalRecord | dict[str, Any]],
     metric: str | Callable[[str, str], float] = "exact_match",
     progress: ProgressHandle | None = None,
 ) -> EvalReport:
     """Generate an answer for every record with ``gen`` and score it against the reference with ``metric``.
 
     ``gen`` is anything with ``generate(prompts, progress=None) -> list[str]`` (a :class:`Generator`, the vLLM
-    backend). ``metric`` is a name from :data:`evoforge.evals.metrics.METRICS` or a scorer function.
+    backend). ``records`` are :class:`EvalRecord` or rows ``{prompt, reference, category?}``. ``metric`` is a name
+    from :data:`evoforge.evals.metrics.METRICS` or a scorer function.
     """
     from evoforge.evals.metrics import get_metric
 
     if not records:
         raise DataError("evaluation set is empty")
+    records = [r if isinstance(r, EvalRecord) else _to_record(f"eval record {n}", r) for n, r in enumerate(records, 1)]
     scorer = get_metric(metric) if isinstance(metric, str) else metric
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
     predictions = gen.generate([r.prompt for r in records], progress=progress)

@@ -117,7 +117,11 @@ def test_evaluate_scores_per_example_and_category(tmp_path: Path) -> None:
         def generate(self, prompts: list[str], progress=None) -> list[str]:
             return [p.upper() for p in prompts]
 
-    records = [EvalRecord("ab", "AB", "x"), EvalRecord("cd", "cd", "x"), EvalRecord("ef", "EF", "y")]
+    records = [
+        EvalRecord("ab", "AB", "x"),
+        EvalRecord("cd", "cd", "x"),
+        {"prompt": "ef", "reference": "EF", "category": "y"},
+    ]
     report = evaluate(Echo(), records, "exact_match")
     assert report.score == pytest.approx(2 / 3)
     assert report.per_category == {"x": 0.5, "y": 1.0}
