@@ -62,6 +62,7 @@ def _new_job(cfg: Config, base: str | None, adapter: list[str], eval_file: Path,
         settings=cfg.merge,
         storage="",
         seed=cfg.run.seed,
+        llm=cfg.llm if cfg.eval.metric == "judge" else None,
     )
 
 
@@ -139,6 +140,8 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
             job = _new_job(cfg, base, adapter or [], eval_file, train_all)
             run = start_run(cfg, "merge", run_id)
+            if job.llm is not None and cfg.llm.cache:
+                job.llm_cache = run.file("llm_cache.sqlite")
         settings = job.settings.model_dump() | updates
         job.settings = type(job.settings).model_validate(settings)
         if not job.storage or "storage" in updates:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evoforge.config import MergeSettings
+from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.errors import ConfigError
 from evoforge.merging.search import (
     SearchSpace,
@@ -44,7 +44,9 @@ class MergeJob(BaseModel):
     adapters: dict[str, Path] = Field(description="Deltas searched, by name: LoRA adapter or full checkpoint dirs.")
     eval_path: Path = Field(description="Held-out evaluation set (the runner's input).")
     train_all: Path | None = Field(None, description="Delta trained on all data: the train@all reference row.")
-    metric: str = Field("exact_match", description="Eval-harness metric.")
+    metric: str = Field("exact_match", description="Eval-harness metric, or 'judge' (LLM-judged pass rate).")
+    llm: LLMSettings | None = Field(None, description="The gateway settings, for metric 'judge'.")
+    llm_cache: Path | None = Field(None, description="The judge's response cache (SQLite).")
     batch_size: int = 32
     max_new_tokens: int = 48
     device: str = "auto"
@@ -94,7 +96,29 @@ def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRu
             reports.append(report)
         return report.score
 
+    if job.metric == "judge":
+        score = _judge_score(job, gen, records)
     return TrialRunner(gen.model, deltas, score, job.settings.per_layer_groups, job.seed, job.settings.linear_path)
+
+
+def _judge_score(job: MergeJob, gen: Any, records: list[Any]) -> Callable[[], float]:
+    """AutoLLM's objective: the share of answers the LLM judge grades as passing (score ≥ 7 of 10)."""
+    import asyncio
+    import atexit
+
+    from evoforge.evals.judge import judge_set
+    from evoforge.llm.gateway import LLMGateway
+
+    if job.llm is None:
+        raise ConfigError("metric 'judge' needs the llm settings in the merge job")
+    gw = LLMGateway(job.llm, cache_path=job.llm_cache)
+    atexit.register(gw.close)
+
+    def score() -> float:
+        answers = gen.generate([r.prompt for r in records])
+        return asyncio.run(judge_set(gw, records, answers)).pass_rate
+
+    return score
 
 
 def _study(job: MergeJob, rank: int = 0) -> optuna.Study:
@@ -135,7 +159,7 @@ def run_job(job: MergeJob, run: RunDir) -> dict[str, Any]:
 
     if job.settings.human_weights is not None and len(job.settings.human_weights) != len(job.adapters):
         raise ConfigError(f"merge.human_weights has {len(job.settings.human_weights)} values for {len(job.adapters)}")
-    atomic_write_text(run.file("merge", "job.json"), job.model_dump_json(indent=2))
+    atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
     runner = job.build_runner()
     study = _study(job)
     space = job.space()

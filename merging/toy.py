@@ -1,7 +1,8 @@
 """A toy merge problem for tests and benchmarks: a tiny random Llama and LoRA deltas trained for a few steps.
 
-Each delta learns one synthetic "skill" (next token = (a·token + b) mod V for its own a, b); the held-out set
-mixes the skills in unequal shares, so the best merge weights are not obvious. The score is teacher-forced
+Each delta learns one synthetic "skill" (an affine next-token map inside the skill's own range of 12 tokens, so
+the skills can be combined); the held-out set mixes the skills in unequal shares plus one skill no delta learned,
+and the deltas interfere when summed, so the best merge weights are not obvious. The score is teacher-forced
 next-token accuracy on the held-out set (one forward pass, no tokenizer, no generation): cheap and smooth
 enough to compare samplers on a CPU.
 """
@@ -27,14 +28,15 @@ class ToyProblem:
 
 
 def _skill_batch(skill: int, n: int, seed: int) -> Any:
+    """Sequences of one skill: tokens stay in the skill's own range of 12 and follow its own affine map there."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    a, b = 2 * skill + 3, 7 * skill + 1
+    a, b, lo = (5, 7, 11, 1, 5)[skill % 5], 3 * skill + 1, 12 * skill
     ids = torch.empty(n, SEQ, dtype=torch.long)
-    ids[:, 0] = torch.randint(0, VOCAB, (n,), generator=gen)
+    ids[:, 0] = lo + torch.randint(0, 12, (n,), generator=gen)
     for t in range(1, SEQ):
-        ids[:, t] = (ids[:, t - 1] * a + b) % VOCAB
+        ids[:, t] = lo + ((ids[:, t - 1] - lo) * a + b) % 12
     return ids
 
 
