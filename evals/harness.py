@@ -215,13 +215,13 @@ def evaluate(
 
     if not records:
         raise DataError("evaluation set is empty")
-    records = [r if isinstance(r, EvalRecord) else _to_record(f"eval record {n}", r) for n, r in enumerate(records, 1)]
+    items = [r if isinstance(r, EvalRecord) else _to_record(f"eval record {n}", r) for n, r in enumerate(records, 1)]
     scorer = get_metric(metric) if isinstance(metric, str) else metric
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
-    predictions = gen.generate([r.prompt for r in records], progress=progress)
+    predictions = gen.generate([r.prompt for r in items], progress=progress)
     by_category: dict[str, list[float]] = defaultdict(list)
     per_example = []
-    for record, pred in zip(records, predictions, strict=True):
+    for record, pred in zip(items, predictions, strict=True):
         score = float(scorer(pred, record.reference))
         by_category[record.category].append(score)
         per_example.append({**asdict(record), "prediction": pred, "score": score})
