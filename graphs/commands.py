@@ -119,7 +119,35 @@ def resume(
     _execute(run, _decider(interactive, policy), answer)
 
 
+def run(
+    config_file: Annotated[
+        Path | None, typer.Argument(help="YAML configuration (default: configs/quickstart.yaml, the offline world).")
+    ] = None,
+    set_: SetOpt = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    runs_dir: RunsDirOpt = None,
+    run_id: RunIdOpt = None,
+    seed: SeedOpt = None,
+) -> None:
+    """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
+    overrides = list(set_ or [])
+    if auto_approve is not None:
+        overrides.append(f"run.auto_approve={str(auto_approve).lower()}")
+    cfg = resolve_config(config_file or default_config(), overrides, runs_dir, seed)
+    _execute(start_run(cfg, "cycle", run_id), _decider(interactive, cfg.run.auto_approve))
+
+
+def default_config() -> Path | None:
+    """``configs/quickstart.yaml`` of the working directory or the source tree, else the built-in defaults."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / "configs" / "quickstart.yaml").is_file():
+            return root / "configs" / "quickstart.yaml"
+    return None
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``evolve`` and ``resume`` to the ``evoforge`` command."""
+    """Add ``run``, ``evolve`` and ``resume`` to the ``evoforge`` command."""
+    app.command("run")(run)
     app.command("evolve")(evolve)
     app.command("resume")(resume)

@@ -71,7 +71,7 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult]) -> Path:
         lam = r.get("lambda_history") or []
         if lam:
             parts += [f"Evolving-method failure rate λ per step: {', '.join(f'{x:.3f}' for x in lam)}", ""]
-        for png, title in (("lambda.png", "λ per step"), ("merge/history.png", "merge search")):
+        for png, title in (("evolve_lambda.png", "λ per step"), ("merge/history.png", "merge search")):
             if (run_path / f"rounds/{n}" / png).is_file():
                 parts += [f"![{title}, round {n}](rounds/{n}/{png})", ""]
         steering = r.get("steering") or {}

@@ -56,6 +56,7 @@ class CycleState(TypedDict, total=False):
         result: the current round's figures (moved to ``results`` when the round closes).
         results: one entry per finished round.
         best_score / stale: best test score so far, and rounds without improving it (patience).
+        limits: ``rounds`` and ``patience`` from the configuration.
     """
 
     round: int
@@ -72,3 +73,4 @@ class CycleState(TypedDict, total=False):
     results: Annotated[list[RoundResult], operator.add]
     best_score: float
     stale: int
+    limits: dict[str, int]

@@ -59,7 +59,7 @@ class Resources:
 _OPEN: dict[tuple[str, int, int], Resources] = {}
 
 
-def _open_run(ctx: EvolveContext, thread_id: str) -> tuple[Config, RunDir]:
+def _open_run(ctx: EvolveContext, thread_id: str, command: str) -> tuple[Config, RunDir]:
     """Open (or for Studio, create) the run directory and resolve its configuration (blocking I/O)."""
     if ctx.run_dir:
         path = Path(ctx.run_dir)
@@ -69,7 +69,7 @@ def _open_run(ctx: EvolveContext, thread_id: str) -> tuple[Config, RunDir]:
     config = load_config(Path(ctx.config_path) if ctx.config_path else None)
     run_id = f"studio-{thread_id}"
     path = config.run.runs_dir / run_id
-    run = RunDir(path) if (path / "manifest.json").is_file() else RunDir.create(config, GRAPH_COMMAND, run_id)
+    run = RunDir(path) if (path / "manifest.json").is_file() else RunDir.create(config, command, run_id)
     return config, run
 
 
@@ -81,14 +81,17 @@ def build_gateway(config: Config, run: RunDir) -> Any:
     return LLMGateway(config.llm, cache_path=cache, run=run)
 
 
-async def resources(ctx: EvolveContext | None, thread_id: str) -> Resources:
-    """The resources for ``ctx`` in the running event loop (built once, then reused by every node)."""
+async def resources(ctx: EvolveContext | None, thread_id: str, command: str = GRAPH_COMMAND) -> Resources:
+    """The resources for ``ctx`` in the running event loop (built once, then reused by every node).
+
+    ``command`` names the graph in the manifest of a run created here (LangGraph Studio threads).
+    """
     ctx = ctx or EvolveContext()
     loop = asyncio.get_running_loop()
     key = (ctx.run_dir or f"thread:{thread_id}", id(ctx.gateway), id(loop))
     found = _OPEN.get(key)
     if found is None:
-        config, run = await asyncio.to_thread(_open_run, ctx, thread_id)
+        config, run = await asyncio.to_thread(_open_run, ctx, thread_id, command)
         gateway = ctx.gateway if ctx.gateway is not None else await asyncio.to_thread(build_gateway, config, run)
         found = Resources(config, run, gateway, asyncio.Semaphore(config.evolve.concurrency))
         _OPEN[key] = found

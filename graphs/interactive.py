@@ -40,8 +40,11 @@ def parse_decision(answer: Any, allow_edit: bool) -> Decision:
 
 
 def policy_decision(payload: dict[str, Any]) -> Decision:
-    """Headless runs approve every checkpoint by policy (``--auto-approve`` / ``run.auto_approve``)."""
-    return {"action": "approve", "by": "policy"}
+    """Headless runs decide by policy (``--auto-approve`` / ``run.auto_approve``): the checkpoint's
+    ``recommended`` action when it names one (e.g. reject promoting a merge that scores below the student),
+    otherwise approve."""
+    action = payload.get("recommended", "approve")
+    return {"action": action if action in ACTIONS else "approve", "by": "policy"}
 
 
 def edit_text(text: str, suffix: str = ".md") -> str:
@@ -75,6 +78,14 @@ def show(payload: dict[str, Any]) -> None:
         rate = payload.get("failure_rate")
         title = f"method {payload.get('method_id')} (dev λ = {rate:.3f})" if rate is not None else "method"
         console.print(Panel(escape(str(payload.get("method", ""))), title=title))
+    elif payload.get("checkpoint") == "promote_merge":
+        scores = Table("model", "held-out", "test", title=f"round {payload.get('round')} results")
+        test = payload.get("test") or {}
+        for name, score in (payload.get("scores") or {}).items():
+            scores.add_row(name, f"{score:.3f}", f"{test[name]:.3f}" if name in test else "")
+        console.print(scores)
+        console.print("auto_merge weights: " + json.dumps(payload.get("weights") or {}))
+        console.print(f"policy recommends: {payload.get('recommended', 'approve')}")
     else:
         console.print("counts: " + json.dumps(payload.get("counts") or {}))
         for row in payload.get("sample") or []:

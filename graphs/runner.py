@@ -19,7 +19,7 @@ from evoforge.graphs.checkpoints import sqlite_checkpointer, thread_config
 from evoforge.runs import RunDir
 
 # command (as written in a run's manifest) -> module with ``build()`` and ``context_for(run, gateway)``
-GRAPHS: dict[str, str] = {"evolve": "evoforge.graphs.evolve"}
+GRAPHS: dict[str, str] = {"evolve": "evoforge.graphs.evolve", "cycle": "evoforge.graphs.cycle"}
 
 Decider = Callable[[dict[str, Any]], dict[str, Any] | None]
 Outcome = Literal["completed", "waiting"]

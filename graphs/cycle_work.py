@@ -1,0 +1,204 @@
+"""The cycle's heavy work, as plain blocking functions the nodes run in worker threads.
+
+Each takes the run's config and directory plus run-dir-relative paths from the state, writes its files under
+``rounds/<n>/`` and returns paths and figures. Each is idempotent: run again with the same inputs, it rewrites
+the same files (training and the merge study skip what is already done).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evoforge.config import Config
+from evoforge.runs import RunDir, atomic_write_jsonl
+
+TEST_FILE = "test.jsonl"
+TEST_SEED_OFFSET = 99_991  # the fixed test set never shares a random stream with seeds or held-out splits
+
+
+def round_path(run_path: Path, round_dir: str) -> Path:
+    """Absolute path of a round directory."""
+    return run_path / round_dir
+
+
+def student_dir(run_path: Path, student: str) -> Path:
+    """The model directory of ``student``: a promoted model inside the run, or a configured name/path."""
+    from evoforge.training.student import resolve_student
+
+    inside = run_path / student
+    return inside if inside.is_dir() else resolve_student(student)
+
+
+def even_plan(config: Config) -> dict[str, int]:
+    """The first round's seed plan: ``world.n_seeds`` split evenly over the categories."""
+    from evoforge.graphs.cycle_feedback import allocate
+
+    return allocate(config.world.n_seeds, {c: 1.0 for c in config.world.categories})
+
+
+def _round_seeds(config: Config, n: int, plan: dict[str, int], max_level: int | None) -> list[dict[str, Any]]:
+    from evoforge.data.world import seed_records
+
+    level = max_level or config.world.max_level
+    rows: list[dict[str, Any]] = []
+    for category, count in sorted(plan.items()):
+        if count > 0:
+            rows += seed_records(count, config.run.seed + 1000 * n, categories=[category], max_level=level)
+    return rows
+
+
+def open_round(config: Config, run_path: Path, n: int, plan: dict[str, int], max_level: int | None) -> str:
+    """Create ``rounds/<n>`` as an evolve run directory whose seeds follow ``plan``; returns ``rounds/<n>``.
+
+    With ``evolve.data_path`` set, the user's seed file is used as it is (the plan then only shapes the report).
+    """
+    rounds = run_path / "rounds"
+    path = rounds / str(n)
+    seeds = path / "seeds.jsonl"
+    if not (path / "manifest.json").is_file():
+        round_cfg = config.model_copy(deep=True)
+        round_cfg.run.runs_dir = rounds
+        if config.evolve.data_path is None:
+            round_cfg.evolve.data_path = str(seeds.resolve())
+        RunDir.create(round_cfg, "evolve", str(n))
+    if config.evolve.data_path is None:
+        atomic_write_jsonl(seeds, _round_seeds(config, n, plan, max_level))
+    write_test_set(config, run_path)
+    return f"rounds/{n}"
+
+
+def write_test_set(config: Config, run_path: Path) -> Path:
+    """The run's fixed test set (skills world, oracle answers): the same for every round, never searched on."""
+    from evoforge.data.world import eval_records
+
+    path = run_path / TEST_FILE
+    if not path.is_file():
+        rows = eval_records(config.world.n_eval, config.run.seed + TEST_SEED_OFFSET, config.world.categories)
+        atomic_write_jsonl(path, rows)
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON Lines file written by evoforge."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def chunk_round(config: Config, run_path: Path, round_dir: str, evolved_path: str) -> tuple[dict[str, str], str]:
+    """Chunk the round's evolved data (by ``train.chunk_by``) with a held-out split; returns run-relative paths."""
+    from evoforge.data.chunking import chunk_dataset, write_chunks
+    from evoforge.data.formats import load_records
+
+    records = load_records(run_path / evolved_path)
+    chunks, held_out = chunk_dataset(records, config.train.chunk_by, config.train.eval_fraction, config.run.seed)
+    write_chunks(round_path(run_path, round_dir), chunks, held_out, overwrite=True)
+    return {name: f"{round_dir}/chunks/{name}.jsonl" for name in chunks}, f"{round_dir}/eval.jsonl"
+
+
+def train_round(
+    config: Config, run_path: Path, round_dir: str, student: str, chunks: dict[str, str]
+) -> tuple[dict[str, str], str]:
+    """Train the round's deltas and train@all; returns ({delta name: adapter dir}, train@all adapter dir)."""
+    from evoforge.training.deltas import ALL_CHUNK, train_deltas
+
+    root = round_path(run_path, round_dir)
+    results = train_deltas(
+        student_dir(run_path, student),
+        root / "chunks",
+        root / "adapters",
+        config.train,
+        eval_path=root / "eval.jsonl",
+        seed=config.run.seed,
+        device=config.student.device,
+    )
+    rel = {r.name: str(r.adapter_path.relative_to(run_path)) for r in results}
+    deltas = {r.name: rel[r.name] for r in results if r.chunk != ALL_CHUNK}
+    train_all = next((rel[r.name] for r in results if r.chunk == ALL_CHUNK), "")
+    return deltas, train_all
+
+
+def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: Path, storage: str) -> Any:
+    """The merge job of a round's state: its deltas on its student, scored on ``eval_path``."""
+    from evoforge.merging.job import MergeJob
+
+    return MergeJob(
+        base=student_dir(run_path, state["student"]),
+        adapters={name: run_path / path for name, path in state["deltas"].items()},
+        eval_path=eval_path,
+        train_all=run_path / state["train_all"] if state.get("train_all") else None,
+        metric=config.eval.metric,
+        batch_size=config.eval.batch_size,
+        max_new_tokens=config.eval.max_new_tokens,
+        device=config.student.device,
+        settings=config.merge,
+        storage=storage,
+        seed=config.run.seed,
+    )
+
+
+def merge_round(config: Config, run_path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Search the merge weights on the round's held-out split (resumes from ``merge/optuna.db``)."""
+    from evoforge.merging.job import run_job
+
+    root = round_path(run_path, state["round_dir"])
+    storage = f"sqlite:///{(root / 'merge' / 'optuna.db').resolve()}"
+    (root / "merge").mkdir(parents=True, exist_ok=True)
+    job = merge_job(config, run_path, state, run_path / state["eval_path"], storage)
+    results: dict[str, Any] = run_job(job, RunDir(root))
+    return results
+
+
+def evaluate_round(
+    config: Config, run_path: Path, state: dict[str, Any]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Score every row of the round's table on the fixed test set; writes ``evals/test-<model>.json``."""
+    from evoforge.merging.job import TRAIN_ALL, generator_runner
+    from evoforge.merging.trial import MergeSpec
+
+    root = round_path(run_path, state["round_dir"])
+    job = merge_job(config, run_path, state, run_path / TEST_FILE, storage="")
+    reports: list[Any] = []
+    runner = generator_runner(job, reports)
+    groups = config.merge.per_layer_groups
+    specs = {"raw": MergeSpec({})}
+    if state.get("train_all"):
+        specs[TRAIN_ALL] = MergeSpec({TRAIN_ALL: [1.0] * groups})
+    specs.update({name: MergeSpec({name: [1.0] * groups}) for name in state["deltas"]})
+    results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
+    specs.update({label: MergeSpec(**merge) for label, merge in results["merges"].items()})
+    test: dict[str, float] = {}
+    per_category: dict[str, dict[str, float]] = {}
+    for label, spec in specs.items():
+        runner.score(spec)
+        report = reports[-1]
+        report.save(root / "evals" / f"test-{label.replace('@', '_')}.json")
+        test[label], per_category[label] = report.score, report.per_category
+    return test, per_category
+
+
+def promote(config: Config, run_path: Path, state: dict[str, Any]) -> str:
+    """Fold the round's best merge into the student: a full model at ``rounds/<n>/student``; returns its path."""
+    from evoforge.merging.deltas import load_delta
+    from evoforge.merging.export import save_full_model
+    from evoforge.merging.trial import MergeSpec
+
+    out = round_path(run_path, state["round_dir"]) / "student"
+    if not (out / "config.json").is_file():
+        base = student_dir(run_path, state["student"])
+        deltas = [load_delta(run_path / path, None, name) for name, path in state["deltas"].items()]
+        spec = MergeSpec(**state["merge"]["merge"])
+        chosen = [d for d in deltas if d.name in spec.weights]
+        save_full_model(base, chosen, spec, out, config.merge.per_layer_groups, config.run.seed)
+    return str(out.relative_to(run_path))
+
+
+def failed_examples(run_path: Path, round_dir: str, label: str) -> list[dict[str, Any]]:
+    """The test examples ``label`` got wrong, with their complexity level (from the test set)."""
+    report = json.loads((run_path / round_dir / "evals" / f"test-{label}.json").read_text(encoding="utf-8"))
+    levels = {row["prompt"]: row.get("level") for row in read_jsonl(run_path / TEST_FILE)}
+    return [
+        {**ex, "level": levels.get(ex["prompt"]), "correct": ex["score"] >= 1.0}
+        for ex in report["per_example"]
+        if ex["score"] < 1.0
+    ]

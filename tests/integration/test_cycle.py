@@ -1,0 +1,99 @@
+"""The cycle graph end to end on the offline world (reduced sizes): tables, report, promotion, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = [
+    "world.n_seeds=24",
+    "world.n_eval=16",
+    "evolve.train_size=8",
+    "evolve.dev_size=8",
+    "evolve.batch_size=4",
+    "evolve.max_steps=1",
+    "evolve.loop=1",
+    "evolve.candidate_size=2",
+    "train.epochs=1",
+    "merge.trials=4",
+    "eval.max_new_tokens=24",
+    "cycle.rounds=2",
+]
+
+
+def evoforge(*args: str) -> subprocess.Popen[str]:
+    """Start ``evoforge`` in a subprocess (same interpreter), quiet."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "evoforge.cli", "-q", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+    )
+
+
+def run_cycle(runs_dir: Path, run_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run a reduced cycle to completion."""
+    sets = [arg for item in (*SMALL, *extra) for arg in ("--set", item)]
+    proc = evoforge("run", "--runs-dir", str(runs_dir), "--run-id", run_id, *sets)
+    out, _ = proc.communicate(timeout=1500)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
+
+
+def round_results(run: Path) -> list[dict[str, object]]:
+    """The figures each round recorded (held-out rows, test scores, weights, promotion)."""
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    return [{k: e.get(k) for k in ("round", "test", "promoted")} for e in events if e["event"] == "round_finished"]
+
+
+@pytest.mark.slow
+def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
+    done = run_cycle(runs_dir, "full")
+    assert done.returncode == 0, done.stdout[-3000:]
+    run = runs_dir / "full"
+    assert json.loads((run / "manifest.json").read_text())["status"] == "completed"
+    results = round_results(run)
+    assert [r["round"] for r in results] == [1, 2]
+    for r in results:
+        test = r["test"]
+        assert isinstance(test, dict)
+        assert {"raw", "train@all", "average_merge", "auto_merge"} <= set(test)
+        assert all(0.0 <= v <= 1.0 for v in test.values())
+    report = (run / "report.md").read_text()
+    assert "## Cycle" in report and "### Round 2" in report and "auto_merge" in report
+    assert (run / "cycle_scores.png").is_file() and (run / "rounds/1/merge/history.png").is_file()
+    for n in (1, 2):
+        assert (run / f"rounds/{n}/evolved.jsonl").is_file()
+        assert (run / f"rounds/{n}/adapters").is_dir()
+    # round 2 trains on the promoted student when round 1 promoted its merge
+    manifest2 = (run / "rounds/2/adapters").iterdir()
+    bases = {json.loads((d / "training.json").read_text())["base"] for d in manifest2}
+    expected = str(run / "rounds/1/student") if results[0]["promoted"] else None
+    if expected:
+        assert bases == {expected}
+
+    # a kill -9 mid-round, then `evoforge resume`, ends with the same figures as the uninterrupted run
+    sets = [arg for item in SMALL for arg in ("--set", item)]
+    proc = evoforge("run", "--runs-dir", str(runs_dir), "--run-id", "killed", *sets)
+    events = runs_dir / "killed" / "events.jsonl"
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and proc.poll() is None:
+        if events.is_file() and "deltas_trained" in events.read_text():
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    resumed = evoforge("resume", "killed", "--runs-dir", str(runs_dir))
+    out, _ = resumed.communicate(timeout=1500)
+    assert resumed.returncode == 0, out[-3000:]
+    assert round_results(runs_dir / "killed") == results
