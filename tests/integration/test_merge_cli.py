@@ -1,4 +1,4 @@
-"""`evoforge merge` through the eval harness's Generator on a tiny LM with LoRA adapters; resume; bad input."""
+"""`evoforge merge` through the eval harness's Generator on a tiny LM with LoRA adapters; resume with 2 workers."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def test_merge_command_searches_saves_and_resumes(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "runs/m/merge/results.json").read_text())
     assert results["n_trials"] == 4 and set(results["table"]) >= {"raw", "train@d0", "train@second", "auto_merge"}
     assert (tmp_path / "runs/m/merge/best_adapter/adapter_config.json").is_file()
-    again = evoforge("merge", "--resume", "m", "--trials", "5", "--runs-dir", "runs", cwd=tmp_path)
+    again = evoforge("merge", "--resume", "m", "--trials", "7", "--workers", "2", "--runs-dir", "runs", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert json.loads((tmp_path / "runs/m/merge/results.json").read_text())["n_trials"] == 5
+    assert json.loads((tmp_path / "runs/m/merge/results.json").read_text())["n_trials"] == 7
     manifest = json.loads((tmp_path / "runs/m/manifest.json").read_text())
     assert manifest["status"] == "completed"
