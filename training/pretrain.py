@@ -11,7 +11,7 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,11 +154,13 @@ def greedy_generate(
     return outputs
 
 
-def exact_match_by_category(tasks: list[Any], responses: list[str]) -> dict[str, float]:
-    """Share of exactly right answers per category, plus ``"all"``."""
+def exact_match_by_category(
+    tasks: list[Any], responses: list[str], check: Callable[[Any, str], bool] | None = None
+) -> dict[str, float]:
+    """Share of right answers per category, plus ``"all"`` (``check(task, response)``, default: exact match)."""
     hits: dict[str, list[bool]] = defaultdict(list)
     for task, response in zip(tasks, responses, strict=True):
-        ok = response.strip() == task.answer.strip()
+        ok = check(task, response) if check else response.strip() == task.answer.strip()
         hits[task.category].append(ok)
         hits["all"].append(ok)
     return {cat: round(sum(v) / len(v), 3) for cat, v in sorted(hits.items())}
@@ -168,12 +170,14 @@ EVAL_SEED_OFFSET = 1_000_003  # the fixed evaluation set never shares a seed wit
 
 
 def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, float]:
-    """Per-category exact match of greedy answers on a fixed skills-world evaluation set."""
+    """Per-category exact match (the world's ``check_answer``) of greedy answers on a fixed skills-world set."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tasks = world_tasks(config.eval_tasks, config.seed + EVAL_SEED_OFFSET, config.categories, config.max_level)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks])
-    return exact_match_by_category(tasks, responses)
+    from evoforge.data.world import check_answer
+
+    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks], max_new_tokens=160)
+    return exact_match_by_category(tasks, responses, check_answer)

@@ -131,7 +131,7 @@ def init_student(config: StudentBuildConfig, output: Path) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         do_sample=False,
-        max_new_tokens=64,
+        max_new_tokens=160,
     )
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output)

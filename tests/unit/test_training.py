@@ -4,6 +4,7 @@ unchanged deltas are reused, and bad data is a clear error."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ WORDS = ["cab", "dog", "elk", "fig", "gnu", "hen", "ink", "jam", "kit", "log", "
 
 
 @pytest.fixture(scope="module")
-def micro(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def micro(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     import torch
 
-    torch.set_num_threads(1)
-    return build_tiny_student(tmp_path_factory.mktemp("student") / "micro", config=MICRO)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is faster, and the CI machine is shared
+    yield build_tiny_student(tmp_path_factory.mktemp("student") / "micro", config=MICRO)
+    torch.set_num_threads(threads)
 
 
 def _sft(words: list[str], category: str = "copy") -> list[dict[str, Any]]:
