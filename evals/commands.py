@@ -116,11 +116,15 @@ def run_eval(
         gen.set_weights(weights)
     run = start_run(cfg, "eval", run_id)
     out = run.file("evals", f"{name or data.stem}.json")
-    with progress("generating", total=len(records)) as bar:
-        if cfg.eval.metric == "judge":
-            report = _judge_report(cfg, run, records, gen.generate([r.prompt for r in records], progress=bar))
-        else:
-            report = evaluate(gen, records, cfg.eval.metric, progress=bar)
+    try:
+        with progress("generating", total=len(records)) as bar:
+            if cfg.eval.metric == "judge":
+                report = _judge_report(cfg, run, records, gen.generate([r.prompt for r in records], progress=bar))
+            else:
+                report = evaluate(gen, records, cfg.eval.metric, progress=bar)
+    except BaseException as exc:
+        run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500])
+        raise
     report.save(out)
     run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
     run.finish("completed", eval_score=report.score)
@@ -155,18 +159,22 @@ def run_ifd(
             raise DataError(f"{data}: record {n} has no answer ('output', 'completion' or 'response')")
     lm, tokenizer = load_student(_resolve_model(model), device=cfg.student.device)
     run = start_run(cfg, "ifd", run_id)
-    with progress("IFD", total=2 * len(rows)) as bar:
-        settings = cfg.eval
-        scores = score_records(
-            lm,
-            tokenizer,
-            rows,
-            settings.ifd_variant,
-            settings.ifd_max_length,
-            settings.ifd_batch_size,
-            bar,
-            settings.ifd_max_tokens,
-        )
+    settings = cfg.eval
+    try:
+        with progress("IFD", total=2 * len(rows)) as bar:
+            scores = score_records(
+                lm,
+                tokenizer,
+                rows,
+                variant=settings.ifd_variant,
+                max_length=settings.ifd_max_length,
+                batch_size=settings.ifd_batch_size,
+                progress=bar,
+                max_tokens=settings.ifd_max_tokens,
+            )
+    except BaseException as exc:
+        run.finish("interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", error=str(exc)[:500])
+        raise
     scored = [
         {**row, "ifd": s.ifd, "loss_conditioned": s.loss_conditioned, "loss_direct": s.loss_direct}
         for row, s in zip(rows, scores, strict=True)

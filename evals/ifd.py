@@ -58,16 +58,10 @@ def _texts(tokenizer: Any, record: dict[str, Any], variant: str) -> tuple[str, s
         return SELF_EVOLUTION_PROMPT.format(input=extra or instruction), RESPONSE_HEADER, False
     templated = bool(getattr(tokenizer, "chat_template", None))
     if templated:
+        from evoforge.evals.harness import render_prompt
+
         message = f"{instruction}\n{extra}" if extra else instruction
-
-        def render(content: str) -> str:
-            return str(
-                tokenizer.apply_chat_template(
-                    [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
-                )
-            )
-
-        prompt, header = render(message), render("")
+        prompt, header = render_prompt(tokenizer, message), render_prompt(tokenizer, "")
     else:
         question = f"{instruction}\nInput:{extra}" if extra else instruction
         prompt = f"{question}\n\n{RESPONSE_HEADER}"
