@@ -85,7 +85,17 @@ def test_redact_hides_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None
     assert redact("calling with sk-secret-value-1234 now") == "calling with *** now"
 
 
-def test_quickstart_config_is_valid() -> None:
-    path = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_are_valid(path: Path) -> None:
     cfg = load_config(path)
-    assert cfg.cycle.rounds == 2
+    for entry in cfg.llm.models.values():
+        assert entry.model.startswith("sim/") or entry.api_key_env or entry.api_base, entry
+
+
+def test_quickstart_is_the_offline_two_round_default() -> None:
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
+    assert cfg.cycle.rounds == 2 and cfg.student.model == "tiny"
+    assert all(m.model.startswith("sim/") for m in cfg.llm.models.values())
