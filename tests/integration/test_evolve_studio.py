@@ -1,5 +1,5 @@
-"""The Studio export: langgraph.json names the evolve graph, compiled without a checkpointer, and `langgraph dev`
-serves it: a thread stops at both human checkpoints and resumes to the end (slow; needs the `studio` extra)."""
+"""The Studio export: langgraph.json names the evolve and cycle graphs, compiled without a checkpointer, and
+`langgraph dev` serves them: an evolve thread stops at both human checkpoints and resumes to the end (slow)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,18 @@ def test_langgraph_json_exports_the_evolve_graph_without_a_checkpointer() -> Non
     assert schema is not None and all("default" in p for p in schema["properties"].values())
 
 
+def test_langgraph_json_exports_the_cycle_graph_without_a_checkpointer() -> None:
+    spec = json.loads((ROOT / "langgraph.json").read_text())
+    file, attr = spec["graphs"]["cycle"].split(":")
+    assert (ROOT / file).is_file() and attr == "graph"
+    from evoforge.graphs.cycle import graph
+
+    assert graph.checkpointer is None
+    assert {"evolve", "train", "merge", "review_promotion", "feedback"} <= set(graph.nodes)
+    edges = {(e.source, e.target) for e in graph.get_graph().edges}
+    assert {("feedback", "prepare_round"), ("feedback", "__end__")} <= edges
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,8 +68,10 @@ def test_langgraph_dev_serves_the_evolve_graph(tmp_path: Path) -> None:
                 assistants = httpx.post(f"{base}/assistants/search", json={}, timeout=5).json()
             except httpx.HTTPError:
                 continue
-        assert [a["graph_id"] for a in assistants] == ["evolve"], (tmp_path / "dev.log").read_text()[-2000:]
-        schemas = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/schemas", timeout=10).json()
+        ids = sorted(a["graph_id"] for a in assistants)
+        assert ids == ["cycle", "evolve"], (tmp_path / "dev.log").read_text()[-2000:]
+        evolve = next(a for a in assistants if a["graph_id"] == "evolve")
+        schemas = httpx.get(f"{base}/assistants/{evolve['assistant_id']}/schemas", timeout=10).json()
         assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir", "gateway"}
 
         config = tmp_path / "small.yaml"  # a thread runs to each human checkpoint and resumes from it
