@@ -14,7 +14,9 @@ class SFTDeltaConfig(DeltaConfig):
     """SFT delta settings (see :class:`DeltaConfig` for the shared ones).
 
     Attributes:
-        packing: pack several examples into each ``max_length`` row (best-fit decreasing, padding-free).
+        packing: pack several examples into each ``max_length`` row (best-fit decreasing, padding-free). Pays
+            off on a GPU with FlashAttention; on CPU the block-diagonal mask of a packed row makes it slower
+            (see ``bench/train_throughput.py``). Without packing, batches are grouped by length.
     """
 
     packing: bool = False
@@ -48,6 +50,8 @@ class SFTDelta(DeltaTrainer):
             completion_only_loss=True,
             packing=self.config.packing,
             eval_packing=False,
+            # batches of similar lengths: far less padding when not packing
+            train_sampling_strategy="random" if self.config.packing else "group_by_length",
         )
         return SFTTrainer(
             model=model,

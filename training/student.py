@@ -158,7 +158,7 @@ def build_tiny_student(
         return target
     if target.exists() and not force and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not a built student; pass --force to overwrite it")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     init_student(config, staging)
@@ -170,6 +170,7 @@ def build_tiny_student(
         if config.eval_tasks > 0:
             card["eval"] = evaluate_student(staging, config)
     card["build_seconds"] = round(time.perf_counter() - started, 1)
+    card["build_cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; honest on a busy machine
     atomic_write_json(staging / CARD_FILE, card)
     if target.exists():
         if (target / CARD_FILE).is_file() and not force:  # another process finished first
