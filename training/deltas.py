@@ -141,6 +141,10 @@ def train_deltas(
         evals = [r for r in held_out if r.get("chunk") == chunk]
         jobs += [(chunk, m, records, evals) for m in methods_for(records, settings.method, chunk)]
     if settings.train_all:
+        if ALL_CHUNK in chunks:
+            raise DataError(
+                f"a chunk is named '{ALL_CHUNK}', which train@all uses; rename it or set train.train_all=false"
+            )
         everything = [r for records in chunks.values() for r in records]
         jobs += [(ALL_CHUNK, m, everything, held_out) for m in methods_for(everything, settings.method, ALL_CHUNK)]
     results = []
