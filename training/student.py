@@ -50,11 +50,11 @@ class StudentBuildConfig:
     hidden_size: int = 128
     intermediate_size: int = 384
     num_layers: int = 4
-    num_heads: int = 2
+    num_heads: int = 4
     max_positions: int = 512
-    train_tasks: int = 6000
-    steps: int = 600
-    batch_size: int = 32
+    train_tasks: int = 20000
+    steps: int = 2400
+    batch_size: int = 16
     learning_rate: float = 3e-3
     prompt_loss: bool = False
     max_level: int = 3
