@@ -87,10 +87,16 @@ def eval_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_chunks(out_dir: Path, chunks: dict[str, Records], held_out: Records, *, overwrite: bool = False) -> Path:
-    """Write ``out_dir/chunks/<name>.jsonl`` and ``out_dir/eval.jsonl``; refuses to replace existing chunks."""
+    """Write ``out_dir/chunks/<name>.jsonl`` and ``out_dir/eval.jsonl``.
+
+    Existing chunks are refused unless ``overwrite`` (which also removes chunk files the new split lacks).
+    """
     chunk_dir = out_dir / "chunks"
     if chunk_dir.is_dir() and any(chunk_dir.iterdir()) and not overwrite:
         raise DataError(f"{chunk_dir} already holds chunks; use a new run directory")
+    for stale in chunk_dir.glob("*.jsonl") if overwrite else ():
+        if stale.stem not in chunks:  # a chunk of an earlier split must not be trained again
+            stale.unlink()
     for name, records in chunks.items():
         atomic_write_jsonl(chunk_dir / f"{name}.jsonl", records)
     atomic_write_jsonl(out_dir / "eval.jsonl", [eval_row(r) for r in held_out])

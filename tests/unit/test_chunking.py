@@ -58,3 +58,5 @@ def test_write_chunks_and_eval_set(tmp_path: Path) -> None:
     assert all(r["reference"] in (r.get("completion"), r.get("chosen")) for r in rows)
     with pytest.raises(DataError, match="already holds chunks"):
         write_chunks(tmp_path, chunks, held)
+    write_chunks(tmp_path, {"pref": chunks["pref"]}, [], overwrite=True)
+    assert [p.name for p in (tmp_path / "chunks").iterdir()] == ["pref.jsonl"]
