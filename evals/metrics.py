@@ -195,6 +195,11 @@ METRICS: dict[str, Metric] = {
 """Per-example scorers by name (exact_match/numeric in {0, 1}; bleu4 and rouge_* in 0..100)."""
 
 
+def metric_ceiling(name: str) -> float:
+    """The best score of metric ``name``: 100 for BLEU-4 and ROUGE, 1 for exact match, numeric and judge pass rate."""
+    return 100.0 if name == "bleu4" or name.startswith("rouge") else 1.0
+
+
 def get_metric(name: str) -> Metric:
     """The scorer registered as ``name``; raises ConfigError naming the known ones."""
     from evoforge.errors import ConfigError

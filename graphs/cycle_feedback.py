@@ -50,12 +50,14 @@ def steer(
     per_category: Mapping[str, float],
     failed: Sequence[Mapping[str, Any]],
     max_level: int,
+    ceiling: float = 1.0,
 ) -> dict[str, Any]:
     """The next round's seed plan from the promoted student's per-category scores and failed examples.
 
+    ``ceiling`` is the metric's best score (1 for exact match, 100 for BLEU-4/ROUGE).
     Returns ``{"plan": {category: n}, "max_level": L, "reasons": [...]}``.
     """
-    errors = {c: 1.0 - s for c, s in per_category.items()}
+    errors = {c: 1.0 - s / ceiling for c, s in per_category.items()}
     plan = allocate(total, errors)
     reasons = [
         f"{c}: score {per_category[c]:.2f} → {plan[c]} seeds" for c in sorted(plan, key=lambda c: (per_category[c], c))

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from evoforge.console import console, info
+from evoforge.evals.metrics import metric_ceiling
 from evoforge.graphs import cycle_work as work
 from evoforge.graphs.cycle_feedback import steer
 from evoforge.graphs.cycle_report import console_table, write_cycle_report
@@ -100,7 +101,7 @@ async def review_promotion(state: CycleState) -> Update:
     """Human checkpoint: promote the best merge to be the next round's student?"""
     result = state["result"]
     test = result.get("test") or {}
-    better = test.get("auto_merge", 0.0) >= test.get("raw", 0.0)
+    better = test.get("auto_merge", 0.0) > test.get("raw", 0.0)  # a tie keeps the student as it is
     answer = interrupt(
         {
             "checkpoint": "promote_merge",
@@ -127,13 +128,15 @@ async def feedback(state: CycleState, runtime: Runtime[EvolveContext]) -> Update
         student = await asyncio.to_thread(work.promote, res.config, res.run.path, dict(state))
     current = "auto_merge" if result.get("promoted") else "raw"
     per_category = (result.get("per_category") or {}).get(current) or {}
-    failed = await asyncio.to_thread(work.failed_examples, res.run.path, state["round_dir"], current)
-    result["steering"] = steer(res.config.world.n_seeds, per_category, failed, res.config.world.max_level)
+    ceiling = metric_ceiling(res.config.eval.metric)
+    failed = await asyncio.to_thread(work.failed_examples, res.run.path, state["round_dir"], current, ceiling)
+    result["steering"] = steer(res.config.world.n_seeds, per_category, failed, res.config.world.max_level, ceiling)
     score = float((result.get("test") or {}).get(current, 0.0))
     best = state.get("best_score", float("-inf"))
     stale = 0 if score > best else state.get("stale", 0) + 1
     console.print(console_table(result))
-    await asyncio.to_thread(write_cycle_report, res.run.path, [*(state.get("results") or []), result])
+    results = [*(state.get("results") or []), result]
+    await asyncio.to_thread(write_cycle_report, res.run.path, results, res.config.eval.metric)
     res.run.event("round_finished", round=state["round"], test=result.get("test"), promoted=result.get("promoted"))
     return {
         "student": student,

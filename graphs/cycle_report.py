@@ -45,16 +45,16 @@ def console_table(result: RoundResult) -> object:
     return table
 
 
-def write_cycle_report(run_path: Path, results: Sequence[RoundResult]) -> Path:
+def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: str) -> Path:
     """Write the cycle section of ``report.md``: per-round tables, charts, steering; returns the report path."""
     report = run_path / "report.md"
     chart = bar_chart(
         run_path / "cycle_scores.png",
         {f"round {r['round']}": dict(r.get("test") or r["rows"]) for r in results},
         "Test score per round",
-        "exact match",
+        metric,
     )
-    parts = ["## Cycle", "", f"![score per round]({chart.name})", ""]
+    parts = ["## Cycle", "", f"Scores are `{metric}`.", "", f"![score per round]({chart.name})", ""]
     for r in results:
         n = r["round"]
         promoted = "promoted" if r.get("promoted") else "not promoted"

@@ -164,7 +164,7 @@ def evaluate_round(
     specs = {"raw": MergeSpec({})}
     if state.get("train_all"):
         specs[TRAIN_ALL] = MergeSpec({TRAIN_ALL: [1.0] * groups})
-    specs.update({name: MergeSpec({name: [1.0] * groups}) for name in state["deltas"]})
+    specs.update({f"train@{name}": MergeSpec({name: [1.0] * groups}) for name in state["deltas"]})
     results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
     specs.update({label: MergeSpec(**merge) for label, merge in results["merges"].items()})
     test: dict[str, float] = {}
@@ -172,9 +172,14 @@ def evaluate_round(
     for label, spec in specs.items():
         runner.score(spec)
         report = reports[-1]
-        report.save(root / "evals" / f"test-{label.replace('@', '_')}.json")
+        report.save(test_report_path(root, label))
         test[label], per_category[label] = report.score, report.per_category
     return test, per_category
+
+
+def test_report_path(root: Path, label: str) -> Path:
+    """Where a round's test-set evaluation of the table row ``label`` is kept."""
+    return root / "evals" / f"test-{label.replace('@', '_')}.json"
 
 
 def promote(config: Config, run_path: Path, state: dict[str, Any]) -> str:
@@ -193,12 +198,12 @@ def promote(config: Config, run_path: Path, state: dict[str, Any]) -> str:
     return str(out.relative_to(run_path))
 
 
-def failed_examples(run_path: Path, round_dir: str, label: str) -> list[dict[str, Any]]:
-    """The test examples ``label`` got wrong, with their complexity level (from the test set)."""
-    report = json.loads((run_path / round_dir / "evals" / f"test-{label}.json").read_text(encoding="utf-8"))
+def failed_examples(run_path: Path, round_dir: str, label: str, ceiling: float) -> list[dict[str, Any]]:
+    """The test examples ``label`` did not get fully right (score below ``ceiling``), with their level."""
+    report = json.loads(test_report_path(run_path / round_dir, label).read_text(encoding="utf-8"))
     levels = {row["prompt"]: row.get("level") for row in read_jsonl(run_path / TEST_FILE)}
     return [
-        {**ex, "level": levels.get(ex["prompt"]), "correct": ex["score"] >= 1.0}
+        {**ex, "level": levels.get(ex["prompt"]), "correct": False}
         for ex in report["per_example"]
-        if ex["score"] < 1.0
+        if ex["score"] < ceiling
     ]

@@ -25,3 +25,9 @@ def test_steer_records_reasons_and_raises_level_for_hard_failures() -> None:
     assert out["reasons"][0].startswith("arithmetic: score 0.20")
     easy = steer(40, {"arithmetic": 0.2}, [{"category": "arithmetic", "level": 1, "correct": False}], 3)
     assert easy["max_level"] == 3
+
+
+def test_steer_scales_scores_by_the_metric_ceiling() -> None:
+    bleu = steer(40, {"arithmetic": 20.0, "strings": 80.0}, [], max_level=3, ceiling=100.0)
+    exact = steer(40, {"arithmetic": 0.2, "strings": 0.8}, [], max_level=3)
+    assert bleu["plan"] == exact["plan"] and bleu["plan"]["arithmetic"] > bleu["plan"]["strings"]
