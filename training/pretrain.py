@@ -72,11 +72,24 @@ def _length_bucketed(lengths: list[int], batch_size: int, rng: random.Random) ->
 
 
 def pretrain_student(path: Path, config: StudentBuildConfig, tasks: list[Any] | None = None) -> dict[str, Any]:
-    """Pre-train the student saved at ``path`` in place; returns the loss curve, tokens/s and wall time."""
+    """Pre-train the student saved at ``path`` in place (on one CPU thread); returns loss curve, tokens/s, time."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    threads = torch.get_num_threads()
+    # d=128 matrices gain little from a second thread, and a step ran 5-20x slower with two threads when other
+    # processes competed for the cores (measured on the 2-core CI machine)
+    torch.set_num_threads(1)
+    try:
+        return _pretrain(path, config, tasks)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _pretrain(path: Path, config: StudentBuildConfig, tasks: list[Any] | None) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.manual_seed(config.seed)
     tasks = (
         tasks
         if tasks is not None
