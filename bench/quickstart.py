@@ -37,6 +37,8 @@ def phase_times(events: list[dict[str, object]]) -> dict[int, dict[str, float]]:
         kind = str(event["event"])
         if kind == "review":
             kind = f"review:{event.get('checkpoint')}"
+        if kind in ("run_started", "run_finished") and round_no:
+            continue  # a round's own evolve run starting and ending inside the parent's round
         if kind == "round_started":
             round_no = int(event["round"])  # type: ignore[call-overload]
         t = float(event["t"])  # type: ignore[arg-type]
@@ -61,8 +63,10 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run([*evoforge, "-q", "run", "--runs-dir", runs, "--run-id", "bench", *sets], check=True, cwd=ROOT)
         wall = time.perf_counter() - start
-        lines = (Path(runs) / "bench" / "events.jsonl").read_text().splitlines()
-        times = phase_times([json.loads(line) for line in lines])
+        run = Path(runs) / "bench"  # each round logs its merge search in its own run directory
+        files = [run / "events.jsonl", *sorted(run.glob("rounds/*/events.jsonl"))]
+        events = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+        times = phase_times(sorted(events, key=lambda e: float(e["t"])))
     print(f"student build (or cache hit): {build_s:.1f} s")
     print(f"{'round':>5} " + " ".join(f"{name:>26}" for _, name in PHASES))
     for n, row in sorted(times.items()):

@@ -23,7 +23,7 @@ SMALL = [
     "evolve.loop=1",
     "evolve.candidate_size=2",
     "train.epochs=1",
-    "merge.trials=4",
+    "merge.trials=7",  # the 5 baselines (4 single deltas, the average) and 2 searched
     "eval.max_new_tokens=24",
     "cycle.rounds=2",
 ]
@@ -67,7 +67,7 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
         test = r["test"]
         assert isinstance(test, dict)
         assert {"raw", "train@all", "average_merge", "auto_merge"} <= set(test)
-        assert all(0.0 <= v <= 1.0 for v in test.values())
+        assert all(0.0 <= v <= 100.0 for v in test.values())  # the quickstart scores character BLEU-4
     report = (run / "report.md").read_text()
     assert "## Cycle" in report and "### Round 2" in report and "auto_merge" in report
     assert (run / "cycle_scores.png").is_file() and (run / "rounds/1/merge/history.png").is_file()
