@@ -75,7 +75,12 @@ def _world_source_hash() -> str:
     spec = find_spec("evoforge.data.world")
     if spec is None or spec.origin is None:
         return "none"
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+    origin = Path(spec.origin)
+    files = sorted(origin.parent.glob("*.py")) if origin.name == "__init__.py" else [origin]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def quiet_libraries() -> None:
