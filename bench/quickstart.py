@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PHASES = (
     ("round_started", "prepare"),
     ("review:review_dataset", "evolve"),
-    ("deltas_trained", "chunk+train"),
+    ("merge_search_started", "chunk+train"),
     ("merge_search_finished", "merge search"),
     ("round_finished", "evaluate+promote+feedback"),
 )

@@ -1,7 +1,8 @@
 """The ``cycle`` graph: AutoLLM's closed loop as a LangGraph state machine — the main job.
 
 prepare round (seeds from the feedback plan) → evolve (the evolve graph as a subgraph; its human reviews pass
-through) → chunk + hold out → train one delta per chunk and method, and train@all → merge-weight search →
+through) → chunk + hold out → train one delta per chunk and method, and train@all beside them (``Send`` branches,
+one at a time per process on a CPU) → merge-weight search →
 evaluate raw, train@all, each delta, average and best merge on the fixed test set → **human checkpoint: promote
 the merge?** → feedback (fold the merge into the student, steer the next round's seeds) → next round, until
 ``cycle.rounds`` or until the test score stops improving for ``cycle.patience`` rounds.
@@ -23,7 +24,8 @@ from evoforge.graphs.cycle_state import CycleState
 from evoforge.graphs.evolve_context import EvolveContext
 from evoforge.runs import RunDir
 
-STEPS = ("prepare_round", "evolve", "chunk", "train", "merge", "evaluate", "review_promotion", "feedback")
+STEPS = ("prepare_round", "evolve", "chunk")
+AFTER_TRAINING = ("merge", "evaluate", "review_promotion", "feedback")
 
 
 def after_feedback(state: CycleState) -> Literal["prepare_round", "__end__"]:
@@ -41,11 +43,14 @@ def context_for(run: RunDir, gateway: Any) -> EvolveContext:
 def build() -> StateGraph:
     """The cycle graph's builder (compile it with or without a checkpointer)."""
     builder = StateGraph(CycleState, context_schema=EvolveContext)
-    for name in STEPS:
-        retry = llm_retry() if name == "evolve" else None
-        builder.add_node(name, getattr(nodes, name), retry_policy=retry)
+    for name in (*STEPS, "train_delta", *AFTER_TRAINING):
+        builder.add_node(name, getattr(nodes, name), retry_policy=llm_retry() if name == "evolve" else None)
     builder.add_edge(START, "prepare_round")
     for a, b in itertools.pairwise(STEPS):
+        builder.add_edge(a, b)
+    builder.add_conditional_edges("chunk", nodes.spread_training, ["train_delta"])
+    builder.add_edge("train_delta", "merge")
+    for a, b in itertools.pairwise(AFTER_TRAINING):
         builder.add_edge(a, b)
     builder.add_conditional_edges("feedback", after_feedback)
     return builder

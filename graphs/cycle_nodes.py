@@ -13,14 +13,14 @@ from typing import Any
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
+from langgraph.types import Overwrite, Send, interrupt
 
 from evoforge.console import console, info
 from evoforge.evals.metrics import metric_ceiling
 from evoforge.graphs import cycle_work as work
 from evoforge.graphs.cycle_feedback import steer
 from evoforge.graphs.cycle_report import console_table, write_cycle_report
-from evoforge.graphs.cycle_state import CycleState, RoundResult
+from evoforge.graphs.cycle_state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.evolve_context import EvolveContext, Resources, resources
 from evoforge.graphs.interactive import parse_decision
 
@@ -43,7 +43,15 @@ async def prepare_round(state: CycleState, runtime: Runtime[EvolveContext]) -> U
     info(f"[bold]round {n}[/bold]: student {student}; seeds {plan}")
     res.run.event("round_started", round=n, student=student, seed_plan=plan)
     limits = {"rounds": res.config.cycle.rounds, "patience": res.config.cycle.patience}
-    return {"round": n, "student": student, "seed_plan": plan, "round_dir": round_dir, "limits": limits}
+    return {
+        "round": n,
+        "student": student,
+        "seed_plan": plan,
+        "round_dir": round_dir,
+        "limits": limits,
+        "deltas": Overwrite({}),
+        "train_all": "",
+    }
 
 
 async def evolve(state: CycleState, runtime: Runtime[EvolveContext]) -> Update:
@@ -58,23 +66,39 @@ async def evolve(state: CycleState, runtime: Runtime[EvolveContext]) -> Update:
 
 
 async def chunk(state: CycleState, runtime: Runtime[EvolveContext]) -> Update:
-    """Cut the evolved data into chunks and a held-out evaluation split (no delta trains on it)."""
+    """Cut the evolved data into chunks and a held-out split (no delta trains on it); plan the deltas."""
     res = await _resources(runtime)
     chunks, eval_path = await asyncio.to_thread(
         work.chunk_round, res.config, res.run.path, state["round_dir"], state["evolved_path"]
     )
-    info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}")
-    return {"chunks": chunks, "eval_path": eval_path}
+    plan = await asyncio.to_thread(work.plan_training, res.config, res.run.path, state["round_dir"])
+    info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
+    return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan}
 
 
-async def train(state: CycleState, runtime: Runtime[EvolveContext]) -> Update:
-    """Train one LoRA delta per chunk and method, and train@all beside them (in a worker thread)."""
+def spread_training(state: CycleState) -> list[Send]:
+    """Fan out one ``train_delta`` branch per planned delta (train@all beside the chunks' deltas)."""
+    return [
+        Send(
+            "train_delta",
+            DeltaTask(
+                chunk=job["chunk"],
+                method=job["method"],
+                round=state["round"],
+                round_dir=state["round_dir"],
+                student=state["student"],
+            ),
+        )
+        for job in state["training_plan"]
+    ]
+
+
+async def train_delta(task: DeltaTask, runtime: Runtime[EvolveContext]) -> Update:
+    """Train one LoRA delta (SFT or DPO) in a worker thread; train@all lands in ``train_all``."""
     res = await _resources(runtime)
-    deltas, train_all = await asyncio.to_thread(
-        work.train_round, res.config, res.run.path, state["round_dir"], state["student"], state["chunks"]
-    )
-    res.run.event("deltas_trained", round=state["round"], deltas=sorted(deltas))
-    return {"deltas": deltas, "train_all": train_all}
+    name, path, is_all = await asyncio.to_thread(work.train_delta, res.config, res.run.path, dict(task))
+    res.run.event("delta_trained", round=task["round"], delta=name)
+    return {"train_all": path} if is_all else {"deltas": {name: path}}
 
 
 async def merge(state: CycleState, runtime: Runtime[EvolveContext]) -> Update:

@@ -41,6 +41,21 @@ class RoundResult(TypedDict, total=False):
     merge_trials: int
 
 
+def merge_dicts(old: dict[str, str] | None, new: dict[str, str] | None) -> dict[str, str]:
+    """Reducer: each training branch adds its delta (a new round resets the dict with ``Overwrite``)."""
+    return {**(old or {}), **(new or {})}
+
+
+class DeltaTask(TypedDict):
+    """The payload a ``Send`` gives one ``train_delta`` branch."""
+
+    chunk: str
+    method: str
+    round: int
+    round_dir: str
+    student: str
+
+
 class CycleState(TypedDict, total=False):
     """The cycle graph's state.
 
@@ -51,7 +66,9 @@ class CycleState(TypedDict, total=False):
         round_dir: ``rounds/<n>``.
         evolved_path: the round's evolved dataset (JSONL).
         chunks: chunk name → JSONL path; eval_path: the held-out split no delta trains on.
-        deltas: delta name → adapter directory (``train@all`` excluded); train_all: the train@all adapter.
+        training_plan: the deltas to train, ``{chunk, method}`` each (chunk ``all`` = train@all).
+        deltas: delta name → adapter directory (``train@all`` excluded; parallel branches merge here);
+            train_all: the train@all adapter.
         merge: the best merge found: weights, method, score, adapter path.
         result: the current round's figures (moved to ``results`` when the round closes).
         results: one entry per finished round.
@@ -66,7 +83,8 @@ class CycleState(TypedDict, total=False):
     evolved_path: str
     chunks: dict[str, str]
     eval_path: str
-    deltas: dict[str, str]
+    training_plan: list[dict[str, str]]
+    deltas: Annotated[dict[str, str], merge_dicts]
     train_all: str
     merge: dict[str, Any]
     result: RoundResult

@@ -8,6 +8,7 @@ the same files (training and the merge study skip what is already done).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -96,26 +97,35 @@ def chunk_round(config: Config, run_path: Path, round_dir: str, evolved_path: st
     return {name: f"{round_dir}/chunks/{name}.jsonl" for name in chunks}, f"{round_dir}/eval.jsonl"
 
 
-def train_round(
-    config: Config, run_path: Path, round_dir: str, student: str, chunks: dict[str, str]
-) -> tuple[dict[str, str], str]:
-    """Train the round's deltas and train@all; returns ({delta name: adapter dir}, train@all adapter dir)."""
-    from evoforge.training.deltas import ALL_CHUNK, train_deltas
+def plan_training(config: Config, run_path: Path, round_dir: str) -> list[dict[str, str]]:
+    """The round's deltas: each chunk's methods (``train.method``) and train@all, as ``{chunk, method}``."""
+    from evoforge.training.deltas import plan_deltas
 
-    root = round_path(run_path, round_dir)
-    results = train_deltas(
-        student_dir(run_path, student),
-        root / "chunks",
-        root / "adapters",
-        config.train,
-        eval_path=root / "eval.jsonl",
-        seed=config.run.seed,
-        device=config.student.device,
-    )
-    rel = {r.name: str(r.adapter_path.relative_to(run_path)) for r in results}
-    deltas = {r.name: rel[r.name] for r in results if r.chunk != ALL_CHUNK}
-    train_all = next((rel[r.name] for r in results if r.chunk == ALL_CHUNK), "")
-    return deltas, train_all
+    jobs = plan_deltas(round_path(run_path, round_dir) / "chunks", config.train)
+    return [{"chunk": job.chunk, "method": job.method} for job in jobs]
+
+
+_TRAINING = threading.Lock()  # one delta trains at a time per process: parallel CPU training only contends
+
+
+def train_delta(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[str, str, bool]:
+    """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all)."""
+    from evoforge.training.deltas import ALL_CHUNK, DeltaJob, train_planned
+
+    root = round_path(run_path, task["round_dir"])
+    job = DeltaJob(task["chunk"], task["method"])
+    with _TRAINING:
+        result = train_planned(
+            job,
+            student_dir(run_path, task["student"]),
+            root / "chunks",
+            root / "adapters",
+            config.train,
+            eval_path=root / "eval.jsonl",
+            seed=config.run.seed,
+            device=config.student.device,
+        )
+    return result.name, str(result.adapter_path.relative_to(run_path)), job.chunk == ALL_CHUNK
 
 
 def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: Path, storage: str) -> Any:

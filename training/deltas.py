@@ -8,7 +8,7 @@ with ``training.json`` beside them; a delta whose inputs hash is unchanged is re
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,60 @@ def train_one(
     return DeltaResult(name, output, method, chunk, metrics)
 
 
+@dataclass(frozen=True)
+class DeltaJob:
+    """One delta to train: a chunk (``all`` = train@all over every chunk) and a method."""
+
+    chunk: str
+    method: str
+
+    @property
+    def name(self) -> str:
+        """The delta's name and adapter directory name, ``<chunk>-<method>``."""
+        return f"{self.chunk}-{self.method}"
+
+
+def plan_deltas(chunks_dir: Path, settings: TrainSettings) -> list[DeltaJob]:
+    """The deltas a chunked dataset trains under ``settings``: each chunk's methods, then train@all's."""
+    chunks = read_chunks(chunks_dir)
+    jobs = [DeltaJob(name, m) for name, rows in chunks.items() for m in methods_for(rows, settings.method, name)]
+    if settings.train_all:
+        if ALL_CHUNK in chunks:
+            raise DataError(
+                f"a chunk is named '{ALL_CHUNK}', which train@all uses; rename it or set train.train_all=false"
+            )
+        everything = [r for records in chunks.values() for r in records]
+        jobs += [DeltaJob(ALL_CHUNK, m) for m in methods_for(everything, settings.method, ALL_CHUNK)]
+    return jobs
+
+
+def train_planned(
+    job: DeltaJob,
+    student_path: Path,
+    chunks_dir: Path,
+    out_dir: Path,
+    settings: TrainSettings,
+    *,
+    eval_path: Path | None = None,
+    seed: int = 0,
+    device: str = "auto",
+) -> DeltaResult:
+    """Train (or reuse) the delta of ``job`` into ``out_dir/<job.name>``.
+
+    ``eval_path`` (the held-out ``eval.jsonl``) adds the delta's held-out metrics before/after training, on the
+    held-out rows of its chunk (all of them for train@all).
+    """
+    chunks = read_chunks(chunks_dir)
+    held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
+    if job.chunk == ALL_CHUNK:
+        records, evals = [r for rows in chunks.values() for r in rows], held_out
+    else:
+        records, evals = chunks[job.chunk], [r for r in held_out if r.get("chunk") == job.chunk]
+    info(f"delta {job.name} on {len(records)} records")
+    trainer = make_trainer(job.method, settings, seed=seed, device=device)
+    return train_one(trainer, student_path, records, out_dir / job.name, job.chunk, evals)
+
+
 def train_deltas(
     student_path: Path,
     chunks_dir: Path,
@@ -129,27 +183,8 @@ def train_deltas(
     seed: int = 0,
     device: str = "auto",
 ) -> list[DeltaResult]:
-    """Train every chunk's deltas (and ``train@all`` when ``settings.train_all``) into ``out_dir``.
-
-    ``eval_path`` (the held-out ``eval.jsonl``) adds each delta's held-out metrics before/after training,
-    computed on that chunk's held-out rows.
-    """
-    chunks = read_chunks(chunks_dir)
-    held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
-    jobs: list[tuple[str, str, Records, Records]] = []
-    for chunk, records in chunks.items():
-        evals = [r for r in held_out if r.get("chunk") == chunk]
-        jobs += [(chunk, m, records, evals) for m in methods_for(records, settings.method, chunk)]
-    if settings.train_all:
-        if ALL_CHUNK in chunks:
-            raise DataError(
-                f"a chunk is named '{ALL_CHUNK}', which train@all uses; rename it or set train.train_all=false"
-            )
-        everything = [r for records in chunks.values() for r in records]
-        jobs += [(ALL_CHUNK, m, everything, held_out) for m in methods_for(everything, settings.method, ALL_CHUNK)]
-    results = []
-    for i, (chunk, method, records, evals) in enumerate(jobs, start=1):
-        info(f"delta {i}/{len(jobs)}: {chunk}-{method} on {len(records)} records")
-        trainer = make_trainer(method, settings, seed=seed, device=device)
-        results.append(train_one(trainer, student_path, records, out_dir / f"{chunk}-{method}", chunk, evals))
-    return results
+    """Train every chunk's deltas (and ``train@all`` when ``settings.train_all``) into ``out_dir``, one by one."""
+    return [
+        train_planned(job, student_path, chunks_dir, out_dir, settings, eval_path=eval_path, seed=seed, device=device)
+        for job in plan_deltas(chunks_dir, settings)
+    ]

@@ -87,7 +87,7 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
     events = runs_dir / "killed" / "events.jsonl"
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline and proc.poll() is None:
-        if events.is_file() and "deltas_trained" in events.read_text():
+        if events.is_file() and "delta_trained" in events.read_text():  # mid-training: one delta done
             break
         time.sleep(0.5)
     assert proc.poll() is None, "the run ended before it could be killed"

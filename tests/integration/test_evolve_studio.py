@@ -37,9 +37,9 @@ def test_langgraph_json_exports_the_cycle_graph_without_a_checkpointer() -> None
     from evoforge.graphs.cycle import graph
 
     assert graph.checkpointer is None
-    assert {"evolve", "train", "merge", "review_promotion", "feedback"} <= set(graph.nodes)
+    assert {"evolve", "train_delta", "merge", "review_promotion", "feedback"} <= set(graph.nodes)
     edges = {(e.source, e.target) for e in graph.get_graph().edges}
-    assert {("feedback", "prepare_round"), ("feedback", "__end__")} <= edges
+    assert {("chunk", "train_delta"), ("train_delta", "merge"), ("feedback", "prepare_round")} <= edges
 
 
 def _free_port() -> int:
