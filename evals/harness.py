@@ -38,6 +38,14 @@ def lora_layers(model: Any) -> list[Any]:
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
 
 
+def full_mix(weights: Mapping[str, float], names: Sequence[str]) -> dict[str, float]:
+    """``weights`` over every loaded adapter (0.0 for those left out); an unknown name is a ConfigError."""
+    unknown = set(weights) - set(names)
+    if unknown:
+        raise ConfigError(f"unknown adapter(s) {sorted(unknown)}; loaded: {list(names)}")
+    return {name: float(weights.get(name, 0.0)) for name in names}
+
+
 class Generator:
     """A resident model (+ LoRA adapters) for batched greedy generation.
 
@@ -93,10 +101,7 @@ class Generator:
 
     def set_weights(self, weights: Mapping[str, float]) -> None:
         """Set the adapter mix: adapter ``i`` contributes ``weights[i] × BᵢAᵢ × alpha/r``; unnamed adapters get 0."""
-        unknown = set(weights) - set(self.adapter_names)
-        if unknown:
-            raise ConfigError(f"unknown adapter(s) {sorted(unknown)}; loaded: {self.adapter_names}")
-        self._weights = {name: float(weights.get(name, 0.0)) for name in self.adapter_names}
+        self._weights = full_mix(weights, self.adapter_names)
         active = [name for name, w in self._weights.items() if w != 0.0]
         if not self.adapter_names:
             return

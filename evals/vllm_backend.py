@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import ConfigError
+from evoforge.evals.harness import full_mix, render_prompt
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
@@ -116,10 +117,7 @@ class VLLMGenerator:
         """Serve the mix ``weights`` (unnamed adapters get 0; all zero = the base model)."""
         from vllm.lora.request import LoRARequest
 
-        unknown = set(weights) - set(self.adapter_names)
-        if unknown:
-            raise ConfigError(f"unknown adapter(s) {sorted(unknown)}; loaded: {self.adapter_names}")
-        self._weights = {n: float(weights.get(n, 0.0)) for n in self.adapter_names}
+        self._weights = full_mix(weights, self.adapter_names)
         active = {n: w for n, w in self._weights.items() if w != 0.0}
         shutil.rmtree(self._tmp / f"mix-{self._lora_id}", ignore_errors=True)
         if not active:
@@ -133,8 +131,6 @@ class VLLMGenerator:
         self._request = LoRARequest(f"mix-{self._lora_id}", self._lora_id, str(path))
 
     def _encode(self, prompt: str) -> list[int]:
-        from evoforge.evals.harness import render_prompt
-
         return list(self.tokenizer(render_prompt(self.tokenizer, prompt), add_special_tokens=False)["input_ids"])
 
     def generate(self, prompts: Sequence[str], progress: ProgressHandle | None = None) -> list[str]:
