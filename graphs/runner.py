@@ -94,7 +94,10 @@ async def drive(run: RunDir, decide: Decider, answer: dict[str, Any] | None = No
         if owned:
             gateway.close()
             usage = gateway.usage()
-            if usage.get("roles") and verbosity() >= 1:
-                from evoforge.llm.usage import usage_table
+            if usage.get("roles"):
+                from evoforge.llm.usage import usage_markdown, usage_table
+                from evoforge.report import write_section
 
-                console.print(usage_table(usage, title=f"LLM usage of {run.run_id}"))
+                write_section(run.path / "report.md", "llm-usage", usage_markdown(usage))
+                if verbosity() >= 1:
+                    console.print(usage_table(usage, title=f"LLM usage of {run.run_id}"))

@@ -93,35 +93,52 @@ class UsageLedger:
             self.roles[name] = RoleUsage.from_dict(figures)
 
 
+USAGE_COLUMNS = ("role", "calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails")
+
+
+def _cells(name: str, figures: dict[str, Any]) -> list[str]:
+    calls = int(figures.get("calls", 0))
+    latency = float(figures.get("latency_s", 0.0)) / calls if calls else 0.0
+    return [
+        name,
+        str(calls),
+        str(figures.get("cache_hits", 0)),
+        f"{figures.get('tokens_in', 0):,}",
+        f"{figures.get('tokens_out', 0):,}",
+        f"{float(figures.get('cost_usd', 0.0)):.4f}",
+        f"{latency:.2f}",
+        str(figures.get("retries", 0)),
+        str(figures.get("failures", 0)),
+    ]
+
+
+def usage_rows(usage: dict[str, Any]) -> list[list[str]]:
+    """The cells of :data:`USAGE_COLUMNS` for each role of :meth:`LLMGateway.usage`, then a ``total`` row."""
+    rows = [_cells(name, figures) for name, figures in (usage.get("roles") or {}).items()]
+    return rows + ([_cells("total", usage["total"])] if usage.get("total") else [])
+
+
 def usage_table(usage: dict[str, Any], title: str = "LLM usage") -> Table:
     """Render :meth:`LLMGateway.usage` output as a rich table: one row per role and a total row."""
     from rich import box
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("role", no_wrap=True)
-    for column in ("calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails"):
+    table.add_column(USAGE_COLUMNS[0], no_wrap=True)
+    for column in USAGE_COLUMNS[1:]:
         table.add_column(column, justify="right", no_wrap=True)
-
-    def row(name: str, figures: dict[str, Any], style: str | None = None) -> None:
-        calls = int(figures.get("calls", 0))
-        latency = float(figures.get("latency_s", 0.0)) / calls if calls else 0.0
-        table.add_row(
-            name,
-            str(calls),
-            str(figures.get("cache_hits", 0)),
-            f"{figures.get('tokens_in', 0):,}",
-            f"{figures.get('tokens_out', 0):,}",
-            f"{float(figures.get('cost_usd', 0.0)):.4f}",
-            f"{latency:.2f}",
-            str(figures.get("retries", 0)),
-            str(figures.get("failures", 0)),
-            style=style,
-        )
-
-    for name, figures in (usage.get("roles") or {}).items():
-        row(name, figures)
-    if usage.get("total"):
+    rows = usage_rows(usage)
+    total = rows.pop() if usage.get("total") else None
+    for cells in rows:
+        table.add_row(*cells)
+    if total is not None:
         table.add_section()
-        row("total", usage["total"], style="bold")
+        table.add_row(*total, style="bold")
     return table
+
+
+def usage_markdown(usage: dict[str, Any]) -> str:
+    """The same figures as :func:`usage_table`, as a markdown section for ``report.md``."""
+    from evoforge.report import markdown_table
+
+    return "## LLM usage and cost\n\n" + markdown_table(USAGE_COLUMNS, usage_rows(usage))

@@ -70,6 +70,7 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
         assert all(0.0 <= v <= 100.0 for v in test.values())  # the quickstart scores character BLEU-4
     report = (run / "report.md").read_text()
     assert "## Cycle" in report and "### Round 2" in report and "auto_merge" in report
+    assert "## LLM usage and cost" in report and "| evolver |" in report
     assert (run / "cycle_scores.png").is_file() and (run / "rounds/1/merge/history.png").is_file()
     for n in (1, 2):
         assert (run / f"rounds/{n}/evolved.jsonl").is_file()

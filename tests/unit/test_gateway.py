@@ -18,7 +18,7 @@ from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOut
 from evoforge.llm.backend import litellm_module
 from evoforge.llm.gateway import LLMGateway
 from evoforge.llm.structured import SCHEMA_MARKER, schema_request
-from evoforge.llm.usage import usage_table
+from evoforge.llm.usage import usage_markdown, usage_table
 from evoforge.runs import RunDir
 
 litellm = litellm_module()
@@ -325,3 +325,5 @@ def test_usage_table_renders_roles_and_total(fake: ScriptedLLM) -> None:
     judge_row = next(line for line in text.splitlines() if "judge" in line)
     assert judge_row.split()[:5] == ["judge", "1", "0", "10", "5"]  # calls, cached, tokens in, tokens out
     assert "total" in text
+    markdown = usage_markdown(gw.usage())
+    assert "| judge | 1 | 0 | 10 | 5 |" in markdown and "| total | 1 |" in markdown
