@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.config import Config
+from evoforge.graphs.evolve_data import read_jsonl
 from evoforge.runs import RunDir, atomic_write_jsonl
 
 TEST_FILE = "test.jsonl"
@@ -79,11 +80,6 @@ def write_test_set(config: Config, run_path: Path) -> Path:
         rows = eval_records(config.world.n_eval, config.run.seed + TEST_SEED_OFFSET, config.world.categories)
         atomic_write_jsonl(path, rows)
     return path
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON Lines file written by evoforge."""
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def chunk_round(config: Config, run_path: Path, round_dir: str, evolved_path: str) -> tuple[dict[str, str], str]:
