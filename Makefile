@@ -32,6 +32,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test-fast: $(STAMP_DEV)
 	$(BIN)/pytest -q

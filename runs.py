@@ -14,13 +14,15 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from evoforge import __version__
 from evoforge.config import Config, redact
+from evoforge.console import info
 from evoforge.errors import RunDirError
 
 RUN_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -146,6 +148,23 @@ class RunDir:
         """Mark the run ended with ``status`` (completed, failed, interrupted, ...)."""
         self.update_manifest(status=status, ended=now_iso(), **fields)
         self.event("run_finished", status=status)
+
+    @contextmanager
+    def recording(self, interrupted_hint: str = "") -> Iterator[RunDir]:
+        """The run's lifecycle around a command's work: an exception inside ends the run ``failed`` (Ctrl-C:
+        ``interrupted``, with ``interrupted_hint`` printed) with the error in the manifest, and propagates.
+
+        The block ends the run itself on success (``finish("completed", ...)``), or leaves the status it set
+        (``awaiting_review``) for a run that waits at a human checkpoint.
+        """
+        try:
+            yield self
+        except BaseException as exc:
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            self.finish("interrupted" if interrupted else "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            if interrupted and interrupted_hint:
+                info(interrupted_hint)
+            raise
 
     def event(self, kind: str, **data: Any) -> None:
         """Append one structured event to ``events.jsonl`` (secrets redacted)."""

@@ -16,33 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sim_process import sim_server
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(base: str) -> None:
-    for _ in range(300):
-        try:
-            httpx.get(f"{base}/models", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit("evoforge serve sim did not start")
 
 
 class DirectClient:
@@ -95,10 +77,11 @@ async def _measure(
     base: str, runs_dir: Path, seeds: list[dict], concurrency: int, client: str, latency: float
 ) -> tuple[int, float]:
     """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | direct | stub): (calls, s)."""
-    from evoforge.agents.methods import INITIAL_METHOD
+    from evoforge.agents.bundle import Agents
+    from evoforge.agents.evolving_method import INITIAL_METHOD
     from evoforge.config import ModelEntry, load_config
-    from evoforge.graphs.evolve_context import Resources
-    from evoforge.graphs.evolve_work import answer_rows, evolve_dataset
+    from evoforge.evolution.steps import answer_rows, evolve_dataset
+    from evoforge.graphs.runtime import Resources
     from evoforge.runs import RunDir
 
     overrides = [f"run.runs_dir={runs_dir}", "llm.cache=false", "evolve.loop=1", f"evolve.concurrency={concurrency}"]
@@ -108,7 +91,7 @@ async def _measure(
     }
     run = RunDir.create(cfg, "bench", f"{client}-c{concurrency}")
     gateway = _client(client, cfg, run, base, concurrency, latency)
-    res = Resources(cfg, run, gateway, asyncio.Semaphore(concurrency))
+    res = Resources(cfg, run, gateway, Agents(), asyncio.Semaphore(concurrency))
     await answer_rows(res, await evolve_dataset(res, seeds[:concurrency], INITIAL_METHOD, "s0c0"))  # warm-up
     before = gateway.usage()["total"]["calls"]
     start = time.perf_counter()
@@ -130,30 +113,19 @@ def main() -> None:
     levels = [int(x) for x in args.concurrency.split(",")]
 
     from evoforge.console import set_verbosity
-    from evoforge.data.world import seed_records
+    from evoforge.offline.world import seed_records
 
     set_verbosity(0)
     seeds = [
         {"id": f"seed-{i}", "instruction": r["instruction"], "category": r["category"]}
         for i, r in enumerate(seed_records(args.n, seed=1))
     ]
-    port = _free_port()
-    evoforge = Path(sys.executable).with_name("evoforge")
-    server = subprocess.Popen(
-        [str(evoforge), "-q", "serve", "sim", "--port", str(port), "--latency", str(args.latency)]
-    )
-    base = f"http://127.0.0.1:{port}/v1"
     rows = []
-    try:
-        _wait_ready(base)
-        with tempfile.TemporaryDirectory() as tmp:
-            for level in levels:
-                for client in args.clients.split(","):
-                    calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
-                    rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with sim_server(args.latency) as (base, _), tempfile.TemporaryDirectory() as tmp:
+        for level in levels:
+            for client in args.clients.split(","):
+                calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
+                rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
     print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
     print("client: gateway = LLMGateway (LiteLLM); direct = raw httpx, no gateway; stub = no HTTP, sleep only")
     print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")

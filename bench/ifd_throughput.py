@@ -4,10 +4,11 @@ Model: the tiny student's architecture (evoforge.training.student defaults, rand
 depend on the weights). Data: skills-world seed records (short answers, ``cherry`` variant) and the Self-Evolution
 AIOps evaluation set (long Chinese answers, ``self_evolution`` variant, max length 512 byte tokens).
 
-Rows: ``per-sample`` = :func:`score_unbatched` (two forward passes with ``labels``, the model's mean loss — the
-baseline); ``cherry as written`` = the same plus Cherry's per-token Python loop over the logits (what its script
-also does); ``batched bs=N`` = :func:`score_records` with N rows per batch; ``batched ≤T tokens`` = batches cut
-at T padded tokens instead. Ratios are against ``per-sample`` measured in this process.
+Rows: ``per-sample`` = ``score_unbatched`` of ``tests/ifd_reference.py``, the tests' per-sample reference (two
+forward passes with ``labels``, the model's mean loss — the baseline); ``cherry as written`` = the same plus
+Cherry's per-token Python loop over the logits (what its script also does); ``batched bs=N`` =
+:func:`score_records` with N rows per batch; ``batched ≤T tokens`` = batches cut at T padded tokens instead.
+Ratios are against ``per-sample`` measured in this process.
 
     .venv/bin/python bench/ifd_throughput.py [--n 128] [--n-long 48] [--repeats 2] [--threads 2]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,7 +26,11 @@ from typing import Any
 
 import torch
 
-from evoforge.evals.ifd import encode_pair, score_records, score_unbatched
+from evoforge.evals.ifd import encode_pair, score_records
+
+# the per-sample reference is test code (tests/ifd_reference.py), not part of the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from ifd_reference import score_unbatched
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -103,8 +109,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from evoforge.data.world import seed_records
-    from evoforge.training.student import StudentBuildConfig, init_student, load_student
+    from evoforge.offline.student import StudentBuildConfig, init_student
+    from evoforge.offline.world import seed_records
+    from evoforge.training.student import load_student
 
     with tempfile.TemporaryDirectory() as tmp:
         model, tokenizer = load_student(init_student(StudentBuildConfig(), Path(tmp) / "student"), device="cpu")

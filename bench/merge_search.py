@@ -5,7 +5,7 @@
     ours = a merge applied on the resident model (adapter scales for linear, in-place ΔW for TIES) and restored;
     naive = load the base from disk, load the 4 adapters, PEFT add_weighted_adapter + merge_and_unload.
     Both are evaluated the same way (greedy generation over the eval set).
-(2) A 4-delta toy problem (merging/toy.py: tiny Llama, 4 LoRA deltas each trained on one synthetic skill;
+(2) A 4-delta toy problem (tests/merge_toy.py: tiny Llama, 4 LoRA deltas each trained on one synthetic skill;
     held-out mix of the skills in unequal shares plus one unlearned skill), scored by teacher-forced next-token
     accuracy (a forward pass instead of generation, so a thousand trials are affordable on a CPU). Best score
     after 10/20/40 trials, median of the seeds, for each sampler with our baselines enqueued first, TPE without
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +28,13 @@ from typing import Any
 
 import torch
 
-from evoforge.merging.deltas import load_lora_delta
-from evoforge.merging.search import (
-    SearchSpace,
-    TrialRunner,
-    completed,
-    enqueue_baselines,
-    make_sampler,
-    open_study,
-    optimize,
-)
-from evoforge.merging.toy import accuracy_objective, build_toy_problem, load_resident
-from evoforge.merging.trial import MergeSpec
+from evoforge.merging.lora import load_lora_delta
+from evoforge.merging.search import SearchSpace, completed, open_search, optimize
+from evoforge.merging.trial import MergeSpec, TrialRunner
+
+# the toy problem is test code (tests/merge_toy.py), not part of the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from merge_toy import accuracy_objective, build_toy_problem, load_resident
 
 NAMES = ["delta_1", "delta_2", "delta_3", "delta_4"]
 
@@ -68,13 +64,15 @@ def _random_adapters(base: Path, root: Path, n: int) -> dict[str, Path]:
 def timing_table(root: Path, trials: int, device: str, n_eval: int) -> str:
     """Per-trial merge and eval time of our resident paths and of the naive reload-and-merge path."""
 
-    from evoforge.data.world import generators
-    from evoforge.evals.harness import EvalRecord, Generator, evaluate
-    from evoforge.training.student import StudentBuildConfig, build_tiny_student
+    from evoforge.data.records import Example
+    from evoforge.evals.harness import Generator, evaluate
+    from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+    from evoforge.offline.world import generators
 
     base = build_tiny_student(root / "student", config=StudentBuildConfig(steps=0, eval_tasks=0))
     adapters = _random_adapters(base, root, len(NAMES))
-    records = [EvalRecord(r["prompt"], r["reference"], r["category"]) for r in generators.eval_records(n_eval, 0)]
+    rows = generators.eval_records(n_eval, 0)
+    records = [Example.for_eval(r["prompt"], r["reference"], r["category"]) for r in rows]
     gen = Generator(base, adapters, device=device, batch_size=32, max_new_tokens=24)
     gen.set_weights({})
     deltas = [load_lora_delta(p, n) for n, p in adapters.items()]
@@ -173,9 +171,7 @@ def _restore_check(runner: TrialRunner, model: Any, snapshot: dict[str, torch.Te
 # -- (2) sample efficiency -----------------------------------------------------------------------------------
 def _optuna_curve(runner: TrialRunner, sampler: str, seed: int, budget: int, with_baselines: bool) -> list[float]:
     space = SearchSpace(NAMES)
-    study = open_study(None, make_sampler(sampler, seed))
-    if with_baselines:
-        enqueue_baselines(study, space)
+    study = open_search(space, sampler, seed, baselines=with_baselines)
     optimize(study, space, runner, budget)
     return [t.value for t in completed(study)]
 

@@ -14,25 +14,16 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
+from sim_process import sim_server
 
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _worker(port: int, first: int, count: int) -> None:
@@ -64,35 +55,22 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--requests", type=int, default=512)
     args = parser.parse_args()
-    port = _free_port()
-    evoforge = Path(sys.executable).with_name("evoforge")
-    cmd = [str(evoforge), "-q", "serve", "sim", "--port", str(port), "--latency", str(args.latency)]
-    server = subprocess.Popen(cmd)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/models", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with sim_server(args.latency) as (base, server):
+        port = int(base.rsplit(":", 1)[1].split("/", 1)[0])
         rows = []
         for concurrency in (1, 8, 64):
             n = min(args.requests, 64) if concurrency == 1 else args.requests
             cpu = _cpu_seconds(server.pid)
             seconds = asyncio.run(_run(port, n, concurrency))
             rows.append((concurrency, n, seconds, n / seconds, (_cpu_seconds(server.pid) - cpu) / n * 1000))
-        baseline = rows[0][3]
-        print(f"latency {args.latency:.3f} s per reply; ideal requests/s = concurrency / latency")
-        header = ("concurrency", "requests", "seconds", "req/s", "vs c=1", "of ideal", "server CPU ms/req")
-        print(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 8, 8, 8, 7, 8, 17), strict=True)))
-        for concurrency, n, seconds, rate, cpu_ms in rows:
-            ideal = concurrency / args.latency if args.latency > 0 else float("inf")
-            ratio, share = rate / baseline, rate / ideal
-            print(f"{concurrency:>11} {n:>8} {seconds:>8.2f} {rate:>8.1f} {ratio:>6.1f}x {share:>7.0%} {cpu_ms:>17.2f}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    baseline = rows[0][3]
+    print(f"latency {args.latency:.3f} s per reply; ideal requests/s = concurrency / latency")
+    header = ("concurrency", "requests", "seconds", "req/s", "vs c=1", "of ideal", "server CPU ms/req")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (11, 8, 8, 8, 7, 8, 17), strict=True)))
+    for concurrency, n, seconds, rate, cpu_ms in rows:
+        ideal = concurrency / args.latency if args.latency > 0 else float("inf")
+        ratio, share = rate / baseline, rate / ideal
+        print(f"{concurrency:>11} {n:>8} {seconds:>8.2f} {rate:>8.1f} {ratio:>6.1f}x {share:>7.0%} {cpu_ms:>17.2f}")
 
 
 if __name__ == "__main__":

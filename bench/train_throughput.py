@@ -24,11 +24,12 @@ def main() -> None:
 
     import torch
 
+    from evoforge.config import TrainSettings
     from evoforge.console import set_verbosity
-    from evoforge.data.world import preference_records, seed_records
+    from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+    from evoforge.offline.world import preference_records, seed_records
     from evoforge.training.dpo import DPODelta, DPODeltaConfig
     from evoforge.training.sft import SFTDelta, SFTDeltaConfig
-    from evoforge.training.student import StudentBuildConfig, build_tiny_student
 
     torch.set_num_threads(args.threads)
     set_verbosity(0)
@@ -37,11 +38,13 @@ def main() -> None:
         for r in seed_records(args.records, 0)
     ]
     pairs = [dict(r) for r in preference_records(args.records, 0)]
-    shared = {"epochs": 1.0, "batch_size": args.batch_size, "device": "cpu", "max_length": 512}
+    settings = TrainSettings(epochs=1.0, batch_size=args.batch_size, max_length=512)
+    packed = settings.model_copy(update={"packing": True})
+    run = {"seed": 0, "device": "cpu"}
     variants = [
-        ("sft", False, SFTDelta(SFTDeltaConfig(**shared)), sft_records),
-        ("sft", True, SFTDelta(SFTDeltaConfig(**shared, packing=True)), sft_records),
-        ("dpo", False, DPODelta(DPODeltaConfig(**shared)), pairs),
+        ("sft", False, SFTDelta(SFTDeltaConfig.from_settings(settings, **run)), sft_records),
+        ("sft", True, SFTDelta(SFTDeltaConfig.from_settings(packed, **run)), sft_records),
+        ("dpo", False, DPODelta(DPODeltaConfig.from_settings(settings, **run)), pairs),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         base = build_tiny_student(Path(tmp) / "student", config=StudentBuildConfig(steps=0, eval_tasks=0))

@@ -1,22 +1,26 @@
-"""Cutting a normalised dataset into chunks (one delta each) and holding out an evaluation split.
+"""Cutting a normalised dataset (:class:`~evoforge.data.records.Example`s) into chunks (one delta each) and holding
+out an evaluation split.
 
 ``by`` is a record field (``category``, ``level``, ...), ``file`` (the record's ``source_file``) or ``parts:N``
 (N near-equal random parts). The held-out split takes ``eval_fraction`` of every chunk (stratified, seeded; a
 chunk of one record gives none) and no delta ever trains on it. :func:`write_chunks` writes
-``chunks/<name>.jsonl`` and ``eval.jsonl`` (rows ``prompt, reference, category, chunk``, the evaluation set format).
+``chunks/<name>.jsonl`` (the examples' rows) and ``eval.jsonl`` (rows ``prompt, reference, category, chunk``, the
+evaluation set format).
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_jsonl
 
-Records = list[dict[str, Any]]
+Examples = list[Example]
 
 
 def chunk_name(value: Any) -> str:
@@ -25,7 +29,7 @@ def chunk_name(value: Any) -> str:
     return name[:60]
 
 
-def _group(records: Records, by: str, seed: int) -> dict[str, Records]:
+def _group(records: Examples, by: str, seed: int) -> dict[str, Examples]:
     if by.startswith("parts:"):
         try:
             parts = int(by.split(":", 1)[1])
@@ -38,15 +42,15 @@ def _group(records: Records, by: str, seed: int) -> dict[str, Records]:
         width = len(str(parts))
         return {f"part{i + 1:0{width}d}": [records[j] for j in sorted(order[i::parts])] for i in range(parts)}
     field = "source_file" if by == "file" else by
-    groups: dict[str, Records] = {}
+    groups: dict[str, Examples] = {}
     owners: dict[str, Any] = {}
     for i, record in enumerate(records):
-        if record.get(field) in (None, ""):
+        value = record.get(field)
+        if value in (None, ""):
             raise DataError(
-                f"record {i} (prompt {str(record.get('prompt', ''))[:40]!r}) has no '{field}' to chunk by; "
+                f"record {i} (prompt {record.prompt[:40]!r}) has no '{field}' to chunk by; "
                 "choose another field, 'file' or 'parts:N'"
             )
-        value = record[field]
         name = base = chunk_name(value)
         while owners.setdefault(name, value) != value:  # two values that sanitise to the same name
             name = f"{base}-{len(owners)}"
@@ -55,38 +59,41 @@ def _group(records: Records, by: str, seed: int) -> dict[str, Records]:
 
 
 def chunk_dataset(
-    records: Records, by: str = "category", eval_fraction: float = 0.2, seed: int = 0
-) -> tuple[dict[str, Records], Records]:
+    records: Sequence[Example | Mapping[str, Any]], by: str = "category", eval_fraction: float = 0.2, seed: int = 0
+) -> tuple[dict[str, Examples], Examples]:
     """Split ``records`` into named chunks and a held-out evaluation list (stratified by chunk, seeded).
 
-    Every held-out record gets a ``chunk`` field. Raises DataError for no records or a record without the field,
-    ConfigError for a bad ``by``.
+    ``records`` are examples, or normalised rows (read with :meth:`Example.from_row`). Every held-out example gets
+    a ``chunk`` field. Raises DataError for no records or a record without the field, ConfigError for a bad ``by``.
     """
     if not records:
         raise DataError("no records to chunk")
     if not 0 <= eval_fraction < 1:
         raise ConfigError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
-    chunks: dict[str, Records] = {}
-    held_out: Records = []
-    for name, group in _group(records, by, seed).items():
+    examples = [r if isinstance(r, Example) else Example.from_row(r, f"record {i}") for i, r in enumerate(records)]
+    chunks: dict[str, Examples] = {}
+    held_out: Examples = []
+    for name, group in _group(examples, by, seed).items():
         order = list(range(len(group)))
         random.Random(f"{seed}:{name}").shuffle(order)
         n_eval = round(len(group) * eval_fraction) if len(group) > 1 else 0
         n_eval = min(max(n_eval, 1 if eval_fraction > 0 and len(group) > 1 else 0), len(group) - 1)
         held = set(order[:n_eval])
         chunks[name] = [r for i, r in enumerate(group) if i not in held]
-        held_out += [{**group[i], "chunk": name} for i in sorted(held)]
+        held_out += [group[i].with_meta(chunk=name) for i in sorted(held)]
     return chunks, held_out
 
 
-def eval_row(record: dict[str, Any]) -> dict[str, Any]:
-    """A held-out record as an evaluation row: ``prompt, reference`` (completion or chosen), category, chunk."""
-    reference = record.get("completion", record.get("chosen"))
-    category = record.get("category", record.get("chunk", "all"))
-    return {**record, "reference": reference, "category": str(category)}
+def eval_row(record: Example) -> dict[str, Any]:
+    """A held-out example as an evaluation row: its row plus ``reference`` (completion or chosen) and category."""
+    row = record.to_row()
+    category = row.get("category", row.get("chunk", "all"))
+    return {**row, "reference": record.reference, "category": str(category)}
 
 
-def write_chunks(out_dir: Path, chunks: dict[str, Records], held_out: Records, *, overwrite: bool = False) -> Path:
+def write_chunks(
+    out_dir: Path, chunks: Mapping[str, Sequence[Example]], held_out: Sequence[Example], *, overwrite: bool = False
+) -> Path:
     """Write ``out_dir/chunks/<name>.jsonl`` and ``out_dir/eval.jsonl``.
 
     Existing chunks are refused unless ``overwrite`` (which also removes chunk files the new split lacks).
@@ -97,7 +104,7 @@ def write_chunks(out_dir: Path, chunks: dict[str, Records], held_out: Records, *
     for stale in chunk_dir.glob("*.jsonl") if overwrite else ():
         if stale.stem not in chunks:  # a chunk of an earlier split must not be trained again
             stale.unlink()
-    for name, records in chunks.items():
-        atomic_write_jsonl(chunk_dir / f"{name}.jsonl", records)
+    for name, examples in chunks.items():
+        atomic_write_jsonl(chunk_dir / f"{name}.jsonl", [example.to_row() for example in examples])
     atomic_write_jsonl(out_dir / "eval.jsonl", [eval_row(r) for r in held_out])
     return chunk_dir

@@ -1,6 +1,6 @@
-"""Dataset formats people have, normalised to one record shape.
+"""Dataset formats people have, normalised to one record shape: :class:`~evoforge.data.records.Example`.
 
-Normalised records (plain dicts):
+As rows (what :meth:`Example.to_row <evoforge.data.records.Example.to_row>` and :func:`load_records` give):
 
 - SFT: ``{"prompt": str, "completion": str}``
 - preference: ``{"prompt": str, "chosen": str, "rejected": str}``
@@ -18,11 +18,12 @@ instances: [{input, output}]). A LLaMA-Factory ``dataset_info.json`` is accepted
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from evoforge.data.io import Located, read_located
+from evoforge.data.records import Example
 from evoforge.errors import DataError
 
 FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion", "preference", "self_instruct")
@@ -194,9 +195,27 @@ _NORMALISERS: dict[str, Callable[..., dict[str, Any]]] = {
 
 
 def normalise_row(
-    row: dict[str, Any], where: str, fmt: str | None = None, tags: dict[str, str] | None = None
+    row: dict[str, Any],
+    where: str,
+    fmt: str | None = None,
+    tags: dict[str, str] | None = None,
+    source: str | None = None,
+) -> list[Example]:
+    """Normalise one raw row (``self_instruct`` rows give one example per instance); DataError names ``where``.
+
+    ``source`` becomes the examples' ``source_file`` (the file or catalogue entry they came from).
+    """
+    records = _normalise_fields(row, where, fmt, tags)
+    if source is not None:
+        for record in records:
+            record["source_file"] = source
+    return [Example.from_row(record, where) for record in records]
+
+
+def _normalise_fields(
+    row: dict[str, Any], where: str, fmt: str | None, tags: dict[str, str] | None
 ) -> list[dict[str, Any]]:
-    """Normalise one raw row (``self_instruct`` rows give one record per instance); DataError names ``where``."""
+    """The normalised row(s) of one raw row: its scalar metadata, then the fields of its format."""
     fmt = fmt or detect_format(row)
     if fmt is None:
         raise DataError(
@@ -217,27 +236,21 @@ def normalise_row(
     return [{**meta, **_NORMALISERS[fmt](row, where, tags)}]
 
 
-def normalise(located: list[Located], fmt: str | None = None, source: str | None = None) -> list[dict[str, Any]]:
+def normalise(located: list[Located], fmt: str | None = None, source: str | None = None) -> list[Example]:
     """Normalise located rows; the format is detected per row unless given."""
-    out = []
-    for where, row in located:
-        for record in normalise_row(row, where, fmt):
-            if source is not None:
-                record["source_file"] = source
-            out.append(record)
-    return out
+    return [example for where, row in located for example in normalise_row(row, where, fmt, source=source)]
 
 
 _LF_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "messages": "conversations"}
 
 
-def _read_catalogue(path: Path, fmt: str | None) -> list[dict[str, Any]]:
+def _read_catalogue(path: Path, fmt: str | None) -> list[Example]:
     """LLaMA-Factory ``dataset_info.json``: every local ``file_name`` entry, columns and tags applied."""
     try:
         catalogue = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    records = []
+    examples = []
     for name, entry in catalogue.items():
         if not isinstance(entry, dict) or "file_name" not in entry:
             raise DataError(f"{path}: dataset '{name}' has no local 'file_name' (hub datasets are not fetched)")
@@ -248,13 +261,11 @@ def _read_catalogue(path: Path, fmt: str | None) -> list[dict[str, Any]]:
         for where, row in read_located(path.parent / entry["file_name"]):
             renamed = {canon: row[col] for canon, col in columns.items() if col in row}
             renamed.update({k: v for k, v in row.items() if k not in columns.values()})
-            for record in normalise_row(renamed, where, entry_fmt, tags):
-                out = {**record, "source_file": name}
-                records.append(out)
-    return records
+            examples += normalise_row(renamed, where, entry_fmt, tags, source=name)
+    return examples
 
 
-def load_records(path: str | Path, fmt: str | None = None) -> list[dict[str, Any]]:
+def load_examples(path: str | Path, fmt: str | None = None) -> list[Example]:
     """Read and normalise a data file, a saved HF dataset, or a LLaMA-Factory ``dataset_info.json`` catalogue."""
     path = Path(path)
     if path.is_dir() and (path / "dataset_info.json").is_file() and not (path / "state.json").is_file():
@@ -264,6 +275,11 @@ def load_records(path: str | Path, fmt: str | None = None) -> list[dict[str, Any
     return normalise(read_located(path), fmt, source=path.stem)
 
 
-def is_preference(record: dict[str, Any]) -> bool:
-    """Whether a normalised record is a preference pair."""
+def load_records(path: str | Path, fmt: str | None = None) -> list[dict[str, Any]]:
+    """:func:`load_examples` as normalised rows (plain dicts, as the chunk files hold them)."""
+    return [example.to_row() for example in load_examples(path, fmt)]
+
+
+def is_preference(record: Mapping[str, Any]) -> bool:
+    """Whether a normalised row (e.g. read back from a chunk file) is a preference pair; see Example.is_preference."""
     return "chosen" in record and "rejected" in record

@@ -121,3 +121,8 @@ def read_located(path: str | Path) -> list[Located]:
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Raw rows (dicts) of a JSONL/JSON/parquet file or saved HF dataset; DataError names file and line."""
     return [row for _, row in read_located(path)]
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON Lines file the run itself wrote (an empty file is no rows)."""
+    return read_records(path) if path.stat().st_size else []

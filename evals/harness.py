@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -157,15 +158,8 @@ class Generator:
 
 
 # -- evaluation sets and reports --------------------------------------------------------------------------------
-@dataclass
-class EvalRecord:
-    """One evaluation item: the user prompt, the reference answer, and a category for the per-category table."""
-
-    prompt: str
-    reference: str
-    category: str = "all"
-
-
+# An evaluation item is an Example (Example.for_eval): the user prompt, the reference answer (its completion) and
+# a category for the per-category table.
 @dataclass
 class EvalReport:
     """Mean score over all examples, per category, and each example's prediction and score."""
@@ -186,7 +180,7 @@ class EvalReport:
         atomic_write_json(path, self.to_dict())
 
 
-def load_eval_records(path: Path) -> list[EvalRecord]:
+def load_eval_records(path: Path) -> list[Example]:
     """Read an evaluation set (JSONL, JSON, parquet): rows ``{prompt, reference, category?}``, or Self-Evolution
     style rows ``{instruction, input, output}`` (closed-book: the ``input`` question → ``output``)."""
     from evoforge.data.io import read_located
@@ -194,42 +188,45 @@ def load_eval_records(path: Path) -> list[EvalRecord]:
     return [_to_record(where, row) for where, row in read_located(path)]
 
 
-def _to_record(where: str, row: dict[str, Any]) -> EvalRecord:
+def _to_record(where: str, row: Mapping[str, Any]) -> Example:
     category = str(row.get("category") or "all")
     if isinstance(row.get("prompt"), str) and isinstance(row.get("reference"), str):
-        return EvalRecord(row["prompt"], row["reference"], category)
+        return Example.for_eval(row["prompt"], row["reference"], category)
     question = row.get("input") or row.get("instruction")
     if isinstance(question, str) and isinstance(row.get("output"), str):
-        return EvalRecord(question, row["output"], category)
+        return Example.for_eval(question, row["output"], category)
     raise DataError(f"{where}: expected fields 'prompt' and 'reference' (strings), optional 'category'")
 
 
 def evaluate(
     gen: Any,
-    records: Sequence[EvalRecord | dict[str, Any]],
+    records: Sequence[Example | Mapping[str, Any]],
     metric: str | Callable[[str, str], float] = "exact_match",
     progress: ProgressHandle | None = None,
 ) -> EvalReport:
     """Generate an answer for every record with ``gen`` and score it against the reference with ``metric``.
 
     ``gen`` is anything with ``generate(prompts, progress=None) -> list[str]`` (a :class:`Generator`, the vLLM
-    backend). ``records`` are :class:`EvalRecord` or rows ``{prompt, reference, category?}``. ``metric`` is a name
+    backend). ``records`` are examples (:meth:`Example.for_eval`; a pair is scored against its chosen answer) or
+    rows ``{prompt, reference, category?}``. Each per-example row is ``prompt, reference, category, prediction,
+    score``. ``metric`` is a name
     from :data:`evoforge.evals.metrics.METRICS` or a scorer function.
     """
     from evoforge.evals.metrics import get_metric
 
     if not records:
         raise DataError("evaluation set is empty")
-    items = [r if isinstance(r, EvalRecord) else _to_record(f"eval record {n}", r) for n, r in enumerate(records, 1)]
+    items = [r if isinstance(r, Example) else _to_record(f"eval record {n}", r) for n, r in enumerate(records, 1)]
     scorer = get_metric(metric) if isinstance(metric, str) else metric
     name = metric if isinstance(metric, str) else getattr(metric, "__name__", "custom")
     predictions = gen.generate([r.prompt for r in items], progress=progress)
     by_category: dict[str, list[float]] = defaultdict(list)
     per_example = []
     for record, pred in zip(items, predictions, strict=True):
-        score = float(scorer(pred, record.reference))
-        by_category[record.category].append(score)
-        per_example.append({**asdict(record), "prediction": pred, "score": score})
+        item = record.eval_item()
+        score = float(scorer(pred, item["reference"]))
+        by_category[item["category"]].append(score)
+        per_example.append({**item, "prediction": pred, "score": score})
     total = [e["score"] for e in per_example]
     return EvalReport(
         metric=name,

@@ -11,8 +11,9 @@
 
 Prompt and answer are tokenised separately and concatenated, so both texts score the very same answer tokens; a
 sequence longer than ``max_length`` loses answer tokens from its end (in both texts). Scoring batches many
-sequences at once (sorted by length, right padding, answer-token masks); :func:`score_unbatched` is the per-sample
-reference written the way Cherry_LLM scores (one sample, two forward passes) used to verify and benchmark it.
+sequences at once (sorted by length, right padding, answer-token masks). Its per-sample reference, written the way
+Cherry_LLM scores (one sample, two forward passes), is test code: ``tests/ifd_reference.py`` (the correctness
+oracle of ``tests/unit/test_evals_ifd.py`` and the baseline of ``bench/ifd_throughput.py``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def encode_pair(
     return (prompt_ids + answer_ids, len(prompt_ids)), (header_ids + answer_ids, len(header_ids))
 
 
-def _ratio(conditioned: float | None, direct: float | None, n: int, variant: str) -> IFDScore:
+def ifd_from_losses(conditioned: float | None, direct: float | None, n: int, variant: str) -> IFDScore:
+    """The IFD of a record from its mean answer losses with (``conditioned``) and without (``direct``) the
+    instruction, over ``n`` answer tokens; None when a loss is missing or the ratio is undefined."""
     if conditioned is None or direct is None:
         return IFDScore(None, conditioned, direct, n)
     if variant == "superfiltering":
@@ -180,31 +183,9 @@ def score_records(
     flat = [seq for pair in pairs for seq in pair]
     losses = answer_losses(model, flat, batch_size, pad, progress, max_tokens)
     return [
-        _ratio(losses[2 * k], losses[2 * k + 1], len(cond[0]) - cond[1], variant)
+        ifd_from_losses(losses[2 * k], losses[2 * k + 1], len(cond[0]) - cond[1], variant)
         for k, (cond, _direct) in enumerate(pairs)
     ]
-
-
-def score_unbatched(
-    model: Any, tokenizer: Any, record: dict[str, Any], variant: str = "cherry", max_length: int = 512
-) -> IFDScore:
-    """Reference IFD of one record the way Cherry_LLM computes it: two forward passes with ``labels`` (prompt
-    positions set to -100) and the model's own mean loss; no batching, no padding."""
-    import torch
-
-    cond, direct = encode_pair(tokenizer, record, variant, max_length)
-    device = next(model.parameters()).device
-    losses: list[float | None] = []
-    for ids, start in (cond, direct):
-        if len(ids) - max(1, start) <= 0:
-            losses.append(None)
-            continue
-        input_ids = torch.tensor([ids], device=device)
-        labels = input_ids.clone()
-        labels[0, :start] = -100
-        with torch.inference_mode():
-            losses.append(float(model(input_ids=input_ids, labels=labels).loss))
-    return _ratio(losses[0], losses[1], len(cond[0]) - cond[1], variant)
 
 
 # -- selection --------------------------------------------------------------------------------------------------

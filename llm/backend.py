@@ -2,13 +2,17 @@
 
 Importing LiteLLM costs seconds and, by default, fetches a price map from the internet; nothing in evoforge
 imports it at start-up. :func:`litellm_module` sets ``LITELLM_LOCAL_MODEL_COST_MAP`` first and imports it on
-first use. Models named ``sim/...`` are served by the simulated LLM, registered as the custom provider "sim".
+first use. Custom providers plug in through the ``evoforge.llm_providers`` entry point group: a model named
+``<name>/...`` whose ``<name>`` is an entry point there is served by the ``litellm.CustomLLM`` that entry point
+returns (evoforge ships one: ``sim``, the simulated LLM of :mod:`evoforge.offline.sim`). So ``llm`` imports
+nothing above it, and the simulated model is registered only when a ``sim/...`` model is first called.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from importlib.metadata import entry_points
 from typing import Any
 
 _module: Any = None
@@ -40,10 +44,15 @@ def register_provider(name: str, handler: Any) -> None:
     litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": name, "custom_handler": handler}]
 
 
-def ensure_provider_for(model: str) -> None:
-    """Import LiteLLM and, for a ``sim/...`` model, register the simulated LLM (imported only then)."""
-    litellm_module()
-    if model.startswith(f"{SIM_PROVIDER}/") and not is_registered(SIM_PROVIDER):
-        from evoforge.llm.sim import get_handler
+PROVIDER_GROUP = "evoforge.llm_providers"
 
-        register_provider(SIM_PROVIDER, get_handler())
+
+def ensure_provider_for(model: str) -> None:
+    """Import LiteLLM and, when ``model``'s provider is a plug-in (an entry point), register its handler once."""
+    litellm_module()
+    name = model.split("/", 1)[0]
+    if "/" not in model or is_registered(name):
+        return
+    found = entry_points(group=PROVIDER_GROUP, name=name)
+    for entry in found:
+        register_provider(name, entry.load()())

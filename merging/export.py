@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import ConfigError
-from evoforge.merging.deltas import PEFT_PREFIX, Delta, layer_groups
+from evoforge.merging.lora import PEFT_PREFIX, Delta, layer_groups
 from evoforge.merging.methods import get_method, normalized
 from evoforge.merging.trial import DeltaMixer, MergeSpec
+from evoforge.runs import atomic_write_json
 
 
 def _effective_weights(spec: MergeSpec, names: list[str], groups: int) -> dict[str, list[float]]:
@@ -41,8 +42,6 @@ def save_cat_adapter(deltas: list[Delta], spec: MergeSpec, out: Path, groups: in
     """
     import torch
     from safetensors.torch import save_file
-
-    from evoforge.runs import atomic_write_json
 
     chosen = [d for d in deltas if d.name in spec.weights]
     if any(d.kind != "lora" for d in chosen):

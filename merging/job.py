@@ -2,11 +2,16 @@
 
 The job's inputs are written to ``<run>/merge/job.json``; every worker process rebuilds its own resident model
 from it (``MergeJob.runner`` names the function that does: the eval harness's :class:`Generator` by default).
+The job reads its settings once into the layers below it (the search space and study of :mod:`.search`, the
+:class:`TrialRunner` of :mod:`.trial`) and hands the finished study to :mod:`.results` to write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import importlib
+import multiprocessing
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,17 +20,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evoforge.config import LLMSettings, MergeSettings, redact
+from evoforge.console import progress
 from evoforge.errors import ConfigError
-from evoforge.merging.search import (
-    SearchSpace,
-    TrialRunner,
-    completed,
-    enqueue_baselines,
-    make_sampler,
-    open_study,
-    optimize,
-)
-from evoforge.merging.trial import MergeSpec
+from evoforge.evals.harness import Generator, evaluate, load_eval_records
+from evoforge.evals.judging import judge_set
+from evoforge.llm.gateway import LLMGateway
+from evoforge.merging.lora import Delta, load_delta, read_state
+from evoforge.merging.results import save_outputs, summarize
+from evoforge.merging.search import SearchSpace, completed, open_search, optimize
+from evoforge.merging.trial import MergeSpec, TrialRunner
+from evoforge.runs import atomic_write_text
 
 if TYPE_CHECKING:
     import optuna
@@ -56,11 +60,13 @@ class MergeJob(BaseModel):
     runner: str = Field("evoforge.merging.job:generator_runner", description="module:function building the runner.")
 
     def space(self) -> SearchSpace:
-        """The search space the settings describe."""
+        """The search space the settings describe over the searched deltas."""
+        return SearchSpace.from_settings(list(self.adapters), self.settings)
+
+    def study(self, space: SearchSpace, rank: int = 0) -> optuna.Study:
+        """Open (or resume) the job's study; the first process (rank 0) enqueues the baselines into it."""
         s = self.settings
-        methods = (s.method,) if isinstance(s.method, str) else tuple(s.method)
-        options = {"normalize": s.normalize}
-        return SearchSpace(list(self.adapters), s.per_layer_groups, s.low, s.high, methods, s.density, options)
+        return open_search(space, s.sampler, self.seed + rank, self.storage, s.direction, rank == 0, s.human_weights)
 
     def all_deltas(self) -> dict[str, Path]:
         """The searched deltas plus train@all when given."""
@@ -72,6 +78,11 @@ class MergeJob(BaseModel):
         factory: Callable[[MergeJob], TrialRunner] = getattr(importlib.import_module(module), name)
         return factory(self)
 
+    def trial_runner(self, model: Any, deltas: list[Delta], evaluate: Callable[[], float]) -> TrialRunner:
+        """A :class:`TrialRunner` of ``deltas`` on ``model`` with the job's layer groups, seed and linear path."""
+        s = self.settings
+        return TrialRunner(model, deltas, evaluate, s.per_layer_groups, self.seed, s.linear_path)
+
 
 def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRunner:
     """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``.
@@ -79,9 +90,6 @@ def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRu
     ``reports``, when given, receives each trial's full :class:`~evoforge.evals.harness.EvalReport`
     (per category and per example), e.g. to keep the test-set evaluation of the cycle's table rows.
     """
-    from evoforge.evals.harness import Generator, evaluate, load_eval_records
-    from evoforge.merging.deltas import load_delta, read_state
-
     paths = job.all_deltas()
     lora = {n: p for n, p in paths.items() if (p / "adapter_config.json").is_file()}
     gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens)
@@ -98,17 +106,11 @@ def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRu
 
     if job.metric == "judge":
         score = _judge_score(job, gen, records)
-    return TrialRunner(gen.model, deltas, score, job.settings.per_layer_groups, job.seed, job.settings.linear_path)
+    return job.trial_runner(gen.model, deltas, score)
 
 
 def _judge_score(job: MergeJob, gen: Any, records: list[Any]) -> Callable[[], float]:
     """AutoLLM's objective: the share of answers the LLM judge grades as passing (score ≥ 7 of 10)."""
-    import asyncio
-    import atexit
-
-    from evoforge.evals.judge import judge_set
-    from evoforge.llm.gateway import LLMGateway
-
     if job.llm is None:
         raise ConfigError("metric 'judge' needs the llm settings in the merge job")
     gw = LLMGateway(job.llm, cache_path=job.llm_cache)
@@ -121,17 +123,14 @@ def _judge_score(job: MergeJob, gen: Any, records: list[Any]) -> Callable[[], fl
     return score
 
 
-def _study(job: MergeJob, rank: int = 0) -> optuna.Study:
-    return open_study(job.storage, make_sampler(job.settings.sampler, job.seed + rank), job.settings.direction)
-
-
 def worker(job_json: str, rank: int, threads: int) -> None:
     """Entry point of a worker process: rebuild the runner and take trials until the study is complete."""
     import torch
 
     torch.set_num_threads(threads)
     job = MergeJob.model_validate_json(job_json)
-    optimize(_study(job, rank), job.space(), job.build_runner(), job.settings.trials)
+    space = job.space()
+    optimize(job.study(space, rank), space, job.build_runner(), job.settings.trials)
 
 
 def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[str, float]:
@@ -151,19 +150,12 @@ def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[
 
 def run_job(job: MergeJob, run: RunDir) -> dict[str, Any]:
     """Run (or resume) the search with ``job.settings.workers`` processes, then save and report the result."""
-    import multiprocessing
-
-    from evoforge.console import progress
-    from evoforge.merging.results import write_outputs
-    from evoforge.runs import atomic_write_text
-
     if job.settings.human_weights is not None and len(job.settings.human_weights) != len(job.adapters):
         raise ConfigError(f"merge.human_weights has {len(job.settings.human_weights)} values for {len(job.adapters)}")
     atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
     runner = job.build_runner()
-    study = _study(job)
     space = job.space()
-    enqueue_baselines(study, space, job.settings.human_weights)
+    study = job.study(space)
     refs = references(study, job, runner)
     n_workers = job.settings.workers
     threads = max(1, (os.cpu_count() or 1) // n_workers)
@@ -181,6 +173,7 @@ def run_job(job: MergeJob, run: RunDir) -> dict[str, Any]:
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise ConfigError(f"{len(failed)} merge worker(s) failed (exit codes {failed}); the study can be resumed")
-    results = write_outputs(run, job, study, runner, refs)
+    results = summarize(study, space, refs, job.settings, job.metric, job.adapters)
+    save_outputs(run, results, runner.deltas, job.settings, job.base, job.seed)
     run.event("merge_search_finished", best=results["best"]["score"], trials=len(completed(study)))
     return results

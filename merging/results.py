@@ -6,19 +6,28 @@
 - ``merge/history.png``: the optimisation history (score per trial and best so far).
 - ``merge/best_adapter/``: the best merge as a PEFT adapter (linear merges of LoRA deltas);
   ``merge/best_model/``: as a full model directory (``merge.save_full``).
+
+:func:`summarize` turns a finished study into the results (no files); :func:`save_outputs` writes them.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evoforge.merging.search import SearchSpace, TrialRunner, completed
+from evoforge.errors import ConfigError
+from evoforge.merging.export import save_cat_adapter, save_full_model
+from evoforge.merging.methods import get_method
+from evoforge.merging.search import SearchSpace, completed
 from evoforge.merging.trial import MergeSpec
+from evoforge.report import line_chart, markdown_table, write_section
+from evoforge.runs import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     import optuna
 
-    from evoforge.merging.job import MergeJob
+    from evoforge.config import MergeSettings
+    from evoforge.merging.lora import Delta
     from evoforge.runs import RunDir
 
 
@@ -46,8 +55,6 @@ def _weights_cell(weights: list[float]) -> str:
 
 def report_markdown(results: dict[str, Any], deltas: list[str]) -> str:
     """The merge report: scores table, weights table, timing, and the history chart."""
-    from evoforge.report import markdown_table
-
     scores = [(label, score) for label, score in results["table"].items()]
     weights = []
     for label in ("average_merge", "human_merge", "auto_merge"):
@@ -75,25 +82,22 @@ def report_markdown(results: dict[str, Any], deltas: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(
-    run: RunDir, job: MergeJob, study: optuna.Study, runner: TrialRunner, refs: dict[str, float]
+def summarize(
+    study: optuna.Study,
+    space: SearchSpace,
+    refs: dict[str, float],
+    settings: MergeSettings,
+    metric: str,
+    adapters: dict[str, Path],
 ) -> dict[str, Any]:
-    """Write results.json, report.md (+ the run report's section), history.png and the best merge."""
-    from evoforge.errors import ConfigError
-    from evoforge.merging.export import save_cat_adapter, save_full_model
-    from evoforge.merging.methods import get_method
-    from evoforge.report import line_chart, write_section
-    from evoforge.runs import atomic_write_json, atomic_write_text
-
-    space = job.space()
+    """The results of a finished search (JSON-able): the table of scores (``refs``: raw and train@all, scored
+    apart), the merges of the labelled baselines and of the best trial, mean timing, and every trial."""
     rows = trial_rows(study, space)
     if not rows:
         raise ConfigError("the study has no completed trial")
     labelled = {r["label"]: r for r in rows if r["label"]}
     best = (
-        max(rows, key=lambda r: r["score"])
-        if job.settings.direction == "maximize"
-        else min(rows, key=lambda r: r["score"])
+        max(rows, key=lambda r: r["score"]) if settings.direction == "maximize" else min(rows, key=lambda r: r["score"])
     )
     table = dict(refs)
     table.update({label: r["score"] for label, r in labelled.items()})
@@ -104,12 +108,12 @@ def write_outputs(
     eval_s = [r["eval_s"] for r in rows if r["eval_s"] is not None]
     mean_merge = sum(merge_s) / max(len(merge_s), 1)
     mean_eval = sum(eval_s) / max(len(eval_s), 1)
-    results: dict[str, Any] = {
-        "metric": job.metric,
-        "direction": job.settings.direction,
-        "sampler": job.settings.sampler,
+    return {
+        "metric": metric,
+        "direction": settings.direction,
+        "sampler": settings.sampler,
         "n_trials": len(rows),
-        "deltas": {n: str(p) for n, p in job.adapters.items()},
+        "deltas": {n: str(p) for n, p in adapters.items()},
         "table": table,
         "merges": merges,
         "best": best,
@@ -120,31 +124,38 @@ def write_outputs(
         },
         "trials": rows,
     }
-    spec = MergeSpec(**best["merge"])
-    groups = job.settings.per_layer_groups
-    chosen = [d for d in runner.deltas if d.name in spec.weights]
+
+
+def save_outputs(
+    run: RunDir, results: dict[str, Any], deltas: list[Delta], settings: MergeSettings, base: Path, seed: int
+) -> None:
+    """Export the best merge of ``deltas`` (adding its paths to ``results``), then write results.json, report.md
+    (+ the run report's section) and history.png. ``base`` and ``seed``: for the full model (``save_full``)."""
+    spec = MergeSpec(**results["best"]["merge"])
+    groups = settings.per_layer_groups
+    chosen = [d for d in deltas if d.name in spec.weights]
     if (
         all(d.kind == "lora" for d in chosen)
         and get_method(spec.method, **spec.params).linear
         and any(any(w) for w in spec.weights.values())
     ):
         results["best_adapter"] = str(save_cat_adapter(chosen, spec, run.file("merge", "best_adapter"), groups))
-    if job.settings.save_full:
+    if settings.save_full:
         out = run.file("merge", "best_model")
-        results["best_model"] = str(save_full_model(job.base, chosen, spec, out, groups, job.seed))
+        results["best_model"] = str(save_full_model(base, chosen, spec, out, groups, seed))
+    rows = results["trials"]
     best_so_far: list[float] = []
     for r in rows:
-        pick = max if job.settings.direction == "maximize" else min
+        pick = max if settings.direction == "maximize" else min
         best_so_far.append(r["score"] if not best_so_far else pick(best_so_far[-1], r["score"]))
     line_chart(
         run.file("merge", "history.png"),
         {"trial score": [r["score"] for r in rows], "best so far": best_so_far},
         "Merge-weight search",
         "trial",
-        job.metric,
+        results["metric"],
     )
-    markdown = report_markdown(results, list(job.adapters))
+    markdown = report_markdown(results, list(results["deltas"]))
     atomic_write_json(run.file("merge", "results.json"), results)
     atomic_write_text(run.file("merge", "report.md"), markdown + "\n")
     write_section(run.file("report.md"), "merge", markdown.replace("(history.png)", "(merge/history.png)"))
-    return results

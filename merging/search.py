@@ -2,29 +2,26 @@
 
 - :class:`SearchSpace` turns an Optuna trial into a :class:`MergeSpec` and back (parameter ``w:<delta>``, or
   ``w:<delta>:g<k>`` per layer group; ``method`` and ``density`` when they are searched).
-- :class:`TrialRunner` scores a merge on one resident model: by an in-place ΔW add, or (linear merges of LoRA
-  adapters on large models) by adapter scales; either way the base is restored exactly after the evaluation.
 - :func:`open_study` opens (or resumes) a study on SQLite, a journal file, or any RDB URL (PostgreSQL for
   several machines); :func:`enqueue_baselines` puts each single delta, the average and the human merge first;
-  :func:`optimize` runs until the study holds the requested number of completed trials.
+  :func:`open_search` does both with a seeded sampler.
+- :func:`optimize` runs until the study holds the requested number of completed trials, each scored by a
+  :class:`Scorer` (the trial path's :class:`~evoforge.merging.trial.TrialRunner`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from evoforge.errors import ConfigError
-from evoforge.merging.deltas import Delta
-from evoforge.merging.methods import DENSITY, METHODS, get_method
-from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
+from evoforge.merging.methods import DENSITY, METHODS
+from evoforge.merging.trial import MergeSpec, TrialResult
 
 if TYPE_CHECKING:
     import optuna
 
+    from evoforge.config import MergeSettings
     from evoforge.console import ProgressHandle
 
 STUDY_NAME = "merge"
@@ -47,6 +44,14 @@ class SearchSpace:
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ConfigError(f"unknown merge method(s) {unknown}; known: {', '.join(sorted(METHODS))}")
+
+    @classmethod
+    def from_settings(cls, deltas: list[str], settings: MergeSettings) -> SearchSpace:
+        """The space the ``merge`` settings describe over ``deltas``."""
+        s = settings
+        methods = (s.method,) if isinstance(s.method, str) else tuple(s.method)
+        options = {"normalize": s.normalize}
+        return cls(list(deltas), s.per_layer_groups, s.low, s.high, methods, s.density, options)
 
     def weight_name(self, delta: str, group: int) -> str:
         """The Optuna parameter name of ``delta``'s weight in layer ``group``."""
@@ -149,7 +154,9 @@ def open_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
-def open_study(storage: str | None, sampler: optuna.samplers.BaseSampler, direction: str = "maximize") -> optuna.Study:
+def open_study(
+    storage: str | None, sampler: optuna.samplers.BaseSampler, direction: Literal["minimize", "maximize"] = "maximize"
+) -> optuna.Study:
     """Create the study, or load it when the storage already holds one (a stopped search resumes).
 
     ``storage`` None keeps the study in memory (benchmarks, tests).
@@ -166,20 +173,28 @@ def open_study(storage: str | None, sampler: optuna.samplers.BaseSampler, direct
     )
 
 
+def open_search(
+    space: SearchSpace,
+    sampler: str = "tpe",
+    seed: int = 0,
+    storage: str | None = None,
+    direction: Literal["minimize", "maximize"] = "maximize",
+    baselines: bool = True,
+    human: list[float] | None = None,
+) -> optuna.Study:
+    """Open (or resume) the study with a seeded ``sampler`` and, when ``baselines``, put the baselines first
+    (into an empty study only; ``human``: the hand-picked merge's weights, one per delta)."""
+    study = open_study(storage, make_sampler(sampler, seed), direction)
+    if baselines:
+        enqueue_baselines(study, space, human)
+    return study
+
+
 def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """The study's completed trials."""
     from optuna.trial import TrialState
 
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-
-
-@dataclass
-class TrialResult:
-    """A scored merge with the time spent merging (apply + restore) and evaluating."""
-
-    score: float
-    merge_s: float
-    eval_s: float
 
 
 class Scorer(Protocol):
@@ -188,76 +203,6 @@ class Scorer(Protocol):
     def score(self, spec: MergeSpec) -> TrialResult:
         """Score ``spec``."""
         ...
-
-
-@dataclass
-class TrialRunner:
-    """Scores merges on one resident model; ``evaluate`` scores the model in its current state.
-
-    Every merge can go through an in-place ΔW add (the model's adapters silenced meanwhile). Linear merges of
-    LoRA deltas can instead go through adapter scales when the model carries the adapters (named as the deltas):
-    no dense ΔW in memory, but every active adapter adds its LoRA compute to each forward pass. ``linear_path``
-    picks: ``scales``, ``delta``, or ``auto`` = ``delta`` while the dense ΔW stacks fit in ``DENSE_BUDGET``
-    bytes (small models, where the extra LoRA compute dominates), else ``scales`` (large models).
-    """
-
-    model: Any
-    deltas: list[Delta]
-    evaluate: Callable[[], float]
-    groups: int = 1
-    seed: int = 0
-    linear_path: str = "auto"
-    _scale: ScaleMixer | None = field(default=None, init=False)
-    _delta: DeltaMixer | None = field(default=None, init=False)
-
-    DENSE_BUDGET: ClassVar[int] = 1 << 30
-
-    def __post_init__(self) -> None:
-        if self.linear_path not in ("auto", "scales", "delta"):
-            raise ConfigError(f"linear_path must be auto, scales or delta, not {self.linear_path!r}")
-        loaded = set(getattr(self.model, "peft_config", {}))
-        if loaded:
-            self._scale = ScaleMixer(self.model, sorted(loaded), self.groups)
-        if self.linear_path == "auto":
-            self.linear_path = "delta" if self.dense_bytes() <= self.DENSE_BUDGET else "scales"
-
-    def dense_bytes(self) -> int:
-        """Memory the dense ΔW stacks of the delta path take (float32)."""
-        size = 0
-        for d in self.deltas:
-            if d.kind == "lora":
-                size += sum(f.a.shape[1] * f.b.shape[0] for f in d.factors.values())
-            else:
-                size += sum(t.numel() for t in d.tensors.values())
-        return 4 * size
-
-    def _uses_scales(self, spec: MergeSpec) -> bool:
-        if self.linear_path != "scales" or self._scale is None:
-            return False
-        lora = all(d.kind == "lora" for d in self.deltas if d.name in spec.weights)
-        return lora and set(spec.weights) <= set(self._scale.names) and get_method(spec.method, **spec.params).linear
-
-    def delta_mixer(self) -> DeltaMixer:
-        """The ΔW mixer (built on first use: it stacks the dense ΔW of every delta)."""
-        if self._delta is None:
-            self._delta = DeltaMixer(self.model, self.deltas, self.groups, self.seed)
-        return self._delta
-
-    def score(self, spec: MergeSpec) -> TrialResult:
-        """Apply ``spec``, evaluate, restore the base."""
-        with ExitStack() as stack:
-            start = time.perf_counter()
-            if self._uses_scales(spec):
-                stack.enter_context(self._scale.trial(spec))  # type: ignore[union-attr]
-            else:
-                if self._scale is not None:
-                    stack.enter_context(self._scale.trial(MergeSpec({})))
-                stack.enter_context(self.delta_mixer().trial(spec))
-            applied = time.perf_counter()
-            score = float(self.evaluate())
-            evaluated = time.perf_counter()
-        restored = time.perf_counter()
-        return TrialResult(score, (applied - start) + (restored - evaluated), evaluated - applied)
 
 
 def optimize(

@@ -1,6 +1,7 @@
 """The fast trial path: one resident model, a merge applied in place, evaluated, and the base restored exactly.
 
-Two mixers share one interface (``with mixer.trial(spec): evaluate()``):
+:class:`TrialRunner` scores a :class:`MergeSpec` that way, through one of two mixers that share one interface
+(``with mixer.trial(spec): evaluate()``):
 
 - :class:`ScaleMixer` (linear merges of LoRA adapters): every adapter is loaded on the resident PEFT model;
   a trial activates those with a non-zero weight and sets each LoRA layer's scale to ``wᵢ·scaleᵢ`` (per layer
@@ -12,13 +13,14 @@ Two mixers share one interface (``with mixer.trial(spec): evaluate()``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from evoforge.errors import ConfigError
-from evoforge.merging.deltas import Delta, base_parameter, layer_groups
+from evoforge.merging.lora import Delta, base_parameter, layer_groups
 from evoforge.merging.methods import MergeMethod, get_method, normalized
 
 if TYPE_CHECKING:
@@ -116,7 +118,7 @@ class DeltaMixer(Mixer):
     """Any merge method over dense ΔW, added in place to the base weights; exact restore from a saved copy.
 
     LoRA layers of the resident model (the eval harness's adapters) are left alone: silence them with a
-    :class:`ScaleMixer` trial at zero weights (as :class:`evoforge.merging.search.TrialRunner` does).
+    :class:`ScaleMixer` trial at zero weights (as :class:`TrialRunner` does).
     """
 
     def __init__(self, model: Any, deltas: list[Delta], groups: int = 1, seed: int = 0) -> None:
@@ -198,3 +200,82 @@ class DeltaMixer(Mixer):
     def max_abs_diff(self) -> float:
         """Largest |W − W₀| over the touched base weights (0.0 after :meth:`restore`)."""
         return max((float((t - self.saved[p]).abs().max()) for p, t in self.targets.items()), default=0.0)
+
+
+@dataclass
+class TrialResult:
+    """A scored merge with the time spent merging (apply + restore) and evaluating."""
+
+    score: float
+    merge_s: float
+    eval_s: float
+
+
+@dataclass
+class TrialRunner:
+    """Scores merges on one resident model; ``evaluate`` scores the model in its current state.
+
+    Every merge can go through an in-place ΔW add (the model's adapters silenced meanwhile). Linear merges of
+    LoRA deltas can instead go through adapter scales when the model carries the adapters (named as the deltas):
+    no dense ΔW in memory, but every active adapter adds its LoRA compute to each forward pass. ``linear_path``
+    picks: ``scales``, ``delta``, or ``auto`` = ``delta`` while the dense ΔW stacks fit in ``DENSE_BUDGET``
+    bytes (small models, where the extra LoRA compute dominates), else ``scales`` (large models).
+    """
+
+    model: Any
+    deltas: list[Delta]
+    evaluate: Callable[[], float]
+    groups: int = 1
+    seed: int = 0
+    linear_path: str = "auto"
+    _scale: ScaleMixer | None = field(default=None, init=False)
+    _delta: DeltaMixer | None = field(default=None, init=False)
+
+    DENSE_BUDGET: ClassVar[int] = 1 << 30
+
+    def __post_init__(self) -> None:
+        if self.linear_path not in ("auto", "scales", "delta"):
+            raise ConfigError(f"linear_path must be auto, scales or delta, not {self.linear_path!r}")
+        loaded = set(getattr(self.model, "peft_config", {}))
+        if loaded:
+            self._scale = ScaleMixer(self.model, sorted(loaded), self.groups)
+        if self.linear_path == "auto":
+            self.linear_path = "delta" if self.dense_bytes() <= self.DENSE_BUDGET else "scales"
+
+    def dense_bytes(self) -> int:
+        """Memory the dense ΔW stacks of the delta path take (float32)."""
+        size = 0
+        for d in self.deltas:
+            if d.kind == "lora":
+                size += sum(f.a.shape[1] * f.b.shape[0] for f in d.factors.values())
+            else:
+                size += sum(t.numel() for t in d.tensors.values())
+        return 4 * size
+
+    def _uses_scales(self, spec: MergeSpec) -> bool:
+        if self.linear_path != "scales" or self._scale is None:
+            return False
+        lora = all(d.kind == "lora" for d in self.deltas if d.name in spec.weights)
+        return lora and set(spec.weights) <= set(self._scale.names) and get_method(spec.method, **spec.params).linear
+
+    def delta_mixer(self) -> DeltaMixer:
+        """The ΔW mixer (built on first use: it stacks the dense ΔW of every delta)."""
+        if self._delta is None:
+            self._delta = DeltaMixer(self.model, self.deltas, self.groups, self.seed)
+        return self._delta
+
+    def score(self, spec: MergeSpec) -> TrialResult:
+        """Apply ``spec``, evaluate, restore the base."""
+        with ExitStack() as stack:
+            start = time.perf_counter()
+            if self._uses_scales(spec):
+                stack.enter_context(self._scale.trial(spec))  # type: ignore[union-attr]
+            else:
+                if self._scale is not None:
+                    stack.enter_context(self._scale.trial(MergeSpec({})))
+                stack.enter_context(self.delta_mixer().trial(spec))
+            applied = time.perf_counter()
+            score = float(self.evaluate())
+            evaluated = time.perf_counter()
+        restored = time.perf_counter()
+        return TrialResult(score, (applied - start) + (restored - evaluated), evaluated - applied)

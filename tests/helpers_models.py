@@ -13,6 +13,7 @@ Other tests reuse these (``pyproject`` puts ``tests/`` on ``sys.path``: ``from h
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
@@ -57,29 +58,39 @@ def build_tokenizer(path: Path, vocab_size: int = 400) -> object:
     return fast
 
 
-def build_tiny_lm(path: Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
-    """Save a random-init tiny Llama and its tokenizer to ``path`` (a HF model dir); returns ``path``."""
+def save_random_llama(path: Path, seed: int, hidden_size: int, layers: int, **fields: Any) -> Path:
+    """Save a randomly initialised Llama (seeded; MLP width 2 × hidden, tied embeddings) to ``path``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = build_tokenizer(path)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),  # type: ignore[arg-type]
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=layers,
         num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]
-        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
-        pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
         tie_word_embeddings=True,
+        **fields,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(path)
+    LlamaForCausalLM(config).save_pretrained(path)
     return path
+
+
+def build_tiny_lm(path: Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Save a random-init tiny Llama and its tokenizer to ``path`` (a HF model dir); returns ``path``."""
+    tokenizer: Any = build_tokenizer(path)
+    return save_random_llama(
+        path,
+        seed,
+        hidden_size,
+        layers,
+        vocab_size=len(tokenizer),
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
 
 
 def build_lora_adapter(model_path: Path, out_dir: Path, seed: int, r: int = 4, alpha: int = 8) -> Path:

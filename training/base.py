@@ -1,14 +1,12 @@
-"""What the SFT and DPO delta trainers share: the LoRA/optimiser config, device handling, data conversion,
-the progress callback, token accounting, and writing the adapter with its ``training.json``.
+"""What the SFT and DPO delta trainers share: the LoRA/optimiser config, device handling, the training loop, and
+writing the adapter with its ``training.json``. Records become examples in :mod:`evoforge.training.examples`;
+token accounting and the progress bar are :mod:`evoforge.training.progress`.
 
 A delta is a standard PEFT adapter directory (``adapter_config.json`` + ``adapter_model.safetensors``), loadable
 with ``PeftModel.from_pretrained`` and by ``vllm serve --lora-modules``. Beside the weights, ``training.json``
 records the config, loss curve, tokens/s, padding share, wall time, and the hash of the inputs (data + config +
 base); a delta whose inputs hash is unchanged is not retrained.
 
-Sequences longer than ``max_length`` are truncated at the end (TRL's ``keep_start``) and counted in
-``training.json``; a record whose prompt alone fills ``max_length`` is dropped (it would train on nothing) and
-counted; a chunk left with nothing is an error.
 On CPU training runs in float32 without gradient checkpointing; on a GPU in bf16 with gradient checkpointing
 (several GPUs: ``accelerate launch -m evoforge.cli train ...``).
 """
@@ -20,41 +18,55 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from evoforge.errors import DataError
 from evoforge.runs import atomic_write_json
+from evoforge.training.examples import fit_lengths
+from evoforge.training.progress import TokenCounter, progress_callback
+
+if TYPE_CHECKING:
+    from evoforge.config import TrainSettings
 
 TRAINING_FILE = "training.json"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DeltaConfig:
-    """LoRA and optimisation settings shared by every delta trainer.
+    """LoRA and optimisation settings shared by every delta trainer; build one with :meth:`from_settings`.
+
+    The hyper-parameters have no defaults here: each comes from a ``train`` setting, documented with its default
+    once, on :class:`evoforge.config.TrainSettings`. ``lora_r``, ``lora_alpha``, ``lora_dropout``,
+    ``target_modules``, ``epochs``, ``batch_size`` and ``max_length`` are the settings of the same name;
+    ``learning_rate`` and the method's own fields are mapped by the subclass (``SFTDeltaConfig``,
+    ``DPODeltaConfig``). The run fields:
 
     Attributes:
-        lora_r: LoRA rank.
-        lora_alpha: LoRA scaling numerator (scale = alpha / r).
-        lora_dropout: dropout on the LoRA input.
-        target_modules: module names to adapt, or ``"all-linear"``.
-        epochs: passes over the chunk.
-        learning_rate: peak learning rate (linear warm-up over 10% of steps, then cosine decay).
-        batch_size: sequences (or pairs) per step.
-        max_length: longest sequence in tokens; longer ones are truncated at the end.
-        seed: seed of LoRA initialisation and data order.
-        device: ``auto`` (GPU when visible), ``cpu`` or ``cuda``.
+        seed: seed of LoRA initialisation and data order (``run.seed``).
+        device: ``auto`` (GPU when visible), ``cpu`` or ``cuda`` (``student.device``).
     """
 
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    target_modules: list[str] | str = "all-linear"
-    epochs: float = 2.0
-    learning_rate: float = 2e-3
-    batch_size: int = 16
-    max_length: int = 256
-    seed: int = 0
-    device: str = "auto"
+    lora_r: int
+    lora_alpha: int
+    lora_dropout: float
+    target_modules: list[str] | str
+    epochs: float
+    learning_rate: float
+    batch_size: int
+    max_length: int
+    seed: int
+    device: str
+
+    @classmethod
+    def from_settings(cls, settings: TrainSettings, *, seed: int, device: str) -> Self:
+        """This method's delta config from the ``train`` section and the run's seed and device."""
+        return cls(**cls.settings_fields(settings), seed=seed, device=device)
+
+    @classmethod
+    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
+        """The fields taken from the ``train`` section; a subclass adds its method's."""
+        names = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "batch_size", "max_length")
+        return {name: getattr(settings, name) for name in names}
 
     def lora(self) -> Any:
         """The PEFT ``LoraConfig`` of this delta."""
@@ -95,17 +107,6 @@ class DeltaConfig:
         }
 
 
-def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
-    """The chat messages of a normalised record's prompt (system, earlier turns, then the user prompt)."""
-    messages = [{"role": "system", "content": record["system"]}] if record.get("system") else []
-    return [*messages, *record.get("history", []), {"role": "user", "content": record["prompt"]}]
-
-
-def assistant(text: str) -> list[dict[str, str]]:
-    """One assistant turn."""
-    return [{"role": "assistant", "content": text}]
-
-
 def inputs_hash(records: list[dict[str, Any]], config: Any, base: Path, method: str) -> str:
     """Hash of what determines a delta: its data, its config, the base model's weights/config, the method."""
     digest = hashlib.sha256()
@@ -131,42 +132,6 @@ def is_current(output: Path, data_hash: str) -> bool:
         return False
 
 
-class TokenCounter:
-    """Wraps a data collator to count real and padded token slots of every training batch."""
-
-    def __init__(self, collator: Any, pad_id: int | None) -> None:
-        self.collator, self.pad_id = collator, pad_id
-        self.real = self.slots = 0
-
-    def __call__(self, examples: list[Any]) -> Any:
-        """Collate and count."""
-        batch = self.collator(examples)
-        ids = batch["input_ids"]
-        mask = batch.get("attention_mask")
-        self.slots += int(ids.numel())
-        if mask is not None:
-            self.real += int(mask.sum())
-        else:  # padding-free packing: one flat row, nothing padded
-            self.real += int((ids != self.pad_id).sum()) if self.pad_id is not None else int(ids.numel())
-        return batch
-
-
-def progress_callback(handle: Any, counter: TokenCounter, started: float) -> Any:
-    """A transformers ``TrainerCallback`` advancing an evoforge progress bar with loss and tokens/s."""
-    from transformers import TrainerCallback
-
-    class _Progress(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            handle.advance(1)
-
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
-            if logs and "loss" in logs:
-                rate = counter.real / max(time.perf_counter() - started, 1e-6)
-                handle.note(f"loss {logs['loss']:.3f}  {rate:,.0f} tok/s")
-
-    return _Progress()
-
-
 @dataclass
 class DeltaResult:
     """One trained (or reused) delta."""
@@ -177,32 +142,6 @@ class DeltaResult:
     chunk: str
     metrics: dict[str, Any] = field(default_factory=dict)
     reused: bool = False
-
-
-def fit_lengths(
-    tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str
-) -> tuple[list[dict[str, Any]], int, int]:
-    """Apply the length policy: (kept records, how many get truncated, how many are dropped).
-
-    A record longer than ``max_length`` is kept and truncated at the end; one whose prompt alone fills
-    ``max_length`` is dropped (it would train on nothing). DataError when every record would be dropped.
-    """
-    kept, truncated = [], 0
-    for record in records:
-        prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
-        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        if n_prompt >= max_length:
-            continue
-        answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]
-        longest = max(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
-        truncated += n_prompt + longest + 1 > max_length
-        kept.append(record)
-    if not kept:
-        raise DataError(
-            f"chunk '{chunk}': every prompt is at least max_length={max_length} tokens long "
-            "(raise train.max_length or shorten the prompts)"
-        )
-    return kept, truncated, len(records) - len(kept)
 
 
 def write_training_json(output: Path, payload: dict[str, Any]) -> None:
@@ -234,6 +173,16 @@ class DeltaTrainer:
     def make_trainer(self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path) -> Any:
         """The TRL trainer for this method."""
         raise NotImplementedError
+
+    def trainer_inputs(self, model: Any, tokenizer: Any, train: Any, evaluation: Any) -> dict[str, Any]:
+        """What every TRL trainer gets besides its ``args``: the model, the datasets, the tokenizer, the LoRA."""
+        return {
+            "model": model,
+            "train_dataset": train,
+            "eval_dataset": evaluation,
+            "processing_class": tokenizer,
+            "peft_config": self.config.lora(),
+        }
 
     def train(
         self,

@@ -45,26 +45,15 @@ def methods_for(records: Records, method: str, chunk: str) -> list[str]:
     raise DataError(f"unknown training method '{method}' (expected sft, dpo, auto or both)")
 
 
-def make_trainer(method: str, settings: TrainSettings, seed: int = 0, device: str = "auto") -> DeltaTrainer:
-    """The delta trainer of ``method`` configured from the ``train`` config section."""
-    shared: dict[str, Any] = {
-        "lora_r": settings.lora_r,
-        "lora_alpha": settings.lora_alpha,
-        "lora_dropout": settings.lora_dropout,
-        "target_modules": settings.target_modules,
-        "epochs": settings.epochs,
-        "batch_size": settings.batch_size,
-        "max_length": settings.max_length,
-        "seed": seed,
-        "device": device,
-    }
+def make_trainer(method: str, settings: TrainSettings, *, seed: int, device: str) -> DeltaTrainer:
+    """The delta trainer of ``method`` (``sft``; anything else is DPO) configured from the ``train`` section."""
     if method == "sft":
         from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 
-        return SFTDelta(SFTDeltaConfig(**shared, learning_rate=settings.learning_rate, packing=settings.packing))
+        return SFTDelta(SFTDeltaConfig.from_settings(settings, seed=seed, device=device))
     from evoforge.training.dpo import DPODelta, DPODeltaConfig
 
-    return DPODelta(DPODeltaConfig(**shared, learning_rate=settings.dpo_learning_rate, beta=settings.dpo_beta))
+    return DPODelta(DPODeltaConfig.from_settings(settings, seed=seed, device=device))
 
 
 def read_chunks(chunks_dir: Path) -> dict[str, Records]:

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import DataError
-from evoforge.training.base import DeltaConfig, DeltaTrainer, assistant, prompt_messages
+from evoforge.training.base import DeltaConfig, DeltaTrainer
+from evoforge.training.examples import assistant, prompt_messages
+
+if TYPE_CHECKING:
+    from evoforge.config import TrainSettings
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DPODeltaConfig(DeltaConfig):
-    """DPO delta settings (see :class:`DeltaConfig` for the shared ones).
+    """DPO delta settings: the shared ones (:class:`DeltaConfig`), ``learning_rate`` from
+    ``train.dpo_learning_rate`` and ``beta`` from ``train.dpo_beta`` (documented on
+    :class:`evoforge.config.TrainSettings`)."""
 
-    Attributes:
-        beta: strength of the KL anchor to the reference (higher = stay closer to the base).
-    """
+    beta: float
 
-    learning_rate: float = 5e-4
-    beta: float = 0.1
+    @classmethod
+    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
+        """The shared fields, the DPO learning rate and beta."""
+        return {
+            **super().settings_fields(settings),
+            "learning_rate": settings.dpo_learning_rate,
+            "beta": settings.dpo_beta,
+        }
 
 
 class DPODelta(DeltaTrainer):
@@ -49,12 +59,4 @@ class DPODelta(DeltaTrainer):
         from trl import DPOConfig, DPOTrainer
 
         args = DPOConfig(**self.config.trainer_kwargs(work_dir), beta=self.config.beta, loss_type=["sigmoid"])
-        return DPOTrainer(
-            model=model,
-            ref_model=None,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evaluation,
-            processing_class=tokenizer,
-            peft_config=self.config.lora(),
-        )
+        return DPOTrainer(ref_model=None, args=args, **self.trainer_inputs(model, tokenizer, train, evaluation))

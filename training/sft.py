@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evoforge.training.base import DeltaConfig, DeltaTrainer, assistant, prompt_messages
+from evoforge.training.base import DeltaConfig, DeltaTrainer
+from evoforge.training.examples import assistant, prompt_messages
+
+if TYPE_CHECKING:
+    from evoforge.config import TrainSettings
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SFTDeltaConfig(DeltaConfig):
-    """SFT delta settings (see :class:`DeltaConfig` for the shared ones).
+    """SFT delta settings: the shared ones (:class:`DeltaConfig`), ``learning_rate`` from ``train.learning_rate``
+    and ``packing`` from ``train.packing`` (documented on :class:`evoforge.config.TrainSettings`)."""
 
-    Attributes:
-        packing: pack several examples into each ``max_length`` row (best-fit decreasing, padding-free). Pays
-            off on a GPU with FlashAttention; on CPU the block-diagonal mask of a packed row makes it slower
-            (see ``bench/train_throughput.py``). Without packing, batches are grouped by length.
-    """
+    packing: bool
 
-    packing: bool = False
+    @classmethod
+    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
+        """The shared fields, the SFT learning rate and packing."""
+        return {
+            **super().settings_fields(settings),
+            "learning_rate": settings.learning_rate,
+            "packing": settings.packing,
+        }
 
 
 class SFTDelta(DeltaTrainer):
@@ -53,11 +61,4 @@ class SFTDelta(DeltaTrainer):
             # batches of similar lengths: far less padding when not packing
             train_sampling_strategy="random" if self.config.packing else "group_by_length",
         )
-        return SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=train,
-            eval_dataset=evaluation,
-            processing_class=tokenizer,
-            peft_config=self.config.lora(),
-        )
+        return SFTTrainer(args=args, **self.trainer_inputs(model, tokenizer, train, evaluation))

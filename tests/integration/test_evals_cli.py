@@ -32,6 +32,7 @@ def test_eval_writes_a_report_per_example_and_category(tiny: dict[str, Path], tm
     report = json.loads((tmp_path / "runs" / "e1" / "evals" / "heldout.json").read_text())
     assert report["metric"] == "bleu4" and set(report["per_category"]) == {"a", "b"}
     assert [e["prompt"] for e in report["per_example"]] == [r["prompt"] for r in rows]
+    assert list(report["per_example"][0]) == ["prompt", "reference", "category", "prediction", "score"]
     assert report["score"] == pytest.approx(sum(e["score"] for e in report["per_example"]) / 5)
     manifest = json.loads((tmp_path / "runs" / "e1" / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["eval_score"] == pytest.approx(report["score"])
@@ -70,7 +71,7 @@ def test_ifd_needs_k_or_fraction(tiny: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_eval_with_the_judge_metric_grades_through_the_simulated_llm(tiny: dict[str, Path], tmp_path: Path) -> None:
-    from evoforge.data.world import eval_records
+    from evoforge.offline.world import eval_records
 
     data = tmp_path / "world.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in eval_records(3, seed=1)))
@@ -80,5 +81,6 @@ def test_eval_with_the_judge_metric_grades_through_the_simulated_llm(tiny: dict[
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "runs" / "j1" / "evals" / "world.json").read_text())
     assert report["metric"] == "judge" and all(1 <= e["score"] <= 10 and e["reason"] for e in report["per_example"])
+    assert list(report["per_example"][0]) == ["prompt", "reference", "category", "prediction", "score", "reason"]
     manifest = json.loads((tmp_path / "runs" / "j1" / "manifest.json").read_text())
     assert manifest["llm_usage"]["total"]["calls"] == 3

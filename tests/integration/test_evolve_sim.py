@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from evoforge.config import load_config
-from evoforge.graphs.interactive import policy_decision
-from evoforge.graphs.runner import drive
+from evoforge.graphs.driver import drive
+from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")

@@ -22,7 +22,7 @@ def test_langgraph_json_exports_the_evolve_graph_without_a_checkpointer() -> Non
     spec = json.loads((ROOT / "langgraph.json").read_text())
     file, attr = spec["graphs"]["evolve"].split(":")
     assert (ROOT / file).is_file() and attr == "graph"
-    from evoforge.graphs.evolve import graph
+    from evoforge.graphs.evolve.graph import graph
 
     assert graph.checkpointer is None
     assert {"review_method", "review_dataset", "optimize_candidate", "write_outputs"} <= set(graph.nodes)
@@ -34,7 +34,7 @@ def test_langgraph_json_exports_the_cycle_graph_without_a_checkpointer() -> None
     spec = json.loads((ROOT / "langgraph.json").read_text())
     file, attr = spec["graphs"]["cycle"].split(":")
     assert (ROOT / file).is_file() and attr == "graph"
-    from evoforge.graphs.cycle import graph
+    from evoforge.graphs.cycle.graph import graph
 
     assert graph.checkpointer is None
     assert {"evolve", "train_delta", "merge", "review_promotion", "feedback"} <= set(graph.nodes)

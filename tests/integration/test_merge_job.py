@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from merge_toy import accuracy_objective, build_toy_problem, load_resident, one_torch_thread, train_delta
 
 from evoforge.config import Config, MergeSettings
 from evoforge.merging.job import MergeJob, run_job
-from evoforge.merging.toy import accuracy_objective, build_toy_problem, load_resident, train_delta
 from evoforge.runs import RunDir
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: on a shared 2-core machine more threads make these tiny models far slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def test_search_saves_the_best_merge_and_autollm_tables_then_resumes(tmp_path: Path) -> None:
@@ -39,7 +31,7 @@ def test_search_saves_the_best_merge_and_autollm_tables_then_resumes(tmp_path: P
         metric="token_accuracy",
         settings=settings,
         storage=str(run.file("merge", "optuna.journal")),
-        runner="evoforge.merging.toy:toy_runner",
+        runner="merge_toy:toy_runner",
     )
     results = run_job(job, run)
 

@@ -13,12 +13,12 @@ import pytest
 import uvicorn
 
 from evoforge.agents import analyzer, evolver, generator, judge, optimizer, validator
-from evoforge.agents.methods import INITIAL_METHOD
+from evoforge.agents.evolving_method import INITIAL_METHOD
 from evoforge.config import LLMSettings, ModelEntry
-from evoforge.data.world import generate_tasks, parse_instruction
 from evoforge.llm.gateway import LLMGateway
-from evoforge.llm.sim import SimOptions
-from evoforge.serve.sim_app import create_app
+from evoforge.offline.server import create_app
+from evoforge.offline.sim import SimOptions
+from evoforge.offline.world import generate_tasks, parse_instruction
 
 
 def _free_port() -> int:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from evoforge.data.chunking import chunk_dataset, write_chunks
+from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
 
 
-def _records(n: int = 40) -> list[dict]:
+def _rows(n: int = 40) -> list[dict]:
     cats = ["arithmetic", "strings", "format/list", "instruct"]
     return [
         {"prompt": f"q{i}", "completion": f"a{i}", "category": cats[i % 4], "source_file": f"f{i % 2}"}
@@ -19,15 +20,20 @@ def _records(n: int = 40) -> list[dict]:
     ]
 
 
+def _records(n: int = 40) -> list[Example]:
+    return [Example.from_row(row, f"row {i}") for i, row in enumerate(_rows(n))]
+
+
 def test_chunk_by_category_holds_out_a_stratified_seeded_split() -> None:
     chunks, held = chunk_dataset(_records(), "category", eval_fraction=0.2, seed=1)
     assert sorted(chunks) == ["arithmetic", "format_list", "instruct", "strings"]
     assert all(len(c) == 8 for c in chunks.values())
-    assert sorted(r["chunk"] for r in held) == sorted(["arithmetic", "format_list", "instruct", "strings"] * 2)
-    trained = {r["prompt"] for c in chunks.values() for r in c}
-    assert not trained & {r["prompt"] for r in held} and len(trained) + len(held) == 40
+    assert sorted(r.meta["chunk"] for r in held) == sorted(["arithmetic", "format_list", "instruct", "strings"] * 2)
+    trained = {r.prompt for c in chunks.values() for r in c}
+    assert not trained & {r.prompt for r in held} and len(trained) + len(held) == 40
     assert chunk_dataset(_records(), "category", 0.2, seed=1)[1] == held
     assert chunk_dataset(_records(), "category", 0.2, seed=2)[1] != held
+    assert chunk_dataset(_rows(), "category", 0.2, seed=1) == (chunks, held)  # rows are read as examples
 
 
 def test_chunk_by_file_and_parts() -> None:
@@ -48,14 +54,18 @@ def test_bad_chunking_is_a_clear_error() -> None:
 
 
 def test_write_chunks_and_eval_set(tmp_path: Path) -> None:
-    records = [*_records(8), {"prompt": "p", "chosen": "c", "rejected": "r", "category": "pref"}] * 1
-    records += [{"prompt": "p2", "chosen": "c2", "rejected": "r2", "category": "pref"}]
+    pairs = [{"prompt": f"p{i}", "chosen": f"c{i}", "rejected": f"r{i}", "category": "pref"} for i in range(2)]
+    records = _records(8) + [Example.from_row(row, "pair") for row in pairs]
     chunks, held = chunk_dataset(records, "category", 0.5, 0)
     write_chunks(tmp_path, chunks, held)
     assert sorted(p.name for p in (tmp_path / "chunks").iterdir())[0] == "arithmetic.jsonl"
+    written = [json.loads(line) for line in (tmp_path / "chunks" / "arithmetic.jsonl").read_text().splitlines()]
+    assert written == [e.to_row() for e in chunks["arithmetic"]]
+    assert list(written[0]) == ["prompt", "completion", "category", "source_file"]  # the rows' own key order
     rows = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
     assert {r["chunk"] for r in rows} == set(chunks)
     assert all(r["reference"] in (r.get("completion"), r.get("chosen")) for r in rows)
+    assert list(rows[0]) == ["prompt", "completion", "category", "source_file", "chunk", "reference"]
     with pytest.raises(DataError, match="already holds chunks"):
         write_chunks(tmp_path, chunks, held)
     write_chunks(tmp_path, {"pref": chunks["pref"]}, [], overwrite=True)

@@ -44,6 +44,18 @@ def test_bad_value_names_field_value_and_expectation(tmp_path: Path) -> None:
     assert "'zero'" in text and "integer" in text
 
 
+def test_removed_keys_are_errors_that_say_so(tmp_path: Path) -> None:
+    path = write(tmp_path, "student:\n  dtype: bfloat16\nllm:\n  roles:\n    answerer: {model: sim}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "student.dtype (line 2): removed: it was never read" in text
+    assert "llm.roles.answerer (line 5): removed: no agent used the 'answerer' role" in text
+    with pytest.raises(ConfigError, match=r"student\.dtype: removed"):
+        load_config(None, ["student.dtype=float32"])
+    assert "answerer" not in load_config(None).llm.roles
+
+
 def test_role_must_name_a_known_model(tmp_path: Path) -> None:
     path = write(tmp_path, "llm:\n  roles:\n    evolver:\n      model: gpt9\n")
     with pytest.raises(ConfigError, match="gpt9"):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.data.formats import detect_format, load_records
+from evoforge.data.formats import detect_format, load_examples, load_records
 from evoforge.data.io import read_records
+from evoforge.data.records import Example, Turn
 from evoforge.errors import DataError
 from tests.conftest import DATASETS
 
@@ -39,14 +40,20 @@ ROWS = {
 @pytest.mark.parametrize("fmt", sorted(ROWS))
 def test_each_format_is_detected_and_normalised(tmp_path: Path, fmt: str) -> None:
     assert detect_format(ROWS[fmt]) == fmt
-    [record] = load_records(_jsonl(tmp_path / "d.jsonl", [ROWS[fmt]]))
-    assert record["prompt"].startswith("Add")
-    assert record.get("completion", record.get("chosen")) == "5"
-    assert record["source_file"] == "d"
+    path = _jsonl(tmp_path / "d.jsonl", [ROWS[fmt]])
+    [example] = load_examples(path)
+    assert example.prompt.startswith("Add")
+    assert example.reference == "5"
+    assert example.meta["source_file"] == "d"
+    assert example.is_preference == (fmt == "preference")
+    assert load_records(path) == [example.to_row()]
     if fmt == "preference":
-        assert record["rejected"] == "6"
+        assert example.rejected == "6" and example.completion is None
     if fmt == "alpaca":
-        assert record == {
+        assert example == Example("Add\n\n2 and 3", "5", category="arithmetic", meta={"level": 1, "source_file": "d"})
+        row = example.to_row()
+        assert list(row) == ["category", "level", "prompt", "completion", "source_file"]  # the chunk files' order
+        assert row == {
             "prompt": "Add\n\n2 and 3",
             "completion": "5",
             "category": "arithmetic",
@@ -54,7 +61,8 @@ def test_each_format_is_detected_and_normalised(tmp_path: Path, fmt: str) -> Non
             "source_file": "d",
         }
     if fmt == "sharegpt":
-        assert record["system"] == "Be brief." and [t["role"] for t in record["history"]] == ["user", "assistant"]
+        assert example.system == "Be brief." and example.history == (Turn("user", "Hi"), Turn("assistant", "Hello"))
+        assert list(example.to_row()) == ["system", "prompt", "history", "completion", "source_file"]
 
 
 def test_json_parquet_and_hf_directory(tmp_path: Path) -> None:
@@ -66,8 +74,8 @@ def test_json_parquet_and_hf_directory(tmp_path: Path) -> None:
     datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "d.parquet"))
     datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "hf"))
     for name in ("d.json", "d.parquet", "hf"):
-        assert [r["completion"] for r in load_records(tmp_path / name)] == ["5", "hi"], name
-    assert [r["prompt"] for r in load_records(tmp_path / "cols.json")] == ["a", "b"]
+        assert [e.completion for e in load_examples(tmp_path / name)] == ["5", "hi"], name
+    assert [e.prompt for e in load_examples(tmp_path / "cols.json")] == ["a", "b"]
 
 
 def test_llama_factory_catalogue(tmp_path: Path) -> None:
@@ -87,19 +95,19 @@ def test_llama_factory_catalogue(tmp_path: Path) -> None:
         },
     }
     (tmp_path / "dataset_info.json").write_text(json.dumps(info))
-    records = load_records(tmp_path)
-    assert [(r["source_file"], r["prompt"]) for r in records] == [
+    examples = load_examples(tmp_path)
+    assert [(e.meta["source_file"], e.prompt) for e in examples] == [
         ("arith", "Add 2 and 3"),
         ("prefs", "Add 2 and 3"),
         ("chat", "Hi"),
     ]
-    assert records[1]["rejected"] == "6" and records[2]["completion"] == "Yo"
+    assert examples[1].rejected == "6" and examples[2].completion == "Yo"
 
 
 def test_shared_self_instruct_seed_tasks() -> None:
-    records = load_records(DATASETS / "self-instruct" / "seed_tasks.jsonl")
-    assert len(records) >= 175 and all(r["prompt"] and r["completion"] for r in records)
-    assert records[0]["name"] == "breakfast_suggestion"
+    examples = load_examples(DATASETS / "self-instruct" / "seed_tasks.jsonl")
+    assert len(examples) >= 175 and all(e.prompt and e.completion for e in examples)
+    assert examples[0].meta["name"] == "breakfast_suggestion"
 
 
 @pytest.mark.parametrize(
@@ -117,7 +125,7 @@ def test_shared_self_instruct_seed_tasks() -> None:
 def test_bad_data_names_file_and_line(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "d.jsonl").write_text(content)
     with pytest.raises(DataError, match=message):
-        load_records(tmp_path / "d.jsonl")
+        load_examples(tmp_path / "d.jsonl")
 
 
 def test_read_records_keeps_raw_rows(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import pytest
 import torch
 from helpers_models import build_lora_adapter, build_tiny_lm
 
+from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
-from evoforge.evals.harness import EvalRecord, Generator, evaluate, load_eval_records
+from evoforge.evals.harness import Generator, evaluate, load_eval_records
 
 PROMPTS = [
     "What is 2 plus 3?",
@@ -117,14 +118,16 @@ def test_evaluate_scores_per_example_and_category(tmp_path: Path) -> None:
             return [p.upper() for p in prompts]
 
     records = [
-        EvalRecord("ab", "AB", "x"),
-        EvalRecord("cd", "cd", "x"),
+        Example.for_eval("ab", "AB", "x"),
+        Example.for_eval("cd", "cd", "x"),
         {"prompt": "ef", "reference": "EF", "category": "y"},
     ]
     report = evaluate(Echo(), records, "exact_match")
     assert report.score == pytest.approx(2 / 3)
     assert report.per_category == {"x": 0.5, "y": 1.0}
     assert [e["prediction"] for e in report.per_example] == ["AB", "CD", "EF"]
+    assert [list(e) for e in report.per_example] == [["prompt", "reference", "category", "prediction", "score"]] * 3
+    assert report.per_example[2] == {"prompt": "ef", "reference": "EF", "category": "y", "prediction": "EF", "score": 1}
     report.save(tmp_path / "evals" / "toy.json")
     saved = json.loads((tmp_path / "evals" / "toy.json").read_text())
     assert saved["score"] == pytest.approx(2 / 3) and len(saved["per_example"]) == 3
@@ -135,7 +138,8 @@ def test_load_eval_records_jsonl_and_self_evolution_json(tmp_path: Path) -> None
 
     path = tmp_path / "e.jsonl"
     path.write_text('{"prompt": "p", "reference": "r", "category": "c"}\n\n{"prompt": "q", "reference": "s"}\n')
-    assert load_eval_records(path) == [EvalRecord("p", "r", "c"), EvalRecord("q", "s", "all")]
+    assert load_eval_records(path) == [Example.for_eval("p", "r", "c"), Example.for_eval("q", "s", "all")]
+    assert load_eval_records(path)[1] == Example("q", completion="s", category="all")
     toy = load_eval_records(DATASETS / "self-evolution" / "toy_eval_data.json")
     assert len(toy) == 10 and toy[0].prompt.startswith("5G网络")
     bad = tmp_path / "bad.jsonl"

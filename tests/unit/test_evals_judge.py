@@ -8,14 +8,14 @@ import pytest
 
 from evoforge.agents.judge import CompareInput, CompareOutput, GradeInput, GradeOutput
 from evoforge.config import LLMSettings
-from evoforge.data.world import generate_tasks
+from evoforge.data.records import Example
 from evoforge.errors import DataError
-from evoforge.evals.harness import EvalRecord
-from evoforge.evals.judge import combine, compare_sets, judge_set
+from evoforge.evals.judging import combine, compare_sets, judge_set
 from evoforge.llm.gateway import LLMGateway
+from evoforge.offline.world import generate_tasks
 
 TASKS = generate_tasks(6, seed=3)
-RECORDS = [EvalRecord(t.instruction, t.answer, t.category) for t in TASKS]
+RECORDS = [Example.for_eval(t.instruction, t.answer, t.category) for t in TASKS]
 RIGHT = [t.answer for t in TASKS]
 HALF = [t.answer if k % 2 == 0 else "no idea?" for k, t in enumerate(TASKS)]
 

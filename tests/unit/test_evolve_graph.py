@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 
+from evoforge.agents.analyzer import AnalyzeOutput
+from evoforge.agents.bundle import Agents
+from evoforge.agents.optimizer import OptimizeOutput
 from evoforge.config import load_config
-from evoforge.graphs.interactive import policy_decision
-from evoforge.graphs.runner import Result, drive
+from evoforge.graphs.driver import Result, drive
+from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
-from tests.evolve_fakes import install
+from tests.evolve_fakes import FakeAgents
 
 SMALL = [
     "world.n_seeds=24",
@@ -33,18 +36,20 @@ def make_run(runs_dir: Path, *extra: str, run_id: str = "r1") -> RunDir:
     return RunDir.create(cfg, "evolve", run_id)
 
 
-def run_graph(run: RunDir, decide: Any = policy_decision, answer: dict[str, Any] | None = None) -> Result:
-    return asyncio.run(drive(run, decide, answer))
+def run_graph(
+    run: RunDir, agents: Agents, decide: Any = policy_decision, answer: dict[str, Any] | None = None
+) -> Result:
+    return asyncio.run(drive(run, decide, answer, agents=agents))
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Any:
-    return install(monkeypatch)
+def calls() -> FakeAgents:
+    return FakeAgents()
 
 
-def test_full_graph_selects_better_methods_and_writes_outputs(runs_dir: Path, calls: Any) -> None:
+def test_full_graph_selects_better_methods_and_writes_outputs(runs_dir: Path, calls: FakeAgents) -> None:
     run = make_run(runs_dir, "evolve.patience=3", "evolve.save_path=result.json")
-    result = run_graph(run)
+    result = run_graph(run, calls.agents)
     assert result.outcome == "completed"
     history = result.values["history"]
     assert [p["step"] for p in history] == [1, 2, 3]
@@ -74,29 +79,25 @@ def test_full_graph_selects_better_methods_and_writes_outputs(runs_dir: Path, ca
     assert (run.path / "evolve_report.md").is_file()
 
 
-def test_patience_stops_when_lambda_stops_improving(runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = install(monkeypatch)
-    import evoforge.agents.optimizer as optimizer
+def test_patience_stops_when_lambda_stops_improving(runs_dir: Path, calls: FakeAgents) -> None:
+    async def same(gw: Any, inp: Any, sample: int = 0) -> OptimizeOutput:
+        return OptimizeOutput(method=inp.method + " (reworded)" * (sample + 1))
 
-    async def same(gw: Any, inp: Any, sample: int = 0) -> Any:
-        return optimizer.OptimizeOutput(method=inp.method + " (reworded)" * (sample + 1))
-
-    monkeypatch.setattr(optimizer, "optimize", same)
-    result = run_graph(make_run(runs_dir, "evolve.patience=1"))
+    result = run_graph(make_run(runs_dir, "evolve.patience=1"), calls.with_(optimize_fn=same))
     assert [p["improved"] for p in result.values["history"]] == [False]
     assert result.values["method_id"] == "s0c0" and calls.by_role["analyzer"] == 3
 
 
-def test_pause_at_method_review_then_resume_with_an_edited_method(runs_dir: Path, calls: Any) -> None:
+def test_pause_at_method_review_then_resume_with_an_edited_method(runs_dir: Path, calls: FakeAgents) -> None:
     run = make_run(runs_dir, "evolve.max_steps=1")
-    waiting = run_graph(run, decide=lambda payload: None)
+    waiting = run_graph(run, calls.agents, decide=lambda payload: None)
     assert waiting.outcome == "waiting" and waiting.pending is not None
     assert waiting.pending["checkpoint"] == "review_method" and "edit" in waiting.pending["actions"]
     assert run.manifest()["status"] == "awaiting_review"
     evolutions_before = calls.by_role["evolver"]
 
     edited = {"action": "edit", "method": "hand-written method quality=4", "by": "test"}
-    result = run_graph(run, answer=edited)
+    result = run_graph(run, calls.agents, answer=edited)
     assert result.outcome == "completed"
     assert result.values["method_id"] == "s1-edit" and result.values["method"] == edited["method"]
     rows = [json.loads(line) for line in (run.path / "evolved.jsonl").read_text().splitlines()]
@@ -107,25 +108,33 @@ def test_pause_at_method_review_then_resume_with_an_edited_method(runs_dir: Path
     assert any(e["event"] == "review" and e["action"] == "edit" for e in reviews)
 
 
-def test_rejecting_the_method_keeps_optimising(runs_dir: Path, calls: Any) -> None:
+def test_rejecting_the_method_keeps_optimising(runs_dir: Path, calls: FakeAgents) -> None:
     run = make_run(runs_dir, "evolve.max_steps=1")
     answers = iter([{"action": "reject"}, {"action": "approve"}, {"action": "approve"}])
-    result = run_graph(run, decide=lambda payload: next(answers))
+    result = run_graph(run, calls.agents, decide=lambda payload: next(answers))
     assert [p["step"] for p in result.values["history"]] == [1, 2]
     assert result.outcome == "completed"
 
 
-def test_a_completed_run_resumes_to_nothing(runs_dir: Path, calls: Any) -> None:
+def test_a_completed_run_resumes_to_nothing(runs_dir: Path, calls: FakeAgents) -> None:
     run = make_run(runs_dir, "evolve.max_steps=0")
-    first = run_graph(run)
+    first = run_graph(run, calls.agents)
     before = dict(calls.by_role)
-    again = run_graph(run)
+    again = run_graph(run, calls.agents)
     assert first.outcome == again.outcome == "completed" and calls.by_role == before
 
 
-def test_an_answer_needs_a_waiting_checkpoint(runs_dir: Path, calls: Any) -> None:
+def test_an_answer_needs_a_waiting_checkpoint(runs_dir: Path, calls: FakeAgents) -> None:
     from evoforge.errors import ConfigError
 
     run = make_run(runs_dir, "evolve.max_steps=0")
     with pytest.raises(ConfigError, match="not waiting"):
-        run_graph(run, answer={"action": "approve"})
+        run_graph(run, calls.agents, answer={"action": "approve"})
+
+
+def test_an_agent_whose_output_type_drifts_breaks_the_run(runs_dir: Path, calls: FakeAgents) -> None:
+    async def drifted(gw: Any, inp: Any, sample: int = 0) -> AnalyzeOutput:  # e.g. optimize now returns the analysis
+        return AnalyzeOutput(result="failure", feedback="the optimiser's output type changed")
+
+    with pytest.raises(TypeError, match="agent 'optimize' returned AnalyzeOutput, expected OptimizeOutput"):
+        run_graph(make_run(runs_dir), calls.with_(optimize_fn=drifted))

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from evoforge.config import load_config
+from evoforge.data.seeds import field_value, normalise
 from evoforge.errors import DataError
-from evoforge.graphs.evolve_data import columns, field_value, load_seeds, normalise, split
+from evoforge.evolution.data import columns, load_seeds, split
 from tests.conftest import DATASETS
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")

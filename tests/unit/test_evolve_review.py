@@ -6,7 +6,7 @@ import pytest
 import typer
 
 from evoforge.errors import ConfigError
-from evoforge.graphs.interactive import ask_terminal, parse_decision, policy_decision
+from evoforge.graphs.review import ask_terminal, parse_decision, policy_decision
 
 METHOD_REVIEW = {
     "checkpoint": "review_method",

@@ -305,7 +305,7 @@ def test_sim_models_register_the_sim_handler_once(fake: ScriptedLLM, monkeypatch
         handed_out.append(fake)
         return fake
 
-    monkeypatch.setitem(sys.modules, "evoforge.llm.sim", types.SimpleNamespace(get_handler=get_handler))
+    monkeypatch.setitem(sys.modules, "evoforge.offline.sim", types.SimpleNamespace(get_handler=get_handler))
     gw = LLMGateway(settings(cache=False, models={"main": ModelEntry(model="sim/skills")}))
     fake.script = ["one", "two"]
     assert asyncio.run(gw.complete("judge", USER)) == "one"

@@ -6,18 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from evoforge.config import MergeSettings
 from evoforge.errors import ConfigError
 from evoforge.merging.search import (
     SearchSpace,
-    TrialResult,
     baselines,
     completed,
     enqueue_baselines,
     make_sampler,
+    open_search,
     open_study,
     optimize,
 )
-from evoforge.merging.trial import MergeSpec
+from evoforge.merging.trial import MergeSpec, TrialResult
 
 TARGET = {"a": 0.2, "b": 0.7, "c": 0.45}
 
@@ -93,3 +94,15 @@ def test_baselines_are_plain_deltas_when_the_method_is_searched() -> None:
     ties_only = SearchSpace(["a", "b"], low=-0.5, high=0.5, methods=("ties",))
     assert ties_only.params_of([1.0, -2.0]) == {"w:a": 0.5, "w:b": -0.5, "density": 1.0}
     assert [label for label, _ in baselines(space)] == ["train@a", "train@b", "average_merge"]
+
+
+def test_settings_make_the_space_and_a_resumed_search_enqueues_nothing(tmp_path: Path) -> None:
+    settings = MergeSettings(method=["linear", "ties"], per_layer_groups=2, low=-1.0, normalize=True, density=0.3)
+    space = SearchSpace.from_settings(["a", "b"], settings)
+    assert (space.groups, space.low, space.high, space.methods) == (2, -1.0, 1.0, ("linear", "ties"))
+    assert (space.density, space.options) == (0.3, {"normalize": True})
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = open_search(space, "random", seed=0, storage=url, human=[0.5, 0.5])
+    assert [t.user_attrs["label"] for t in study.trials] == ["train@a", "train@b", "average_merge", "human_merge"]
+    assert len(open_search(space, "random", seed=0, storage=url).trials) == 4
+    assert not open_search(space, baselines=False).trials

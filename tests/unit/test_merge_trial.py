@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+from merge_toy import build_tiny_base, load_resident, one_torch_thread, train_delta
 
 from evoforge.errors import ConfigError, DataError
-from evoforge.merging.deltas import load_delta, load_full_delta, load_lora_delta
 from evoforge.merging.export import save_cat_adapter, save_full_model
+from evoforge.merging.lora import load_delta, load_full_delta, load_lora_delta
 from evoforge.merging.methods import METHODS
-from evoforge.merging.toy import build_tiny_base, train_delta
 from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """One torch thread: on a shared 2-core machine more threads make these tiny models far slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 @pytest.fixture(scope="module")
@@ -33,17 +25,6 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]
     base = build_tiny_base(root / "base", layers=2)
     adapters = {f"d{i}": train_delta(base, root / f"d{i}", skill=i, steps=3) for i in range(3)}
     return base, adapters
-
-
-def _peft_model(base: Path, adapters: dict[str, Path]) -> torch.nn.Module:
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    names = list(adapters)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), adapters[names[0]], names[0])
-    for name in names[1:]:
-        model.load_adapter(adapters[name], adapter_name=name)
-    return model.eval()
 
 
 IDS = torch.arange(40).reshape(2, 20) % 64
@@ -59,7 +40,7 @@ def test_scale_mix_equals_dense_linear_merge_per_layer_group(toy: tuple[Path, di
 
     base, adapters = toy
     spec = MergeSpec({"d0": [0.8, -0.3], "d1": [0.2, 1.1], "d2": [0.0, 0.5]})
-    scaled = _peft_model(base, adapters)
+    scaled = load_resident(base, adapters)
     mixer = ScaleMixer(scaled, list(adapters), groups=2)
     plain = AutoModelForCausalLM.from_pretrained(base).eval()
     dense = DeltaMixer(plain, [load_lora_delta(p, n) for n, p in adapters.items()], groups=2)
@@ -73,7 +54,7 @@ def test_scale_mix_equals_dense_linear_merge_per_layer_group(toy: tuple[Path, di
 def test_scale_mix_matches_peft_cat_merge(toy: tuple[Path, dict[str, Path]]) -> None:
     base, adapters = toy
     weights = {"d0": 0.7, "d1": -0.4, "d2": 1.2}
-    model = _peft_model(base, adapters)
+    model = load_resident(base, adapters)
     model.add_weighted_adapter(list(weights), list(weights.values()), "cat", combination_type="cat")
     model.set_adapter("cat")
     expected = _logits(model)
@@ -84,7 +65,7 @@ def test_scale_mix_matches_peft_cat_merge(toy: tuple[Path, dict[str, Path]]) -> 
 
 def test_delta_mixer_restores_the_base_exactly_after_100_trials(toy: tuple[Path, dict[str, Path]]) -> None:
     base, adapters = toy
-    model = _peft_model(base, adapters)  # LoRA layers present, as in the harness
+    model = load_resident(base, adapters)  # LoRA layers present, as in the harness
     snapshot = {k: v.clone() for k, v in model.state_dict().items()}
     mixer = DeltaMixer(model, [load_lora_delta(p, n) for n, p in adapters.items()], groups=2, seed=3)
     rng = random.Random(0)
@@ -118,7 +99,7 @@ def test_full_checkpoint_delta_reproduces_the_fine_tuned_model(
     from transformers import AutoModelForCausalLM
 
     base, adapters = toy
-    tuned = _peft_model(base, {"d1": adapters["d1"]}).merge_and_unload()
+    tuned = load_resident(base, {"d1": adapters["d1"]}).merge_and_unload()
     tuned.save_pretrained(tmp_path / "full")
     plain = AutoModelForCausalLM.from_pretrained(base).eval()
     delta = load_delta(tmp_path / "full", base_state=plain.state_dict(), name="full")
@@ -138,7 +119,7 @@ def test_saved_cat_adapter_reproduces_the_scale_mix(toy: tuple[Path, dict[str, P
 
     base, adapters = toy
     spec = MergeSpec({"d0": [0.9, -0.2], "d1": [0.0, 0.6], "d2": [0.3, 0.3]})
-    model = _peft_model(base, adapters)
+    model = load_resident(base, adapters)
     with ScaleMixer(model, list(adapters), groups=2).trial(spec):
         expected = _logits(model)
     deltas = [load_lora_delta(p, n) for n, p in adapters.items()]

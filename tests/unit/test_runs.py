@@ -55,3 +55,19 @@ def test_atomic_jsonl_leaves_no_temp_files(tmp_path: Path) -> None:
     assert atomic_write_jsonl(target, [{"a": 1}, {"b": "ü"}]) == 2
     assert target.read_text(encoding="utf-8").splitlines() == ['{"a": 1}', '{"b": "ü"}']
     assert [p.name for p in target.parent.iterdir()] == ["data.jsonl"]
+
+
+def test_recording_ends_a_run_failed_or_interrupted_with_the_error(runs_dir: Path) -> None:
+    cfg = load_config(None, [f"run.runs_dir={runs_dir}"])
+    failed, stopped, fine = (RunDir.create(cfg, "eval", name) for name in ("failed", "stopped", "fine"))
+    with pytest.raises(ValueError), failed.recording():
+        raise ValueError("bad eval file")
+    with pytest.raises(KeyboardInterrupt), stopped.recording(interrupted_hint="resume it"):
+        raise KeyboardInterrupt
+    with fine.recording():
+        fine.finish("completed", score=1.0)
+    assert failed.manifest()["status"] == "failed" and failed.manifest()["error"] == "ValueError: bad eval file"
+    assert stopped.manifest()["status"] == "interrupted" and stopped.manifest()["error"].startswith("KeyboardInterrupt")
+    assert fine.manifest()["status"] == "completed" and "error" not in fine.manifest()
+    events = [json.loads(line)["event"] for line in (failed.path / "events.jsonl").read_text().splitlines()]
+    assert events[-1] == "run_finished"

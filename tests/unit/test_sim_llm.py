@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from evoforge.agents import analyzer, evolver, generator, judge, optimizer, validator
-from evoforge.agents.methods import INITIAL_METHOD, INITIAL_METHODS
+from evoforge.agents.evolving_method import INITIAL_METHOD, INITIAL_METHODS
 from evoforge.config import LLMSettings, ModelEntry
-from evoforge.data.world import complexity, generate_tasks, parse_instruction
 from evoforge.llm.gateway import LLMGateway
-from evoforge.llm.sim import respond
-from evoforge.llm.sim.methods import CLAUSES, FIXES, addressed, drop_rule, insert_clauses
+from evoforge.offline.sim import respond
+from evoforge.offline.sim.method_text import CLAUSES, FIXES, addressed, drop_rule, insert_clauses
+from evoforge.offline.world import complexity, generate_tasks, parse_instruction
 
 
 def _gateway(**params: Any) -> LLMGateway:
@@ -116,7 +116,7 @@ def test_same_seed_same_outputs_and_samples_differ() -> None:
 def test_error_rate_gives_near_misses() -> None:
     tasks = generate_tasks(40, seed=9)
     messages = [[{"role": "user", "content": t.instruction}] for t in tasks]
-    from evoforge.llm.sim import SimOptions
+    from evoforge.offline.sim import SimOptions
 
     exact = [respond(m).text for m in messages]
     noisy = [respond(m, options=SimOptions(error_rate=0.5)).text for m in messages]

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from evoforge.errors import ConfigError
-from evoforge.training.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
-from evoforge.training.student import StudentBuildConfig, build_tiny_student, load_student, resolve_student
-from evoforge.training.tokenizer import build_tokenizer
+from evoforge.offline.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
+from evoforge.offline.student import StudentBuildConfig, build_tiny_student, resolve_student
+from evoforge.offline.tokenizer import build_tokenizer
+from evoforge.training.student import load_student
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
 

@@ -6,20 +6,23 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from evoforge.config import TrainSettings
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.errors import DataError
-from evoforge.training.base import fit_lengths
+from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+from evoforge.training.base import DeltaConfig
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
+from evoforge.training.examples import fit_lengths
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
-from evoforge.training.student import StudentBuildConfig, build_tiny_student, load_student
+from evoforge.training.student import load_student
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
+C = TypeVar("C", bound=DeltaConfig)
 WORDS = ["cab", "dog", "elk", "fig", "gnu", "hen", "ink", "jam", "kit", "log", "mop", "nut"]
 
 
@@ -41,6 +44,11 @@ def _prefs(words: list[str]) -> list[dict[str, Any]]:
     return [{"prompt": f"Repeat {w}", "chosen": w, "rejected": w[::-1], "category": "prefs"} for w in words]
 
 
+def _config(kind: type[C], **settings: Any) -> C:
+    """A delta config from ``train`` settings (defaults for the rest), seed 0, on CPU."""
+    return kind.from_settings(TrainSettings(**settings), seed=0, device="cpu")
+
+
 class _KeepTrainer(SFTDelta):
     """Keeps the TRL trainer so the test can compare the in-memory model with the reloaded adapter."""
 
@@ -53,8 +61,7 @@ def test_sft_delta_lowers_held_out_loss_and_reloads_exactly(micro: Path, tmp_pat
     import torch
     from peft import PeftModel
 
-    config = SFTDeltaConfig(epochs=3, batch_size=8, learning_rate=1e-2, device="cpu", lora_r=4)
-    delta = _KeepTrainer(config)
+    delta = _KeepTrainer(_config(SFTDeltaConfig, epochs=3, batch_size=8, learning_rate=1e-2, lora_r=4))
     out = tmp_path / "copy-sft"
     metrics = delta.train(micro, _sft(WORDS * 2), out, chunk="copy", eval_records=_sft(["pig", "owl"]))
     assert metrics["eval_after"]["loss"] < metrics["eval_before"]["loss"] - 0.3
@@ -101,9 +108,29 @@ def test_method_plans_and_bad_chunks() -> None:
     with pytest.raises(DataError, match="no chosen/rejected pairs"):
         methods_for(sft, "dpo", "c")
     with pytest.raises(DataError, match="DPO needs prompt/chosen/rejected"):
-        DPODelta(DPODeltaConfig()).to_example({"prompt": "p", "chosen": "c"})
+        DPODelta(_config(DPODeltaConfig)).to_example({"prompt": "p", "chosen": "c"})
     with pytest.raises(DataError, match="no records"):
-        SFTDelta(SFTDeltaConfig()).train(Path("."), [], Path("x"), chunk="c")
+        SFTDelta(_config(SFTDeltaConfig)).train(Path("."), [], Path("x"), chunk="c")
+
+
+def test_delta_configs_take_every_hyper_parameter_from_the_train_section() -> None:
+    from dataclasses import MISSING, asdict, fields
+
+    settings = TrainSettings(
+        lora_r=3, lora_alpha=5, lora_dropout=0.1, target_modules=["q_proj"], epochs=1.5, learning_rate=1e-3,
+        dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, max_length=64, packing=True,
+    )  # fmt: skip
+    shared = {"lora_r": 3, "lora_alpha": 5, "lora_dropout": 0.1, "target_modules": ["q_proj"], "epochs": 1.5}
+    sft = asdict(SFTDeltaConfig.from_settings(settings, seed=7, device="cpu"))
+    dpo = asdict(DPODeltaConfig.from_settings(settings, seed=7, device="cpu"))
+    run = {"seed": 7, "device": "cpu"}
+    assert sft == {**shared, "learning_rate": 1e-3, "batch_size": 2, "max_length": 64, **run, "packing": True}
+    assert dpo == {**shared, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64, **run, "beta": 0.2}
+    # training.json's config keeps its key order
+    order = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "learning_rate", "batch_size"]
+    assert list(sft) == [*order, "max_length", "seed", "device", "packing"] and list(dpo)[-1] == "beta"
+    # one source of defaults: the delta configs have none of their own
+    assert all(f.default is MISSING for kind in (SFTDeltaConfig, DPODeltaConfig) for f in fields(kind))
 
 
 def test_too_long_sequences_are_truncated_dropped_or_refused(micro: Path) -> None:

@@ -8,7 +8,7 @@ from random import Random
 
 import pytest
 
-from evoforge.data.world import (
+from evoforge.offline.world import (
     BREADTH,
     CATEGORIES,
     DEPTH_OPS,
@@ -27,10 +27,10 @@ from evoforge.data.world import (
     seed_records,
     strip_scaffolding,
 )
-from evoforge.data.world.arithmetic import ArithmeticSpec
-from evoforge.data.world.fragments import answer_from_fragments
-from evoforge.data.world.instruct import InstructSpec
-from evoforge.data.world.spec import Task
+from evoforge.offline.world.arithmetic import ArithmeticSpec
+from evoforge.offline.world.fragments import answer_from_fragments
+from evoforge.offline.world.instruct import InstructSpec
+from evoforge.offline.world.spec import Task
 
 
 @pytest.mark.parametrize("category", CATEGORIES)

@@ -1,0 +1,136 @@
+"""CLI: ``evoforge evolve`` (Auto Evol-Instruct) and ``evoforge resume RUN_ID`` (any resumable graph).
+
+Top-level imports stay light (typer, options); the graph, LangGraph and the gateway load inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from evoforge.cli.options import RunOptions, RunsDirOpt, resolve_config, run_options
+from evoforge.errors import ConfigError
+from evoforge.runs import RunDir
+
+InteractiveOpt = Annotated[
+    bool, typer.Option("--interactive", "-i", help="Ask at each human checkpoint in the terminal.")
+]
+AutoApproveOpt = Annotated[
+    bool | None,
+    typer.Option("--auto-approve/--no-auto-approve", help="Approve human checkpoints by policy (run.auto_approve)."),
+]
+
+
+def _decider(interactive: bool, auto_approve: bool) -> Any:
+    from evoforge.graphs.review import ask_terminal, policy_decision
+
+    if interactive:
+        return ask_terminal
+    return policy_decision if auto_approve else lambda payload: None
+
+
+def _execute(run: RunDir, decide: Any, answer: dict[str, Any] | None = None) -> None:
+    """Drive the run's graph and record how it ended in the manifest."""
+    import asyncio
+
+    from evoforge.console import info
+    from evoforge.graphs.driver import drive
+
+    with run.recording(interrupted_hint=f"resume with: evoforge resume {run.run_id} --runs-dir {run.path.parent}"):
+        result = asyncio.run(drive(run, decide, answer))
+    if result.outcome == "waiting":
+        info(
+            f"run {run.run_id} waits at the checkpoint '{result.pending and result.pending.get('checkpoint')}'. "
+            f"Continue with: evoforge resume {run.run_id} --runs-dir {run.path.parent} "
+            "[--interactive | --approve | --reject | --edit FILE]"
+        )
+        return
+    run.finish("completed", outputs=result.values.get("outputs"))
+    info(f"run {run.run_id} completed: {run.path}")
+
+
+@run_options()
+def evolve(
+    data: Annotated[str | None, typer.Option("--data", help="Seed data (jsonl/json/parquet/HF dataset dir).")] = None,
+    instruction_field: Annotated[str | None, typer.Option(help="Field holding the instruction.")] = None,
+    response_field: Annotated[str | None, typer.Option(help="Field holding the response (dotted path ok).")] = None,
+    save_path: Annotated[str | None, typer.Option(help="Extra output; '.json' = column-oriented (seed 001).")] = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    *,
+    opts: RunOptions,
+) -> None:
+    """Optimise the evolving method on seed data (Auto Evol-Instruct), then evolve and answer the dataset."""
+    fields = {"data_path": data, "instruction_field": instruction_field, "response_field": response_field}
+    fields["save_path"] = save_path
+    overrides = [f"evolve.{key}={value}" for key, value in fields.items() if value is not None]
+    cfg = opts.resolve(*overrides, *_approval(auto_approve))
+    _refuse_existing_save_path(cfg.evolve.save_path)
+    _execute(opts.start(cfg, "evolve"), _decider(interactive, cfg.run.auto_approve))
+
+
+def _approval(auto_approve: bool | None) -> list[str]:
+    """The override that ``--auto-approve/--no-auto-approve`` stands for."""
+    return [] if auto_approve is None else [f"run.auto_approve={str(auto_approve).lower()}"]
+
+
+def _refuse_existing_save_path(save_path: str | None) -> None:
+    if save_path and Path(save_path).expanduser().is_absolute() and Path(save_path).expanduser().exists():
+        raise ConfigError(f"evolve.save_path {save_path} exists; refusing to overwrite it (choose another path)")
+
+
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to continue.")],
+    runs_dir: RunsDirOpt = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the checkpoint the run waits at.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the checkpoint the run waits at.")] = False,
+    edit: Annotated[Path | None, typer.Option("--edit", help="Replace the method with this file's text.")] = None,
+) -> None:
+    """Continue a run after a checkpoint, a Ctrl-C or a crash (the manifest says which graph it runs)."""
+    if sum([approve, reject, edit is not None]) > 1:
+        raise ConfigError("give at most one of --approve, --reject, --edit")
+    root = runs_dir or resolve_config(None).run.runs_dir
+    run = RunDir.open(root, run_id)
+    answer: dict[str, Any] | None = None
+    if approve or reject:
+        answer = {"action": "approve" if approve else "reject", "by": "cli"}
+    elif edit is not None:
+        if not edit.is_file():
+            raise ConfigError(f"--edit: file not found: {edit}")
+        answer = {"action": "edit", "method": edit.read_text(encoding="utf-8"), "by": "cli"}
+    policy = run.config().run.auto_approve if auto_approve is None else auto_approve
+    _execute(run, _decider(interactive, policy), answer)
+
+
+@run_options(config=False)
+def run(
+    config_file: Annotated[
+        Path | None, typer.Argument(help="YAML configuration (default: configs/quickstart.yaml, the offline world).")
+    ] = None,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    *,
+    opts: RunOptions,
+) -> None:
+    """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
+    cfg = opts.resolve(*_approval(auto_approve), config=config_file or default_config())
+    _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
+
+
+def default_config() -> Path | None:
+    """``configs/quickstart.yaml`` of the working directory or the source tree, else the built-in defaults."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / "configs" / "quickstart.yaml").is_file():
+            return root / "configs" / "quickstart.yaml"
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``evolve`` and ``resume`` to the ``evoforge`` command."""
+    app.command("run")(run)
+    app.command("evolve")(evolve)
+    app.command("resume")(resume)

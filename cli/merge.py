@@ -1,0 +1,152 @@
+"""``evoforge merge``: search the merge weights of deltas against a held-out eval set (AutoLLM step 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from evoforge.cli.options import RunOptions, run_options
+from evoforge.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from evoforge.config import Config
+    from evoforge.merging.job import MergeJob
+
+DASHBOARD_HINT = "watch or inspect the study: optuna-dashboard {storage}  (pip install optuna-dashboard)"
+
+
+def _adapters(specs: list[str]) -> dict[str, Path]:
+    """``NAME=PATH`` or ``PATH`` (named after its folder) → {name: path}; names unique, paths existing."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, _, raw = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path = Path(raw).expanduser()
+        name = name or path.name
+        if not path.is_dir():
+            raise DataError(f"--adapter {spec}: {path} is not a directory (a LoRA adapter or a full checkpoint)")
+        if name in out:
+            raise ConfigError(f"--adapter {spec}: the name '{name}' is used twice; write NAME=PATH")
+        out[name] = path
+    return out
+
+
+def _new_job(cfg: Config, base: str | None, adapter: list[str], eval_file: Path, train_all: Path | None) -> MergeJob:
+    from evoforge.merging.job import MergeJob
+
+    adapters = _adapters(adapter)
+    if not adapters:
+        raise ConfigError("give the deltas to merge with --adapter (repeatable)")
+    if not eval_file.is_file():
+        raise DataError(f"--eval {eval_file}: no such file")
+    if train_all is not None and not train_all.is_dir():
+        raise DataError(f"--train-all {train_all}: not a directory")
+    if base is None or base == "tiny":
+        from evoforge.offline.student import resolve_student
+
+        base_path = resolve_student(base or cfg.student.model)
+    else:
+        base_path = Path(base).expanduser()
+        if not (base_path / "config.json").is_file():
+            raise ConfigError(f"--base {base}: not a Hugging Face model directory (no config.json)")
+    return MergeJob(
+        base=base_path,
+        adapters=adapters,
+        eval_path=eval_file,
+        train_all=train_all,
+        metric=cfg.eval.metric,
+        batch_size=cfg.eval.batch_size,
+        max_new_tokens=cfg.eval.max_new_tokens,
+        device=cfg.student.device,
+        settings=cfg.merge,
+        storage="",
+        seed=cfg.run.seed,
+        llm=cfg.llm if cfg.eval.metric == "judge" else None,
+    )
+
+
+def _print_summary(results: dict[str, Any], run_path: Path, storage: str) -> None:
+    from rich.table import Table
+
+    from evoforge.console import console, info
+
+    table = Table("model", "eval_score", title=f"merge search ({results['n_trials']} trials)")
+    for label, score in results["table"].items():
+        table.add_row(label, f"{score:.4f}")
+    console.print(table)
+    info(f"report: {run_path / 'merge' / 'report.md'}")
+    if "best_adapter" in results:
+        info(f"best merge (PEFT adapter): {results['best_adapter']}")
+    info(DASHBOARD_HINT.format(storage=storage))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evoforge merge``."""
+
+    @app.command("merge")
+    @run_options()
+    def merge(
+        adapter: Annotated[
+            list[str] | None, typer.Option("--adapter", "-a", help="A delta: NAME=PATH or PATH (repeatable).")
+        ] = None,
+        eval_file: Annotated[
+            Path | None, typer.Option("--eval", help="Held-out eval set (JSONL rows prompt, reference, category).")
+        ] = None,
+        base: Annotated[str | None, typer.Option("--base", help="Base model dir (default: student.model).")] = None,
+        trials: Annotated[int | None, typer.Option("--trials", min=1, help="Trials, baselines included.")] = None,
+        train_all: Annotated[
+            Path | None, typer.Option("--train-all", help="Adapter trained on all data (train@all row).")
+        ] = None,
+        sampler: Annotated[str | None, typer.Option("--sampler", help="tpe | gp | cmaes | random.")] = None,
+        workers: Annotated[int | None, typer.Option("--workers", min=1, help="Processes sharing the study.")] = None,
+        method: Annotated[
+            list[str] | None, typer.Option("--method", help="Merge method; repeat to search among several.")
+        ] = None,
+        storage: Annotated[
+            str | None, typer.Option("--storage", help="Optuna storage URL (e.g. postgresql://...) or journal file.")
+        ] = None,
+        resume: Annotated[str | None, typer.Option("--resume", help="Continue the search of this run id.")] = None,
+        *,
+        opts: RunOptions,
+    ) -> None:
+        """Search the merge weights of deltas (LoRA adapters or full checkpoints) on a held-out eval set.
+
+        Baselines (each delta alone, the average, merge.human_weights) are the first trials; the best merge is
+        saved as a PEFT adapter (linear merges) with results.json, report.md and history.png in <run>/merge/.
+        """
+        from evoforge.merging.job import run_job
+        from evoforge.runs import RunDir
+
+        cfg = opts.resolve()
+        updates: dict[str, Any] = {
+            k: v
+            for k, v in {"trials": trials, "sampler": sampler, "workers": workers, "storage": storage}.items()
+            if v is not None
+        }
+        if method:
+            updates["method"] = method[0] if len(method) == 1 else method
+        if resume:
+            from evoforge.merging.job import MergeJob
+
+            run = RunDir.open(cfg.run.runs_dir, resume)
+            job = MergeJob.model_validate_json(run.file("merge", "job.json").read_text(encoding="utf-8"))
+            updates = {k: v for k, v in updates.items() if k in ("trials", "workers")}
+            run.update_manifest(status="running", ended=None)
+        else:
+            if eval_file is None:
+                raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
+            job = _new_job(cfg, base, adapter or [], eval_file, train_all)
+            run = opts.start(cfg, "merge")
+            if job.llm is not None and cfg.llm.cache:
+                job.llm_cache = run.file("llm_cache.sqlite")
+        settings = job.settings.model_dump() | updates
+        job.settings = type(job.settings).model_validate(settings)
+        if not job.storage or "storage" in updates:
+            default = "optuna.db" if job.settings.workers == 1 else "optuna.journal"
+            local = run.file("merge", default)
+            job.storage = job.settings.storage or (f"sqlite:///{local}" if default == "optuna.db" else str(local))
+        with run.recording(interrupted_hint=f"continue with: evoforge merge --resume {run.run_id}"):
+            results = run_job(job, run)
+        run.finish("completed", best_score=results["best"]["score"])
+        _print_summary(results, run.path, job.storage)

@@ -1,0 +1,112 @@
+"""Command-line options shared by the subcommands, and the one way a command resolves its config and run.
+
+Every command that makes a run takes the same tail of options (``--config``, ``--set``, ``--runs-dir``,
+``--run-id``, ``--seed``): :func:`run_options` adds them to a command, which receives them as one
+:class:`RunOptions`. Kept light (typer only) so that ``evoforge --help`` stays fast: heavy libraries are imported
+inside the command functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from evoforge.config import Config, load_config
+from evoforge.runs import RunDir
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML configuration file (default: built-in offline defaults)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a setting: section.key=value (repeatable)."),
+]
+RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", help="Root of run directories (run.runs_dir).")]
+RunIdOpt = Annotated[str | None, typer.Option("--run-id", help="Id of the new run (default: generated).")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (run.seed).")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def resolve_config(
+    config: Path | None,
+    overrides: Sequence[str] | None = None,
+    runs_dir: Path | None = None,
+    seed: int | None = None,
+) -> Config:
+    """Load ``config`` with ``--set`` overrides, then apply the dedicated options."""
+    extra = list(overrides or [])
+    if runs_dir is not None:
+        extra.append(f"run.runs_dir={runs_dir}")
+    if seed is not None:
+        extra.append(f"run.seed={seed}")
+    return load_config(config, extra)
+
+
+@dataclass
+class RunOptions:
+    """The option tail of a command that makes a run, as given on the command line."""
+
+    config: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    runs_dir: Path | None = None
+    run_id: str | None = None
+    seed: int | None = None
+
+    def resolve(self, *extra: str, config: Path | None = None) -> Config:
+        """The run's configuration: the file (``config`` when the command takes it as an argument), ``--set``
+        overrides, then ``extra`` overrides from the command's own options, then ``--runs-dir`` and ``--seed``."""
+        return resolve_config(config or self.config, [*self.overrides, *extra], self.runs_dir, self.seed)
+
+    def start(self, cfg: Config, command: str) -> RunDir:
+        """Create the run directory of ``command`` (named by ``--run-id`` when given)."""
+        return RunDir.create(cfg, command, self.run_id)
+
+
+_TAIL: tuple[tuple[str, Any], ...] = (
+    ("config", ConfigOpt),
+    ("set_", SetOpt),
+    ("runs_dir", RunsDirOpt),
+    ("run_id", RunIdOpt),
+    ("seed", SeedOpt),
+)
+
+
+def run_options(config: bool = True) -> Callable[[F], F]:
+    """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``.
+
+    ``config=False`` leaves out ``--config`` (for a command that takes its configuration as an argument).
+    """
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "opts"]
+        tail = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+            for name, annotation in _TAIL
+            if config or name != "config"
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            opts = RunOptions(
+                config=kwargs.pop("config", None),
+                overrides=list(kwargs.pop("set_", None) or []),
+                runs_dir=kwargs.pop("runs_dir", None),
+                run_id=kwargs.pop("run_id", None),
+                seed=kwargs.pop("seed", None),
+            )
+            return command(*args, opts=opts, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *tail])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *tail]}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -1,0 +1,97 @@
+"""The offline world's commands: ``evoforge world`` writes skills-world datasets (seeds, eval sets, preference
+pairs, knowledge fragments); ``evoforge student build`` builds and caches the tiny student."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evoforge.errors import DataError
+
+
+class WorldKind(StrEnum):
+    """What ``evoforge world`` writes."""
+
+    seeds = "seeds"
+    eval = "eval"
+    prefs = "prefs"
+    fragments = "fragments"
+
+
+def _write(
+    kind: WorldKind,
+    n: int,
+    seed: int,
+    output: Path,
+    force: bool,
+    categories: list[str] | None,
+    max_level: int,
+) -> None:
+    from evoforge.console import info
+    from evoforge.offline.world import CATEGORIES, generators
+    from evoforge.runs import atomic_write_jsonl
+
+    if output.exists() and not force:
+        raise DataError(f"{output} already exists; pass --force to overwrite it")
+    cats = tuple(categories or CATEGORIES)
+    unknown = [c for c in cats if c not in CATEGORIES]
+    if unknown:
+        raise DataError(f"unknown categories {', '.join(unknown)}; expected some of {', '.join(CATEGORIES)}")
+    if kind is WorldKind.fragments:
+        records = generators.fragment_records(n, seed)
+    else:
+        make = {
+            WorldKind.seeds: generators.seed_records,
+            WorldKind.eval: generators.eval_records,
+            WorldKind.prefs: generators.preference_records,
+        }[kind]
+        records = make(n, seed, cats, max_level)
+    count = atomic_write_jsonl(output, records)
+    info(f"wrote {count} {kind.value} records to {output}")
+
+
+def _build_student(output: Path | None, force: bool) -> None:
+    import json
+
+    from evoforge.console import info
+    from evoforge.offline.student import CARD_FILE, build_tiny_student
+
+    path = build_tiny_student(output, force=force)
+    card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
+    info(f"tiny student: {path}")
+    if "eval" in card:
+        scores = ", ".join(f"{k} {v:.0%}" for k, v in card["eval"].items())
+        info(f"exact match on {card['config']['eval_tasks']} held-out tasks: {scores}")
+    info(f"built in {card['build_seconds']} s")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evoforge world`` and ``evoforge student build``."""
+    student_app = typer.Typer(help="The student model (the built-in tiny one).", no_args_is_help=True)
+    app.add_typer(student_app, name="student")
+
+    @student_app.command("build")
+    def student_build(
+        output: Annotated[Path | None, typer.Option("--output", "-o", help="Directory (default: the cache).")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Rebuild even if already built.")] = False,
+    ) -> None:
+        """Build (pre-train briefly on the skills world) and cache the tiny student; print its scores."""
+        _build_student(output, force)
+
+    @app.command("world")
+    def world(
+        kind: Annotated[WorldKind, typer.Argument(help="seeds | eval | prefs | fragments")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="JSONL file to write.")],
+        n: Annotated[int, typer.Option("--n", min=1, help="Number of records.")] = 100,
+        seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 42,
+        category: Annotated[
+            list[str] | None, typer.Option("--category", help="Only this category (repeatable).")
+        ] = None,
+        max_level: Annotated[int, typer.Option("--max-level", min=1, help="Highest complexity level.")] = 3,
+        force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")] = False,
+    ) -> None:
+        """Write a skills-world dataset: seed instructions, an exact-match eval set, DPO pairs or fragments."""
+        _write(kind, n, seed, output, force, category, max_level)

@@ -1,0 +1,44 @@
+"""Configuration: YAML files validated by pydantic, with documented defaults.
+
+Every section is a pydantic model with ``extra="forbid"`` so that a typo is an error, not a silent default.
+Secrets never live here: a model entry names the *environment variable* that holds its key
+(``api_key_env``), and :func:`redact` scrubs secret values from anything written to disk.
+
+Import everything from here (``from evoforge.config import Config, load_config, TrainSettings``). The section
+models live in :mod:`evoforge.config.sections` and :mod:`evoforge.config.llm`; loading, overrides and error
+locations in :mod:`evoforge.config.loading`.
+"""
+
+from evoforge.config.llm import LLMSettings, ModelEntry, RoleSettings
+from evoforge.config.loading import Config, format_validation_error, load_config, redact, secret_values
+from evoforge.config.sections import (
+    CycleSettings,
+    EvalSettings,
+    EvolveSettings,
+    MergeSettings,
+    RunSettings,
+    Section,
+    StudentSettings,
+    TrainSettings,
+    WorldSettings,
+)
+
+__all__ = [
+    "Config",
+    "CycleSettings",
+    "EvalSettings",
+    "EvolveSettings",
+    "LLMSettings",
+    "MergeSettings",
+    "ModelEntry",
+    "RoleSettings",
+    "RunSettings",
+    "Section",
+    "StudentSettings",
+    "TrainSettings",
+    "WorldSettings",
+    "format_validation_error",
+    "load_config",
+    "redact",
+    "secret_values",
+]

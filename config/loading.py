@@ -1,0 +1,158 @@
+"""The whole configuration (:class:`Config`) and loading it: a YAML file, ``section.key=value`` overrides, errors
+that name the file, line and field; and :func:`redact`, which scrubs secret values from anything written to disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from evoforge.config.llm import LLMSettings
+from evoforge.config.sections import (
+    REMOVED_KEY,
+    CycleSettings,
+    EvalSettings,
+    EvolveSettings,
+    MergeSettings,
+    RunSettings,
+    Section,
+    StudentSettings,
+    TrainSettings,
+    WorldSettings,
+)
+from evoforge.errors import ConfigError
+
+
+class Config(Section):
+    """The whole resolved configuration of a run."""
+
+    run: RunSettings = Field(default_factory=RunSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    world: WorldSettings = Field(default_factory=WorldSettings)
+    student: StudentSettings = Field(default_factory=StudentSettings)
+    evolve: EvolveSettings = Field(default_factory=EvolveSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    merge: MergeSettings = Field(default_factory=MergeSettings)
+    cycle: CycleSettings = Field(default_factory=CycleSettings)
+
+    def to_yaml(self) -> str:
+        """Render the resolved configuration as YAML (it holds no secrets by construction)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path of a YAML mapping document to its 1-based line number."""
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                lines[sub] = key.start_mark.line + 1
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[(*path, str(i))] = item.start_mark.line + 1
+                walk(item, (*path, str(i)))
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def format_validation_error(error: ValidationError, source: str, text: str | None = None) -> str:
+    """Describe each validation problem: source, line, field path, bad value, what was expected."""
+    lines = _yaml_lines(text) if text else {}
+    out = [f"invalid configuration in {source}:"]
+    for err in error.errors():
+        kind = err["type"]
+        loc = tuple(str(p) for p in err["loc"])
+        if kind == REMOVED_KEY:  # raised by the section that held the key: point at the key itself
+            loc = (*loc, str(err.get("ctx", {}).get("key", "")))
+        where = ".".join(loc) or "(top level)"
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        at = f" (line {line})" if line else ""
+        if kind == "extra_forbidden":
+            msg = "unknown key (check the spelling; see `evoforge config show` for valid keys)"
+        else:
+            msg = err["msg"]
+        value = "" if kind in ("missing", "extra_forbidden", REMOVED_KEY) else f"; got {err.get('input')!r}"
+        out.append(f"  - {where}{at}: {msg}{value}")
+    return "\n".join(out)
+
+
+def _set_path(data: dict[str, Any], dotted: str, raw: str) -> None:
+    """Set ``data[a][b][c] = yaml(raw)`` for an override ``a.b.c=raw``."""
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {dotted}={raw}: '{key}' is not a section")
+        node = child
+    node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
+
+
+def load_config(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Load, merge overrides into, and validate a configuration.
+
+    Args:
+        path: a YAML file; None means the built-in defaults (the offline world).
+        overrides: ``section.key=value`` strings (values parsed as YAML), applied after the file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or fails validation (message names file, line, field).
+    """
+    text: str | None = None
+    data: dict[str, Any] = {}
+    source = str(path) if path else "the defaults"
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}' must look like section.key=value")
+        key, raw = item.split("=", 1)
+        _set_path(data, key.strip(), raw.strip())
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        suffix = f" (with overrides {', '.join(overrides)})" if overrides else ""
+        raise ConfigError(format_validation_error(exc, source + suffix, text)) from None
+
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
+
+
+def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
+    """Values of environment variables that look like secrets (``*_KEY``, ``*TOKEN*``, ...), longest first."""
+    values = {
+        value
+        for name, value in os.environ.items()
+        if (_SECRET_NAME.search(name) or name in extra_names) and len(value) >= 8
+    }
+    return sorted(values, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """Replace every secret value from the environment in ``text`` with ``***``."""
+    for value in secret_values():
+        text = text.replace(value, "***")
+    return text

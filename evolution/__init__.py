@@ -1,0 +1,1 @@
+"""Auto Evol-Instruct's steps without LangGraph: evolve, analyse, optimise, validate, answer and eliminate."""

@@ -1,0 +1,72 @@
+"""The ``cycle`` graph: AutoLLM's closed loop as a LangGraph state machine — the main job.
+
+prepare round (seeds from the feedback plan) → evolve (the evolve graph as a subgraph; its human reviews pass
+through) → chunk + hold out → train one delta per chunk and method, and train@all beside them (``Send`` branches,
+one at a time per process on a CPU) → merge-weight search →
+evaluate raw, train@all, each delta, average and best merge on the fixed test set → **human checkpoint: promote
+the merge?** → feedback (fold the merge into the student, steer the next round's seeds) → next round, until
+``cycle.rounds`` or until the test score stops improving for ``cycle.patience`` rounds.
+
+``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
+with the SQLite checkpointer of the run directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from langgraph.graph import START, StateGraph
+from langgraph.types import Send
+
+from evoforge.graphs.cycle import nodes
+from evoforge.graphs.cycle.state import CycleState, DeltaTask
+from evoforge.graphs.evolve.graph import graph as evolve_graph
+from evoforge.graphs.runtime import RunContext
+
+AFTER_TRAINING = ("merge", "evaluate", "review_promotion", "feedback")
+
+
+def after_feedback(state: CycleState) -> Literal["prepare_round", "__end__"]:
+    """Another round unless the round budget is spent or the test score stopped improving (patience)."""
+    limits = state.get("limits") or {}
+    more = state["round"] < limits.get("rounds", 1) and state.get("stale", 0) < limits.get("patience", 1)
+    return "prepare_round" if more else "__end__"
+
+
+def spread_training(state: CycleState) -> list[Send]:
+    """Fan out one ``train_delta`` branch per planned delta (train@all beside the chunks' deltas)."""
+    return [
+        Send(
+            "train_delta",
+            DeltaTask(
+                chunk=job["chunk"],
+                method=job["method"],
+                round=state["round"],
+                round_dir=state["round_dir"],
+                student=state["student"],
+            ),
+        )
+        for job in state["training_plan"]
+    ]
+
+
+def build() -> StateGraph:
+    """The cycle graph's builder (compile it with or without a checkpointer)."""
+    builder = StateGraph(CycleState, context_schema=RunContext)
+    builder.add_node("prepare_round", nodes.prepare_round)
+    builder.add_node("evolve", evolve_graph)  # a real subgraph: Studio shows it, its reviews and checkpoints nest
+    for name in ("chunk", "train_delta", *AFTER_TRAINING):
+        builder.add_node(name, getattr(nodes, name))
+    builder.add_edge(START, "prepare_round")
+    builder.add_edge("prepare_round", "evolve")
+    builder.add_edge("evolve", "chunk")
+    builder.add_conditional_edges("chunk", spread_training, ["train_delta"])
+    builder.add_edge("train_delta", "merge")
+    for a, b in itertools.pairwise(AFTER_TRAINING):
+        builder.add_edge(a, b)
+    builder.add_conditional_edges("feedback", after_feedback)
+    return builder
+
+
+graph = build().compile(name="cycle")

@@ -1,0 +1,140 @@
+"""The cycle graph's nodes: each reads the state, runs one piece (off the event loop when heavy), returns an update.
+
+A round lives in ``rounds/<n>/``, itself an evolve run directory: the evolve subgraph writes its outputs there,
+and the round's chunks, adapters, merge search and evaluations sit beside them. Every node can run again after a
+crash: it rewrites the same files from the same inputs (training skips deltas whose inputs did not change, the
+merge study resumes from its SQLite storage, the LLM response cache answers calls that had already returned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite, interrupt
+
+from evoforge.console import console, info
+from evoforge.graphs.cycle.report import console_table, write_cycle_report
+from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
+from evoforge.graphs.review import parse_decision
+from evoforge.graphs.runtime import Resources, RunContext, node_resources
+from evoforge.rounds import work
+
+Update = dict[str, Any]
+
+
+async def _resources(runtime: Runtime[RunContext]) -> Resources:
+    return await node_resources(runtime, "cycle")
+
+
+async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Open round ``n`` (its own evolve run directory) and write its seed data from the seed plan."""
+    res = await _resources(runtime)
+    n = state.get("round", 0) + 1
+    student = state.get("student") or res.config.student.model
+    plan = state.get("seed_plan") or work.even_plan(res.config)
+    steering = (state.get("results") or [{}])[-1].get("steering") or {}
+    round_dir = await asyncio.to_thread(work.open_round, res.config, res.run.path, n, plan, steering.get("max_level"))
+    info(f"[bold]round {n}[/bold]: student {student}; seeds {plan}")
+    res.run.event("round_started", round=n, student=student, seed_plan=plan)
+    limits = {"rounds": res.config.cycle.rounds, "patience": res.config.cycle.patience}
+    return {
+        "round": n,
+        "student": student,
+        "seed_plan": plan,
+        "round_dir": round_dir,
+        "workdir": round_dir,
+        "limits": limits,
+        "deltas": Overwrite({}),
+        "train_all": "",
+    }
+
+
+async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Cut the evolved data into chunks and a held-out split (no delta trains on it); plan the deltas.
+
+    The round's result starts here, with the λ history the evolve subgraph handed back.
+    """
+    res = await _resources(runtime)
+    chunks, eval_path = await asyncio.to_thread(
+        work.chunk_round, res.config, res.run.path, state["round_dir"], state["evolved"]["dataset"]
+    )
+    plan = await asyncio.to_thread(work.plan_training, res.config, res.run.path, state["round_dir"])
+    info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
+    lambdas = list(state["evolved"]["lambda_history"])
+    return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": {"lambda_history": lambdas}}
+
+
+async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
+    """Train one LoRA delta (SFT or DPO) in a worker thread; train@all lands in ``train_all``."""
+    res = await _resources(runtime)
+    name, path, is_all = await asyncio.to_thread(work.train_delta, res.config, res.run.path, dict(task))
+    res.run.event("delta_trained", round=task["round"], delta=name)
+    return {"train_all": path} if is_all else {"deltas": {name: path}}
+
+
+async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Search the merge weights of the deltas on the held-out split (Optuna; resumes from its storage)."""
+    res = await _resources(runtime)
+    results = await asyncio.to_thread(work.merge_round, res.config, res.run.path, dict(state))
+    weights = {
+        label: {d: float(sum(w) / len(w)) for d, w in m["weights"].items()} for label, m in results["merges"].items()
+    }
+    rows = {label: float(score) for label, score in results["table"].items()}
+    result: RoundResult = {**state.get("result", {}), "rows": rows, "weights": weights}
+    result["merge_trials"] = int(results["n_trials"])
+    return {"merge": results["best"], "result": result}
+
+
+async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Score raw, train@all, each delta, the average and the best merge on the fixed test set."""
+    res = await _resources(runtime)
+    test, per_category = await asyncio.to_thread(work.evaluate_round, res.config, res.run.path, dict(state))
+    return {"result": {**state["result"], "test": test, "per_category": per_category}}
+
+
+async def review_promotion(state: CycleState) -> Update:
+    """Human checkpoint: promote the best merge to be the next round's student?"""
+    result = state["result"]
+    test = result.get("test") or {}
+    better = test.get("auto_merge", 0.0) > test.get("raw", 0.0)  # a tie keeps the student as it is
+    answer = interrupt(
+        {
+            "checkpoint": "promote_merge",
+            "question": "Promote auto_merge to be the next round's student?",
+            "actions": ["approve", "reject"],
+            "recommended": "approve" if better else "reject",
+            "round": state["round"],
+            "scores": result.get("rows"),
+            "test": test,
+            "weights": (result.get("weights") or {}).get("auto_merge"),
+        }
+    )
+    decision = parse_decision(answer, allow_edit=False)
+    promoted = decision["action"] == "approve"
+    return {"result": {**result, "promoted": promoted, "decided_by": decision.get("by", "reviewer")}}
+
+
+async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Close the round: fold a promoted merge into the student, steer the next round's seeds, record results."""
+    res = await _resources(runtime)
+    result: RoundResult = {**state["result"], "round": state["round"], "student": state["student"]}
+    promoted = bool(result.get("promoted"))
+    student, result["steering"] = await asyncio.to_thread(
+        work.close_round, res.config, res.run.path, dict(state), promoted
+    )
+    score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
+    best = state.get("best_score", float("-inf"))
+    stale = 0 if score > best else state.get("stale", 0) + 1
+    console.print(console_table(result))
+    results = [*(state.get("results") or []), result]
+    await asyncio.to_thread(write_cycle_report, res.run.path, results, res.config.eval.metric)
+    res.run.event("round_finished", round=state["round"], test=result.get("test"), promoted=result.get("promoted"))
+    return {
+        "student": student,
+        "seed_plan": result["steering"]["plan"],
+        "results": [result],
+        "best_score": max(best, score),
+        "stale": stale,
+    }

@@ -1,0 +1,81 @@
+"""The cycle's tables and charts: AutoLLM's results table per round, merge weights, and the per-round scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from evoforge.graphs.cycle.state import RoundResult
+from evoforge.report import bar_chart, markdown_table, write_section
+
+ROW_ORDER = ("raw", "train@all")
+MERGE_ORDER = ("average_merge", "human_merge", "auto_merge")
+
+
+def ordered_rows(rows: dict[str, float]) -> list[str]:
+    """raw, train@all, train@<delta>… (alphabetical), then the merges, as AutoLLM's table lists them."""
+    deltas = sorted(k for k in rows if k not in ROW_ORDER and k not in MERGE_ORDER)
+    return [k for k in (*ROW_ORDER, *deltas, *MERGE_ORDER) if k in rows]
+
+
+def results_table(result: RoundResult) -> str:
+    """Markdown: model | held-out score | test score."""
+    test = result.get("test") or {}
+    rows = [[name, result["rows"][name], test.get(name, "")] for name in ordered_rows(result["rows"])]
+    return markdown_table(["model", "held-out eval_score", "test eval_score"], rows)
+
+
+def weights_table(result: RoundResult) -> str:
+    """Markdown: merge | weight of each delta."""
+    weights = result.get("weights") or {}
+    deltas = sorted({d for w in weights.values() for d in w})
+    rows = [[name, *(weights[name].get(d, 0.0) for d in deltas)] for name in MERGE_ORDER if name in weights]
+    return markdown_table(["merge", *deltas], rows)
+
+
+def console_table(result: RoundResult) -> object:
+    """A rich Table of the round's results (printed at the end of each round)."""
+    from rich.table import Table
+
+    test = result.get("test") or {}
+    table = Table("model", "held-out", "test", title=f"round {result['round']} — AutoLLM results table")
+    for name in ordered_rows(result["rows"]):
+        score = test.get(name)
+        table.add_row(name, f"{result['rows'][name]:.3f}", "" if score is None else f"{score:.3f}")
+    return table
+
+
+def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: str) -> Path:
+    """Write the cycle section of ``report.md``: per-round tables, charts, steering; returns the report path."""
+    report = run_path / "report.md"
+    chart = bar_chart(
+        run_path / "cycle_scores.png",
+        {f"round {r['round']}": dict(r.get("test") or r["rows"]) for r in results},
+        "Test score per round",
+        metric,
+    )
+    parts = ["## Cycle", "", f"Scores are `{metric}`.", "", f"![score per round]({chart.name})", ""]
+    for r in results:
+        n = r["round"]
+        promoted = "promoted" if r.get("promoted") else "not promoted"
+        parts += [
+            f"### Round {n} (student: `{r.get('student')}`; auto_merge {promoted} by {r.get('decided_by', '?')})",
+            "",
+            results_table(r),
+            "",
+            "Merge weights:",
+            "",
+            weights_table(r),
+            "",
+        ]
+        lam = r.get("lambda_history") or []
+        if lam:
+            parts += [f"Evolving-method failure rate λ per step: {', '.join(f'{x:.3f}' for x in lam)}", ""]
+        for png, title in (("evolve_lambda.png", "λ per step"), ("merge/history.png", "merge search")):
+            if (run_path / f"rounds/{n}" / png).is_file():
+                parts += [f"![{title}, round {n}](rounds/{n}/{png})", ""]
+        steering = r.get("steering") or {}
+        if steering.get("reasons"):
+            parts += ["Steering of the next round:", "", *[f"- {line}" for line in steering["reasons"]], ""]
+    write_section(report, "cycle", "\n".join(parts))
+    return report

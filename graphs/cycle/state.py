@@ -1,0 +1,98 @@
+"""State of the ``cycle`` graph (AutoLLM's closed loop): references and figures, never tensors or bulk data.
+
+Every path is relative to the run directory; each round works in ``rounds/<n>/`` (itself an evolve run
+directory, with the round's chunks, adapters, merge search and evaluations beside the evolve outputs).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+from evoforge.graphs.evolve.state import EvolveSummary
+
+
+class RoundResult(TypedDict, total=False):
+    """What one round produced, as the report shows it.
+
+    Attributes:
+        round: 1-based round number.
+        student: the student the round started from (run-dir-relative, or the configured name).
+        rows: AutoLLM's results table: model name → held-out score (raw, train@all, train@<delta>,
+            average_merge, human_merge, auto_merge).
+        test: the same models scored on the fixed test set (never searched on).
+        per_category: model name → category → test score.
+        weights: merge name → delta → weight.
+        lambda_history: the evolve graph's selected failure rate per optimisation step.
+        promoted: whether auto_merge was promoted to become the next round's student.
+        decided_by: who decided the promotion (policy, terminal, cli, studio).
+        steering: how the next round's seeds were allocated, and why.
+        merge_trials: number of merge-search trials.
+    """
+
+    round: int
+    student: str
+    rows: dict[str, float]
+    test: dict[str, float]
+    per_category: dict[str, dict[str, float]]
+    weights: dict[str, dict[str, float]]
+    lambda_history: list[float]
+    promoted: bool
+    decided_by: str
+    steering: dict[str, Any]
+    merge_trials: int
+
+
+def merge_dicts(old: dict[str, str] | None, new: dict[str, str] | None) -> dict[str, str]:
+    """Reducer: each training branch adds its delta (a new round resets the dict with ``Overwrite``)."""
+    return {**(old or {}), **(new or {})}
+
+
+class DeltaTask(TypedDict):
+    """The payload a ``Send`` gives one ``train_delta`` branch."""
+
+    chunk: str
+    method: str
+    round: int
+    round_dir: str
+    student: str
+
+
+class CycleState(TypedDict, total=False):
+    """The cycle graph's state.
+
+    Attributes:
+        round: the current round (1-based).
+        student: the current student: a model directory (run-dir-relative once promoted) or the configured name.
+        seed_plan: seeds per category for the current round (from the previous round's feedback).
+        round_dir: ``rounds/<n>``.
+        workdir: the folder the evolve subgraph works in (``round_dir``: an evolve run directory of its own).
+        evolved: what the evolve subgraph handed back (its dataset's path, the λ history).
+        chunks: chunk name → JSONL path; eval_path: the held-out split no delta trains on.
+        training_plan: the deltas to train, ``{chunk, method}`` each (chunk ``all`` = train@all).
+        deltas: delta name → adapter directory (``train@all`` excluded; parallel branches merge here);
+            train_all: the train@all adapter.
+        merge: the best merge found: weights, method, score, adapter path.
+        result: the current round's figures (moved to ``results`` when the round closes).
+        results: one entry per finished round.
+        best_score / stale: best test score so far, and rounds without improving it (patience).
+        limits: ``rounds`` and ``patience`` from the configuration.
+    """
+
+    round: int
+    student: str
+    seed_plan: dict[str, int]
+    round_dir: str
+    workdir: str
+    evolved: EvolveSummary
+    chunks: dict[str, str]
+    eval_path: str
+    training_plan: list[dict[str, str]]
+    deltas: Annotated[dict[str, str], merge_dicts]
+    train_all: str
+    merge: dict[str, Any]
+    result: RoundResult
+    results: Annotated[list[RoundResult], operator.add]
+    best_score: float
+    stale: int
+    limits: dict[str, int]

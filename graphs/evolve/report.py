@@ -1,0 +1,99 @@
+"""The evolve graph's outputs: evolved.jsonl, methods.json, the optional save_path, the λ chart and report section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evoforge.data.io import read_jsonl
+from evoforge.evolution import data
+from evoforge.graphs.evolve.state import EvolveState
+from evoforge.graphs.runtime import Resources
+from evoforge.report import line_chart, markdown_table, write_section
+from evoforge.runs import atomic_write_json, atomic_write_jsonl, atomic_write_text
+
+SECTION = "evolve"
+CHART = "evolve_lambda.png"
+
+
+def lambda_series(state: EvolveState) -> dict[str, list[float]]:
+    """λ per step (index 0 = the initial method): the selected method's and the step's best candidate's."""
+    initial = (state.get("candidates") or {}).get("s0c0", {}).get("failure_rate")
+    start = float(initial) if initial is not None else 1.0
+    history = state.get("history") or []
+    return {
+        "selected method": [start, *(p["selected_rate"] for p in history)],
+        "best candidate of the step": [start, *(p["best_candidate_rate"] for p in history)],
+    }
+
+
+def methods_document(state: EvolveState) -> dict[str, Any]:
+    """methods.json: the selected method, the λ history, and every candidate with its λ and feedback."""
+    candidates = sorted((state.get("candidates") or {}).values(), key=lambda c: (c.get("step", 0), c.get("index", 0)))
+    return {
+        "selected": {
+            "id": state.get("method_id"),
+            "method": state.get("method"),
+            "failure_rate": state.get("failure_rate"),
+        },
+        "history": state.get("history") or [],
+        "decision": state.get("method_decision"),
+        "candidates": candidates,
+    }
+
+
+def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
+    """The markdown of the report's evolve section."""
+    history = state.get("history") or []
+    series = lambda_series(state)
+    rows = [[0, "s0c0", series["selected method"][0], "s0c0", series["selected method"][0]]]
+    rows += [
+        [p["step"], p["best_candidate"], p["best_candidate_rate"], p["selected"], p["selected_rate"]] for p in history
+    ]
+    counts = state.get("counts") or {}
+    decision = state.get("method_decision") or {}
+    lines = [
+        "## Evolve (Auto Evol-Instruct)",
+        "",
+        f"Seeds: {state.get('n_seeds')} (train {state.get('n_train')}, dev {state.get('n_dev')}); "
+        f"optimisation steps: {len(history)}; selected method: `{state.get('method_id')}` "
+        f"(reviewer: {decision.get('action', 'n/a')} by {decision.get('by', 'n/a')}).",
+        "",
+        "Failure rate λ on the dev set per step (step 0 = the initial method):",
+        "",
+        markdown_table(["step", "best candidate", "its λ", "selected", "selected λ"], rows),
+        "",
+        f"![failure rate per step]({CHART})",
+        "",
+        "Dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
+        "",
+        "Files: " + ", ".join(f"`{name}`" for name in outputs.values()) + ".",
+        "",
+        "Selected method:",
+        "",
+        "```text",
+        str(state.get("method") or "").strip(),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+def write_outputs(res: Resources, state: EvolveState) -> dict[str, str]:
+    """Write every output of the evolve graph into the run directory; returns ``{kind: relative path}``."""
+    rows = read_jsonl(res.path(state["filtered_path"]))
+    records = data.output_records(rows)
+    outputs = {"dataset": "evolved.jsonl", "methods": "methods.json", "chart": CHART, "report": "evolve_report.md"}
+    atomic_write_jsonl(res.run.file("evolved.jsonl"), records)
+    atomic_write_json(res.run.file("methods.json"), methods_document(state))
+    save_path = data.resolve_save_path(res.config, res.run.path)
+    if save_path is not None:
+        if save_path.suffix == ".json":
+            atomic_write_json(save_path, data.columns(rows))
+        else:
+            atomic_write_jsonl(save_path, records)
+        outputs["save_path"] = str(save_path)
+    series = lambda_series(state)
+    line_chart(res.run.file(CHART), series, "Failure rate λ per optimisation step", "step", "λ (dev)")
+    section = report_section(state, outputs)
+    atomic_write_text(res.run.file("evolve_report.md"), section + "\n")
+    write_section(res.run.file("report.md"), SECTION, section)
+    return outputs

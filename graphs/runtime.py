@@ -1,0 +1,168 @@
+"""What every graph runs with: the typed run context, the per-run resources, the checkpointer and the retry policy.
+
+The context is what LangGraph passes to every node as ``runtime.context``. Every field has a default so that
+LangGraph Studio can build it from nothing: with no ``run_dir`` a run directory is created under
+``run.runs_dir`` and named after the thread; with no ``gateway`` one is built for the run (its response cache in
+the run directory); with no ``agents`` the real agents run. The CLI passes its run directory and gateway; tests pass
+fake agents of the real types.
+
+A graph mounted as a subgraph works in a folder of its parent's run (its state's ``workdir``, itself a run
+directory with its own config snapshot) and shares the parent's gateway and agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+from langgraph.types import RetryPolicy
+from pydantic.json_schema import SkipJsonSchema
+
+from evoforge.agents.bundle import Agents
+from evoforge.config import Config, load_config
+from evoforge.llm.faults import is_transient
+from evoforge.runs import RunDir
+
+CHECKPOINT_FILE = "checkpoints.sqlite"
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """What every graph's nodes need besides the state."""
+
+    config_path: str = field(
+        default="",
+        metadata={"description": "YAML configuration; empty = the run's snapshot, or the built-in defaults."},
+    )
+    run_dir: str = field(
+        default="",
+        metadata={"description": "Run directory; empty = a new one under run.runs_dir named after the thread."},
+    )
+    gateway: Any = field(
+        default=None,
+        repr=False,
+        metadata={"description": "An LLMGateway; None = built lazily for the run (response cache in the run dir)."},
+    )
+    agents: SkipJsonSchema[Agents] | None = field(  # not shown in Studio's context form (it holds functions)
+        default=None,
+        repr=False,
+        metadata={"description": "The agents bundle; None = the real agents."},
+    )
+
+
+@dataclass
+class Resources:
+    """The live objects of one run inside one event loop: config, run directory, gateway, agents, concurrency."""
+
+    config: Config
+    run: RunDir
+    gateway: Any
+    agents: Agents
+    limiter: asyncio.Semaphore
+
+    def path(self, relative: str) -> Path:
+        """Resolve a run-dir-relative path held in the state."""
+        return self.run.path / relative
+
+    def file(self, *parts: str) -> tuple[Path, str]:
+        """A new file in the run directory: its absolute path and the relative name kept in the state."""
+        return self.run.file(*parts), "/".join(parts)
+
+
+_OPEN: dict[tuple[str, int, int], Resources] = {}
+
+
+def _open_run(ctx: RunContext, thread_id: str, command: str) -> tuple[Config, RunDir]:
+    """Open (or for Studio, create) the run directory and resolve its configuration (blocking I/O)."""
+    if ctx.run_dir:
+        path = Path(ctx.run_dir)
+        run = RunDir.open(path.parent, path.name)
+        config = load_config(Path(ctx.config_path)) if ctx.config_path else run.config()
+        return config, run
+    config = load_config(Path(ctx.config_path) if ctx.config_path else None)
+    run_id = f"studio-{thread_id}"
+    path = config.run.runs_dir / run_id
+    run = RunDir(path) if (path / "manifest.json").is_file() else RunDir.create(config, command, run_id)
+    return config, run
+
+
+def _open_workdir(parent: Path, workdir: str) -> tuple[Config, RunDir]:
+    path = parent / workdir
+    run = RunDir.open(path.parent, path.name)
+    return run.config(), run
+
+
+def build_gateway(config: Config, run: RunDir) -> Any:
+    """The LLM gateway of a run, with its SQLite response cache in the run directory."""
+    from evoforge.llm.gateway import LLMGateway
+
+    cache = run.file("llm_cache.sqlite") if config.llm.cache else None
+    return LLMGateway(config.llm, cache_path=cache, run=run)
+
+
+async def resources(ctx: RunContext | None, thread_id: str, command: str, workdir: str = "") -> Resources:
+    """The resources for ``ctx`` in the running event loop (built once, then reused by every node).
+
+    ``command`` names the graph in the manifest of a run created here (LangGraph Studio threads); ``workdir``
+    (a subgraph's folder inside the run) gives that folder's run directory and config with the run's gateway.
+    """
+    ctx = ctx or RunContext()
+    loop = asyncio.get_running_loop()
+    key = (ctx.run_dir or f"thread:{thread_id}", id(ctx.gateway), id(loop))
+    found = _OPEN.get(key)
+    if found is None:
+        config, run = await asyncio.to_thread(_open_run, ctx, thread_id, command)
+        gateway = ctx.gateway if ctx.gateway is not None else await asyncio.to_thread(build_gateway, config, run)
+        found = Resources(config, run, gateway, ctx.agents or Agents(), asyncio.Semaphore(config.evolve.concurrency))
+        _OPEN[key] = found
+    if not workdir:
+        return found
+    sub_key = (str(found.run.path / workdir), id(found.gateway), id(loop))
+    sub = _OPEN.get(sub_key)
+    if sub is None:
+        config, run = await asyncio.to_thread(_open_workdir, found.run.path, workdir)
+        sub = Resources(config, run, found.gateway, found.agents, asyncio.Semaphore(config.evolve.concurrency))
+        _OPEN[sub_key] = sub
+    return sub
+
+
+async def node_resources(runtime: Runtime[RunContext], command: str, workdir: str = "") -> Resources:
+    """The resources of the run a node belongs to (its thread from the LangGraph config)."""
+    thread = str(get_config().get("configurable", {}).get("thread_id", "default"))
+    return await resources(runtime.context, thread, command, workdir)
+
+
+def release(run_dir: str) -> None:
+    """Forget the resources built for the run directory ``run_dir`` and its folders (the caller closes the gateway
+    it owns)."""
+    for key in [k for k in _OPEN if k[0] == run_dir or k[0].startswith(run_dir.rstrip("/") + "/")]:
+        del _OPEN[key]
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(run: RunDir) -> AsyncIterator[Any]:
+    """An ``AsyncSqliteSaver`` on ``<run>/checkpoints.sqlite`` (created on first use)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(run.file(CHECKPOINT_FILE))) as saver:
+        await saver.setup()
+        yield saver
+
+
+def thread_config(run: RunDir) -> dict[str, Any]:
+    """The LangGraph config of a run: one thread per run, named by the run id."""
+    return {"configurable": {"thread_id": run.run_id}, "recursion_limit": 10_000}
+
+
+def llm_retry() -> RetryPolicy:
+    """Retry a node only on transient faults (timeouts, 429, 5xx); 4xx and user errors fail at once.
+
+    The gateway already retries each call; this catches a transient fault that escapes a node as a whole.
+    """
+    return RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=is_transient)

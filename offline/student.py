@@ -1,0 +1,122 @@
+"""The tiny student: build it (initialise + pre-train + evaluate), cache it, and resolve a student's name.
+
+The tiny student is a small Llama-architecture causal LM with the byte-level tokenizer of
+:mod:`evoforge.offline.tokenizer`, pre-trained briefly on skills-world tasks (:mod:`evoforge.offline.pretrain`)
+so that it knows the task formats and gets some answers right, and saved as a normal Hugging Face model directory.
+Downstream code treats it exactly like a downloaded model (``AutoModelForCausalLM.from_pretrained``).
+It is cached under ``user_cache_dir("evoforge")/students/<hash of the build config>`` and rebuilt only when that
+config (or the skills world's source) changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from evoforge.errors import ConfigError
+from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
+from evoforge.runs import atomic_write_json
+from evoforge.training.student import quiet_libraries
+
+CARD_FILE = "student.json"
+
+
+def cache_root() -> Path:
+    """Where built students are cached (``$EVOFORGE_CACHE_DIR`` or the user cache directory)."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("EVOFORGE_CACHE_DIR") or user_cache_dir("evoforge")) / "students"
+
+
+def init_student(config: StudentBuildConfig, output: Path) -> Path:
+    """Write a randomly initialised student (model, tokenizer, chat template, generation config) to ``output``."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    from evoforge.offline.tokenizer import build_tokenizer
+
+    quiet_libraries()
+    tokenizer = build_tokenizer(model_max_length=config.max_positions)
+    model_config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_heads,
+        max_position_embeddings=config.max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(config.seed)
+    model = LlamaForCausalLM(model_config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=False,
+        max_new_tokens=160,
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    return output
+
+
+def build_tiny_student(
+    output: Path | None = None, *, force: bool = False, config: StudentBuildConfig | None = None
+) -> Path:
+    """Build (initialise + pre-train + evaluate) the tiny student, or return the cached one.
+
+    Args:
+        output: target directory; None = the cache entry for ``config``.
+        force: rebuild even when the target already holds a student.
+        config: the build recipe; None = the default tiny student.
+
+    Returns:
+        The model directory (with ``student.json``: build config, loss curve, eval per category, build time).
+    """
+    config = config or StudentBuildConfig()
+    target = output or cache_root() / config.digest()
+    if (target / CARD_FILE).is_file() and not force:
+        return target
+    if target.exists() and not force and any(target.iterdir()):
+        raise ConfigError(f"{target} exists and is not a built student; pass --force to overwrite it")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    init_student(config, staging)
+    card: dict[str, Any] = {"config": asdict(config), "digest": config.digest(), "format": STUDENT_FORMAT}
+    if config.steps > 0:
+        card["pretrain"] = pretrain_student(staging, config)
+        if config.eval_tasks > 0:
+            card["eval"] = evaluate_student(staging, config)
+    card["build_seconds"] = round(time.perf_counter() - started, 1)
+    card["build_cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; honest on a busy machine
+    atomic_write_json(staging / CARD_FILE, card)
+    if target.exists():
+        if (target / CARD_FILE).is_file() and not force:  # another process finished first
+            shutil.rmtree(staging, ignore_errors=True)
+            return target
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, target)
+    return target
+
+
+def resolve_student(name: str | Path) -> Path:
+    """``"tiny"`` → the cached tiny student (built on first use); anything else must be a local HF model dir."""
+    if str(name) == "tiny":
+        return build_tiny_student()
+    path = Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        raise ConfigError(
+            f"student '{name}' is neither 'tiny' nor a local Hugging Face model directory (no config.json there)"
+        )
+    return path

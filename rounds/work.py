@@ -1,0 +1,213 @@
+"""The cycle's heavy work, as plain blocking functions the nodes run in worker threads.
+
+Each takes the run's config and directory plus run-dir-relative paths from the state, writes its files under
+``rounds/<n>/`` and returns paths and figures. Each is idempotent: run again with the same inputs, it rewrites
+the same files (training and the merge study skip what is already done).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from evoforge.config import Config
+from evoforge.data.chunking import chunk_dataset, write_chunks
+from evoforge.data.formats import load_examples
+from evoforge.data.io import read_jsonl
+from evoforge.evals.metrics import metric_ceiling
+from evoforge.merging.export import save_full_model
+from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
+from evoforge.merging.lora import load_delta
+from evoforge.merging.trial import MergeSpec
+from evoforge.offline.student import resolve_student
+from evoforge.offline.world import eval_records, seed_records
+from evoforge.rounds.steering import allocate, steer
+from evoforge.runs import RunDir, atomic_write_jsonl
+from evoforge.training.deltas import ALL_CHUNK, DeltaJob, plan_deltas, train_planned
+
+TEST_FILE = "test.jsonl"
+TEST_SEED_OFFSET = 99_991  # the fixed test set never shares a random stream with seeds or held-out splits
+
+
+def round_path(run_path: Path, round_dir: str) -> Path:
+    """Absolute path of a round directory."""
+    return run_path / round_dir
+
+
+def student_dir(run_path: Path, student: str) -> Path:
+    """The model directory of ``student``: a promoted model inside the run, or a configured name/path."""
+    inside = run_path / student
+    return inside if inside.is_dir() else resolve_student(student)
+
+
+def even_plan(config: Config) -> dict[str, int]:
+    """The first round's seed plan: ``world.n_seeds`` split evenly over the categories."""
+    return allocate(config.world.n_seeds, {c: 1.0 for c in config.world.categories})
+
+
+def _round_seeds(config: Config, n: int, plan: dict[str, int], max_level: int | None) -> list[dict[str, Any]]:
+    level = max_level or config.world.max_level
+    rows: list[dict[str, Any]] = []
+    for category, count in sorted(plan.items()):
+        if count > 0:
+            rows += seed_records(count, config.run.seed + 1000 * n, categories=[category], max_level=level)
+    return rows
+
+
+def open_round(config: Config, run_path: Path, n: int, plan: dict[str, int], max_level: int | None) -> str:
+    """Create ``rounds/<n>`` as an evolve run directory whose seeds follow ``plan``; returns ``rounds/<n>``.
+
+    With ``evolve.data_path`` set, the user's seed file is used as it is (the plan then only shapes the report).
+    """
+    rounds = run_path / "rounds"
+    path = rounds / str(n)
+    seeds = path / "seeds.jsonl"
+    if not (path / "manifest.json").is_file():
+        round_cfg = config.model_copy(deep=True)
+        round_cfg.run.runs_dir = rounds
+        if config.evolve.data_path is None:
+            round_cfg.evolve.data_path = str(seeds.resolve())
+        RunDir.create(round_cfg, "evolve", str(n))
+    if config.evolve.data_path is None:
+        atomic_write_jsonl(seeds, _round_seeds(config, n, plan, max_level))
+    write_test_set(config, run_path)
+    return f"rounds/{n}"
+
+
+def write_test_set(config: Config, run_path: Path) -> Path:
+    """The run's fixed test set (skills world, oracle answers): the same for every round, never searched on."""
+    path = run_path / TEST_FILE
+    if not path.is_file():
+        rows = eval_records(config.world.n_eval, config.run.seed + TEST_SEED_OFFSET, config.world.categories)
+        atomic_write_jsonl(path, rows)
+    return path
+
+
+def chunk_round(config: Config, run_path: Path, round_dir: str, evolved_path: str) -> tuple[dict[str, str], str]:
+    """Chunk the round's evolved data (by ``train.chunk_by``) with a held-out split; returns run-relative paths."""
+    examples = load_examples(run_path / evolved_path)
+    chunks, held_out = chunk_dataset(examples, config.train.chunk_by, config.train.eval_fraction, config.run.seed)
+    write_chunks(round_path(run_path, round_dir), chunks, held_out, overwrite=True)
+    return {name: f"{round_dir}/chunks/{name}.jsonl" for name in chunks}, f"{round_dir}/eval.jsonl"
+
+
+def plan_training(config: Config, run_path: Path, round_dir: str) -> list[dict[str, str]]:
+    """The round's deltas: each chunk's methods (``train.method``) and train@all, as ``{chunk, method}``."""
+    jobs = plan_deltas(round_path(run_path, round_dir) / "chunks", config.train)
+    return [{"chunk": job.chunk, "method": job.method} for job in jobs]
+
+
+_TRAINING = threading.Lock()  # one delta trains at a time per process: parallel CPU training only contends
+
+
+def train_delta(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[str, str, bool]:
+    """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all)."""
+    root = round_path(run_path, task["round_dir"])
+    job = DeltaJob(task["chunk"], task["method"])
+    with _TRAINING:
+        result = train_planned(
+            job,
+            student_dir(run_path, task["student"]),
+            root / "chunks",
+            root / "adapters",
+            config.train,
+            eval_path=root / "eval.jsonl",
+            seed=config.run.seed,
+            device=config.student.device,
+        )
+    return result.name, str(result.adapter_path.relative_to(run_path)), job.chunk == ALL_CHUNK
+
+
+def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: Path, storage: str) -> Any:
+    """The merge job of a round's state: its deltas on its student, scored on ``eval_path``."""
+    return MergeJob(
+        base=student_dir(run_path, state["student"]),
+        adapters={name: run_path / path for name, path in state["deltas"].items()},
+        eval_path=eval_path,
+        train_all=run_path / state["train_all"] if state.get("train_all") else None,
+        metric=config.eval.metric,
+        batch_size=config.eval.batch_size,
+        max_new_tokens=config.eval.max_new_tokens,
+        device=config.student.device,
+        settings=config.merge,
+        storage=storage,
+        seed=config.run.seed,
+    )
+
+
+def merge_round(config: Config, run_path: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """Search the merge weights on the round's held-out split (resumes from ``merge/optuna.db``)."""
+    root = round_path(run_path, state["round_dir"])
+    storage = f"sqlite:///{(root / 'merge' / 'optuna.db').resolve()}"
+    (root / "merge").mkdir(parents=True, exist_ok=True)
+    job = merge_job(config, run_path, state, run_path / state["eval_path"], storage)
+    results: dict[str, Any] = run_job(job, RunDir(root))
+    return results
+
+
+def evaluate_round(
+    config: Config, run_path: Path, state: dict[str, Any]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Score every row of the round's table on the fixed test set; writes ``evals/test-<model>.json``."""
+    root = round_path(run_path, state["round_dir"])
+    job = merge_job(config, run_path, state, run_path / TEST_FILE, storage="")
+    reports: list[Any] = []
+    runner = generator_runner(job, reports)
+    groups = config.merge.per_layer_groups
+    specs = {"raw": MergeSpec({})}
+    if state.get("train_all"):
+        specs[TRAIN_ALL] = MergeSpec({TRAIN_ALL: [1.0] * groups})
+    specs.update({f"train@{name}": MergeSpec({name: [1.0] * groups}) for name in state["deltas"]})
+    results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
+    specs.update({label: MergeSpec(**merge) for label, merge in results["merges"].items()})
+    test: dict[str, float] = {}
+    per_category: dict[str, dict[str, float]] = {}
+    for label, spec in specs.items():
+        runner.score(spec)
+        report = reports[-1]
+        report.save(test_report_path(root, label))
+        test[label], per_category[label] = report.score, report.per_category
+    return test, per_category
+
+
+def test_report_path(root: Path, label: str) -> Path:
+    """Where a round's test-set evaluation of the table row ``label`` is kept."""
+    return root / "evals" / f"test-{label.replace('@', '_')}.json"
+
+
+def promote(config: Config, run_path: Path, state: dict[str, Any]) -> str:
+    """Fold the round's best merge into the student: a full model at ``rounds/<n>/student``; returns its path."""
+    out = round_path(run_path, state["round_dir"]) / "student"
+    if not (out / "config.json").is_file():
+        base = student_dir(run_path, state["student"])
+        deltas = [load_delta(run_path / path, None, name) for name, path in state["deltas"].items()]
+        spec = MergeSpec(**state["merge"]["merge"])
+        chosen = [d for d in deltas if d.name in spec.weights]
+        save_full_model(base, chosen, spec, out, config.merge.per_layer_groups, config.run.seed)
+    return str(out.relative_to(run_path))
+
+
+def failed_examples(run_path: Path, round_dir: str, label: str, ceiling: float) -> list[dict[str, Any]]:
+    """The test examples ``label`` did not get fully right (score below ``ceiling``), with their level."""
+    report = json.loads(test_report_path(run_path / round_dir, label).read_text(encoding="utf-8"))
+    levels = {row["prompt"]: row.get("level") for row in read_jsonl(run_path / TEST_FILE)}
+    return [
+        {**ex, "level": levels.get(ex["prompt"]), "correct": False}
+        for ex in report["per_example"]
+        if ex["score"] < ceiling
+    ]
+
+
+def close_round(config: Config, run_path: Path, state: dict[str, Any], promoted: bool) -> tuple[str, dict[str, Any]]:
+    """Fold a promoted merge into the student and steer the next round's seeds from the kept student's test results.
+
+    Returns the next round's student (run-dir-relative once promoted) and the steering (plan, max level, reasons).
+    """
+    student = promote(config, run_path, state) if promoted else state["student"]
+    current = "auto_merge" if promoted else "raw"
+    per_category = (state["result"].get("per_category") or {}).get(current) or {}
+    ceiling = metric_ceiling(config.eval.metric)
+    failed = failed_examples(run_path, state["round_dir"], current, ceiling)
+    return student, steer(config.world.n_seeds, per_category, failed, config.world.max_level, ceiling)

@@ -1,0 +1,50 @@
+"""How normalised records become training examples: the chat messages of a prompt, an assistant turn, and the
+length policy.
+
+Sequences longer than ``max_length`` are truncated at the end (TRL's ``keep_start``) and counted in
+``training.json``; a record whose prompt alone fills ``max_length`` is dropped (it would train on nothing) and
+counted; a chunk left with nothing is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evoforge.errors import DataError
+
+
+def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The chat messages of a normalised record's prompt (system, earlier turns, then the user prompt)."""
+    messages = [{"role": "system", "content": record["system"]}] if record.get("system") else []
+    return [*messages, *record.get("history", []), {"role": "user", "content": record["prompt"]}]
+
+
+def assistant(text: str) -> list[dict[str, str]]:
+    """One assistant turn."""
+    return [{"role": "assistant", "content": text}]
+
+
+def fit_lengths(
+    tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Apply the length policy: (kept records, how many get truncated, how many are dropped).
+
+    A record longer than ``max_length`` is kept and truncated at the end; one whose prompt alone fills
+    ``max_length`` is dropped (it would train on nothing). DataError when every record would be dropped.
+    """
+    kept, truncated = [], 0
+    for record in records:
+        prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
+        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        if n_prompt >= max_length:
+            continue
+        answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]
+        longest = max(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        truncated += n_prompt + longest + 1 > max_length
+        kept.append(record)
+    if not kept:
+        raise DataError(
+            f"chunk '{chunk}': every prompt is at least max_length={max_length} tokens long "
+            "(raise train.max_length or shorten the prompts)"
+        )
+    return kept, truncated, len(records) - len(kept)

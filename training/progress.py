@@ -1,0 +1,42 @@
+"""Watching a delta train: real and padded token slots of every batch, and the progress bar (loss, tokens/s)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+class TokenCounter:
+    """Wraps a data collator to count real and padded token slots of every training batch."""
+
+    def __init__(self, collator: Any, pad_id: int | None) -> None:
+        self.collator, self.pad_id = collator, pad_id
+        self.real = self.slots = 0
+
+    def __call__(self, examples: list[Any]) -> Any:
+        """Collate and count."""
+        batch = self.collator(examples)
+        ids = batch["input_ids"]
+        mask = batch.get("attention_mask")
+        self.slots += int(ids.numel())
+        if mask is not None:
+            self.real += int(mask.sum())
+        else:  # padding-free packing: one flat row, nothing padded
+            self.real += int((ids != self.pad_id).sum()) if self.pad_id is not None else int(ids.numel())
+        return batch
+
+
+def progress_callback(handle: Any, counter: TokenCounter, started: float) -> Any:
+    """A transformers ``TrainerCallback`` advancing an evoforge progress bar with loss and tokens/s."""
+    from transformers import TrainerCallback
+
+    class _Progress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            handle.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                rate = counter.real / max(time.perf_counter() - started, 1e-6)
+                handle.note(f"loss {logs['loss']:.3f}  {rate:,.0f} tok/s")
+
+    return _Progress()
