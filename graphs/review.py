@@ -123,5 +123,5 @@ def ask_terminal(payload: dict[str, Any]) -> Decision:
                 continue
             return {"action": "edit", "method": method, "by": "terminal"}
         if action is not None:
-            return {"action": action, "by": "terminal"}  # type: ignore[typeddict-item]
+            return {"action": action, "by": "terminal"}
         typer.echo(f"please answer one of: {', '.join(allowed)}")

@@ -43,7 +43,7 @@ def merge_candidates(old: dict[str, Candidate] | None, new: dict[str, Candidate]
     """Reducer: parallel branches add candidates; a later update of the same id refines its fields."""
     out = {key: dict(value) for key, value in (old or {}).items()}
     for key, value in (new or {}).items():
-        out[key] = {**out.get(key, {}), **value}  # type: ignore[typeddict-item]
+        out[key] = {**out.get(key, {}), **value}
     return out  # type: ignore[return-value]
 
 

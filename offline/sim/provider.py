@@ -27,7 +27,7 @@ def _reply(messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> S
 
 
 def _fill(model_response: ModelResponse, model: str, reply: SimReply) -> ModelResponse:
-    model_response.choices[0].message.content = reply.text  # type: ignore[union-attr]
+    model_response.choices[0].message.content = reply.text
     model_response.choices[0].finish_reason = "stop"
     model_response.model = f"sim/{model}"
     total = reply.prompt_tokens + reply.completion_tokens
@@ -40,7 +40,7 @@ def _fill(model_response: ModelResponse, model: str, reply: SimReply) -> ModelRe
 class SimProvider(CustomLLM):
     """LiteLLM handler that answers with the simulated LLM (``latency`` seconds later, if set)."""
 
-    def completion(  # type: ignore[override]
+    def completion(
         self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse,
         print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any,
         **kwargs: Any,
@@ -51,7 +51,7 @@ class SimProvider(CustomLLM):
             time.sleep(latency)
         return _fill(model_response, model, _reply(messages, optional_params))
 
-    async def acompletion(  # type: ignore[override]
+    async def acompletion(
         self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse,
         print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict, *args: Any,
         **kwargs: Any,

@@ -71,14 +71,14 @@ def check_answer(task: Task, response: str) -> bool:
 def _slips(spec: Spec) -> list[Spec]:
     """Specs that a careless solver answers instead: one constraint ignored, or the last step or item missed."""
     out: list[Spec] = []
-    for f in fields(spec):  # type: ignore[arg-type]
+    for f in fields(spec):
         value = getattr(spec, f.name)
         if isinstance(value, Spec):
-            out += [replace(spec, **{f.name: v}) for v in _slips(value)]  # type: ignore[type-var]
+            out += [replace(spec, **{f.name: v}) for v in _slips(value)]
         elif isinstance(value, tuple) and (len(value) > 1 or (value and f.default == ())):
-            out.append(replace(spec, **{f.name: value[:-1]}))  # type: ignore[type-var]
+            out.append(replace(spec, **{f.name: value[:-1]}))
         elif f.default is not MISSING and value != f.default:
-            out.append(replace(spec, **{f.name: f.default}))  # type: ignore[type-var]
+            out.append(replace(spec, **{f.name: f.default}))
     return out
 
 
