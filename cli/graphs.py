@@ -51,20 +51,63 @@ def _execute(run: RunDir, decide: Any, answer: dict[str, Any] | None = None) -> 
     info(f"run {run.run_id} completed: {run.path}")
 
 
+# The Korean Auto Evol-Instruct's flags (seed 001's main.py), each setting its evolve.<key>.
+TrainSizeOpt = Annotated[int | None, typer.Option("--train-size", help="Optimisation seeds (evolve.train_size).")]
+DevSizeOpt = Annotated[int | None, typer.Option("--dev-size", help="Validation seeds (evolve.dev_size).")]
+BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Mini-batch per step (evolve.batch_size).")]
+MaxStepsOpt = Annotated[
+    int | None, typer.Option("--max-steps", "--max-step", help="Optimisation steps (evolve.max_steps).")
+]
+LoopOpt = Annotated[int | None, typer.Option("--loop", help="Generations (evolve.loop).")]
+CandidateSizeOpt = Annotated[
+    int | None, typer.Option("--candidate-size", help="Methods per step (evolve.candidate_size).")
+]
+TestRunOpt = Annotated[
+    int | None,
+    typer.Option("--test-run", min=0, max=1, help="1 = dataset from 10 seeds (evolve.test_run)."),
+]
+
+
 @run_options()
 def evolve(
-    data: Annotated[str | None, typer.Option("--data", help="Seed data (jsonl/json/parquet/HF dataset dir).")] = None,
-    instruction_field: Annotated[str | None, typer.Option(help="Field holding the instruction.")] = None,
-    response_field: Annotated[str | None, typer.Option(help="Field holding the response (dotted path ok).")] = None,
-    save_path: Annotated[str | None, typer.Option(help="Extra output; '.json' = column-oriented (seed 001).")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", "--data-path", help="Seed data file, HF dir or hub name (evolve.data_path)."),
+    ] = None,
+    instruction_field: Annotated[str | None, typer.Option(help="Instruction field (evolve.instruction_field).")] = None,
+    response_field: Annotated[
+        str | None, typer.Option(help="Response field, dotted ok (evolve.response_field).")
+    ] = None,
+    train_size: TrainSizeOpt = None,
+    dev_size: DevSizeOpt = None,
+    batch_size: BatchSizeOpt = None,
+    max_steps: MaxStepsOpt = None,
+    loop: LoopOpt = None,
+    candidate_size: CandidateSizeOpt = None,
+    test_run: TestRunOpt = None,
+    save_path: Annotated[str | None, typer.Option(help="Extra output; .json = columns (evolve.save_path).")] = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
     *,
     opts: RunOptions,
 ) -> None:
-    """Optimise the evolving method on seed data (Auto Evol-Instruct), then evolve and answer the dataset."""
-    fields = {"data_path": data, "instruction_field": instruction_field, "response_field": response_field}
-    fields["save_path"] = save_path
+    """Optimise the evolving method on seed data (Auto Evol-Instruct), then evolve and answer the dataset.
+
+    Takes seed 001's flags too (--data-path, --max-step, --test-run 0/1, ...), each setting its evolve.* key.
+    """
+    fields: dict[str, object] = {
+        "data_path": data,
+        "instruction_field": instruction_field,
+        "response_field": response_field,
+        "train_size": train_size,
+        "dev_size": dev_size,
+        "batch_size": batch_size,
+        "max_steps": max_steps,
+        "loop": loop,
+        "candidate_size": candidate_size,
+        "test_run": None if test_run is None else str(bool(test_run)).lower(),
+        "save_path": save_path,
+    }
     overrides = [f"evolve.{key}={value}" for key, value in fields.items() if value is not None]
     cfg = opts.resolve(*overrides, *_approval(auto_approve))
     _refuse_existing_save_path(cfg.evolve.save_path)

@@ -87,7 +87,7 @@ class EvolveSettings(Section):
     candidate_size: int = Field(5, ge=1, description="Candidate methods per step (m).")
     patience: int = Field(1, ge=1, description="Steps without a lower failure rate before stopping.")
     concurrency: int = Field(16, ge=1, description="Concurrent LLM calls in fan-outs.")
-    test_run: bool = Field(False, description="Evolve only 10 instructions.")
+    test_run: bool = Field(False, description="Evolve the final dataset from 10 seeds only (optimisation unchanged).")
     save_path: str | None = Field(None, description="Extra output; '.json' = column-oriented as in seed 001.")
     extra_rules: bool = Field(False, description="Also apply the official code's failure rules.")
     elimination: bool = Field(True, description="Apply Evol-Instruct's elimination rules to the final data.")

@@ -247,9 +247,13 @@ _LF_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", 
 def _read_catalogue(path: Path, fmt: str | None) -> list[Example]:
     """LLaMA-Factory ``dataset_info.json``: every local ``file_name`` entry, columns and tags applied."""
     try:
-        catalogue = json.loads(path.read_text(encoding="utf-8"))
+        catalogue = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(catalogue, dict):
+        raise DataError(f"{path}: a dataset_info.json catalogue must be an object of datasets")
     examples = []
     for name, entry in catalogue.items():
         if not isinstance(entry, dict) or "file_name" not in entry:

@@ -2,19 +2,81 @@
 
 :func:`read_located` yields each row with its location (``file:line`` for JSONL, ``file[index]`` otherwise) so
 that later checks can name the offending row; :func:`read_records` gives the bare rows. Both raise
-:class:`~evoforge.errors.DataError` for a missing or empty file, malformed JSON, or a row that is not an object.
+:class:`~evoforge.errors.DataError` for a missing or empty file, a file that is not UTF-8 text (another encoding,
+binary data), malformed JSON, a row that is not an object, or a corrupt parquet file or dataset folder; an error
+quotes at most a few dozen characters of the data. A UTF-8 byte-order mark at the start of a file is skipped.
 Formats (alpaca, sharegpt, ...) are the business of :mod:`evoforge.data.formats`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from evoforge.errors import DataError
 
 Located = tuple[str, dict[str, Any]]
+QUOTE_CHARS = 40  # the most characters of the data an error message quotes
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # bytes that JSON text never holds raw
+_MAGIC = (  # first bytes of files that are not UTF-8 text, what they are, and what to do
+    (b"\xff\xfe", "UTF-16 text", "save the file as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text", "save the file as UTF-8"),
+    (b"\x1f\x8b", "gzip-compressed data", "decompress it first"),
+    (b"PK\x03\x04", "a zip archive", "extract it first"),
+    (b"PAR1", "a parquet file", "name it .parquet"),
+)
+
+
+def _excerpt(text: str, at: int = 0) -> str:
+    """At most :data:`QUOTE_CHARS` characters of ``text`` around position ``at``, quoted; ``...`` marks a cut."""
+    start = max(0, min(at - QUOTE_CHARS // 2, len(text) - QUOTE_CHARS))
+    piece = repr(text[start : start + QUOTE_CHARS])
+    return ("..." if start else "") + piece + ("..." if start + QUOTE_CHARS < len(text) else "")
+
+
+def _cut(message: str) -> str:
+    """The first line of a library's error message, cut to a readable length."""
+    first = (message.strip().splitlines() or [""])[0]
+    return first if len(first) <= 4 * QUOTE_CHARS else first[: 4 * QUOTE_CHARS] + "..."
+
+
+def _refuse_foreign(path: Path, what: str) -> None:
+    """A DataError when the file's first bytes show it is not UTF-8 text (UTF-16, compressed, parquet)."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for magic, kind, hint in _MAGIC:
+        if head.startswith(magic):
+            raise DataError(f"{path}: this is {kind}, not UTF-8 {what}; {hint}")
+
+
+def _check_text(text: str, path: Path, line: int = 1) -> str:
+    """``text`` (a file, or its line ``line``, decoded with ``surrogateescape``) when it is UTF-8 text; else a
+    DataError naming the line and column of the first control byte JSON never holds (binary data) or of the first
+    byte that is not UTF-8."""
+    control = _CONTROL.search(text)
+    if control is None and text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        bad = -1
+    except UnicodeEncodeError as exc:  # an undecodable byte became a lone surrogate
+        bad = exc.start
+    if bad < 0 and control is None:
+        return text
+    at = control.start() if control is not None and (bad < 0 or control.start() < bad) else bad
+    line += text.count("\n", 0, at)
+    column = at - text.rfind("\n", 0, at)
+    if control is not None and at == control.start():
+        raise DataError(
+            f"{path}: line {line} holds the control byte 0x{ord(text[at]):02x} (column {column}): this looks like "
+            "a binary file (or UTF-16 text), not UTF-8 JSON text"
+        )
+    byte = ord(text[at]) - 0xDC00
+    raise DataError(
+        f"{path}: line {line} is not UTF-8 text (byte 0x{byte:02x} at column {column}); save the file as UTF-8"
+    )
 
 
 def _check_row(row: Any, where: str) -> dict[str, Any]:
@@ -24,16 +86,22 @@ def _check_row(row: Any, where: str) -> dict[str, Any]:
 
 
 def _read_jsonl(path: Path) -> list[Located]:
+    _refuse_foreign(path, "JSON Lines")
     rows: list[Located] = []
-    with path.open(encoding="utf-8") as handle:
+    # utf-8-sig skips a byte-order mark; surrogateescape lets _check_text name the line of a byte that is not UTF-8
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
         for number, line in enumerate(handle, start=1):
+            _check_text(line, path, number)
             if not line.strip():
                 continue
             where = f"{path}:{number}"
+            line = line.rstrip("\r\n")
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                raise DataError(
+                    f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) near {_excerpt(line, exc.pos)}"
+                ) from None
             rows.append((where, _check_row(row, where)))
     return rows
 
@@ -47,8 +115,26 @@ def _columns_to_rows(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in zip(*data.values(), strict=True)]
 
 
+def _json_text(path: Path) -> str:
+    """The text of a whole JSON file (a byte-order mark skipped); DataError when it is not UTF-8 text or empty."""
+    _refuse_foreign(path, "JSON")
+    text = _check_text(path.read_bytes().decode("utf-8-sig", errors="surrogateescape"), path)
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty")
+    return text
+
+
+def _json_error(path: Path, text: str, exc: json.JSONDecodeError) -> DataError:
+    """What is wrong with a JSON file, quoting a little of it around the position."""
+    if exc.pos == len(text) - len(text.lstrip()):
+        start = _excerpt(text.lstrip())
+        return DataError(f"{path}: not JSON: expected a list or an object of records, but the file starts with {start}")
+    near = _excerpt(text, exc.pos)
+    return DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}) near {near}")
+
+
 def _read_json(path: Path) -> list[Located]:
-    text = path.read_text(encoding="utf-8")
+    text = _json_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -57,7 +143,7 @@ def _read_json(path: Path) -> list[Located]:
                 return _read_jsonl(path)
             except DataError:
                 pass
-        raise DataError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise _json_error(path, text, exc) from None
     if isinstance(data, dict):
         if all(isinstance(v, list) for v in data.values()) and data:
             data = _columns_to_rows(data, path)
@@ -77,7 +163,7 @@ def _read_parquet(path: Path) -> list[Located]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+        raise DataError(f"{path}: not a readable parquet file ({type(exc).__name__}: {_cut(str(exc))})") from None
     return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
 
 
@@ -86,12 +172,13 @@ def _read_hf_dir(path: Path) -> list[Located]:
 
     try:
         data = load_from_disk(str(path))
-    except Exception as exc:  # datasets raises FileNotFoundError/ValueError for foreign folders
-        raise DataError(f"{path}: not a saved Hugging Face dataset ({exc})") from None
-    if isinstance(data, DatasetDict):
-        split = "train" if "train" in data else next(iter(data))
-        data = data[split]
-    return [(f"{path}[{i}]", dict(row)) for i, row in enumerate(data)]
+        if isinstance(data, DatasetDict):
+            split = "train" if "train" in data else next(iter(data))
+            data = data[split]
+        return [(f"{path}[{i}]", dict(row)) for i, row in enumerate(data)]
+    except Exception as exc:  # datasets / pyarrow raise many types for foreign or corrupt folders
+        problem = f"{type(exc).__name__}: {_cut(str(exc))}"
+        raise DataError(f"{path}: not a readable saved Hugging Face dataset ({problem})") from None
 
 
 def read_located(path: str | Path) -> list[Located]:

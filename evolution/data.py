@@ -1,5 +1,6 @@
 """The evolve run's data: seeds in (a file or the skills world), the train/dev split, the optimisation
-mini-batches, and the public rows of the evolved dataset (``evolved.jsonl``, the column-oriented save path)."""
+mini-batches, the seeds the final dataset is evolved from (10 in a test run), and the public rows of the evolved
+dataset (``evolved.jsonl``, the column-oriented save path)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,16 @@ def load_seeds(config: Config) -> list[Row]:
         seeds = seeds_io.normalise(
             seeds_io.read_raw(settings.data_path), settings.instruction_field, settings.response_field
         )
-    return seeds[:10] if settings.test_run else seeds
+    return seeds
+
+
+TEST_RUN_SEEDS = 10  # seed 001: "with test_run 1 only 10 instructions are evolved"
+
+
+def dataset_seeds(seeds: Sequence[Row], config: Config) -> list[Row]:
+    """The seeds the final dataset is evolved from: all of them, or the first ``TEST_RUN_SEEDS`` with
+    ``evolve.test_run`` (the optimisation's train/dev split is made from all the seeds either way)."""
+    return list(seeds[:TEST_RUN_SEEDS] if config.evolve.test_run else seeds)
 
 
 def split(seeds: Sequence[Row], config: Config) -> tuple[list[Row], list[Row]]:

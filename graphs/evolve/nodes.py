@@ -203,9 +203,13 @@ async def review_method(state: EvolveState, runtime: Runtime[RunContext]) -> Upd
 
 
 async def evolve_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Evolve every seed ``loop`` generations with the approved method (one record per generation)."""
+    """Evolve every seed (the first 10 in a test run) ``loop`` generations with the approved method (one record
+    per generation)."""
     res = await _resources(runtime, state)
-    rows = await work.evolve_dataset(res, await _load(res, state["seeds_path"]), state["method"], state["method_id"])
+    seeds = data.dataset_seeds(await _load(res, state["seeds_path"]), res.config)
+    if len(seeds) < state["n_seeds"]:
+        info(f"evolve: test run, the dataset is evolved from {len(seeds)} of the {state['n_seeds']} seeds")
+    rows = await work.evolve_dataset(res, seeds, state["method"], state["method_id"])
     return {"evolved_path": await _save(res, rows, "dataset", "evolutions.jsonl")}
 
 

@@ -13,7 +13,7 @@ import pytest
 from evoforge.config import load_config
 from evoforge.data.seeds import field_value, normalise
 from evoforge.errors import DataError
-from evoforge.evolution.data import columns, load_seeds, split
+from evoforge.evolution.data import TEST_RUN_SEEDS, columns, dataset_seeds, load_seeds, split
 from tests.conftest import DATASETS
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
@@ -41,11 +41,23 @@ def test_self_instruct_seed_tasks_load_with_their_outputs() -> None:
 
 
 def test_world_seeds_and_column_output() -> None:
-    cfg = load_config(None, ["world.n_seeds=12", "evolve.test_run=true"])
+    cfg = load_config(None, ["world.n_seeds=12"])
     seeds = load_seeds(cfg)
-    assert len(seeds) == 10 and all(s["category"] and s["response"] for s in seeds)
+    assert len(seeds) == 12 and all(s["category"] and s["response"] for s in seeds)
     cols = columns([{"instruction": "a", "response": "b", "root": "r", "generation": 1}])
     assert cols["instruction"] == ["a"] and cols["category"] == [None]
+
+
+def test_test_run_cuts_only_the_final_dataset_to_10_seeds() -> None:
+    sizes = ["world.n_seeds=30", "evolve.train_size=12", "evolve.dev_size=12"]
+    cfg = load_config(None, [*sizes, "evolve.test_run=true"])
+    seeds = load_seeds(cfg)
+    train, dev = split(seeds, cfg)  # train + dev = 24 > 10: the split is made from all the seeds
+    assert len(seeds) == 30 and len(train) == 12 and len(dev) == 12
+    assert dataset_seeds(seeds, cfg) == seeds[:TEST_RUN_SEEDS] and TEST_RUN_SEEDS == 10
+    off = load_config(None, sizes)
+    assert load_seeds(off) == seeds and split(seeds, off) == (train, dev)
+    assert dataset_seeds(seeds, off) == seeds and dataset_seeds(seeds[:4], cfg) == seeds[:4]
 
 
 def test_too_few_seeds_is_a_config_error(tmp_path: Path) -> None:
@@ -85,3 +97,24 @@ def test_bad_input_exits_2_without_traceback(tmp_path: Path, content: str, expec
     assert "Traceback" not in proc.stderr and str(path.name) in proc.stderr
 
     assert re.search(expected, " ".join(proc.stderr.split())), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--data-path", "missing.jsonl"], r"data file not found: missing\.jsonl"),
+        (["--test-run", "2"], r"--test-run"),
+        (["--max-step", "-1"], r"evolve\.max_steps"),
+    ],
+    ids=["data-path-alias", "test-run-is-0-or-1", "max-step-alias-validated"],
+)
+def test_seed_001_flags_reach_the_config(tmp_path: Path, flags: list[str], expected: str) -> None:
+    proc = subprocess.run(
+        [EVOFORGE, "-q", "evolve", *flags, "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and re.search(expected, " ".join(proc.stderr.split())), proc.stderr
