@@ -89,10 +89,10 @@ def _judge_report(cfg: Config, run: RunDir, records: list[Example], predictions:
 
     from evoforge.evals.harness import EvalReport
     from evoforge.evals.judging import judge_set
+    from evoforge.llm.cache import response_cache_path
     from evoforge.llm.gateway import LLMGateway
 
-    cache = run.file("llm_cache.sqlite") if cfg.llm.cache else None
-    with LLMGateway(cfg.llm, cache_path=cache, run=run) as gw:
+    with LLMGateway(cfg.llm, cache_path=response_cache_path(cfg.llm), run=run) as gw:
         graded = asyncio.run(judge_set(gw, records, predictions))
     per_example = [
         {**r.eval_item(), "prediction": p, "score": e["score"], "reason": e["reason"]}

@@ -5,6 +5,7 @@ Secrets never live here: a model entry names the *environment variable* that hol
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -77,7 +78,12 @@ class LLMSettings(Section):
     roles: dict[str, RoleSettings] = Field(default_factory=_default_roles)
     num_retries: int = Field(3, ge=0, description="Retries on timeouts, 429 and 5xx (never on other 4xx).")
     retry_backoff: float = Field(1.0, ge=0, description="Initial backoff in seconds, doubled per retry.")
-    cache: bool = Field(True, description="SQLite response cache in the run directory.")
+    cache: bool = Field(
+        True, description="Serve repeated calls from the SQLite response cache shared by all runs (false = off)."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Folder of the shared response cache; None = $EVOFORGE_LLM_CACHE_DIR or the user cache dir."
+    )
     max_cost_usd: float | None = Field(None, gt=0, description="Stop the run cleanly past this cost.")
     max_tokens_total: int | None = Field(None, gt=0, description="Stop the run cleanly past this many tokens.")
 

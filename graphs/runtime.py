@@ -2,8 +2,8 @@
 
 The context is what LangGraph passes to every node as ``runtime.context``. Every field has a default so that
 LangGraph Studio can build it from nothing: with no ``run_dir`` a run directory is created under
-``run.runs_dir`` and named after the thread; with no ``gateway`` one is built for the run (its response cache in
-the run directory); with no ``agents`` the real agents run. The CLI passes its run directory and gateway; tests pass
+``run.runs_dir`` and named after the thread; with no ``gateway`` one is built for the run (with the response cache
+shared by all runs); with no ``agents`` the real agents run. The CLI passes its run directory and gateway; tests pass
 fake agents of the real types.
 
 A graph mounted as a subgraph works in a folder of its parent's run (its state's ``workdir``, itself a run
@@ -47,7 +47,7 @@ class RunContext:
     gateway: Any = field(
         default=None,
         repr=False,
-        metadata={"description": "An LLMGateway; None = built lazily for the run (response cache in the run dir)."},
+        metadata={"description": "An LLMGateway; None = built lazily for the run (shared response cache)."},
     )
     agents: SkipJsonSchema[Agents] | None = field(  # not shown in Studio's context form (it holds functions)
         default=None,
@@ -99,11 +99,11 @@ def _open_workdir(parent: Path, workdir: str) -> tuple[Config, RunDir]:
 
 
 def build_gateway(config: Config, run: RunDir) -> Any:
-    """The LLM gateway of a run, with its SQLite response cache in the run directory."""
+    """The LLM gateway of a run, with the SQLite response cache shared by all runs (unless ``llm.cache`` is off)."""
+    from evoforge.llm.cache import response_cache_path
     from evoforge.llm.gateway import LLMGateway
 
-    cache = run.file("llm_cache.sqlite") if config.llm.cache else None
-    return LLMGateway(config.llm, cache_path=cache, run=run)
+    return LLMGateway(config.llm, cache_path=response_cache_path(config.llm), run=run)
 
 
 async def resources(ctx: RunContext | None, thread_id: str, command: str, workdir: str = "") -> Resources:

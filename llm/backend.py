@@ -47,6 +47,17 @@ def register_provider(name: str, handler: Any) -> None:
 PROVIDER_GROUP = "evoforge.llm_providers"
 
 
+def provider_revision(model: str) -> str | None:
+    """The ``revision`` a plug-in provider's handler declares for ``model`` (part of the response-cache key, so
+    cached answers of a simulated model change when its code does), or None."""
+    name = model.split("/", 1)[0]
+    for item in litellm_module().custom_provider_map:
+        if item.get("provider") == name:
+            revision = getattr(item.get("custom_handler"), "revision", None)
+            return str(revision) if revision is not None else None
+    return None
+
+
 def ensure_provider_for(model: str) -> None:
     """Import LiteLLM and, when ``model``'s provider is a plug-in (an entry point), register its handler once."""
     litellm_module()

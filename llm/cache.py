@@ -1,20 +1,50 @@
-"""The response cache: an SQLite file of provider answers, so that a repeated or resumed run never pays twice.
+"""The response cache: one SQLite file of provider answers, shared by all runs, so no call is paid for twice.
 
 A cached answer is keyed by a hash of everything that shapes it: the model (LiteLLM string, API base, provider
-parameters), the messages, the sampling parameters, the response format and the sample index. The file is shared
-safely by concurrent tasks (a lock around each statement) and by processes (WAL journal).
+parameters), the messages, the sampling parameters, the response format and the sample index. So the same call
+made by a resumed run, a repeated run or another job is served from the file. By default the file is
+``user_cache_dir("evoforge")/llm/responses.sqlite`` (see :func:`response_cache_path` for the overrides); it is
+shared safely by concurrent tasks (a lock around each statement) and by processes (WAL journal, busy timeout).
+
+No secret is stored: a row holds the key's hash, the model string, the answer text, its token counts and its
+cost. API keys travel only in the provider request and are neither part of the key nor written to the file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evoforge.config import LLMSettings
+
+CACHE_DIR_ENV = "EVOFORGE_LLM_CACHE_DIR"
+CACHE_FILE = "responses.sqlite"
+BUSY_TIMEOUT_S = 30.0  # how long a statement waits for another process's write
+
+
+def response_cache_path(settings: LLMSettings) -> Path | None:
+    """The shared response-cache file for ``settings``, or None when ``llm.cache`` is off.
+
+    The folder is the first of: ``llm.cache_dir``; ``$EVOFORGE_LLM_CACHE_DIR``; ``llm/`` under the user cache
+    directory (``$EVOFORGE_CACHE_DIR``, else ``platformdirs.user_cache_dir("evoforge")``, as for the student
+    cache). The file in it is ``responses.sqlite``.
+    """
+    if not settings.cache:
+        return None
+    folder = settings.cache_dir or os.environ.get(CACHE_DIR_ENV)
+    if not folder:
+        from platformdirs import user_cache_dir
+
+        folder = Path(os.environ.get("EVOFORGE_CACHE_DIR") or user_cache_dir("evoforge")) / "llm"
+    return Path(folder).expanduser() / CACHE_FILE
 
 
 def cache_key(**parts: Any) -> str:
@@ -34,6 +64,24 @@ class CachedResponse:
     cost_usd: float
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to the WAL journal, waiting while another process opens it at the same moment.
+
+    SQLite answers ``database is locked`` at once (without its busy timeout) when two connections switch a new
+    file's journal mode together, so the switch is retried here for up to :data:`BUSY_TIMEOUT_S`.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(0.02)
+
+
 class ResponseCache:
     """A key → response store in one SQLite file, opened lazily and safe across threads and tasks."""
 
@@ -45,8 +93,8 @@ class ResponseCache:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "

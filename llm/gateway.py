@@ -1,10 +1,11 @@
 """The LLM gateway: every model call of every agent goes through :class:`LLMGateway`.
 
 It maps agent roles to model entries (``llm.roles`` → ``llm.models``) with per-role sampling, serves repeated
-requests from an SQLite response cache, limits concurrency and request rate per model, retries transient faults
-(timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for structured output, accounts
-tokens and cost per role, and stops the run cleanly when the budget is spent. API keys are read from the
-environment at call time and never appear in an error, a log line, an event or the manifest.
+requests from the SQLite response cache shared by all runs, limits concurrency and request rate per model,
+retries transient faults (timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for
+structured output, accounts tokens and cost per role, and stops the run cleanly when the budget is spent. API
+keys are read from the environment at call time and never appear in an error, a log line, an event, the manifest
+or the response cache.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
-from evoforge.llm.backend import ensure_provider_for, litellm_module
-from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key
+from evoforge.llm.backend import ensure_provider_for, litellm_module, provider_revision
+from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import ModelLimits, SingleFlight
 from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict[str, str]]
-CACHE_FILE = "llm_cache.sqlite"
 
 
 class _ModelFailed(Exception):
@@ -43,8 +43,9 @@ class LLMGateway:
 
     Args:
         settings: the ``llm`` configuration section.
-        cache_path: the response-cache file; defaults to ``<run>/llm_cache.sqlite`` when ``run`` is given,
-            else no cache. Ignored when ``settings.cache`` is False.
+        cache_path: the response-cache file; defaults to the shared cache (:func:`response_cache_path`) when
+            ``run`` is given, else no cache. Ignored when ``settings.cache`` is False. It stores answers,
+            never keys.
         run: the run directory: usage goes into its manifest on :meth:`close`, faults into its events, and a
             resumed run's earlier usage counts against the budget.
     """
@@ -53,7 +54,7 @@ class LLMGateway:
         self.settings = settings
         self.run = run
         if cache_path is None and run is not None:
-            cache_path = run.path / CACHE_FILE
+            cache_path = response_cache_path(settings)
         self._cache = ResponseCache(cache_path) if settings.cache and cache_path is not None else None
         self._ledger = UsageLedger(settings.max_cost_usd, settings.max_tokens_total)
         if run is not None:
@@ -157,6 +158,7 @@ class LLMGateway:
             request = {**sampling, **overrides}
             if response_format is not None:
                 request["response_format"] = response_format
+            revision = provider_revision(entry.model)
             key = cache_key(
                 model=entry.model,
                 api_base=entry.api_base,
@@ -164,6 +166,7 @@ class LLMGateway:
                 messages=sent,
                 request=request,
                 sample=sample,
+                **({"revision": revision} if revision is not None else {}),
             )
             try:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.console import progress
+from evoforge.offline.revision import source_digest
 
 STUDENT_FORMAT = 1  # bump when the build code changes in a way that changes the weights
 
@@ -61,23 +62,10 @@ class StudentBuildConfig:
 
     def digest(self) -> str:
         """A short hash of this config, the student format and the skills world's source."""
-        payload = json.dumps({"config": asdict(self), "format": STUDENT_FORMAT, "world": _world_source_hash()})
+        payload = json.dumps(
+            {"config": asdict(self), "format": STUDENT_FORMAT, "world": source_digest("evoforge.offline.world")}
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def _world_source_hash() -> str:
-    """Hash of the skills world's source: the pre-training data changes when it changes."""
-    from importlib.util import find_spec
-
-    spec = find_spec("evoforge.offline.world")
-    if spec is None or spec.origin is None:
-        return "none"
-    origin = Path(spec.origin)
-    files = sorted(origin.parent.glob("*.py")) if origin.name == "__init__.py" else [origin]
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def world_tasks(n: int, seed: int, categories: tuple[str, ...], max_level: int) -> list[Any]:

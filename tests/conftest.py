@@ -20,3 +20,11 @@ def runs_dir(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     return path
+
+
+@pytest.fixture(autouse=True)
+def llm_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh shared LLM response cache per test, never the user's (subprocesses inherit the variable)."""
+    path = tmp_path_factory.mktemp("llm-cache")
+    monkeypatch.setenv("EVOFORGE_LLM_CACHE_DIR", str(path))
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evoforge.offline.revision import source_digest
 from evoforge.offline.sim.engine import SimOptions, SimReply, respond
 
 _handler: Any = None
@@ -24,6 +25,8 @@ def get_handler() -> Any:
         from evoforge.offline.sim.provider import SimProvider
 
         _handler = SimProvider()
+        # cached answers of the simulated LLM are keyed by its code and the world's, so they never go stale
+        _handler.revision = source_digest("evoforge.offline.sim", "evoforge.offline.world")
     return _handler
 
 

@@ -233,6 +233,31 @@ def test_identical_concurrent_requests_pay_once(fake: ScriptedLLM, tmp_path: Pat
     assert len(fake.calls) == 1 and gw.usage()["roles"]["judge"]["cache_hits"] == 4
 
 
+def test_two_gateways_share_one_cache_file_and_it_holds_no_key(
+    fake: ScriptedLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-evotest-cache-0123456789abcdef"
+    monkeypatch.setenv("EVOTEST_API_KEY", secret)
+    models = {"main": ModelEntry(model="evotest/main", api_key_env="EVOTEST_API_KEY")}
+    path = tmp_path / "shared" / "responses.sqlite"
+    fake.delay = 0.01
+    first, second = (LLMGateway(settings(models=models), cache_path=path) for _ in range(2))
+    prompts = [[{"role": "user", "content": f"q{i}"}] for i in range(20)]
+
+    async def both() -> list[str]:  # the two write the file at once, each through its own connection
+        return await asyncio.gather(*(gw.complete("judge", p) for p in prompts for gw in (first, second)))
+
+    assert asyncio.run(both()) == ["ok"] * 40
+    first.close()
+    second.close()
+    third = LLMGateway(settings(models=models), cache_path=path)  # e.g. a later run
+    assert asyncio.run(third.complete("judge", prompts[7])) == "ok"
+    third.close()
+    assert third.usage()["total"]["calls"] == 0 and third.usage()["total"]["cache_hits"] == 1
+    stored = b"".join(p.read_bytes() for p in path.parent.iterdir())
+    assert b"ok" in stored and secret.encode() not in stored
+
+
 def test_budget_stops_before_the_next_call(fake: ScriptedLLM) -> None:
     gw = LLMGateway(settings(cache=False, max_tokens_total=20))
     asyncio.run(gw.complete("judge", USER))
