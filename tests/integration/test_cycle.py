@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cycle_sizes import SMALL_CYCLE as SMALL
+from small_runs import SMALL_CYCLE as SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,17 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from small_runs import SMALL_EVOLVE as SMALL
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
-SMALL = [
-    "world.n_seeds=24",
-    "evolve.train_size=8",
-    "evolve.dev_size=8",
-    "evolve.batch_size=4",
-    "evolve.max_steps=1",
-    "evolve.loop=1",
-    "evolve.candidate_size=2",
-]
 
 
 def evolve(runs: Path, run_id: str, cache_dir: Path, *settings: str) -> dict[str, Any]:
@@ -67,5 +59,7 @@ def test_cache_dir_in_the_config_wins_over_the_environment_variable(first: dict[
     own = first["root"] / "own-cache"
     other = evolve(first["root"] / "runs-4", "own", first["cache"], f"llm.cache_dir={own}")
     assert (own / "responses.sqlite").is_file()
-    assert (other["calls"], other["cache_hits"]) == (first["calls"], first["cache_hits"])  # a fresh cache: pays
+    # a fresh cache pays as the first run did; how repeats split between "joined an identical call in flight" and
+    # "served from the file" depends on timing, so only the total of requests is exact
+    assert other["calls"] > 0 and other["calls"] + other["cache_hits"] == first["calls"] + first["cache_hits"]
     assert other["evolved"] == first["evolved"]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cycle_sizes import SMALL_CYCLE
+from small_runs import SMALL_CYCLE
 
 from evoforge.config import load_config
 from evoforge.graphs.cycle.graph import graph as cycle_graph
