@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from importlib.metadata import entry_points
 from typing import Any
 
 _module: Any = None
+_REGISTERING = threading.Lock()
 
 SIM_PROVIDER = "sim"
 
@@ -38,10 +40,11 @@ def is_registered(name: str) -> bool:
 
 def register_provider(name: str, handler: Any) -> None:
     """Serve ``<name>/...`` models with ``handler`` (a ``litellm.CustomLLM``); a no-op if ``name`` is registered."""
-    if is_registered(name):
-        return
-    litellm = litellm_module()
-    litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": name, "custom_handler": handler}]
+    with _REGISTERING:
+        if is_registered(name):
+            return
+        litellm = litellm_module()
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": name, "custom_handler": handler}]
 
 
 PROVIDER_GROUP = "evoforge.llm_providers"
@@ -59,11 +62,13 @@ def provider_revision(model: str) -> str | None:
 
 
 def ensure_provider_for(model: str) -> None:
-    """Import LiteLLM and, when ``model``'s provider is a plug-in (an entry point), register its handler once."""
+    """Import LiteLLM and, when ``model``'s provider is a plug-in (an entry point), register its handler once.
+
+    Called from worker threads: the handler is complete (its ``revision`` set) before anyone can see it.
+    """
     litellm_module()
     name = model.split("/", 1)[0]
     if "/" not in model or is_registered(name):
         return
-    found = entry_points(group=PROVIDER_GROUP, name=name)
-    for entry in found:
+    for entry in entry_points(group=PROVIDER_GROUP, name=name):
         register_provider(name, entry.load()())

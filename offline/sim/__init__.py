@@ -7,26 +7,31 @@ See docs/offline-world.md for the model of the world.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from evoforge.offline.revision import source_digest
 from evoforge.offline.sim.engine import SimOptions, SimReply, respond
 
 _handler: Any = None
+_LOCK = threading.Lock()
 
 
 def get_handler() -> Any:
-    """The ``litellm.CustomLLM`` that serves ``sim/...`` models (one per process)."""
+    """The ``litellm.CustomLLM`` that serves ``sim/...`` models (one per process, safe to call from threads)."""
     global _handler
-    if _handler is None:
-        from evoforge.llm.backend import litellm_module
+    with _LOCK:
+        if _handler is None:
+            from evoforge.llm.backend import litellm_module
 
-        litellm_module()  # offline cost map before LiteLLM is imported for the first time
-        from evoforge.offline.sim.provider import SimProvider
+            litellm_module()  # offline cost map before LiteLLM is imported for the first time
+            from evoforge.offline.sim.provider import SimProvider
 
-        _handler = SimProvider()
-        # cached answers of the simulated LLM are keyed by its code and the world's, so they never go stale
-        _handler.revision = source_digest("evoforge.offline.sim", "evoforge.offline.world")
+            handler = SimProvider()
+            # cached answers of the simulated LLM are keyed by its code and the world's, so they never go stale;
+            # set before the handler is published, so that no call is keyed without it
+            handler.revision = source_digest("evoforge.offline.sim", "evoforge.offline.world")
+            _handler = handler
     return _handler
 
 

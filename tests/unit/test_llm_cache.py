@@ -92,3 +92,15 @@ def test_the_simulated_llms_cached_answers_change_with_its_code(tmp_path: Path) 
             handler.revision = current
         total = gw.usage()["total"]
     assert (total["calls"], total["cache_hits"]) == (2, 1)
+
+
+def test_the_simulated_llm_is_published_with_its_revision_to_every_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import evoforge.offline.sim as sim
+
+    monkeypatch.setattr(sim, "_handler", None)  # as in a fresh process: the first calls race to build it
+    with ThreadPoolExecutor(8) as pool:
+        handlers = list(pool.map(lambda _: sim.get_handler(), range(32)))
+    assert len({id(h) for h in handlers}) == 1
+    assert all(getattr(h, "revision", None) for h in handlers)  # no call may be keyed without the revision
