@@ -3,15 +3,18 @@
 It maps agent roles to model entries (``llm.roles`` → ``llm.models``) with per-role sampling, serves repeated
 requests from the SQLite response cache shared by all runs, limits concurrency and request rate per model,
 retries transient faults (timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for
-structured output, accounts tokens and cost per role, and stops the run cleanly when the budget is spent. API
-keys are read from the environment at call time and never appear in an error, a log line, an event, the manifest
-or the response cache.
+structured output, accounts tokens and cost per role, and stops the run cleanly when the budget is spent. Inside a
+LangChain run with callbacks (a LangGraph node's) each call is reported as a chat-model call (:mod:`.langchain`).
+API keys are read from the environment at call time and never appear in an error, a log line, an event, a
+callback, the manifest or the response cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,10 +31,20 @@ from evoforge.llm.structured import parse_output, repair_messages, schema_reques
 from evoforge.llm.usage import UsageLedger
 
 if TYPE_CHECKING:
+    from evoforge.llm.langchain import GatewayChatModel
     from evoforge.runs import RunDir
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict[str, str]]
+_CHAT_MODULE = "evoforge.llm.langchain"  # imported on first use, off the event loop (it takes most of a second)
+
+
+def _run_has_callbacks() -> bool:
+    """Whether this call is made inside a LangChain run (e.g. a LangGraph node's) that has callback handlers."""
+    config_module = sys.modules.get("langchain_core.runnables.config")  # not imported: there is no LangChain run
+    config = config_module.var_child_runnable_config.get() if config_module is not None else None
+    callbacks = config.get("callbacks") if config else None
+    return bool(getattr(callbacks, "handlers", callbacks))  # a callback manager, or a list of handlers
 
 
 class _ModelFailed(Exception):
@@ -107,6 +120,13 @@ class LLMGateway:
                 f"after one repair request: {validation_problems(error)[:500]}"
             ) from None
 
+    def chat_model(self, role: str) -> GatewayChatModel:
+        """``role`` as a LangChain chat model (:mod:`evoforge.llm.langchain`) on this gateway's one path (cache,
+        limits, retries, fallbacks, accounting), reported to the callbacks of the run it is called in."""
+        from evoforge.llm.langchain import GatewayChatModel
+
+        return GatewayChatModel.for_role(self._answer, role, self.settings.models[self._role(role).model].model)
+
     def usage(self) -> dict[str, Any]:
         """``{"roles": {role: figures}, "total": figures}``; figures are calls, cache_hits, tokens_in,
         tokens_out, cost_usd, latency_s, retries, errors, fallbacks, repairs, failures."""
@@ -142,6 +162,16 @@ class LLMGateway:
     async def _generate(
         self, role: str, messages: Messages, sample: int, overrides: dict[str, Any], schema: type[BaseModel] | None
     ) -> CachedResponse:
+        """One request; inside a LangChain run with callbacks it goes through :meth:`chat_model`, which reports it."""
+        if _run_has_callbacks():
+            lc: Any = sys.modules.get(_CHAT_MODULE) or await asyncio.to_thread(importlib.import_module, _CHAT_MODULE)
+            return await lc.reported_answer(self.chat_model(role), messages, sample, overrides, schema)
+        return (await self._answer(role, messages, sample, overrides, schema))[0]
+
+    async def _answer(
+        self, role: str, messages: Messages, sample: int, overrides: dict[str, Any], schema: type[BaseModel] | None
+    ) -> tuple[CachedResponse, bool]:
+        """The answer to one request (reported to no callback) and whether the response cache gave it."""
         settings = self._role(role)
         usage = self._ledger.role(role)
         sampling = {"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens}
@@ -185,18 +215,18 @@ class LLMGateway:
         messages: Messages,
         request: dict[str, Any],
         sample: int,
-    ) -> CachedResponse:
-        """The cached answer for ``key``, else a provider call whose answer is cached (one call per key at a time)."""
+    ) -> tuple[CachedResponse, bool]:
+        """The cached answer for ``key`` (and True), else a provider call's, cached (one call per key at a time)."""
         if self._cache is None:
-            return await self._call_model(role, name, entry, messages, request, sample)
+            return await self._call_model(role, name, entry, messages, request, sample), False
         async with self._flights.hold(key):
             cached = await asyncio.to_thread(self._cache.get, key)
             if cached is not None:
                 self._ledger.role(role).cache_hits += 1
-                return cached
+                return cached, True
             answer = await self._call_model(role, name, entry, messages, request, sample)
             await asyncio.to_thread(self._cache.put, key, answer)
-            return answer
+            return answer, False
 
     # -- one model: limits, budget, retries ------------------------------------------------------------
     async def _call_model(
@@ -240,7 +270,7 @@ class LLMGateway:
                         continue
                     raise _ModelFailed(problem) from None
                 latency = time.monotonic() - start
-            return self._account(role, entry, response, latency)
+            return self._ledger.record(role, entry, response, latency)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod
@@ -254,24 +284,6 @@ class LLMGateway:
         if entry.api_base is not None and entry.model.startswith("openai/"):
             return "EMPTY"  # OpenAI-compatible local servers (vLLM, evoforge serve) want some key
         return None
-
-    def _account(self, role: str, entry: ModelEntry, response: Any, latency: float) -> CachedResponse:
-        """Record a successful call's tokens, cost and latency; return its answer."""
-        tokens = getattr(response, "usage", None)
-        tokens_in = int(getattr(tokens, "prompt_tokens", 0) or 0)
-        tokens_out = int(getattr(tokens, "completion_tokens", 0) or 0)
-        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
-            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
-        else:
-            cost = float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0)
-        usage = self._ledger.role(role)
-        usage.calls += 1
-        usage.tokens_in += tokens_in
-        usage.tokens_out += tokens_out
-        usage.cost_usd += cost
-        usage.latency_s += latency
-        text = response.choices[0].message.content or ""
-        return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
     async def _check_budget(self, role: str) -> None:
         try:

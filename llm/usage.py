@@ -6,9 +6,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import BudgetExceeded
+from evoforge.llm.cache import CachedResponse
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from evoforge.config import ModelEntry
 
 
 @dataclass
@@ -57,6 +60,27 @@ class UsageLedger:
     def role(self, name: str) -> RoleUsage:
         """The (created on first use) usage record of role ``name``."""
         return self.roles.setdefault(name, RoleUsage())
+
+    def record(self, role: str, entry: ModelEntry, response: Any, latency: float) -> CachedResponse:
+        """Record a successful provider call of ``role`` (tokens, cost, latency); return its answer.
+
+        The cost is the entry's per-token prices when it sets any, else LiteLLM's ``response_cost``.
+        """
+        tokens = getattr(response, "usage", None)
+        tokens_in = int(getattr(tokens, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(tokens, "completion_tokens", 0) or 0)
+        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
+            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
+        else:
+            cost = float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0)
+        usage = self.role(role)
+        usage.calls += 1
+        usage.tokens_in += tokens_in
+        usage.tokens_out += tokens_out
+        usage.cost_usd += cost
+        usage.latency_s += latency
+        text = response.choices[0].message.content or ""
+        return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
     def total(self) -> RoleUsage:
         """The sum over all roles."""
