@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from evoforge import __version__
-from evoforge.cli.options import ConfigOpt, RunsDirOpt, SetOpt, resolve_config
+from evoforge.cli.options import ConfigOpt, RunsDirOpt, SetOpt, either_config, resolve_config
 from evoforge.console import console, set_verbosity
 from evoforge.errors import EvoforgeError
 
@@ -67,12 +67,14 @@ def _main(
 
 @config_app.command("show")
 def config_show(
-    config: Annotated[Path | None, typer.Argument(help="YAML file.")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="YAML file or a shipped config's name (same as --config).")
+    ] = None,
     set_: SetOpt = None,
     config_opt: ConfigOpt = None,
 ) -> None:
     """Print the resolved configuration (defaults + FILE + --set overrides) as YAML."""
-    cfg = resolve_config(config or config_opt, set_)
+    cfg = resolve_config(either_config(config, config_opt), set_)
     typer.echo(cfg.to_yaml(), nl=False)
 
 

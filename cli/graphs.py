@@ -1,4 +1,5 @@
-"""CLI: ``evoforge evolve`` (Auto Evol-Instruct) and ``evoforge resume RUN_ID`` (any resumable graph).
+"""CLI: ``evoforge run`` (the main job, the cycle graph), ``evoforge evolve`` (Auto Evol-Instruct) and
+``evoforge resume RUN_ID`` (any resumable graph).
 
 Top-level imports stay light (typer, options); the graph, LangGraph and the gateway load inside the commands.
 """
@@ -10,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from evoforge.cli.options import RunOptions, RunsDirOpt, resolve_config, run_options
+from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options
+from evoforge.config import SHIPPED_CONFIGS
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
 
@@ -149,10 +151,14 @@ def resume(
     _execute(run, _decider(interactive, policy), answer)
 
 
-@run_options(config=False)
+@run_options()
 def run(
     config_file: Annotated[
-        Path | None, typer.Argument(help="YAML configuration (default: configs/quickstart.yaml, the offline world).")
+        Path | None,
+        typer.Argument(
+            help="YAML configuration or a shipped config's name, the same as --config (default: the shipped "
+            "quickstart, the offline world)."
+        ),
     ] = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
@@ -160,16 +166,9 @@ def run(
     opts: RunOptions,
 ) -> None:
     """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
-    cfg = opts.resolve(*_approval(auto_approve), config=config_file or default_config())
+    config = either_config(config_file, opts.config) or SHIPPED_CONFIGS / "quickstart.yaml"
+    cfg = opts.resolve(*_approval(auto_approve), config=config)
     _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
-
-
-def default_config() -> Path | None:
-    """``configs/quickstart.yaml`` of the working directory or the source tree, else the built-in defaults."""
-    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (root / "configs" / "quickstart.yaml").is_file():
-            return root / "configs" / "quickstart.yaml"
-    return None
 
 
 def register(app: typer.Typer) -> None:

@@ -17,12 +17,18 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from evoforge.config import Config, load_config
+from evoforge.config import Config, load_config, shipped_configs
+from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML configuration file (default: built-in offline defaults)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help=f"YAML configuration file, or a shipped config's name ({', '.join(shipped_configs())}); "
+        "default: the offline world.",
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -33,6 +39,13 @@ RunIdOpt = Annotated[str | None, typer.Option("--run-id", help="Id of the new ru
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (run.seed).")]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def either_config(argument: Path | None, option: Path | None) -> Path | None:
+    """The configuration of a command that takes it as an argument or as ``--config``; both at once is an error."""
+    if argument is not None and option is not None:
+        raise ConfigError(f"the configuration is given twice ({argument} and --config {option}); give it once")
+    return argument or option
 
 
 def resolve_config(
@@ -61,9 +74,9 @@ class RunOptions:
     seed: int | None = None
 
     def resolve(self, *extra: str, config: Path | None = None) -> Config:
-        """The run's configuration: the file (``config`` when the command takes it as an argument), ``--set``
+        """The run's configuration: the file (``--config``, else the command's own ``config``), ``--set``
         overrides, then ``extra`` overrides from the command's own options, then ``--runs-dir`` and ``--seed``."""
-        return resolve_config(config or self.config, [*self.overrides, *extra], self.runs_dir, self.seed)
+        return resolve_config(self.config or config, [*self.overrides, *extra], self.runs_dir, self.seed)
 
     def start(self, cfg: Config, command: str) -> RunDir:
         """Create the run directory of ``command`` (named by ``--run-id`` when given)."""
@@ -79,11 +92,8 @@ _TAIL: tuple[tuple[str, Any], ...] = (
 )
 
 
-def run_options(config: bool = True) -> Callable[[F], F]:
-    """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``.
-
-    ``config=False`` leaves out ``--config`` (for a command that takes its configuration as an argument).
-    """
+def run_options() -> Callable[[F], F]:
+    """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``."""
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command, eval_str=True)
@@ -91,7 +101,6 @@ def run_options(config: bool = True) -> Callable[[F], F]:
         tail = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
             for name, annotation in _TAIL
-            if config or name != "config"
         ]
 
         @functools.wraps(command)

@@ -6,11 +6,20 @@ Secrets never live here: a model entry names the *environment variable* that hol
 
 Import everything from here (``from evoforge.config import Config, load_config, TrainSettings``). The section
 models live in :mod:`evoforge.config.sections` and :mod:`evoforge.config.llm`; loading, overrides and error
-locations in :mod:`evoforge.config.loading`.
+locations, and the shipped configs (``configs/*.yaml``, found by name) in :mod:`evoforge.config.loading`.
 """
 
 from evoforge.config.llm import LLMSettings, ModelEntry, RoleSettings
-from evoforge.config.loading import Config, format_validation_error, load_config, redact, secret_values
+from evoforge.config.loading import (
+    SHIPPED_CONFIGS,
+    Config,
+    format_validation_error,
+    load_config,
+    locate_config,
+    redact,
+    secret_values,
+    shipped_configs,
+)
 from evoforge.config.sections import (
     CycleSettings,
     EvalSettings,
@@ -24,6 +33,7 @@ from evoforge.config.sections import (
 )
 
 __all__ = [
+    "SHIPPED_CONFIGS",
     "Config",
     "CycleSettings",
     "EvalSettings",
@@ -39,6 +49,8 @@ __all__ = [
     "WorldSettings",
     "format_validation_error",
     "load_config",
+    "locate_config",
     "redact",
     "secret_values",
+    "shipped_configs",
 ]

@@ -1,5 +1,6 @@
-"""The whole configuration (:class:`Config`) and loading it: a YAML file, ``section.key=value`` overrides, errors
-that name the file, line and field; and :func:`redact`, which scrubs secret values from anything written to disk.
+"""The whole configuration (:class:`Config`) and loading it: a YAML file (or a shipped config by name),
+``section.key=value`` overrides, errors that name the file, line and field; and :func:`redact`, which scrubs secret
+values from anything written to disk.
 """
 
 from __future__ import annotations
@@ -100,11 +101,40 @@ def _set_path(data: dict[str, Any], dotted: str, raw: str) -> None:
     node[keys[-1]] = yaml.safe_load(raw) if raw != "" else None
 
 
-def load_config(path: Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+"""The configs that ship with evoforge (``configs/`` of the package: in the wheel and in a source checkout)."""
+
+
+def shipped_configs() -> list[str]:
+    """The names of the shipped configs (``quickstart``, ``deepseek``, ...), sorted."""
+    return sorted(path.stem for path in SHIPPED_CONFIGS.glob("*.yaml"))
+
+
+def locate_config(path: Path | str) -> Path:
+    """The YAML file ``path`` names: the file itself when it exists, else, for a bare name (``deepseek`` or
+    ``deepseek.yaml``, no folder), the shipped config of that name.
+
+    Raises:
+        ConfigError: neither exists (the message lists the shipped names).
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.parent == Path("."):
+        shipped = SHIPPED_CONFIGS / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+        if shipped.is_file():
+            return shipped
+    raise ConfigError(
+        f"config file not found: {path} (shipped configs, usable by name: {', '.join(shipped_configs())})"
+    )
+
+
+def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Load, merge overrides into, and validate a configuration.
 
     Args:
-        path: a YAML file; None means the built-in defaults (the offline world).
+        path: a YAML file or a shipped config's name (:func:`locate_config`); None means the built-in defaults
+            (the offline world).
         overrides: ``section.key=value`` strings (values parsed as YAML), applied after the file.
 
     Raises:
@@ -112,10 +142,9 @@ def load_config(path: Path | None = None, overrides: list[str] | tuple[str, ...]
     """
     text: str | None = None
     data: dict[str, Any] = {}
+    path = None if path is None else locate_config(path)
     source = str(path) if path else "the defaults"
     if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
         text = path.read_text(encoding="utf-8")
         try:
             loaded = yaml.safe_load(text)

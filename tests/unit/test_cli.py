@@ -1,4 +1,4 @@
-"""The evoforge command: help, version, config show, runs, clean errors."""
+"""The evoforge command: help, version, config show, runs, configs by file or shipped name, clean errors."""
 
 from __future__ import annotations
 
@@ -62,3 +62,30 @@ def test_runs_list_and_show(runs_dir: Path) -> None:
     assert shown.returncode == 0 and "manifest.json" in shown.stdout
     missing = evoforge("runs", "show", "nope", "--runs-dir", str(runs_dir))
     assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
+
+
+def test_shipped_configs_by_name_from_any_directory(tmp_path: Path) -> None:
+    by_name = evoforge("config", "show", "deepseek", cwd=tmp_path)
+    assert by_name.returncode == 0, by_name.stderr
+    assert "model: deepseek/deepseek-chat" in by_name.stdout and "data_path: tatsu-lab/alpaca" in by_name.stdout
+    by_option = evoforge("config", "show", "--config", "deepseek", cwd=tmp_path)
+    assert by_option.returncode == 0 and by_option.stdout == by_name.stdout
+    twice = evoforge("config", "show", "deepseek", "--config", "openai", cwd=tmp_path)
+    assert twice.returncode == 2 and "given twice" in twice.stderr
+
+
+def test_run_takes_config_as_option_or_argument_and_defaults_to_the_shipped_quickstart(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cycle:\n  rounds: 0\n")
+    for args in (("--config", str(bad)), (str(bad),)):  # fails validating: the file was read, nothing ran
+        out = evoforge("run", *args, cwd=tmp_path)
+        assert out.returncode == 2 and str(bad) in out.stderr and "cycle.rounds (line 2)" in out.stderr, out.stderr
+    default = evoforge("run", "--set", "cycle.rounds=0", cwd=tmp_path)
+    assert default.returncode == 2 and str(ROOT / "configs" / "quickstart.yaml") in default.stderr, default.stderr
+    missing = evoforge("run", "--config", "nope", cwd=tmp_path)
+    assert (
+        missing.returncode == 2 and "config file not found: nope" in missing.stderr and "quickstart" in missing.stderr
+    )
+    twice = evoforge("run", str(bad), "--config", "quickstart", cwd=tmp_path)
+    assert twice.returncode == 2 and "given twice" in twice.stderr
+    assert not (tmp_path / "runs").exists()

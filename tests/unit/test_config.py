@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from evoforge.config import Config, load_config, redact
+from evoforge.config import SHIPPED_CONFIGS, Config, load_config, locate_config, redact, shipped_configs
 from evoforge.errors import ConfigError
 
 
@@ -100,11 +101,40 @@ def test_redact_hides_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 
 
+def _leaves(node: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every (key path, scalar) of a YAML document."""
+    if isinstance(node, dict):
+        return [leaf for key, value in node.items() for leaf in _leaves(value, (*path, str(key)))]
+    if isinstance(node, list):
+        return [leaf for i, value in enumerate(node) for leaf in _leaves(value, (*path, str(i)))]
+    return [(path, node)]
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
-def test_shipped_configs_are_valid(path: Path) -> None:
+def test_shipped_configs_are_valid_and_self_contained(path: Path) -> None:
     cfg = load_config(path)
     for entry in cfg.llm.models.values():
         assert entry.model.startswith("sim/") or entry.api_key_env or entry.api_base, entry
+    leaves = _leaves(yaml.safe_load(path.read_text(encoding="utf-8")))
+    for keys, value in leaves:
+        assert not any("key" in k.lower() and k != "api_key_env" for k in keys), keys  # keys only by variable name
+        if isinstance(value, str) and "://" not in value:
+            assert ".." not in Path(value).parts, f"{'.'.join(keys)} points outside the repository: {value}"
+            if value.startswith(("/", "~")):  # the one absolute path is the user's model, a documented placeholder
+                assert keys == ("student", "model"), keys
+
+
+def test_shipped_configs_are_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert shipped_configs() == [p.stem for p in CONFIGS] and CONFIGS[0].parent == SHIPPED_CONFIGS
+    monkeypatch.chdir(tmp_path)  # nothing of that name here: the shipped file
+    assert locate_config("deepseek") == locate_config("deepseek.yaml") == SHIPPED_CONFIGS / "deepseek.yaml"
+    assert load_config("openai") == load_config(SHIPPED_CONFIGS / "openai.yaml")
+    (tmp_path / "deepseek.yaml").write_text("cycle:\n  rounds: 7\n")  # a file of the user's wins
+    assert locate_config("deepseek.yaml") == Path("deepseek.yaml") and load_config("deepseek.yaml").cycle.rounds == 7
+    assert locate_config("deepseek") == SHIPPED_CONFIGS / "deepseek.yaml"  # no file "deepseek" here
+    for missing in ("nope", "sub/deepseek.yaml"):  # a path with a folder is never a shipped name
+        with pytest.raises(ConfigError, match=f"config file not found: {missing} .*deepseek, openai, quickstart"):
+            load_config(missing)
 
 
 def test_quickstart_is_the_offline_two_round_default() -> None:

@@ -1,8 +1,13 @@
-"""Every sub-package in the tree is listed in pyproject, so a built wheel ships it."""
+"""Every sub-package in the tree is listed in pyproject, so a built wheel ships it; so are the configs."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +45,28 @@ def test_every_graph_is_exported_to_studio_from_its_package() -> None:
     for name, target in graphs.items():
         assert target == f"./graphs/{name}/graph.py:graph"
         assert (ROOT / "graphs" / name / "state.py").is_file() and (ROOT / "graphs" / name / "nodes.py").is_file()
+
+
+def test_the_wheel_ships_the_configs_and_finds_them_by_name(tmp_path: Path) -> None:
+    """Build a wheel from a copy of the tree, then run its ``config show quickstart`` outside any checkout."""
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "build", "dist", "*.egg-info"))
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)]
+    built = subprocess.run([*build, str(source)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("evoforge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(name for name in archive.namelist() if name.startswith("evoforge/configs/"))
+        archive.extractall(tmp_path / "site")
+    assert shipped == [f"evoforge/configs/{path.name}" for path in sorted((ROOT / "configs").glob("*.yaml"))]
+    code = (
+        "import sys, evoforge; print(evoforge.__file__)\n"
+        "from evoforge.cli import main; sys.argv = ['evoforge', 'config', 'show', 'quickstart']; main()"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(str(tmp_path / "site" / "evoforge"))  # the wheel's files, not the checkout
+    assert "model: sim/skills" in out.stdout and "rounds: 2" in out.stdout
