@@ -230,3 +230,27 @@ def filter_rows(rows: Sequence[Row], extra_rules: bool, elimination: bool) -> tu
         kept.append(row)
     counts["kept"] = len(kept)
     return kept, counts
+
+
+def empty_dataset_message(rows: Sequence[Row], counts: dict[str, int], extra_rules: bool) -> str:
+    """Why :func:`filter_rows` kept none of ``rows`` (its ``counts``), with the most common failures and what to
+    change (the message of an evolve run that ends with an empty dataset)."""
+    if not rows:
+        return (
+            "evolve: the final dataset is empty: no seed evolved into a new instruction (every evolution failed); "
+            "check the evolver model (llm.roles.evolver) and the item_failed events in events.jsonl"
+        )
+    reasons: dict[str, int] = {}
+    for row in rows:
+        reason = failure(row["response"], extra_rules)
+        if reason is not None:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    common = "; ".join(f"{n}× {why}" for why, n in sorted(reasons.items(), key=lambda item: -item[1])[:3])
+    return (
+        f"evolve: the final dataset is empty: all {counts['answered']} answers were dropped — "
+        f"{counts['failed']} failed the validator" + (f" ({common})" if common else "") + ", "
+        f"{counts['eliminated']} eliminated by Evol-Instruct's rules, {counts['duplicates']} duplicates. "
+        "See dataset/answered.jsonl in the run directory; check that the generator model (llm.roles.generator) "
+        "answers these instructions and that evolve.instruction_field names the instruction, or relax the filters "
+        "(--set evolve.elimination=false, evolve.extra_rules=false)"
+    )

@@ -6,13 +6,12 @@ import re
 from random import Random
 from typing import Any
 
+from evoforge.offline.sim import any_text
 from evoforge.offline.sim.method_text import CLAUSES, FEEDBACK, WEAK_CLAUSES, addressed, drop_rule, insert_clauses
 from evoforge.offline.world import FAILURES, complexity, has_scaffolding
 
 _CASE = re.compile(r"^Case (?P<id>\S+?):\s*$", re.MULTILINE)
 _STAGE = re.compile(r"^Stage (?P<k>\d+):[ \t]*(?P<text>.*)$", re.MULTILINE)
-_GIVEN = re.compile(r"\bthe given \w+")
-_VAGUE = re.compile(r"\b(required|appropriate|usual) \w+")
 MISS_RATE = 0.1  # under sampling, the analyzer overlooks a failed case this often
 FIX_RATE, WEAK_RATE, PREFERENCE_RATE, OVEREDIT_RATE = 0.7, 0.15, 0.2, 0.1
 
@@ -73,16 +72,24 @@ PREFERENCES = (
 
 
 def classify(previous: str, current: str) -> str | None:
-    """How the evolution from ``previous`` to ``current`` failed, or None when it made the task more complex."""
+    """How the evolution from ``previous`` to ``current`` failed, or None when it made the task more complex.
+
+    A skills-world task that became anything but a task failed; between texts outside the skills world, a rewrite
+    that adds no constraint kind is unchanged (:func:`any_text.level`).
+    """
     if current.strip() == previous.strip():
         return "unchanged"
     if has_scaffolding(current):
         return "scaffold"
     level = complexity(current)
     if level == 0:
-        if _GIVEN.search(current):
+        if any_text.missing_input(current):
             return "loss"
-        return "vague" if _VAGUE.search(current) else "stagnant"
+        if any_text.vague_requirement(current):
+            return "vague"
+        if complexity(previous) > 0 or any_text.is_comment(current):
+            return "stagnant"
+        return "unchanged" if any_text.level(current) <= any_text.level(previous) else None
     return "unchanged" if level <= complexity(previous) else None
 
 

@@ -3,23 +3,36 @@
 A skills-world instruction gets its oracle answer (a near miss at the configured error rate). An instruction
 that cannot be answered gets the reply a chat model gives — asking for what is missing ("Sure, could you please
 provide the numbers?"), asking what a vague requirement means, or acknowledging a comment ("Understood. ...?") —
-so the Auto Evol-Instruct failure rules fire on them naturally.
+so the Auto Evol-Instruct failure rules fire on them naturally. Any other text gets a structured answer
+(:func:`open_answer.compose_answer`) and is judged by :func:`open_answer.open_grade`.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from random import Random
 from typing import Any
 
+from evoforge.offline.sim.any_text import is_comment, missing_input, vague_requirement
+from evoforge.offline.sim.open_answer import FREE_TEXT_WORDS, compose_answer, open_grade
+from evoforge.offline.sim.reader import language_of
 from evoforge.offline.world import check_answer, near_miss, parse_instruction, strip_scaffolding
 from evoforge.offline.world.fragments import answer_from_fragments
 from evoforge.offline.world.tasks import Task
 
-_GIVEN = re.compile(r"\bthe given (\w+)")
-_VAGUE = re.compile(r"\b(?:required|appropriate|usual) (\w+(?: guide)?)")
-_TASK_START = re.compile(r"^(Compute|Take|Write)\b")
+ASKS: dict[str, tuple[str, str, str]] = {  # asking for a missing input, for a vague requirement, after a comment
+    "en": (
+        "Sure, could you please provide the {x}?",
+        "Sure! Which {x} do you mean?",
+        "Understood. Is there a specific instruction you would like me to follow?",
+    ),
+    "ko": (
+        "네, {x} 내용을 먼저 알려 주시겠어요?",
+        "네! 어떤 {x}을(를) 말씀하시는 건가요?",
+        "알겠습니다. 따라야 할 구체적인 지시가 있을까요?",
+    ),
+    "zh": ("好的，请提供{x}好吗？", "好的！您指的是哪种{x}？", "明白了。您有具体的指令需要我执行吗？"),
+}
 
 
 def answer_reply(instruction: str, rng: Random, error_rate: float) -> str:
@@ -30,13 +43,14 @@ def answer_reply(instruction: str, rng: Random, error_rate: float) -> str:
         return near_miss(task, rng) if rng.random() < error_rate else task.answer
     if (fact := answer_from_fragments(text)) is not None:
         return fact
-    if m := _GIVEN.search(text):
-        return f"Sure, could you please provide the {m.group(1)}?"
-    if m := _VAGUE.search(text):
-        return f"Sure! Which {m.group(1)} do you mean?"
-    if not _TASK_START.match(text):
-        return "Understood. Is there a specific instruction you would like me to follow?"
-    return "I'm sorry, I don't understand this request. Could you rephrase it?"
+    asks = ASKS[language_of(text)]
+    if noun := missing_input(text):
+        return asks[0].format(x=noun)
+    if thing := vague_requirement(text):
+        return asks[1].format(x=thing)
+    if not text or is_comment(text):
+        return asks[2]
+    return compose_answer(text)
 
 
 def _oracle(question: str, reference: str) -> tuple[Task | None, str | None]:
@@ -57,15 +71,26 @@ def _closeness(reference: str, answer: str) -> float:
     return difflib.SequenceMatcher(None, reference.strip(), answer.strip()).ratio()
 
 
+def _asks_back(answer: str) -> bool:
+    return answer.strip().endswith("?") or "sorry" in answer.lower()
+
+
+def _open(task: Task | None, reference: str | None) -> bool:
+    """Whether the question is judged as any text: no oracle, and no reference or one of free text."""
+    return task is None and (reference is None or len(reference.split()) > FREE_TEXT_WORDS)
+
+
 def grade_reply(question: str, reference: str, answer: str) -> dict[str, Any]:
     """A 1-10 grade with a one-sentence reason."""
     task, ref = _oracle(question, reference)
-    if ref is None:
-        return {"score": 5, "reason": "The question cannot be checked, so the answer is neither right nor wrong."}
+    if _asks_back(answer) and (ref is None or not _correct(task, ref, answer)):
+        return {"score": 1, "reason": "The answer does not answer the question."}
+    if _open(task, ref):
+        score, reason = open_grade(question, ref, answer)
+        return {"score": score, "reason": reason}
+    assert ref is not None  # a question with an oracle has a reference
     if _correct(task, ref, answer):
         return {"score": 10, "reason": "The answer is exactly right."}
-    if answer.strip().endswith("?") or "sorry" in answer.lower():
-        return {"score": 1, "reason": "The answer does not answer the question."}
     score = 2 + round(4 * _closeness(ref, answer))
     return {"score": score, "reason": f"The answer is wrong; the correct answer is {ref}."}
 
@@ -73,8 +98,12 @@ def grade_reply(question: str, reference: str, answer: str) -> dict[str, Any]:
 def compare_reply(question: str, reference: str, a: str, b: str) -> dict[str, Any]:
     """The better of two answers ("A", "B" or "tie")."""
     task, ref = _oracle(question, reference)
-    if ref is None:
-        return {"winner": "tie", "reason": "The question cannot be checked."}
+    if _open(task, ref):
+        grade_a, grade_b = (grade_reply(question, reference, x)["score"] for x in (a, b))
+        if abs(grade_a - grade_b) < 2:
+            return {"winner": "tie", "reason": "Both answers are about as good."}
+        return {"winner": "A" if grade_a > grade_b else "B", "reason": "One answer covers the question much better."}
+    assert ref is not None
     ok_a, ok_b = _correct(task, ref, a), _correct(task, ref, b)
     if ok_a != ok_b:
         return {"winner": "A" if ok_a else "B", "reason": "Only one answer is right."}

@@ -2,14 +2,17 @@
 
 Whether an evolution fails, and how, is drawn from the method's failure rates (:func:`methods.failure_rates`)
 with a draw that depends only on the instruction (and the sample), so a method that addresses more failures
-fails on a subset of the cases a weaker one fails on.
+fails on a subset of the cases a weaker one fails on. An instruction outside the skills world is evolved the same
+way by adding one constraint (:mod:`any_text`); one that cannot be answered is handed back as it is.
 """
 
 from __future__ import annotations
 
 from random import Random
 
+from evoforge.offline.sim import any_text
 from evoforge.offline.sim.method_text import failure_rates, named_operations
+from evoforge.offline.sim.reader import language_of
 from evoforge.offline.world import (
     BREADTH,
     FAILURES,
@@ -53,13 +56,24 @@ def _stepwise(method: str, final: str, ops: tuple[str, ...], op: str) -> str:
     )
 
 
+def _evolve_text(method: str, instruction: str, fail_rng: Random, op_rng: Random, op: str) -> str:
+    """The rewrite of an instruction outside the skills world (the instruction itself when it cannot be answered)."""
+    text = strip_scaffolding(instruction)
+    if any_text.unanswerable(text):
+        return instruction
+    failure = pick_failure(fail_rng.random(), failure_rates(method, any_text.level(text)))
+    if failure is not None:
+        return any_text.failed_rewrite(text, failure, op_rng, op)
+    return any_text.add_constraint(text, op, op_rng) or op_rng.choice(any_text.COMMENTS[language_of(text)])
+
+
 def evolve_reply(method: str, instruction: str, fail_rng: Random, op_rng: Random) -> str:
     """The evol LLM's reply to ``method`` applied to ``instruction``."""
     ops = named_operations(method)
     op = op_rng.choice(ops)
     task = parse_instruction(strip_scaffolding(instruction))
-    if task is None:  # nothing it can make sense of: it hands the text back
-        return _stepwise(method, instruction, ops, op)
+    if task is None:
+        return _stepwise(method, _evolve_text(method, instruction, fail_rng, op_rng, op), ops, op)
     failure = pick_failure(fail_rng.random(), failure_rates(method, task.level))
     if failure is not None:
         final = failed_evolution(task, failure, op_rng, op)

@@ -148,3 +148,22 @@ def test_the_korean_seeds_command_line_runs_a_test_run(tmp_path: Path) -> None:
     assert rows and len({row["root"] for row in rows}) <= 10
     assert {row["root"] for row in rows} <= {seed["instruction"] for seed in seeds[:10]}
     assert json.loads((run / "out.json").read_text())["instruction"] == [row["instruction"] for row in rows]
+
+
+def test_a_run_that_keeps_no_row_fails_and_says_why(tmp_path: Path) -> None:
+    """Seeds that refer to an input they do not hold cannot be answered: every answer asks for the input, the
+    validator fails all of them, and the run ends ``failed`` with the reason instead of ``completed``."""
+    things = ("article", "email", "poem", "table", "list", "sentence", "paragraph", "story")
+    data = tmp_path / "seeds.jsonl"
+    data.write_text("".join(json.dumps({"instruction": f"Summarise the given {t}."}) + "\n" for t in things))
+    runs = tmp_path / "runs"
+    sizes = "--train-size 4 --dev-size 4 --batch-size 2 --max-steps 1 --loop 1 --candidate-size 1"
+    args = [EVOFORGE, "-q", "evolve", "--data", str(data), *sizes.split(), "--auto-approve", "--runs-dir", str(runs)]
+    proc = subprocess.run([*args, "--run-id", "empty"], capture_output=True, text=True, timeout=300)
+    output = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 1 and "Traceback" not in output, output[-3000:]
+    assert "final dataset is empty: all 8 answers were dropped" in output, output[-3000:]
+    assert "8 failed the validator (8× loss of key information)" in output
+    manifest = json.loads((runs / "empty" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "final dataset is empty" in manifest["error"]
+    assert not (runs / "empty" / "evolved.jsonl").exists()
