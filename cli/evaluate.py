@@ -13,7 +13,6 @@ from evoforge.runs import RunDir
 
 if TYPE_CHECKING:
     from evoforge.config import Config
-    from evoforge.data.records import Example
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'tiny' (built-in student) or a local HF model dir.")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Data file (JSONL, JSON or parquet).")]
@@ -83,31 +82,25 @@ def _print_report(report: Any, path: Path) -> None:
     info(f"report: {path}")
 
 
-def _judge_report(cfg: Config, run: RunDir, records: list[Example], predictions: list[str]) -> Any:
-    """Grade ``predictions`` 1–10 with the ``judge`` role through the run's LLM gateway, as an EvalReport."""
-    import asyncio
-
-    from evoforge.evals.harness import EvalReport
-    from evoforge.evals.judging import judge_set
-    from evoforge.llm.cache import response_cache_path
-    from evoforge.llm.gateway import LLMGateway
-
-    with LLMGateway(cfg.llm, cache_path=response_cache_path(cfg.llm), run=run) as gw:
-        graded = asyncio.run(judge_set(gw, records, predictions))
-    per_example = [
-        {**r.eval_item(), "prediction": p, "score": e["score"], "reason": e["reason"]}
-        for r, p, e in zip(records, predictions, graded.per_example, strict=True)
-    ]
-    return EvalReport("judge", graded.mean_score, graded.per_category, per_example)
-
-
 def run_eval(
     cfg: Config, model: str, adapter: list[str], weight: list[str], data: Path, name: str | None, run_id: str | None
 ) -> Path:
-    """Evaluate ``model`` (+ adapters mixed by ``weight``) on ``data`` and write ``evals/<name>.json`` in a new run."""
+    """Evaluate ``model`` (+ adapters mixed by ``weight``) on ``data`` in a new run: writes ``evals/<name>.json`` and,
+    beside it, LLaMA-Factory's ``predict_results.json`` of the same predictions.
+
+    Metric ``judge`` grades through the ``llm`` settings' gateway (the shared response cache; usage in the manifest).
+    """
+    from contextlib import nullcontext
+
     from evoforge.console import progress
     from evoforge.evals.harness import evaluate, load_eval_records
+    from evoforge.evals.metrics import get_metric
+    from evoforge.llm.gateway import LLMGateway
+    from evoforge.runs import atomic_write_json
 
+    metric = cfg.eval.metric
+    if metric != "judge":
+        get_metric(metric)  # a bad metric name fails before the model loads
     records = load_eval_records(data)
     adapters = parse_adapters(adapter)
     weights = parse_weights(weight, list(adapters))
@@ -116,12 +109,11 @@ def run_eval(
         gen.set_weights(weights)
     run = RunDir.create(cfg, "eval", run_id)
     out = run.file("evals", f"{name or data.stem}.json")
-    with run.recording(), progress("generating", total=len(records)) as bar:
-        if cfg.eval.metric == "judge":
-            report = _judge_report(cfg, run, records, gen.generate([r.prompt for r in records], progress=bar))
-        else:
-            report = evaluate(gen, records, cfg.eval.metric, progress=bar)
+    judge = LLMGateway(cfg.llm, run=run) if metric == "judge" else nullcontext()
+    with run.recording(), judge as gateway, progress("generating", total=len(records)) as bar:
+        report = evaluate(gen, records, metric, progress=bar, gateway=gateway)
     report.save(out)
+    atomic_write_json(out.with_name("predict_results.json"), report.predict_results())
     run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
     run.finish("completed", eval_score=report.score)
     _print_report(report, out)
@@ -202,7 +194,13 @@ def register(app: typer.Typer) -> None:
         weight: Annotated[
             list[str] | None, typer.Option("--weight", "-w", help="NAME=W mix weight (default: all at 1.0).")
         ] = None,
-        metric: Annotated[str | None, typer.Option("--metric", help="eval.metric (exact_match, bleu4, ...).")] = None,
+        metric: Annotated[
+            str | None,
+            typer.Option(
+                "--metric",
+                help="eval.metric: exact_match, numeric, bleu4, bleu4_word, rouge_1/2/l, judge, or module:function.",
+            ),
+        ] = None,
         name: Annotated[str | None, typer.Option("--name", help="Report name (default: the data file's stem).")] = None,
         *,
         opts: RunOptions,

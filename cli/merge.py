@@ -115,7 +115,6 @@ def register(app: typer.Typer) -> None:
         Baselines (each delta alone, the average, merge.human_weights) are the first trials; the best merge is
         saved as a PEFT adapter (linear merges) with results.json, report.md and history.png in <run>/merge/.
         """
-        from evoforge.llm.cache import response_cache_path
         from evoforge.merging.job import run_job
         from evoforge.runs import RunDir
 
@@ -139,8 +138,6 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
             job = _new_job(cfg, base, adapter or [], eval_file, train_all)
             run = opts.start(cfg, "merge")
-            if job.llm is not None:  # the judge's answers go to the shared response cache (None when off)
-                job.llm_cache = response_cache_path(job.llm)
         settings = job.settings.model_dump() | updates
         job.settings = type(job.settings).model_validate(settings)
         if not job.storage or "storage" in updates:

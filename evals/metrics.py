@@ -1,9 +1,10 @@
-"""Per-example metrics: exact match, verifiable (numeric / GSM8K ``#### answer``) match, BLEU-4, ROUGE-1/2/L.
+"""Per-example metrics: exact match, verifiable (numeric / GSM8K ``#### answer``) match, BLEU-4, ROUGE-1/2/L, and
+LLaMA-Factory's ``predict_*`` summary of a set of predictions (:func:`predict_results`).
 
 BLEU-4 and ROUGE follow LLaMA-Factory's ``ComputeSimilarity`` (the scores Self-Evolution reports):
 
 - BLEU-4: nltk ``sentence_bleu([list(ref)], list(pred), smoothing_function=SmoothingFunction().method3)``,
-  i.e. over **characters**, ×100.
+  i.e. over **characters**, ×100. ``bleu4_word`` is the same over the ROUGE words below.
 - ROUGE-1/2/L: F-measure ×100 over words, computed as the ``rouge_chinese`` package does (LLaMA-Factory calls
   ``Rouge().get_scores(" ".join(hyp_words), " ".join(ref_words))``): n-grams are counted as **sets** (each distinct
   n-gram once), ROUGE-L is the LCS of the flattened word sequences, F = 2PR / (P + R + 1e-8). Words come from
@@ -11,11 +12,14 @@ BLEU-4 and ROUGE follow LLaMA-Factory's ``ComputeSimilarity`` (the scores Self-E
   itself runs jieba on every language (``tokenize="jieba"``). Pass ``unique_ngrams=False`` for the standard
   clipped-count ROUGE-N that Google's ``rouge-score`` computes.
 
-Empty predictions or references score 0, as in LLaMA-Factory. Every scorer returns a float per example.
+Empty predictions or references score 0, as in LLaMA-Factory. Every scorer returns a float per example. A metric
+is named by its key in :data:`METRICS` or, for a scorer of the user's, as ``module:function`` (a callable
+``(prediction, reference) -> float``, imported by :func:`get_metric`; taken to score 0..1).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 import unicodedata
@@ -98,13 +102,23 @@ def numeric_match(pred: str, ref: str) -> float:
 
 
 # -- BLEU-4 -----------------------------------------------------------------------------------------------------
-def bleu4(pred: str, ref: str) -> float:
-    """Character-level sentence BLEU-4 with smoothing method 3, ×100 (LLaMA-Factory's ``bleu-4``)."""
-    if not pred or not ref:
+def _bleu4(hyp: Sequence[str], ref: Sequence[str]) -> float:
+    """nltk sentence BLEU-4 of two token sequences with smoothing method 3, ×100 (0 when either is empty)."""
+    if not hyp or not ref:
         return 0.0
     from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-    return float(sentence_bleu([list(ref)], list(pred), smoothing_function=SmoothingFunction().method3)) * 100
+    return float(sentence_bleu([list(ref)], list(hyp), smoothing_function=SmoothingFunction().method3)) * 100
+
+
+def bleu4(pred: str, ref: str) -> float:
+    """Character-level sentence BLEU-4 with smoothing method 3, ×100 (LLaMA-Factory's ``bleu-4``)."""
+    return _bleu4(list(pred), list(ref))
+
+
+def bleu4_word(pred: str, ref: str) -> float:
+    """Word-level sentence BLEU-4 with smoothing method 3, ×100, over :func:`words` (jieba for CJK text)."""
+    return _bleu4([w for w in words(pred) if w], [w for w in words(ref) if w])
 
 
 # -- ROUGE ------------------------------------------------------------------------------------------------------
@@ -181,6 +195,26 @@ def similarity(pred: str, ref: str) -> dict[str, float]:
     return {"bleu-4": bleu4(pred, ref), **rouge(pred, ref)}
 
 
+# -- LLaMA-Factory's predict_results.json ---------------------------------------------------------------------
+def predict_results(predictions: Sequence[str], references: Sequence[str], runtime_s: float) -> dict[str, float]:
+    """LLaMA-Factory's ``predict_results.json`` of paired predictions and references, plus exact match.
+
+    ``predict_bleu-4`` and ``predict_rouge-1/2/l`` are the means of the per-example scores of :func:`similarity`
+    (×100; LLaMA-Factory rounds each example to 4 decimals first, this does not); ``predict_exact_match`` is the
+    share of :func:`exact_match` hits (0..1, like LLaMA-Factory's ``predict_accuracy``); ``predict_runtime`` is
+    ``runtime_s`` (seconds) and ``predict_samples_per_second`` the predictions per second, rounded to 4 and 3
+    decimals as Hugging Face's ``speed_metrics`` does. An empty set scores 0.
+    """
+    pairs = list(zip(predictions, references, strict=True))
+    n = max(len(pairs), 1)
+    rows = [similarity(pred, ref) for pred, ref in pairs]
+    out = {f"predict_{key}": sum(row[key] for row in rows) / n for key in ("bleu-4", "rouge-1", "rouge-2", "rouge-l")}
+    out["predict_exact_match"] = sum(exact_match(pred, ref) for pred, ref in pairs) / n
+    out["predict_runtime"] = round(runtime_s, 4)
+    out["predict_samples_per_second"] = round(len(pairs) / runtime_s, 3) if runtime_s > 0 else 0.0
+    return out
+
+
 # -- registry ---------------------------------------------------------------------------------------------------
 Metric = Callable[[str, str], float]
 
@@ -188,23 +222,44 @@ METRICS: dict[str, Metric] = {
     "exact_match": exact_match,
     "numeric": numeric_match,
     "bleu4": bleu4,
+    "bleu4_word": bleu4_word,
     "rouge_1": lambda pred, ref: rouge(pred, ref)["rouge-1"],
     "rouge_2": lambda pred, ref: rouge(pred, ref)["rouge-2"],
     "rouge_l": lambda pred, ref: rouge(pred, ref)["rouge-l"],
 }
-"""Per-example scorers by name (exact_match/numeric in {0, 1}; bleu4 and rouge_* in 0..100)."""
+"""Per-example scorers by name (exact_match/numeric in {0, 1}; bleu4* and rouge_* in 0..100). The metric ``judge``
+(an LLM's pass rate) is not one: the eval harness grades a whole set with it."""
 
 
 def metric_ceiling(name: str) -> float:
-    """The best score of metric ``name``: 100 for BLEU-4 and ROUGE, 1 for exact match, numeric and judge pass rate."""
-    return 100.0 if name == "bleu4" or name.startswith("rouge") else 1.0
+    """The best score of metric ``name``: 100 for BLEU-4 and ROUGE, else 1 (exact match, numeric, the judge's pass
+    rate, a user scorer)."""
+    return 100.0 if name.startswith(("bleu4", "rouge")) else 1.0
 
 
 def get_metric(name: str) -> Metric:
-    """The scorer registered as ``name``; raises ConfigError naming the known ones."""
+    """The scorer registered as ``name``, or the user's scorer named ``module:function`` (imported now).
+
+    Raises:
+        ConfigError: an unknown name, a module that does not import, or a function it lacks or that is not callable;
+            the message names the metric.
+    """
     from evoforge.errors import ConfigError
 
-    try:
+    if name in METRICS:
         return METRICS[name]
-    except KeyError:
-        raise ConfigError(f"unknown metric '{name}'; known: {', '.join(sorted(METRICS))}") from None
+    module_name, sep, attr = name.partition(":")
+    if not sep:
+        known = ", ".join(sorted(METRICS))
+        raise ConfigError(f"unknown metric '{name}'; known: {known}, judge, or a scorer 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, ValueError) as exc:  # ValueError: an empty module name
+        raise ConfigError(f"metric '{name}': cannot import module '{module_name}' ({exc})") from None
+    scorer = getattr(module, attr, None)
+    if scorer is None:
+        raise ConfigError(f"metric '{name}': module '{module_name}' has no '{attr}'")
+    if not callable(scorer):
+        raise ConfigError(f"metric '{name}': '{attr}' in '{module_name}' is not callable")
+    found: Metric = scorer
+    return found

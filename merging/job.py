@@ -8,7 +8,6 @@ The job reads its settings once into the layers below it (the search space and s
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import importlib
 import multiprocessing
@@ -22,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
 from evoforge.errors import ConfigError
-from evoforge.evals.harness import Generator, evaluate, load_eval_records
-from evoforge.evals.judging import judge_set
+from evoforge.evals.harness import EvalReport, Generator, evaluate, load_eval_records
+from evoforge.evals.metrics import get_metric
+from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.merging.lora import Delta, load_delta, read_state
 from evoforge.merging.results import save_outputs, summarize
@@ -48,9 +48,13 @@ class MergeJob(BaseModel):
     adapters: dict[str, Path] = Field(description="Deltas searched, by name: LoRA adapter or full checkpoint dirs.")
     eval_path: Path = Field(description="Held-out evaluation set (the runner's input).")
     train_all: Path | None = Field(None, description="Delta trained on all data: the train@all reference row.")
-    metric: str = Field("exact_match", description="Eval-harness metric, or 'judge' (LLM-judged pass rate).")
+    metric: str = Field(
+        "exact_match", description="Eval-harness metric, a scorer 'module:function', or 'judge' (LLM pass rate)."
+    )
     llm: LLMSettings | None = Field(None, description="The gateway settings, for metric 'judge'.")
-    llm_cache: Path | None = Field(None, description="The judge's response cache (SQLite).")
+    llm_cache: Path | None = Field(
+        None, description="The judge's response cache (SQLite); None: the shared one of response_cache_path(llm)."
+    )
     batch_size: int = 32
     max_new_tokens: int = 48
     device: str = "auto"
@@ -83,13 +87,33 @@ class MergeJob(BaseModel):
         s = self.settings
         return TrialRunner(model, deltas, evaluate, s.per_layer_groups, self.seed, s.linear_path)
 
+    def judge_gateway(self) -> LLMGateway:
+        """The gateway that grades for metric ``judge``: the job's llm settings and response cache (closed at exit).
 
-def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRunner:
+        The cache is ``llm_cache`` or else the shared one (:func:`response_cache_path`; none when ``llm.cache`` is
+        off), so a grade is paid for once across trials, workers and runs that produce the same answer.
+        """
+        if self.llm is None:
+            raise ConfigError("metric 'judge' needs the llm settings in the merge job (MergeJob(llm=config.llm))")
+        gw = LLMGateway(self.llm, cache_path=self.llm_cache or response_cache_path(self.llm))
+        atexit.register(gw.close)
+        return gw
+
+
+def generator_runner(
+    job: MergeJob, reports: list[EvalReport] | None = None, gateway: LLMGateway | None = None
+) -> TrialRunner:
     """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``.
 
-    ``reports``, when given, receives each trial's full :class:`~evoforge.evals.harness.EvalReport`
-    (per category and per example), e.g. to keep the test-set evaluation of the cycle's table rows.
+    ``reports``, when given, receives each score's full :class:`~evoforge.evals.harness.EvalReport` (per category
+    and per example), e.g. to keep the test-set evaluation of the cycle's table rows; for metric ``judge`` its
+    score is the pass rate and each example carries its pass (score 1.0/0.0), grade and reason. ``judge`` grades
+    through ``gateway``, by default :meth:`MergeJob.judge_gateway`.
     """
+    if job.metric == "judge" and gateway is None:
+        gateway = job.judge_gateway()
+    elif job.metric != "judge":
+        get_metric(job.metric)  # a bad metric name fails before the model loads
     paths = job.all_deltas()
     lora = {n: p for n, p in paths.items() if (p / "adapter_config.json").is_file()}
     gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens)
@@ -99,28 +123,12 @@ def generator_runner(job: MergeJob, reports: list[Any] | None = None) -> TrialRu
     records = load_eval_records(job.eval_path)
 
     def score() -> float:
-        report = evaluate(gen, records, job.metric)
+        report = evaluate(gen, records, job.metric, gateway=gateway)
         if reports is not None:
             reports.append(report)
         return report.score
 
-    if job.metric == "judge":
-        score = _judge_score(job, gen, records)
     return job.trial_runner(gen.model, deltas, score)
-
-
-def _judge_score(job: MergeJob, gen: Any, records: list[Any]) -> Callable[[], float]:
-    """AutoLLM's objective: the share of answers the LLM judge grades as passing (score ≥ 7 of 10)."""
-    if job.llm is None:
-        raise ConfigError("metric 'judge' needs the llm settings in the merge job")
-    gw = LLMGateway(job.llm, cache_path=job.llm_cache)
-    atexit.register(gw.close)
-
-    def score() -> float:
-        answers = gen.generate([r.prompt for r in records])
-        return asyncio.run(judge_set(gw, records, answers)).pass_rate
-
-    return score
 
 
 def worker(job_json: str, rank: int, threads: int) -> None:

@@ -36,6 +36,31 @@ def test_eval_writes_a_report_per_example_and_category(tiny: dict[str, Path], tm
     assert report["score"] == pytest.approx(sum(e["score"] for e in report["per_example"]) / 5)
     manifest = json.loads((tmp_path / "runs" / "e1" / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["eval_score"] == pytest.approx(report["score"])
+    predict = json.loads((tmp_path / "runs" / "e1" / "evals" / "predict_results.json").read_text())
+    assert predict == report["predict_results"]
+    assert predict["predict_bleu-4"] == pytest.approx(report["score"])  # the same predictions, the same mean
+    assert predict["predict_runtime"] > 0 and predict["predict_samples_per_second"] > 0
+
+
+def test_eval_with_a_user_scorer_named_module_function(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "house_metrics.py").write_text(
+        "def nonempty(prediction, reference):\n    return float(bool(prediction))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = tmp_path / "e.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Say {w}.", "reference": w}) + "\n" for w in ("yes", "no")))
+    args = ["-q", "eval", "--model", str(tiny["model"]), "--data", str(data), "--runs-dir", str(tmp_path / "runs")]
+    args += ["--set", "eval.max_new_tokens=4", "--set", "student.device=cpu", "--run-id", "u1"]
+    result = CliRunner().invoke(app, [*args, "--metric", "house_metrics:nonempty"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "runs" / "u1" / "evals" / "e.json").read_text())
+    assert report["metric"] == "house_metrics:nonempty"
+    assert [e["score"] for e in report["per_example"]] == [float(bool(e["prediction"])) for e in report["per_example"]]
+    missing = CliRunner().invoke(app, [*args, "--run-id", "u2", "--metric", "house_metrics:absent"])
+    assert isinstance(missing.exception, ConfigError) and "metric 'house_metrics:absent'" in str(missing.exception)
+    assert not (tmp_path / "runs" / "u2").exists()  # refused before a model is loaded or a run is made
 
 
 def test_eval_rejects_a_weight_for_an_unknown_adapter(tiny: dict[str, Path], tmp_path: Path) -> None:
@@ -80,7 +105,12 @@ def test_eval_with_the_judge_metric_grades_through_the_simulated_llm(tiny: dict[
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "runs" / "j1" / "evals" / "world.json").read_text())
-    assert report["metric"] == "judge" and all(1 <= e["score"] <= 10 and e["reason"] for e in report["per_example"])
-    assert list(report["per_example"][0]) == ["prompt", "reference", "category", "prediction", "score", "reason"]
+    assert report["metric"] == "judge" and all(1 <= e["grade"] <= 10 and e["reason"] for e in report["per_example"])
+    assert all(e["score"] == float(e["grade"] >= 7) for e in report["per_example"])
+    assert report["score"] == pytest.approx(sum(e["score"] for e in report["per_example"]) / 3)  # the pass rate
+    assert list(report["per_example"][0]) == [
+        *("prompt", "reference", "category", "prediction", "score", "grade", "reason")
+    ]
+    assert (tmp_path / "runs" / "j1" / "evals" / "predict_results.json").is_file()
     manifest = json.loads((tmp_path / "runs" / "j1" / "manifest.json").read_text())
     assert manifest["llm_usage"]["total"]["calls"] == 3

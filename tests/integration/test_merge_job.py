@@ -1,16 +1,25 @@
-"""End to end: a merge search over real (briefly trained) LoRA deltas on a tiny model, then resume."""
+"""End to end: a merge search over real (briefly trained) LoRA deltas on a tiny model, then resume; the default
+runner's metrics (the LLM judge through the simulated LLM, a user scorer) on a tiny random LM."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from helpers_models import build_lora_adapter, build_tiny_lm
 from merge_toy import accuracy_objective, build_toy_problem, load_resident, one_torch_thread, train_delta
 
-from evoforge.config import Config, MergeSettings
-from evoforge.merging.job import MergeJob, run_job
+from evoforge.config import Config, LLMSettings, MergeSettings
+from evoforge.errors import ConfigError
+from evoforge.evals.harness import EvalReport
+from evoforge.llm.cache import ResponseCache
+from evoforge.llm.gateway import LLMGateway
+from evoforge.merging.job import MergeJob, generator_runner, run_job
+from evoforge.merging.trial import MergeSpec
+from evoforge.offline.world import eval_records
 from evoforge.runs import RunDir
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
@@ -58,3 +67,65 @@ def test_search_saves_the_best_merge_and_autollm_tables_then_resumes(tmp_path: P
     job.settings.trials = 14  # resume: only the missing trials run
     again = run_job(job, run)
     assert again["n_trials"] == 14 and again["table"]["raw"] == table["raw"]
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny random LM with its tokenizer, one LoRA delta, and a skills-world test set of 3 items."""
+    root = tmp_path_factory.mktemp("runner")
+    model = build_tiny_lm(root / "model")
+    data = root / "test.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in eval_records(3, seed=1)))
+    return {"model": model, "delta": build_lora_adapter(model, root / "d1", seed=1), "data": data}
+
+
+def _job(lm: dict[str, Path], metric: str, **fields: Any) -> MergeJob:
+    adapters = {"d1": lm["delta"]}
+    return MergeJob(
+        base=lm["model"], adapters=adapters, eval_path=lm["data"], metric=metric, device="cpu", storage="", **fields
+    )
+
+
+def test_the_judge_scores_every_table_row_into_reports_and_repeats_are_free(
+    lm: dict[str, Path], tmp_path: Path
+) -> None:
+    gateway = LLMGateway(LLMSettings(), cache_path=tmp_path / "responses.sqlite")
+    reports: list[EvalReport] = []
+    runner = generator_runner(_job(lm, "judge", llm=LLMSettings()), reports, gateway)
+    raw = runner.score(MergeSpec({}))
+    first = gateway.usage()["total"]
+    again = runner.score(MergeSpec({}))
+    second = gateway.usage()["total"]
+    assert len(reports) == 2 and all(isinstance(r, EvalReport) and r.metric == "judge" for r in reports)
+    report = reports[-1]
+    assert [e["prompt"] for e in report.per_example] == [r["prompt"] for r in eval_records(3, seed=1)]
+    assert all(e["score"] == float(e["grade"] >= 7) and e["reason"] for e in report.per_example)
+    assert raw.score == again.score == pytest.approx(sum(e["score"] for e in report.per_example) / 3)
+    assert set(report.per_category) == {e["category"] for e in report.per_example}
+    assert first["calls"] == 3 and second["calls"] == 3  # the second scoring made no new LLM call
+    assert second["cache_hits"] == first["cache_hits"] + 3
+
+
+def test_the_judge_of_a_merge_job_uses_the_shared_response_cache(lm: dict[str, Path], llm_cache_dir: Path) -> None:
+    job = _job(lm, "judge", llm=LLMSettings())
+    generator_runner(job).score(MergeSpec({}))
+    shared = ResponseCache(llm_cache_dir / "responses.sqlite")  # the conftest's shared cache of this test
+    assert len(shared) == 3
+    generator_runner(job).score(MergeSpec({}))  # another runner (a worker, a later trial): same answers, same grades
+    assert len(shared) == 3
+    shared.close()
+
+
+def test_a_user_scorer_scores_merges_and_bad_metrics_fail_before_loading(
+    lm: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "team_scores.py").write_text("def chars(prediction, reference):\n    return len(prediction) / 100\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reports: list[EvalReport] = []
+    result = generator_runner(_job(lm, "team_scores:chars"), reports).score(MergeSpec({"d1": [0.5]}))
+    assert reports[0].metric == "team_scores:chars"
+    assert result.score == pytest.approx(sum(len(e["prediction"]) / 100 for e in reports[0].per_example) / 3)
+    with pytest.raises(ConfigError, match="metric 'team_scores:nope'"):
+        generator_runner(_job(lm, "team_scores:nope"))
+    with pytest.raises(ConfigError, match="metric 'judge' needs the llm settings"):
+        generator_runner(_job(lm, "judge"))
