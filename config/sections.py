@@ -148,9 +148,22 @@ class TrainSettings(Section):
 class EvalSettings(Section):
     """Evaluation of students on held-out sets."""
 
-    metric: Literal["exact_match", "numeric", "bleu4", "rouge_1", "rouge_2", "rouge_l", "judge"] = Field(
-        "exact_match", description="Per-example score (see evals/metrics.py); bleu4/rouge_* are 0..100."
+    metric: str = Field(
+        "exact_match",
+        description="Per-example score (see evals/metrics.py): exact_match, numeric, bleu4 (characters), bleu4_word, "
+        "rouge_1, rouge_2, rouge_l (bleu4*/rouge_* are 0..100), judge (the LLM judge's pass rate, through llm), or "
+        "a scorer of yours as 'module:function' (a callable (prediction, reference) -> float in 0..1).",
     )
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_name(cls, value: str) -> str:
+        known = ("exact_match", "numeric", "bleu4", "bleu4_word", "rouge_1", "rouge_2", "rouge_l", "judge")
+        module, sep, function = value.partition(":")
+        if value in known or (sep and function.isidentifier() and all(p.isidentifier() for p in module.split("."))):
+            return value
+        raise ValueError(f"expected one of {', '.join(known)}, or a scorer 'module:function'")
+
     max_new_tokens: int = Field(48, gt=0)
     batch_size: int = Field(32, gt=0)
     backend: Literal["transformers", "vllm"] = Field("transformers", description="vllm needs the vllm extra.")
@@ -159,6 +172,14 @@ class EvalSettings(Section):
     ifd_batch_size: int = Field(32, gt=0, description="Most sequences per IFD scoring batch.")
     ifd_max_tokens: int | None = Field(
         2048, gt=0, description="Most padded tokens per IFD batch (a few thousand suit a CPU; raise it on a GPU)."
+    )
+    test_path: str | None = Field(
+        None,
+        description="The user's fixed test set (any supported data format), scored every round and never searched "
+        "on or trained on. None: the skills world's test set offline, else eval.test_size seeds carved off.",
+    )
+    test_size: int = Field(
+        50, gt=0, description="With evolve.data_path and no test_path: seeds carved off at round 1 as the test set."
     )
 
 
@@ -210,3 +231,12 @@ class CycleSettings(Section):
 
     rounds: int = Field(2, ge=1)
     patience: int = Field(1, ge=1, description="Rounds without a better held-out score before stopping.")
+    seeds_per_round: int | None = Field(
+        None,
+        gt=0,
+        description="User data: the fresh seeds each round draws from the pool; None = the pool split evenly over "
+        "the rounds (at least evolve.train_size + evolve.dev_size).",
+    )
+    bad_cases: int = Field(
+        20, ge=0, description="User data: most held-out bad cases of a round added to the next round's seeds."
+    )

@@ -16,19 +16,20 @@ from evoforge.config import Config
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.data.formats import load_examples
 from evoforge.data.io import read_jsonl
+from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
+from evoforge.llm.cache import response_cache_path
 from evoforge.merging.export import save_full_model
 from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
 from evoforge.merging.lora import load_delta
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student
 from evoforge.offline.world import eval_records, seed_records
+from evoforge.rounds import pool
+from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
 from evoforge.rounds.steering import allocate, steer
 from evoforge.runs import RunDir, atomic_write_jsonl
 from evoforge.training.deltas import ALL_CHUNK, DeltaJob, plan_deltas, train_planned
-
-TEST_FILE = "test.jsonl"
-TEST_SEED_OFFSET = 99_991  # the fixed test set never shares a random stream with seeds or held-out splits
 
 
 def round_path(run_path: Path, round_dir: str) -> Path:
@@ -42,9 +43,13 @@ def student_dir(run_path: Path, student: str) -> Path:
     return inside if inside.is_dir() else resolve_student(student)
 
 
-def even_plan(config: Config) -> dict[str, int]:
-    """The first round's seed plan: ``world.n_seeds`` split evenly over the categories."""
-    return allocate(config.world.n_seeds, {c: 1.0 for c in config.world.categories})
+def first_plan(config: Config, run_path: Path) -> dict[str, int]:
+    """The first round's seed plan, even over the categories: ``world.n_seeds`` over the world's, or (on the
+    user's data, whose test set and seed pool this writes) a round's share of the pool over the pool's."""
+    if not pool.uses_pool(config):
+        return allocate(config.world.n_seeds, {c: 1.0 for c in config.world.categories})
+    pool.prepare(config, run_path)
+    return allocate(pool.round_size(config, run_path), {c: 1.0 for c in pool.pool_categories(run_path)})
 
 
 def _round_seeds(config: Config, n: int, plan: dict[str, int], max_level: int | None) -> list[dict[str, Any]]:
@@ -56,10 +61,13 @@ def _round_seeds(config: Config, n: int, plan: dict[str, int], max_level: int | 
     return rows
 
 
-def open_round(config: Config, run_path: Path, n: int, plan: dict[str, int], max_level: int | None) -> str:
-    """Create ``rounds/<n>`` as an evolve run directory whose seeds follow ``plan``; returns ``rounds/<n>``.
+def open_round(
+    config: Config, run_path: Path, n: int, plan: dict[str, int], max_level: int | None
+) -> tuple[str, dict[str, int]]:
+    """Create ``rounds/<n>`` as an evolve run directory whose seeds follow ``plan``; returns ``rounds/<n>`` and
+    what was drawn (on the user's data: fresh, reused and bad-case seeds from :func:`pool.draw`).
 
-    With ``evolve.data_path`` set, the user's seed file is used as it is (the plan then only shapes the report).
+    The round's seeds are ``rounds/<n>/seeds.jsonl``: generated from the skills world, or drawn from the pool.
     """
     rounds = run_path / "rounds"
     path = rounds / str(n)
@@ -67,17 +75,22 @@ def open_round(config: Config, run_path: Path, n: int, plan: dict[str, int], max
     if not (path / "manifest.json").is_file():
         round_cfg = config.model_copy(deep=True)
         round_cfg.run.runs_dir = rounds
-        if config.evolve.data_path is None:
-            round_cfg.evolve.data_path = str(seeds.resolve())
+        round_cfg.evolve.data_path = str(seeds.resolve())
+        round_cfg.evolve.instruction_field, round_cfg.evolve.response_field = "instruction", "response"
         RunDir.create(round_cfg, "evolve", str(n))
-    if config.evolve.data_path is None:
-        atomic_write_jsonl(seeds, _round_seeds(config, n, plan, max_level))
-    write_test_set(config, run_path)
-    return f"rounds/{n}"
+    drawn: dict[str, int] = {}
+    if pool.uses_pool(config):
+        pool.prepare(config, run_path)
+        rows, drawn = pool.draw(config, run_path, n, plan)
+    else:
+        rows = _round_seeds(config, n, plan, max_level)
+        write_test_set(config, run_path)
+    atomic_write_jsonl(seeds, rows)
+    return f"rounds/{n}", drawn
 
 
 def write_test_set(config: Config, run_path: Path) -> Path:
-    """The run's fixed test set (skills world, oracle answers): the same for every round, never searched on."""
+    """The skills world's fixed test set (oracle answers): the same for every round, never searched on."""
     path = run_path / TEST_FILE
     if not path.is_file():
         rows = eval_records(config.world.n_eval, config.run.seed + TEST_SEED_OFFSET, config.world.categories)
@@ -128,6 +141,8 @@ def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: 
         eval_path=eval_path,
         train_all=run_path / state["train_all"] if state.get("train_all") else None,
         metric=config.eval.metric,
+        llm=config.llm,
+        llm_cache=response_cache_path(config.llm),
         batch_size=config.eval.batch_size,
         max_new_tokens=config.eval.max_new_tokens,
         device=config.student.device,
@@ -152,9 +167,16 @@ def evaluate_round(
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Score every row of the round's table on the fixed test set; writes ``evals/test-<model>.json``."""
     root = round_path(run_path, state["round_dir"])
-    job = merge_job(config, run_path, state, run_path / TEST_FILE, storage="")
-    reports: list[Any] = []
-    runner = generator_runner(job, reports)
+    test: dict[str, float] = {}
+    per_category: dict[str, dict[str, float]] = {}
+    for label, report in _score_rows(config, run_path, state, run_path / TEST_FILE, table_specs(config, state, root)):
+        report.save(test_report_path(root, label))
+        test[label], per_category[label] = report.score, report.per_category
+    return test, per_category
+
+
+def table_specs(config: Config, state: dict[str, Any], root: Path) -> dict[str, MergeSpec]:
+    """The merge of every row of a round's table: raw, train@all, each delta alone, and the searched merges."""
     groups = config.merge.per_layer_groups
     specs = {"raw": MergeSpec({})}
     if state.get("train_all"):
@@ -162,14 +184,20 @@ def evaluate_round(
     specs.update({f"train@{name}": MergeSpec({name: [1.0] * groups}) for name in state["deltas"]})
     results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
     specs.update({label: MergeSpec(**merge) for label, merge in results["merges"].items()})
-    test: dict[str, float] = {}
-    per_category: dict[str, dict[str, float]] = {}
+    return specs
+
+
+def _score_rows(
+    config: Config, run_path: Path, state: dict[str, Any], eval_path: Path, specs: dict[str, MergeSpec]
+) -> list[tuple[str, EvalReport]]:
+    """Each spec's full evaluation report on ``eval_path`` (one resident model for all of them)."""
+    reports: list[EvalReport] = []
+    runner = generator_runner(merge_job(config, run_path, state, eval_path, storage=""), reports)
+    out = []
     for label, spec in specs.items():
         runner.score(spec)
-        report = reports[-1]
-        report.save(test_report_path(root, label))
-        test[label], per_category[label] = report.score, report.per_category
-    return test, per_category
+        out.append((label, reports[-1]))
+    return out
 
 
 def test_report_path(root: Path, label: str) -> Path:
@@ -207,7 +235,33 @@ def close_round(config: Config, run_path: Path, state: dict[str, Any], promoted:
     """
     student = promote(config, run_path, state) if promoted else state["student"]
     current = "auto_merge" if promoted else "raw"
-    per_category = (state["result"].get("per_category") or {}).get(current) or {}
     ceiling = metric_ceiling(config.eval.metric)
-    failed = failed_examples(run_path, state["round_dir"], current, ceiling)
-    return student, steer(config.world.n_seeds, per_category, failed, config.world.max_level, ceiling)
+    if pool.uses_pool(config):
+        steering = _steer_from_held_out(config, run_path, state, current, ceiling)
+    else:
+        per_category = (state["result"].get("per_category") or {}).get(current) or {}
+        failed = failed_examples(run_path, state["round_dir"], current, ceiling)
+        steering = steer(config.world.n_seeds, per_category, failed, config.world.max_level, ceiling)
+    method = state.get("evolved", {}).get("method_id")
+    if method:
+        steering["reasons"].append(f"the next round's evolve starts from this round's method {method}")
+    return student, steering
+
+
+def _steer_from_held_out(
+    config: Config, run_path: Path, state: dict[str, Any], current: str, ceiling: float
+) -> dict[str, Any]:
+    """User data: the kept model's held-out scores weight the next slice; its held-out failures become seeds.
+
+    The held-out split is the round's evolved data no delta trained on; the test set plays no part here.
+    """
+    root = round_path(run_path, state["round_dir"])
+    spec = table_specs(config, state, root)[current] if current != "raw" else MergeSpec({})
+    [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec})
+    report.save(root / "evals" / f"held-out-{current}.json")
+    scores = {c: report.per_category.get(c, report.score) for c in pool.pool_categories(run_path)}
+    steering = steer(pool.round_size(config, run_path), scores, [], config.world.max_level, ceiling)
+    n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)
+    steering["reasons"] = [f"held-out {r}" for r in steering["reasons"]]
+    steering["reasons"].append(f"{n_bad} held-out bad cases of {current} join the next round's seeds")
+    return steering

@@ -1,8 +1,7 @@
 """Reduced run sizes for tests: small enough for seconds (evolve) or minutes (cycle) on a 2-core CPU, large enough
 for every step and every table row."""
 
-SMALL_EVOLVE = [
-    "world.n_seeds=24",
+EVOLVE_SIZES = [
     "evolve.train_size=8",
     "evolve.dev_size=8",
     "evolve.batch_size=4",
@@ -10,6 +9,7 @@ SMALL_EVOLVE = [
     "evolve.loop=1",
     "evolve.candidate_size=2",
 ]
+SMALL_EVOLVE = ["world.n_seeds=24", *EVOLVE_SIZES]
 SMALL_CYCLE = [
     *SMALL_EVOLVE,
     "world.n_eval=16",

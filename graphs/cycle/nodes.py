@@ -33,11 +33,13 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
     res = await _resources(runtime)
     n = state.get("round", 0) + 1
     student = state.get("student") or res.config.student.model
-    plan = state.get("seed_plan") or work.even_plan(res.config)
+    plan = state.get("seed_plan") or await asyncio.to_thread(work.first_plan, res.config, res.run.path)
     steering = (state.get("results") or [{}])[-1].get("steering") or {}
-    round_dir = await asyncio.to_thread(work.open_round, res.config, res.run.path, n, plan, steering.get("max_level"))
-    info(f"[bold]round {n}[/bold]: student {student}; seeds {plan}")
-    res.run.event("round_started", round=n, student=student, seed_plan=plan)
+    round_dir, drawn = await asyncio.to_thread(
+        work.open_round, res.config, res.run.path, n, plan, steering.get("max_level")
+    )
+    info(f"[bold]round {n}[/bold]: student {student}; seeds {plan}" + (f" ({drawn})" if drawn else ""))
+    res.run.event("round_started", round=n, student=student, seed_plan=plan, seed_draw=drawn)
     limits = {"rounds": res.config.cycle.rounds, "patience": res.config.cycle.patience}
     return {
         "round": n,
@@ -45,6 +47,8 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
         "seed_plan": plan,
         "round_dir": round_dir,
         "workdir": round_dir,
+        "start_method": (state.get("evolved") or {}).get("method", ""),
+        "seed_draw": drawn,
         "limits": limits,
         "deltas": Overwrite({}),
         "train_all": "",
@@ -62,8 +66,11 @@ async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     )
     plan = await asyncio.to_thread(work.plan_training, res.config, res.run.path, state["round_dir"])
     info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
-    lambdas = list(state["evolved"]["lambda_history"])
-    return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": {"lambda_history": lambdas}}
+    evolved = state["evolved"]
+    result: RoundResult = {"lambda_history": list(evolved["lambda_history"]), "method_id": evolved["method_id"]}
+    if state.get("seed_draw"):
+        result["seed_draw"] = dict(state["seed_draw"])
+    return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": result}
 
 
 async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:

@@ -68,9 +68,17 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
             weights_table(r),
             "",
         ]
+        drawn = r.get("seed_draw") or {}
+        if drawn:
+            parts += [
+                f"Seeds: {drawn.get('fresh', 0)} fresh from the pool, {drawn.get('reused', 0)} drawn before "
+                f"(the pool was spent), {drawn.get('bad_cases', 0)} bad cases of the previous round.",
+                "",
+            ]
         lam = r.get("lambda_history") or []
         if lam:
-            parts += [f"Evolving-method failure rate λ per step: {', '.join(f'{x:.3f}' for x in lam)}", ""]
+            method = f" (method {r['method_id']})" if r.get("method_id") else ""
+            parts += [f"Evolving-method failure rate λ per step{method}: {', '.join(f'{x:.3f}' for x in lam)}", ""]
         for png, title in (("evolve_lambda.png", "λ per step"), ("merge/history.png", "merge search")):
             if (run_path / f"rounds/{n}" / png).is_file():
                 parts += [f"![{title}, round {n}](rounds/{n}/{png})", ""]

@@ -27,6 +27,8 @@ class RoundResult(TypedDict, total=False):
         promoted: whether auto_merge was promoted to become the next round's student.
         decided_by: who decided the promotion (policy, terminal, cli, studio).
         steering: how the next round's seeds were allocated, and why.
+        seed_draw: on the user's data, the round's seeds: fresh from the pool, reused, and bad cases.
+        method_id: the evolving method the round's data was evolved with.
         merge_trials: number of merge-search trials.
     """
 
@@ -40,6 +42,8 @@ class RoundResult(TypedDict, total=False):
     promoted: bool
     decided_by: str
     steering: dict[str, Any]
+    seed_draw: dict[str, int]
+    method_id: str
     merge_trials: int
 
 
@@ -67,7 +71,9 @@ class CycleState(TypedDict, total=False):
         seed_plan: seeds per category for the current round (from the previous round's feedback).
         round_dir: ``rounds/<n>``.
         workdir: the folder the evolve subgraph works in (``round_dir``: an evolve run directory of its own).
-        evolved: what the evolve subgraph handed back (its dataset's path, the λ history).
+        start_method: the method the round's evolve starts from (the previous round's; "" in round 1).
+        seed_draw: what the round's seeds were drawn from (user data; empty on the skills world).
+        evolved: what the evolve subgraph handed back (its dataset's path, the λ history, its method).
         chunks: chunk name → JSONL path; eval_path: the held-out split no delta trains on.
         training_plan: the deltas to train, ``{chunk, method}`` each (chunk ``all`` = train@all).
         deltas: delta name → adapter directory (``train@all`` excluded; parallel branches merge here);
@@ -84,6 +90,8 @@ class CycleState(TypedDict, total=False):
     seed_plan: dict[str, int]
     round_dir: str
     workdir: str
+    start_method: str
+    seed_draw: dict[str, int]
     evolved: EvolveSummary
     chunks: dict[str, str]
     eval_path: str

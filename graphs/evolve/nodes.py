@@ -16,6 +16,7 @@ from langgraph.types import interrupt
 from evoforge.agents.evolving_method import initial_method
 from evoforge.console import info
 from evoforge.data.io import read_jsonl
+from evoforge.errors import EvoforgeError
 from evoforge.evolution import data
 from evoforge.evolution import steps as work
 from evoforge.graphs.evolve.report import write_outputs as write_output_files
@@ -69,7 +70,7 @@ async def split_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Updat
         "id": "s0c0",
         "step": 0,
         "index": 0,
-        "method": initial_method(res.config.run.language),
+        "method": state.get("start_method") or initial_method(res.config.run.language),
         "feedback": "",
         "parent": None,
         "failure_rate": None,
@@ -221,16 +222,23 @@ async def answer_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
 
 
 async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Eliminate failed answers (and Evol-Instruct eliminations) and exact duplicate instructions."""
+    """Eliminate failed answers (and Evol-Instruct eliminations) and exact duplicate instructions.
+
+    Raises:
+        EvoforgeError: when no row is kept (the run fails, saying why and what to change).
+    """
     res = await _resources(runtime, state)
     settings = res.config.evolve
     answered = await _load(res, state["answered_path"])
     rows, counts = work.filter_rows(answered, settings.extra_rules, settings.elimination)
     counts = {"seeds": state["n_seeds"], **counts}
     info("dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    filtered_path = await _save(res, rows, "dataset", "filtered.jsonl")
+    if not rows:
+        raise EvoforgeError(work.empty_dataset_message(answered, counts, settings.extra_rules))
     every = max(1, len(rows) // SAMPLE_SIZE)
     return {
-        "filtered_path": await _save(res, rows, "dataset", "filtered.jsonl"),
+        "filtered_path": filtered_path,
         "counts": counts,
         "sample": data.output_records(rows[::every][:SAMPLE_SIZE]),
     }
@@ -259,5 +267,7 @@ async def write_outputs(state: EvolveState, runtime: Runtime[RunContext]) -> Upd
     summary: EvolveSummary = {
         "dataset": f"{workdir}/{outputs['dataset']}" if workdir else outputs["dataset"],
         "lambda_history": [float(p["selected_rate"]) for p in state.get("history") or []],
+        "method_id": state["method_id"],
+        "method": state["method"],
     }
     return {"outputs": outputs, "evolved": summary}

@@ -64,10 +64,13 @@ class EvolveSummary(TypedDict):
     Attributes:
         dataset: the evolved dataset (``evolved.jsonl``), relative to the top run directory.
         lambda_history: the selected method's dev failure rate λ after each optimisation step.
+        method_id / method: the method the dataset was evolved with (a cycle's next round starts from it).
     """
 
     dataset: str
     lambda_history: list[float]
+    method_id: str
+    method: str
 
 
 class EvolveInput(TypedDict, total=False):
@@ -76,9 +79,12 @@ class EvolveInput(TypedDict, total=False):
     Attributes:
         workdir: the folder of the run this evolve works in, relative to the run directory ("" = the run directory
             itself; the cycle passes its round's folder, an evolve run directory of its own).
+        start_method: the method optimisation starts from (candidate ``s0c0``); "" = the built-in initial method
+            (the cycle passes the previous round's method).
     """
 
     workdir: str
+    start_method: str
 
 
 class EvolveOutput(TypedDict, total=False):
