@@ -132,6 +132,14 @@ async def resources(ctx: RunContext | None, thread_id: str, command: str, workdi
     return sub
 
 
+def thread_gateway(res: Resources) -> Any:
+    """The run's gateway as a worker thread of the running node sees it: its calls run on this event loop
+    (:class:`~evoforge.llm.on_loop.OnLoop`), so judge grades share the run's cache, limits, budget and usage."""
+    from evoforge.llm.on_loop import OnLoop
+
+    return OnLoop(res.gateway, asyncio.get_running_loop())
+
+
 async def node_resources(runtime: Runtime[RunContext], command: str, workdir: str = "") -> Resources:
     """The resources of the run a node belongs to (its thread from the LangGraph config)."""
     thread = str(get_config().get("configurable", {}).get("thread_id", "default"))

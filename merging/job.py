@@ -76,11 +76,12 @@ class MergeJob(BaseModel):
         """The searched deltas plus train@all when given."""
         return {**self.adapters, **({TRAIN_ALL: self.train_all} if self.train_all else {})}
 
-    def build_runner(self) -> TrialRunner:
-        """The runner named by ``runner``, built for this job."""
+    def build_runner(self, gateway: LLMGateway | None = None) -> TrialRunner:
+        """The runner named by ``runner``, built for this job; ``gateway`` (metric ``judge``: the run's gateway,
+        else the runner builds its own) is passed on as a keyword when given."""
         module, _, name = self.runner.partition(":")
-        factory: Callable[[MergeJob], TrialRunner] = getattr(importlib.import_module(module), name)
-        return factory(self)
+        factory: Callable[..., TrialRunner] = getattr(importlib.import_module(module), name)
+        return factory(self) if gateway is None else factory(self, gateway=gateway)
 
     def trial_runner(self, model: Any, deltas: list[Delta], evaluate: Callable[[], float]) -> TrialRunner:
         """A :class:`TrialRunner` of ``deltas`` on ``model`` with the job's layer groups, seed and linear path."""
@@ -156,12 +157,15 @@ def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[
     return out
 
 
-def run_job(job: MergeJob, run: RunDir) -> dict[str, Any]:
-    """Run (or resume) the search with ``job.settings.workers`` processes, then save and report the result."""
+def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> dict[str, Any]:
+    """Run (or resume) the search with ``job.settings.workers`` processes, then save and report the result.
+
+    ``gateway`` grades for metric ``judge`` in this process (worker processes build their own from the job).
+    """
     if job.settings.human_weights is not None and len(job.settings.human_weights) != len(job.adapters):
         raise ConfigError(f"merge.human_weights has {len(job.settings.human_weights)} values for {len(job.adapters)}")
     atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
-    runner = job.build_runner()
+    runner = job.build_runner(gateway if job.metric == "judge" else None)
     space = job.space()
     study = job.study(space)
     refs = references(study, job, runner)

@@ -152,24 +152,29 @@ def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: 
     )
 
 
-def merge_round(config: Config, run_path: Path, state: dict[str, Any]) -> dict[str, Any]:
-    """Search the merge weights on the round's held-out split (resumes from ``merge/optuna.db``)."""
+def merge_round(config: Config, run_path: Path, state: dict[str, Any], gateway: Any = None) -> dict[str, Any]:
+    """Search the merge weights on the round's held-out split (resumes from ``merge/optuna.db``).
+
+    ``gateway`` grades for metric ``judge`` (the run's gateway, seen from this worker thread); this holds for
+    every function below that takes one.
+    """
     root = round_path(run_path, state["round_dir"])
     storage = f"sqlite:///{(root / 'merge' / 'optuna.db').resolve()}"
     (root / "merge").mkdir(parents=True, exist_ok=True)
     job = merge_job(config, run_path, state, run_path / state["eval_path"], storage)
-    results: dict[str, Any] = run_job(job, RunDir(root))
+    results: dict[str, Any] = run_job(job, RunDir(root), gateway)
     return results
 
 
 def evaluate_round(
-    config: Config, run_path: Path, state: dict[str, Any]
+    config: Config, run_path: Path, state: dict[str, Any], gateway: Any = None
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Score every row of the round's table on the fixed test set; writes ``evals/test-<model>.json``."""
     root = round_path(run_path, state["round_dir"])
     test: dict[str, float] = {}
     per_category: dict[str, dict[str, float]] = {}
-    for label, report in _score_rows(config, run_path, state, run_path / TEST_FILE, table_specs(config, state, root)):
+    specs = table_specs(config, state, root)
+    for label, report in _score_rows(config, run_path, state, run_path / TEST_FILE, specs, gateway):
         report.save(test_report_path(root, label))
         test[label], per_category[label] = report.score, report.per_category
     return test, per_category
@@ -188,11 +193,16 @@ def table_specs(config: Config, state: dict[str, Any], root: Path) -> dict[str, 
 
 
 def _score_rows(
-    config: Config, run_path: Path, state: dict[str, Any], eval_path: Path, specs: dict[str, MergeSpec]
+    config: Config,
+    run_path: Path,
+    state: dict[str, Any],
+    eval_path: Path,
+    specs: dict[str, MergeSpec],
+    gateway: Any,
 ) -> list[tuple[str, EvalReport]]:
     """Each spec's full evaluation report on ``eval_path`` (one resident model for all of them)."""
     reports: list[EvalReport] = []
-    runner = generator_runner(merge_job(config, run_path, state, eval_path, storage=""), reports)
+    runner = generator_runner(merge_job(config, run_path, state, eval_path, storage=""), reports, gateway)
     out = []
     for label, spec in specs.items():
         runner.score(spec)
@@ -228,7 +238,9 @@ def failed_examples(run_path: Path, round_dir: str, label: str, ceiling: float) 
     ]
 
 
-def close_round(config: Config, run_path: Path, state: dict[str, Any], promoted: bool) -> tuple[str, dict[str, Any]]:
+def close_round(
+    config: Config, run_path: Path, state: dict[str, Any], promoted: bool, gateway: Any = None
+) -> tuple[str, dict[str, Any]]:
     """Fold a promoted merge into the student and steer the next round's seeds from the kept student's test results.
 
     Returns the next round's student (run-dir-relative once promoted) and the steering (plan, max level, reasons).
@@ -237,7 +249,7 @@ def close_round(config: Config, run_path: Path, state: dict[str, Any], promoted:
     current = "auto_merge" if promoted else "raw"
     ceiling = metric_ceiling(config.eval.metric)
     if pool.uses_pool(config):
-        steering = _steer_from_held_out(config, run_path, state, current, ceiling)
+        steering = _steer_from_held_out(config, run_path, state, current, ceiling, gateway)
     else:
         per_category = (state["result"].get("per_category") or {}).get(current) or {}
         failed = failed_examples(run_path, state["round_dir"], current, ceiling)
@@ -249,7 +261,7 @@ def close_round(config: Config, run_path: Path, state: dict[str, Any], promoted:
 
 
 def _steer_from_held_out(
-    config: Config, run_path: Path, state: dict[str, Any], current: str, ceiling: float
+    config: Config, run_path: Path, state: dict[str, Any], current: str, ceiling: float, gateway: Any
 ) -> dict[str, Any]:
     """User data: the kept model's held-out scores weight the next slice; its held-out failures become seeds.
 
@@ -257,7 +269,7 @@ def _steer_from_held_out(
     """
     root = round_path(run_path, state["round_dir"])
     spec = table_specs(config, state, root)[current] if current != "raw" else MergeSpec({})
-    [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec})
+    [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec}, gateway)
     report.save(root / "evals" / f"held-out-{current}.json")
     scores = {c: report.per_category.get(c, report.score) for c in pool.pool_categories(run_path)}
     steering = steer(pool.round_size(config, run_path), scores, [], config.world.max_level, ceiling)

@@ -18,7 +18,7 @@ from evoforge.console import console, info
 from evoforge.graphs.cycle.report import console_table, write_cycle_report
 from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
-from evoforge.graphs.runtime import Resources, RunContext, node_resources
+from evoforge.graphs.runtime import Resources, RunContext, node_resources, thread_gateway
 from evoforge.rounds import work
 
 Update = dict[str, Any]
@@ -84,7 +84,7 @@ async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
 async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Search the merge weights of the deltas on the held-out split (Optuna; resumes from its storage)."""
     res = await _resources(runtime)
-    results = await asyncio.to_thread(work.merge_round, res.config, res.run.path, dict(state))
+    results = await asyncio.to_thread(work.merge_round, res.config, res.run.path, dict(state), thread_gateway(res))
     weights = {
         label: {d: float(sum(w) / len(w)) for d, w in m["weights"].items()} for label, m in results["merges"].items()
     }
@@ -97,7 +97,9 @@ async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
 async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Score raw, train@all, each delta, the average and the best merge on the fixed test set."""
     res = await _resources(runtime)
-    test, per_category = await asyncio.to_thread(work.evaluate_round, res.config, res.run.path, dict(state))
+    test, per_category = await asyncio.to_thread(
+        work.evaluate_round, res.config, res.run.path, dict(state), thread_gateway(res)
+    )
     return {"result": {**state["result"], "test": test, "per_category": per_category}}
 
 
@@ -129,7 +131,7 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     result: RoundResult = {**state["result"], "round": state["round"], "student": state["student"]}
     promoted = bool(result.get("promoted"))
     student, result["steering"] = await asyncio.to_thread(
-        work.close_round, res.config, res.run.path, dict(state), promoted
+        work.close_round, res.config, res.run.path, dict(state), promoted, thread_gateway(res)
     )
     score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
     best = state.get("best_score", float("-inf"))

@@ -154,3 +154,4 @@ def test_two_round_judge_cycle_on_user_data_keeps_the_test_set_out(student: Path
     assert not {i for i in seeds[0] & seeds[1] if not str(i).startswith("bad-")}  # round 2 draws a fresh slice
     report = (run / "report.md").read_text(encoding="utf-8")
     assert "fresh from the pool" in report and "starts from this round's method" in report
+    assert "| judge |" in report  # the judge grades through the run's gateway: in its usage table and budget
