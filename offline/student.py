@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
 from evoforge.runs import atomic_write_json
@@ -88,6 +89,10 @@ def build_tiny_student(
         return target
     if target.exists() and not force and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not a built student; pass --force to overwrite it")
+    info(
+        f"building the tiny student (first use; {config.steps} pre-training steps on one CPU thread, cached in "
+        f"{target}); `evoforge student build` does this ahead of a run"
+    )
     started, cpu_started = time.perf_counter(), time.process_time()
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

@@ -15,7 +15,6 @@ from typing import Any
 from evoforge.config import Config
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.data.formats import load_examples
-from evoforge.data.io import read_jsonl
 from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
 from evoforge.llm.cache import response_cache_path
@@ -24,7 +23,7 @@ from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
 from evoforge.merging.lora import load_delta
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student
-from evoforge.offline.world import eval_records, seed_records
+from evoforge.offline.world import complexity, eval_records, seed_records
 from evoforge.rounds import pool
 from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
 from evoforge.rounds.steering import allocate, steer
@@ -227,53 +226,37 @@ def promote(config: Config, run_path: Path, state: dict[str, Any]) -> str:
     return str(out.relative_to(run_path))
 
 
-def failed_examples(run_path: Path, round_dir: str, label: str, ceiling: float) -> list[dict[str, Any]]:
-    """The test examples ``label`` did not get fully right (score below ``ceiling``), with their level."""
-    report = json.loads(test_report_path(run_path / round_dir, label).read_text(encoding="utf-8"))
-    levels = {row["prompt"]: row.get("level") for row in read_jsonl(run_path / TEST_FILE)}
-    return [
-        {**ex, "level": levels.get(ex["prompt"]), "correct": False}
-        for ex in report["per_example"]
-        if ex["score"] < ceiling
-    ]
-
-
 def close_round(
     config: Config, run_path: Path, state: dict[str, Any], promoted: bool, gateway: Any = None
 ) -> tuple[str, dict[str, Any]]:
-    """Fold a promoted merge into the student and steer the next round's seeds from the kept student's test results.
+    """Fold a promoted merge into the student and steer the next round's seeds from the kept student's results on
+    the round's held-out split (the evolved data no delta trained on; the test set plays no part in steering).
 
-    Returns the next round's student (run-dir-relative once promoted) and the steering (plan, max level, reasons).
+    The next round draws more seeds of the categories the kept student did worst on there; in the skills world,
+    failures concentrated on the top level raise the seeds' level; on the user's data, its held-out failures
+    become seeds (bad cases). Returns the next round's student (run-dir-relative once promoted) and the steering
+    (plan, max level, reasons).
     """
     student = promote(config, run_path, state) if promoted else state["student"]
     current = "auto_merge" if promoted else "raw"
     ceiling = metric_ceiling(config.eval.metric)
-    if pool.uses_pool(config):
-        steering = _steer_from_held_out(config, run_path, state, current, ceiling, gateway)
-    else:
-        per_category = (state["result"].get("per_category") or {}).get(current) or {}
-        failed = failed_examples(run_path, state["round_dir"], current, ceiling)
-        steering = steer(config.world.n_seeds, per_category, failed, config.world.max_level, ceiling)
-    method = state.get("evolved", {}).get("method_id")
-    if method:
-        steering["reasons"].append(f"the next round's evolve starts from this round's method {method}")
-    return student, steering
-
-
-def _steer_from_held_out(
-    config: Config, run_path: Path, state: dict[str, Any], current: str, ceiling: float, gateway: Any
-) -> dict[str, Any]:
-    """User data: the kept model's held-out scores weight the next slice; its held-out failures become seeds.
-
-    The held-out split is the round's evolved data no delta trained on; the test set plays no part here.
-    """
     root = round_path(run_path, state["round_dir"])
     spec = table_specs(config, state, root)[current] if current != "raw" else MergeSpec({})
     [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec}, gateway)
     report.save(root / "evals" / f"held-out-{current}.json")
-    scores = {c: report.per_category.get(c, report.score) for c in pool.pool_categories(run_path)}
-    steering = steer(pool.round_size(config, run_path), scores, [], config.world.max_level, ceiling)
-    n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)
-    steering["reasons"] = [f"held-out {r}" for r in steering["reasons"]]
-    steering["reasons"].append(f"{n_bad} held-out bad cases of {current} join the next round's seeds")
-    return steering
+    failed = [ex for ex in report.per_example if ex["score"] < ceiling]
+    if pool.uses_pool(config):
+        categories, total, levels = pool.pool_categories(run_path), pool.round_size(config, run_path), []
+    else:
+        categories, total = list(config.world.categories), config.world.n_seeds
+        levels = [{**ex, "level": complexity(ex["prompt"]) or None, "correct": False} for ex in failed]
+    scores = {c: report.per_category.get(c, report.score) for c in categories}
+    steering = steer(total, scores, levels, config.world.max_level, ceiling)
+    steering["reasons"] = [f"{current} on the held-out split: {r}" for r in steering["reasons"]]
+    if pool.uses_pool(config):
+        n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)
+        steering["reasons"].append(f"{n_bad} held-out bad cases of {current} join the next round's seeds")
+    method = state.get("evolved", {}).get("method_id")
+    if method:
+        steering["reasons"].append(f"the next round's evolve starts from this round's method {method}")
+    return student, steering

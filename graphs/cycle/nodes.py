@@ -33,6 +33,7 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
     res = await _resources(runtime)
     n = state.get("round", 0) + 1
     student = state.get("student") or res.config.student.model
+    await asyncio.to_thread(work.student_dir, res.run.path, student)  # a bad student fails before any LLM call
     plan = state.get("seed_plan") or await asyncio.to_thread(work.first_plan, res.config, res.run.path)
     steering = (state.get("results") or [{}])[-1].get("steering") or {}
     round_dir, drawn = await asyncio.to_thread(

@@ -1,0 +1,212 @@
+"""Does the loop make the student better? The quickstart cycle over several seeds, scored by exact match.
+
+Each seed runs ``evoforge run`` (the quickstart config, with the metric set to exact match and a test set of
+``--n-test`` items) in a fresh runs directory, then reads every table row's per-example test scores
+(``rounds/<n>/evals/test-<row>.json``). A figure is the median over the seeds; its 95% interval comes from a
+bootstrap that resamples the test items within each seed (paired across rows, so a difference such as
+``train@all − raw`` resamples both sides together) and takes the median over seeds of each replicate.
+
+    .venv/bin/python bench/science.py [--seeds 42 43 44] [--n-test 300] [--set key=value ...] [--keep DIR]
+
+It prints the targets of the issue "The embedded default proves the loop" with the measured figures and whether
+each is met, and writes the same table as markdown to ``--out`` (default: science.md in the runs folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLICATES = 1000
+Scores = dict[str, list[float]]  # table row → per-example test scores (the same item order in every row)
+
+
+def run_seed(runs: Path, seed: int, n_test: int, extra: Sequence[str]) -> dict[str, Any]:
+    """Run the quickstart cycle with ``seed``; returns per round: test rows, per-example scores, λ, categories."""
+    sets = [f"run.seed={seed}", "eval.metric=exact_match", f"world.n_eval={n_test}", *extra]
+    args = [sys.executable, "-m", "evoforge.cli", "-q", "run", "--runs-dir", str(runs), "--run-id", f"seed-{seed}"]
+    started = time.perf_counter()
+    subprocess.run([*args, *(x for s in sets for x in ("--set", s))], check=True, cwd=ROOT)
+    run = runs / f"seed-{seed}"
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    rounds = []
+    for event in (e for e in events if e["event"] == "round_finished"):
+        n = int(event["round"])
+        reports = {_label(p): json.loads(p.read_text()) for p in (run / f"rounds/{n}/evals").glob("test-*.json")}
+        scores = {label: [float(e["score"]) for e in r["per_example"]] for label, r in reports.items()}
+        categories = [str(e["category"]) for e in reports["raw"]["per_example"]]
+        lam = _lambda(run / f"rounds/{n}")
+        rounds.append({"round": n, "scores": scores, "categories": categories, "lambda": lam})
+    return {"seed": seed, "rounds": rounds, "seconds": time.perf_counter() - started}
+
+
+def _label(path: Path) -> str:
+    """The table row of ``rounds/<n>/evals/test-<row>.json`` (``train_x`` → ``train@x``)."""
+    name = path.stem.removeprefix("test-")
+    return name.replace("train_", "train@", 1) if name.startswith("train_") else name
+
+
+def _category(delta: str) -> str:
+    """The chunk (category) a delta ``<chunk>-<method>`` was trained on."""
+    return delta.rsplit("-", 1)[0]
+
+
+def _lambda(round_dir: Path) -> list[float]:
+    """λ of the initial method (e0), then of the selected method after each optimisation step."""
+    methods = json.loads((round_dir / "methods.json").read_text())
+    e0 = next(c["failure_rate"] for c in methods["candidates"] if c["id"] == "s0c0")
+    return [float(e0), *(float(step["selected_rate"]) for step in methods.get("history") or [])]
+
+
+def bootstrap(
+    per_seed: list[Callable[[list[int]], float]], sizes: list[int], seed: int = 0
+) -> tuple[float, float, float]:
+    """Median over seeds of a statistic, and its 95% interval (items resampled within each seed)."""
+    rng = random.Random(seed)
+    point = statistics.median(f(list(range(n))) for f, n in zip(per_seed, sizes, strict=True))
+    reps = []
+    for _ in range(REPLICATES):
+        values = [f([rng.randrange(n) for _ in range(n)]) for f, n in zip(per_seed, sizes, strict=True)]
+        reps.append(statistics.median(values))
+    reps.sort()
+    return point, reps[int(0.025 * REPLICATES)], reps[int(0.975 * REPLICATES) - 1]
+
+
+def mean_of(scores: list[float], mask: list[bool] | None = None) -> Callable[[list[int]], float]:
+    """The mean score over resampled items (those where ``mask`` holds, when given)."""
+
+    def stat(idx: list[int]) -> float:
+        chosen = [scores[i] for i in idx if mask is None or mask[i]]
+        return sum(chosen) / len(chosen) if chosen else 0.0
+
+    return stat
+
+
+def diff(a: Callable[[list[int]], float], b: Callable[[list[int]], float]) -> Callable[[list[int]], float]:
+    """``a − b`` on the same resampled items."""
+    return lambda idx: a(idx) - b(idx)
+
+
+def at_least(threshold: float, also: bool = True) -> Callable[[float], bool]:
+    """A target check: the figure is ≥ ``threshold`` (and ``also`` holds)."""
+    return lambda v: v >= threshold and also
+
+
+def table(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """Rows (figure, measured median [95% interval], target, met?)."""
+    r1 = [r["rounds"][0] for r in results]
+    sizes = [len(r["categories"]) for r in r1]
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, stats: list[Callable[[list[int]], float]], target: str, ok: Callable[[float], bool]) -> None:
+        point, low, high = bootstrap(stats, sizes)
+        rows.append((name, f"{point:.3f} [{low:.3f}, {high:.3f}]", target, "yes" if ok(point) else "no"))
+
+    raw = [mean_of(r["scores"]["raw"]) for r in r1]
+    add("raw (round 1)", raw, "≤ 0.30", lambda v: v <= 0.30)
+    if all("train@all" in r["scores"] for r in r1):
+        add(
+            "train@all − raw",
+            [diff(mean_of(r["scores"]["train@all"]), f) for r, f in zip(r1, raw, strict=True)],
+            "≥ +0.25",
+            lambda v: v >= 0.25,
+        )
+    deltas = sorted({k.removeprefix("train@") for r in r1 for k in r["scores"] if k.startswith("train@")} - {"all"})
+    for d in deltas:
+        own = [[c == _category(d) for c in r["categories"]] for r in r1]
+        gain = [
+            diff(mean_of(r["scores"][f"train@{d}"], m), mean_of(r["scores"]["raw"], m))
+            for r, m in zip(r1, own, strict=True)
+        ]
+        most_on_own = statistics.median(float(_gains_most(r, d)) for r in r1) >= 0.5  # add() applies it at once
+        add(
+            f"train@{d} − raw on {_category(d)}",
+            gain,
+            "≥ +0.15, gains most on own",
+            at_least(0.15, most_on_own),
+        )
+    for merge in ("average_merge", "human_merge", "auto_merge"):
+        if all(merge in r["scores"] for r in r1):
+            stats = [diff(mean_of(r["scores"][merge]), mean_of(r["scores"]["train@all"])) for r in r1]
+            target = "≥ −0.03" if merge == "auto_merge" else "reported"
+            add(
+                f"{merge} − train@all",
+                stats,
+                target,
+                (lambda v: v >= -0.03) if merge == "auto_merge" else (lambda v: True),
+            )
+    if all(len(r["rounds"]) > 1 for r in results):
+        r2 = [r["rounds"][1] for r in results]
+        add(
+            "round 2 raw − round 1 raw",
+            [diff(mean_of(b["scores"]["raw"]), mean_of(a["scores"]["raw"])) for a, b in zip(r1, r2, strict=True)],
+            "≥ +0.10",
+            lambda v: v >= 0.10,
+        )
+        bests = [diff(_best(b), _best(a)) for a, b in zip(r1, r2, strict=True)]
+        add("round 2 best − round 1 best", bests, "≥ 0", lambda v: v >= 0.0)
+    falls = [all(rd["lambda"] and rd["lambda"][-1] < rd["lambda"][0] for rd in r["rounds"]) for r in results]
+    rows.append(
+        (
+            "λ falls from e0 in every round",
+            f"{sum(falls)}/{len(falls)} seeds",
+            "every round",
+            "yes" if all(falls) else "no",
+        )
+    )
+    return rows
+
+
+def _gains_most(round_result: dict[str, Any], delta: str) -> bool:
+    scores, cats = round_result["scores"], round_result["categories"]
+    gains = {}
+    for c in sorted(set(cats)):
+        mask = [x == c for x in cats]
+        gains[c] = mean_of(scores[f"train@{delta}"], mask)(list(range(len(cats)))) - mean_of(scores["raw"], mask)(
+            list(range(len(cats)))
+        )
+    return max(gains, key=lambda c: gains[c]) == _category(delta)
+
+
+def _best(round_result: dict[str, Any]) -> Callable[[list[int]], float]:
+    stats = [mean_of(s) for s in round_result["scores"].values()]
+    return lambda idx: max(f(idx) for f in stats)
+
+
+def markdown(rows: list[tuple[str, str, str, str]], results: list[dict[str, Any]]) -> str:
+    """The table as markdown, with the seeds and their wall times."""
+    lines = ["| figure | median [95% CI] | target | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    seeds = ", ".join(f"{r['seed']} ({r['seconds'] / 60:.1f} min)" for r in results)
+    return "\n".join([*lines, "", f"seeds: {seeds}; exact match on the fixed test set"])
+
+
+def main() -> None:
+    """Run the seeds, print and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--set", action="append", default=[], help="extra section.key=value overrides")
+    parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
+    parser.add_argument("--out", type=Path, help="markdown output (default: <runs>/science.md)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = args.keep or Path(tmp)
+        results = [run_seed(runs, s, args.n_test, args.set) for s in args.seeds]
+        text = markdown(table(results), results)
+        print(text)
+        (args.out or runs / "science.md").write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
