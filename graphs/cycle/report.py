@@ -71,8 +71,8 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
         drawn = r.get("seed_draw") or {}
         if drawn:
             parts += [
-                f"Seeds: {drawn.get('fresh', 0)} fresh from the pool, {drawn.get('reused', 0)} drawn before "
-                f"(the pool was spent), {drawn.get('bad_cases', 0)} bad cases of the previous round.",
+                f"Seeds: {drawn.get('fresh', 0)} fresh from the pool, {drawn.get('reused', 0)} reused (drawn by an "
+                f"earlier round once the pool was spent), {drawn.get('bad_cases', 0)} bad cases of the previous round.",
                 "",
             ]
         lam = r.get("lambda_history") or []
