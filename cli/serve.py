@@ -1,10 +1,19 @@
-"""``evoforge serve``: OpenAI-compatible servers (``serve sim``: the simulated LLM)."""
+"""``evoforge serve``: OpenAI-compatible servers (``serve sim``: the simulated LLM; ``serve lmoe``: LoRA experts
+over one base model), and ``evoforge chat``, the chat UI over the same experts or any OpenAI-compatible URL."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+
+from evoforge.cli.options import ConfigOpt, RunsDirOpt
+from evoforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evoforge.serve.lmoe import LMoE
 
 serve_app = typer.Typer(help="Serve models over an OpenAI-compatible HTTP API.", no_args_is_help=True)
 
@@ -35,6 +44,224 @@ def serve_sim(
     uvicorn.run(app, host=host, port=port, log_level="warning", backlog=2048)
 
 
+BaseOpt = Annotated[str | None, typer.Option("--base", help="Base model directory, or 'tiny' (the offline student).")]
+ExpertOpt = Annotated[
+    list[str] | None,
+    typer.Option("--expert", "-e", help="An expert: NAME=ADAPTER_DIR (a PEFT LoRA adapter; repeatable)."),
+]
+ExpertDataOpt = Annotated[
+    list[str] | None,
+    typer.Option("--expert-data", help="NAME=FILE: the expert's training data, indexed by the embedding router."),
+]
+DescribeOpt = Annotated[
+    list[str] | None, typer.Option("--describe", help="NAME=TEXT: what the expert knows (for the agent router).")
+]
+RunOpt = Annotated[str | None, typer.Option("--run", help="Serve a cycle run's deltas, train@all and best merge.")]
+RoundOpt = Annotated[int | None, typer.Option("--round", min=1, help="The run's round (default: the latest).")]
+RouterOpt = Annotated[
+    Literal["embedding", "agent", "none"], typer.Option("--router", help="How 'model: auto' picks an expert.")
+]
+RouterKOpt = Annotated[int, typer.Option("--router-k", min=1, help="Nearest instructions averaged per expert.")]
+SamplesOpt = Annotated[int, typer.Option("--router-max-samples", min=1, help="Instructions indexed per expert.")]
+IdentityOpt = Annotated[
+    Path | None, typer.Option("--identity", help="model_identity.txt: its first line is every chat's system prompt.")
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+ThreadsOpt = Annotated[
+    int | None, typer.Option("--threads", min=1, help="torch CPU threads (1 is fastest on a busy 2-core machine).")
+]
+ApiKeyEnvOpt = Annotated[
+    str | None, typer.Option("--api-key-env", help="Environment variable holding the bearer token of the API.")
+]
+
+
+def _api_key(variable: str | None) -> str | None:
+    """The bearer token in environment variable ``variable`` (None when no variable is named)."""
+    if variable is None:
+        return None
+    key = os.environ.get(variable, "").strip()
+    if not key:
+        raise ConfigError(f"--api-key-env {variable}: that environment variable is not set or empty")
+    return key
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    from evoforge.serve.experts import parse_pairs
+
+    return parse_pairs(values or [], flag)
+
+
+def open_lmoe(
+    *,
+    base: str | None,
+    expert: list[str] | None,
+    expert_data: list[str] | None,
+    describe: list[str] | None,
+    run: str | None,
+    round_n: int | None,
+    router: Literal["embedding", "agent", "none"],
+    router_k: int,
+    max_samples: int,
+    identity: Path | None,
+    config: Path | None,
+    runs_dir: Path | None,
+    device: str,
+) -> LMoE:
+    """Load the experts the options name (a run's, or a base with adapters) into one :class:`LMoE`."""
+    from evoforge.cli.options import resolve_config
+    from evoforge.console import info
+    from evoforge.serve.identity import read_identity
+    from evoforge.serve.lmoe import RouterSettings, build_lmoe
+    from evoforge.serve.loading import resolve_experts, router_gateway
+
+    cfg = resolve_config(config, runs_dir=runs_dir)
+    base_dir, experts = resolve_experts(
+        base=base,
+        adapters=_pairs(expert, "--expert"),
+        data=_pairs(expert_data, "--expert-data"),
+        descriptions=_pairs(describe, "--describe"),
+        run=run,
+        round_n=round_n,
+        runs_dir=cfg.run.runs_dir,
+        max_samples=max_samples,
+    )
+    settings = RouterSettings(kind=router, k=router_k, max_samples=max_samples)
+    gateway = router_gateway(cfg.llm, settings.role) if router == "agent" else None
+    info(f"loading {base_dir} with {len(experts)} expert(s): {', '.join(e.name for e in experts) or '-'}")
+    text = read_identity(identity) if identity else ""
+    return build_lmoe(base_dir, experts, router=settings, gateway=gateway, identity=text, device=device)
+
+
+@serve_app.command("lmoe")
+def serve_lmoe(
+    base: BaseOpt = None,
+    expert: ExpertOpt = None,
+    expert_data: ExpertDataOpt = None,
+    describe: DescribeOpt = None,
+    run: RunOpt = None,
+    round_n: RoundOpt = None,
+    router: RouterOpt = "embedding",
+    router_k: RouterKOpt = 25,
+    max_samples: SamplesOpt = 1000,
+    identity: IdentityOpt = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (default: loopback only).")] = "127.0.0.1",
+    api_key_env: Annotated[
+        str | None,
+        typer.Option("--api-key-env", help="Environment variable holding the bearer token clients must send."),
+    ] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Most tokens one completion may ask for.")
+    ] = 512,
+    max_body: Annotated[
+        int, typer.Option("--max-body-bytes", min=1024, help="Largest request body accepted.")
+    ] = 1_000_000,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="Completions decoded together at most.")] = 32,
+    config: ConfigOpt = None,
+    runs_dir: RunsDirOpt = None,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+) -> None:
+    """Serve LoRA experts over one base model as an OpenAI-compatible API at http://HOST:PORT/v1 (LMoE).
+
+    ``model: auto`` is routed (``--router``); naming an expert as the model skips routing. The expert that answered
+    is the response's ``model`` and its ``x-expert`` header.
+    """
+    import logging
+
+    import uvicorn
+
+    from evoforge.console import info
+    from evoforge.serve.api import create_app
+    from evoforge.serve.schemas import Limits
+
+    key = _api_key(api_key_env)
+    _set_threads(threads)
+    lmoe = open_lmoe(
+        base=base,
+        expert=expert,
+        expert_data=expert_data,
+        describe=describe,
+        run=run,
+        round_n=round_n,
+        router=router,
+        router_k=router_k,
+        max_samples=max_samples,
+        identity=identity,
+        config=config,
+        runs_dir=runs_dir,
+        device=device,
+    )
+    limits = Limits(max_body_bytes=max_body, max_tokens=max_tokens, default_max_tokens=min(128, max_tokens))
+    app = create_app(lmoe, limits=limits, api_key=key, max_batch=max_batch)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    info(
+        f"LMoE at http://{host}:{port}/v1 serving {', '.join(lmoe.models)}"
+        + (" (bearer token required)" if key else "")
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def chat(
+    base: BaseOpt = None,
+    expert: ExpertOpt = None,
+    expert_data: ExpertDataOpt = None,
+    describe: DescribeOpt = None,
+    run: RunOpt = None,
+    round_n: RoundOpt = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="An OpenAI-compatible server (…/v1) instead of a local model.")
+    ] = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    router: RouterOpt = "embedding",
+    identity: IdentityOpt = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="TCP port of the UI.")] = 7860,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (default: loopback only).")] = "127.0.0.1",
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Longest answer.")] = 128,
+    config: ConfigOpt = None,
+    runs_dir: RunsDirOpt = None,
+    device: DeviceOpt = "auto",
+    threads: ThreadsOpt = None,
+) -> None:
+    """Chat with a run's experts, a base model with adapters, or any OpenAI-compatible server (--url), in a browser.
+
+    A local model is served in-process on a loopback port; the UI shows which expert wrote each answer.
+    """
+    from contextlib import ExitStack
+
+    from evoforge.console import info
+    from evoforge.serve.background import BackgroundServer
+    from evoforge.serve.chat_ui import build_chat_ui
+    from evoforge.serve.identity import read_identity
+
+    text = read_identity(identity) if identity else ""
+    key = _api_key(api_key_env)
+    with ExitStack() as stack:
+        if url is None:
+            from evoforge.serve.api import create_app
+
+            _set_threads(threads)
+            lmoe = open_lmoe(
+                base=base, expert=expert, expert_data=expert_data, describe=describe, run=run, round_n=round_n,
+                router=router, router_k=25, max_samples=1000, identity=None, config=config, runs_dir=runs_dir,
+                device=device,
+            )  # fmt: skip
+            url = stack.enter_context(BackgroundServer(create_app(lmoe))).url + "/v1"
+        elif base or run or expert:
+            raise ConfigError("give either --url or a local model (--run, or --base with --expert), not both")
+        ui = build_chat_ui(url, key or "unused", text, max_tokens)
+        info(f"chat UI at http://{host}:{port} (models from {url})")
+        ui.launch(server_name=host, server_port=port, share=False, quiet=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``evoforge serve``."""
+    """Add ``evoforge serve`` and ``evoforge chat``."""
     app.add_typer(serve_app, name="serve")
+    app.command("chat")(chat)

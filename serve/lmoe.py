@@ -1,0 +1,127 @@
+"""The LMoE: one resident base model, its experts, a router for ``model: auto``, and the model's identity.
+
+:func:`build_lmoe` loads everything once; :class:`LMoE` answers which models are served, where a request goes
+(:meth:`LMoE.route`) and which adapter serves a model name. The HTTP server (:mod:`evoforge.serve.api`), the
+:class:`~evoforge.serve.Assistant` and the chat UI all use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from evoforge.errors import ConfigError
+from evoforge.serve.decoding import BASE_ADAPTER
+from evoforge.serve.engine import LoraEngine
+from evoforge.serve.experts import AUTO, BASE, Expert
+from evoforge.serve.routing import AgentRouter, EmbeddingRouter, Route, Router
+
+if TYPE_CHECKING:
+    from evoforge.llm.gateway import LLMGateway
+
+log = logging.getLogger("evoforge.serve")
+RouterKind = Literal["embedding", "agent", "none"]
+
+
+class UnknownModel(LookupError):
+    """A request named a model that is not served."""
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """How ``model: auto`` is routed.
+
+    Attributes:
+        kind: ``embedding`` (faiss over the experts' training instructions), ``agent`` (an LLM reads their
+            descriptions, the embedding router as its fallback when experts have instructions) or ``none``.
+        k: nearest instructions averaged per expert (airoboros' ``router_k``).
+        max_samples: instructions indexed per expert at most (airoboros' ``router_max_samples``).
+        role: the gateway role of the agent router.
+        embedding_model: a sentence-transformers directory; None = the packaged all-MiniLM-L6-v2.
+    """
+
+    kind: RouterKind = "embedding"
+    k: int = 25
+    max_samples: int = 1000
+    role: str = "router"
+    embedding_model: str | None = None
+
+
+class LMoE:
+    """Experts over one :class:`LoraEngine`, with ``router`` for ``auto`` (None: ``auto`` is not served)."""
+
+    def __init__(self, engine: LoraEngine, experts: Sequence[Expert], router: Router | None, identity: str = ""):
+        self.engine = engine
+        self.experts = {e.name: e for e in experts}
+        self.router = router
+        self.identity = identity
+
+    @property
+    def models(self) -> list[str]:
+        """Every servable model name: ``auto`` (when routed), each expert, and ``base``."""
+        return ([AUTO] if self.router is not None else []) + [*self.experts, BASE]
+
+    def adapter(self, name: str) -> str:
+        """The engine's adapter name for the model ``name`` (``__base__`` for ``base``)."""
+        if name == BASE:
+            return BASE_ADAPTER
+        if name not in self.experts:
+            raise UnknownModel(name)
+        return name
+
+    async def route(self, model: str, texts: Sequence[str]) -> list[Route]:
+        """Where each text of a request for ``model`` goes: routed for ``auto``, else the named model.
+
+        Raises:
+            UnknownModel: ``model`` is not served.
+        """
+        if model == AUTO and self.router is not None:
+            routes = await self.router.route(texts)
+        else:
+            self.adapter(model)
+            routes = [Route(model, "request")] * len(texts)
+        for route in routes:
+            log.info("routed to %s by %s %s", route.expert, route.router, route.detail)
+        return routes
+
+
+def build_lmoe(
+    base: Path | str,
+    experts: Sequence[Expert],
+    *,
+    router: RouterSettings | None = None,
+    gateway: LLMGateway | None = None,
+    identity: str = "",
+    device: str = "auto",
+) -> LMoE:
+    """Load the base model with every expert's adapter and build the router ``router`` asks for."""
+    names = [e.name for e in experts]
+    reserved = {AUTO, BASE} & set(names)
+    if reserved or len(set(names)) != len(names):
+        raise ConfigError(f"expert names must be unique and not {AUTO!r} or {BASE!r}: {names}")
+    settings = router or RouterSettings()
+    adapters = {e.name: e.adapter for e in experts if e.adapter is not None}
+    engine = LoraEngine(base, adapters, device=device)
+    return LMoE(engine, experts, _router(settings, experts, gateway), identity)
+
+
+def _router(settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None) -> Router | None:
+    routable = [e for e in experts if e.routable]
+    embedding = (
+        EmbeddingRouter(
+            {e.name: e.instructions for e in routable}, settings.max_samples, settings.k, settings.embedding_model
+        )
+        if routable and settings.kind != "none"
+        else None
+    )
+    if settings.kind == "agent":
+        if gateway is None:
+            raise ConfigError("the agent router needs an LLM gateway (the llm settings of --config)")
+        candidates = routable or [e for e in experts if e.adapter is not None]
+        return AgentRouter(gateway, {e.name: e.description for e in candidates}, settings.role, embedding)
+    if settings.kind == "embedding" and embedding is None and experts:
+        log.warning("no expert has training instructions: 'auto' is not served (pass --expert-data NAME=FILE)")
+    return embedding
