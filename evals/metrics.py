@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from evoforge.data.dedup import lcs_length  # the one LCS (ROUGE-L here, Self-Instruct's de-duplication there)
+
 Tokenize = Literal["auto", "jieba", "whitespace"]
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -160,17 +162,6 @@ def rouge_n(hyp: Sequence[str], ref: Sequence[str], n: int, *, unique_ngrams: bo
     if unique_ngrams:
         return _f_measure(len(h.keys() & r.keys()), len(h), len(r))
     return _f_measure(sum((h & r).values()), sum(h.values()), sum(r.values()))
-
-
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two sequences (O(len(a)·len(b)) time, O(len(b)) memory)."""
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
 
 
 def rouge_l(hyp: Sequence[str], ref: Sequence[str]) -> float:

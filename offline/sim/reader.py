@@ -17,6 +17,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _METHOD = re.compile(r"#Current Method#:\s*```[^\n]*\n(?P<method>.*?)\n```", re.DOTALL)
 _FEEDBACK = re.compile(r"#Feedback#:\s*\n(?P<feedback>.*?)\n\s*\n[^\n]*\n```Optimized Method", re.DOTALL)
 _JUDGE_MARKER = re.compile(r"^#(?P<name>Question|Reference Answer|Answer|Answer A|Answer B)#:", re.MULTILINE)
+TOPIC_REQUEST = re.compile(r"numbered list of (\d+)\b[^\n]*?\btopics", re.IGNORECASE)  # airoboros' topic prompts
 _SCHEMA = re.compile(r"JSON schema:\s*(\{.*\})\s*$", re.DOTALL)
 
 
@@ -103,4 +104,15 @@ def read_request(messages: list[dict[str, Any]], response_format: dict[str, Any]
         text = user[:cut].strip()
         parts = {"method": text, "instruction": user[cut + len("#Instruction#:") :].strip()}
         return Request("evolve", parts, language_of(text), key)
+    return _instruct_request(user, key)
+
+
+def _instruct_request(user: str, key: str | None) -> Request:
+    """airoboros' writers (an instructor's batch, a wrapped response, a topic list), else an answer."""
+    if user.startswith("Kind of task:"):
+        return Request("instruct_tasks", {"prompt": user}, "en", key)
+    if user.startswith("#Request#:"):
+        return Request("instruct_answer", {"instruction": user[len("#Request#:") :].strip()}, "en", key)
+    if topics := TOPIC_REQUEST.search(user):
+        return Request("instruct_topics", {"n": topics.group(1)}, "en", key)
     return Request("answer", {"instruction": user.strip()}, language_of(user), key)

@@ -1,0 +1,95 @@
+"""The instructors whose tasks are used as written: one class each, differing in prompt, response prompt or system."""
+
+from __future__ import annotations
+
+from evoforge.agents.instructors.base import Instructor, register
+
+
+@register
+class General(Instructor):
+    """Varied open tasks: brainstorming, classification, editing, explanations, reasoning."""
+
+    name = "general"
+
+
+@register
+class Trivia(Instructor):
+    """Trivia questions with one short, checkable answer."""
+
+    name = "trivia"
+
+
+@register
+class Riddle(Instructor):
+    """Riddles and logic puzzles whose answer can be reasoned out."""
+
+    name = "riddle"
+
+
+@register
+class Wordgame(Instructor):
+    """Word games: words with given letters, alliteration, lipograms, anagrams."""
+
+    name = "wordgame"
+
+
+@register
+class Joke(Instructor):
+    """Requests for a joke about a topic."""
+
+    name = "joke"
+
+
+@register
+class Song(Instructor):
+    """Requests for song lyrics (genre, mood and theme)."""
+
+    name = "song"
+
+
+@register
+class Misconception(Instructor):
+    """Questions built on a common misconception, which the response corrects."""
+
+    name = "misconception"
+
+
+@register
+class Experience(Instructor):
+    """Guided experiences: a walk through a place or a calming journey, in the second person."""
+
+    name = "experience"
+
+
+@register
+class Roleplay(Instructor):
+    """Replies written in the voice of a well-known character."""
+
+    name = "roleplay"
+
+
+@register
+class DetailedWriting(Instructor):
+    """Long, detailed pieces of writing with several constraints, answered at length."""
+
+    name = "detailed_writing"
+    response_prompt = "detailed_writing_response"
+
+
+@register
+class ChainOfThought(Instructor):
+    """Reasoning problems answered with several candidate solutions ranked, then the best one chosen."""
+
+    name = "cot"
+    response_prompt = "cot_response"
+
+
+@register
+class Orca(Instructor):
+    """Orca-style reasoning and maths, answered step by step under an explaining system prompt."""
+
+    name = "orca"
+    system = (
+        "You are a patient assistant who shows the work: reason step by step, say why each step follows, "
+        "and end with the answer stated plainly."
+    )

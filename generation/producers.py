@@ -1,0 +1,169 @@
+"""One async producer per instructor, all running at once over one gateway (which keeps them within each model's
+concurrency and rate limits) and one de-duplication index.
+
+A producer asks for batches of ``batch_size`` instructions (batch *b* is the request's sample index, its topics the
+next ``batch_size`` of the instructor's topic order), keeps the new ones that are not near duplicates, has each
+answered, drops a response that a response filter matches, and writes each record as soon as it has it. It stops
+when its count is reached, when ``patience`` batches in a row added nothing (``exhausted``), or when the token
+budget is spent (``budget``: every producer stops; what was written stays). A resumed run starts again from batch 0:
+an instruction already in the file is passed over (``already_written``; with the response cache it costs nothing),
+so the file ends with exactly the configured counts, without a duplicate or a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from evoforge.agents.instruct import ResponseRequest, TaskRequest, respond, write_tasks
+from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
+from evoforge.config import InstructSettings
+from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
+from evoforge.errors import BudgetExceeded, LLMError
+from evoforge.generation.records import RecordFile
+
+
+@dataclass
+class Progress:
+    """How one instructor's producer ended: records before and after, batches asked, skips by reason, why it stopped."""
+
+    name: str
+    target: int
+    before: int
+    written: int = 0
+    batches: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    stopped: str = "done"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain figures for the graph's state and the report."""
+        return {
+            "target": self.target,
+            "before": self.before,
+            "written": self.written,
+            "total": self.before + self.written,
+            "batches": self.batches,
+            "skipped": dict(sorted(self.skipped.items())),
+            "stopped": self.stopped,
+        }
+
+
+class Producers:
+    """The producers of one generation run."""
+
+    def __init__(
+        self,
+        gw: Any,
+        settings: InstructSettings,
+        output: RecordFile,
+        index: NearDuplicateIndex,
+        topics: dict[str, list[str]],
+        seed: int,
+    ) -> None:
+        self.gw = gw
+        self.settings = settings
+        self.output = output
+        self.index = index
+        self.topics = topics
+        self.seed = seed
+        self.stop_reason: str | None = None
+        self._written = ExactIndex()
+        self._written.extend(output.instructions())  # the index holds their dedup keys (the caller built it)
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> dict[str, Progress]:
+        """Run every configured instructor's producer to its end."""
+        names = list(self.settings.instructors)
+        done = await asyncio.gather(*(self._produce(name) for name in names))
+        return dict(zip(names, done, strict=True))
+
+    def _batch(self, name: str, number: int) -> Batch:
+        settings = self.settings.instructors[name]
+        topics, size = self.topics[name], self.settings.batch_size(name)
+        return Batch(
+            topics=[topics[(number * size + i) % len(topics)] for i in range(size)],
+            language=settings.language or self.settings.language,
+            topic_avoidance=self.settings.topic_avoidance,
+            flesch=settings.flesch or self.settings.default_flesch or "",
+            settings=settings,
+            seed=f"{self.seed}|{number}",
+        )
+
+    async def _novel(self, name: str, instructions: list[str], wanted: int, progress: Progress) -> list[str]:
+        """Up to ``wanted`` instructions that are neither written already nor near duplicates (indexed as kept)."""
+        kept: list[str] = []
+        threshold = self.settings.threshold(name)
+        async with self._lock:  # one check-and-add at a time, so two producers never keep a near pair
+            for instruction in instructions:
+                if len(kept) >= wanted:
+                    break
+                if self._written.contains(instruction):
+                    progress.skipped["already_written"] += 1
+                elif await asyncio.to_thread(self.index.add, dedup_key(name, instruction), threshold):
+                    kept.append(instruction)
+                else:
+                    progress.skipped["too_similar"] += 1
+        return kept
+
+    def _stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+
+    async def _answer(self, name: str, instruction: str, role: str, progress: Progress) -> bool:
+        """Answer one instruction and write its record; False when nothing was written."""
+        request = ResponseRequest(
+            instructor=name,
+            instruction=instruction,
+            role=role,
+            params=self.settings.params(name),
+            filters=self.settings.response_filters,
+        )
+        try:
+            response = await respond(self.gw, request)
+        except BudgetExceeded:
+            self._stop("budget")
+            return False
+        except LLMError:
+            progress.skipped["response_failed"] += 1
+            return False
+        if response.filtered is not None:
+            progress.skipped["response_filtered"] += 1
+            return False
+        await asyncio.to_thread(self.output.append, REGISTRY[name].record(instruction, response.text))
+        progress.written += 1
+        return True
+
+    async def _produce(self, name: str) -> Progress:
+        target = self.settings.count(name)
+        progress = Progress(name, target, before=self.output.counts[name])
+        own_role = self.settings.instructors[name].role
+        role, responder = own_role or self.settings.role, own_role or self.settings.response_role
+        idle = 0
+        while progress.before + progress.written < target:
+            if self.stop_reason is not None:
+                progress.stopped = self.stop_reason
+                break
+            if idle >= self.settings.patience:
+                progress.stopped = "exhausted"
+                break
+            batch = self._batch(name, progress.batches)
+            request = TaskRequest(
+                instructor=name, batch=batch, sample=progress.batches, role=role, params=self.settings.params(name)
+            )
+            progress.batches += 1
+            try:
+                tasks = await write_tasks(self.gw, request)
+            except BudgetExceeded:
+                self._stop("budget")
+                continue
+            except LLMError:
+                progress.skipped["request_failed"] += 1
+                idle += 1
+                continue
+            progress.skipped.update(tasks.skipped)
+            wanted = target - progress.before - progress.written
+            novel = await self._novel(name, tasks.tasks, wanted, progress)
+            answered = await asyncio.gather(*(self._answer(name, text, responder, progress) for text in novel))
+            idle = 0 if any(answered) else idle + 1
+        return progress

@@ -1,0 +1,1 @@
+"""The ``instruct`` graph (airoboros' generation): ``state`` → ``nodes`` → ``graph``, and the ``report`` it writes."""

@@ -1,0 +1,55 @@
+"""The ``instruct`` graph: airoboros' generation as a LangGraph state machine.
+
+topics (read the file, or generate it) → human review of the topics → (generate-topics ends here) → prepare the
+output file (append / overwrite) → every instructor's producer at once → human review of a sample per instructor →
+outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends the run with what is
+written kept.
+
+``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
+with the SQLite checkpointer of the run directory, so a killed run resumes (``evoforge resume``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from evoforge.graphs.instruct import nodes
+from evoforge.graphs.instruct.state import InstructInput, InstructState
+from evoforge.graphs.runtime import RunContext, llm_retry
+
+
+def after_topic_review(state: InstructState) -> Literal["prepare_output", "write_outputs", "__end__"]:
+    """Reject → end; generate-topics → its outputs; otherwise on to the instructions."""
+    if state["topics_decision"]["action"] == "reject":
+        return "__end__"
+    return "write_outputs" if state.get("mode") == "topics" else "prepare_output"
+
+
+def after_sample_review(state: InstructState) -> Literal["write_outputs", "__end__"]:
+    """Approve → the exports; reject → end (the records stay in the output file)."""
+    return "__end__" if state["sample_decision"]["action"] == "reject" else "write_outputs"
+
+
+def build() -> StateGraph:
+    """The instruct graph's builder (compile it with or without a checkpointer)."""
+    builder = StateGraph(InstructState, context_schema=RunContext, input_schema=InstructInput)
+    retry = llm_retry()
+    builder.add_node("topics", nodes.topics, retry_policy=retry)
+    builder.add_node("review_topics", nodes.review_topics)
+    builder.add_node("prepare_output", nodes.prepare_output)
+    builder.add_node("generate", nodes.generate, retry_policy=retry)
+    builder.add_node("review_sample", nodes.review_sample)
+    builder.add_node("write_outputs", nodes.write_outputs)
+    builder.add_edge(START, "topics")
+    builder.add_edge("topics", "review_topics")
+    builder.add_conditional_edges("review_topics", after_topic_review)
+    builder.add_edge("prepare_output", "generate")
+    builder.add_edge("generate", "review_sample")
+    builder.add_conditional_edges("review_sample", after_sample_review)
+    builder.add_edge("write_outputs", END)
+    return builder
+
+
+graph = build().compile(name="instruct")

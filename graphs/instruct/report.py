@@ -1,0 +1,70 @@
+"""The instruct graph's outputs: the ShareGPT and alpaca exports, an HF dataset folder and the report section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evoforge.data.exports import save_hf_dataset, to_alpaca, to_sharegpt
+from evoforge.generation.records import read_records
+from evoforge.graphs.instruct.state import InstructState
+from evoforge.graphs.runtime import Resources
+from evoforge.report import markdown_table, write_section
+from evoforge.runs import atomic_write_jsonl, atomic_write_text
+
+SECTION = "instruct"
+
+
+def progress_rows(progress: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    """One table row per instructor: target, before, written, total, batches, skips, why it stopped."""
+    rows = []
+    for name, p in progress.items():
+        skipped = ", ".join(f"{k} {v}" for k, v in p["skipped"].items()) or "-"
+        rows.append([name, p["target"], p["before"], p["written"], p["total"], p["batches"], skipped, p["stopped"]])
+    return rows
+
+
+def report_section(res: Resources, state: InstructState, outputs: dict[str, str]) -> str:
+    """The markdown of the report's instruct section."""
+    settings = res.config.instruct
+    lines = [
+        "## Instruct (airoboros' generation)",
+        "",
+        f"Topics: {state.get('n_topics')} in `{state.get('topics_path')}`. De-duplication: {settings.dedup} "
+        f"(threshold {settings.threshold()}).",
+    ]
+    if state.get("progress"):
+        lines += [
+            f"Records: `{state.get('output_path')}` ({state.get('prepared')}).",
+            "",
+            markdown_table(
+                ["instructor", "target", "before", "new", "total", "batches", "skipped", "stopped"],
+                progress_rows(state["progress"]),
+            ),
+        ]
+    if state.get("stop_reason") == "budget":
+        lines += ["", "The token budget stopped the run; raise it and run again with `append: true` to finish."]
+    if settings.unsupported:
+        lines += ["", "Not honoured from the airoboros config:", *(f"- {item}" for item in settings.unsupported)]
+    lines += ["", "Files: " + ", ".join(f"`{name}`" for name in outputs.values()) + "."]
+    return "\n".join(lines)
+
+
+def write_outputs(res: Resources, state: InstructState) -> dict[str, str]:
+    """Write every output of the instruct graph; returns ``{kind: path}`` (relative to the run directory)."""
+    outputs: dict[str, str] = {"topics": state["topics_path"]}
+    if state.get("output_path"):
+        records = read_records(Path(state["output_path"]))
+        atomic_write_jsonl(res.run.file("sharegpt.jsonl"), [to_sharegpt(r) for r in records])
+        atomic_write_jsonl(res.run.file("alpaca.jsonl"), [to_alpaca(r) for r in records])
+        save_hf_dataset(records, res.run.file("dataset"))
+        outputs |= {
+            "records": state["output_path"],
+            "sharegpt": "sharegpt.jsonl",
+            "alpaca": "alpaca.jsonl",
+            "dataset": "dataset/",
+        }
+    section = report_section(res, state, {**outputs, "report": "instruct_report.md"})
+    atomic_write_text(res.run.file("instruct_report.md"), section + "\n")
+    write_section(res.run.file("report.md"), SECTION, section)
+    return {**outputs, "report": "instruct_report.md"}

@@ -1,0 +1,45 @@
+"""State of the ``instruct`` graph: paths, counts and decisions, never the records (they live in the output file)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from evoforge.graphs.review import Decision
+
+
+class InstructInput(TypedDict, total=False):
+    """The instruct graph's input schema.
+
+    Attributes:
+        mode: ``topics`` (generate-topics: stop after the topic review) or ``instructions`` (the default: topics when
+            the file is missing, then every instructor's records).
+    """
+
+    mode: Literal["topics", "instructions"]
+
+
+class InstructState(InstructInput, total=False):
+    """The instruct graph's state.
+
+    Attributes:
+        topics_path: the topics file (absolute). n_topics: how many it holds. topics_sample: a few shown at review.
+        topics_decision / sample_decision: the answers at the two human checkpoints.
+        output_path: the records file (absolute). prepared: what preparing it did (new, append, overwrite ...).
+        progress: per instructor: target, before, written, total, batches, skipped (by reason), stopped.
+        stop_reason: why generation stopped early (``budget``), or None.
+        counts: records per category in the output file. sample: a few records per instructor shown at review.
+        outputs: names of the files written (relative to the run directory unless absolute).
+    """
+
+    topics_path: str
+    n_topics: int
+    topics_sample: list[str]
+    topics_decision: Decision
+    output_path: str
+    prepared: str
+    progress: dict[str, dict[str, Any]]
+    stop_reason: str | None
+    counts: dict[str, int]
+    sample: list[dict[str, Any]]
+    sample_decision: Decision
+    outputs: dict[str, str]

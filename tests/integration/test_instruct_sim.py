@@ -1,0 +1,142 @@
+"""The instruct graph offline: the simulated LLM writes topics, every instructor's tasks and the responses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from evoforge.agents.instructors import dedup_key
+from evoforge.config import load_config
+from evoforge.data.dedup import EmbeddingIndex
+from evoforge.graphs.driver import drive
+from evoforge.graphs.review import policy_decision
+from evoforge.runs import RunDir
+
+INSTRUCTORS = ["general", "contextual", "coding", "multiple_choice", "agent", "orca"]
+COUNT = 4
+
+
+def _config(tmp_path: Path, **instruct: Any) -> Path:
+    settings = {
+        "dedup": "embedding",
+        "output_path": str(tmp_path / "instructions.jsonl"),
+        "topics_path": str(tmp_path / "topics.txt"),
+        "topic_request_count": 4,
+        "default_count": COUNT,
+        "default_batch_size": 3,
+        "response_filters": ["please note that"],
+        "instructors": {name: {} for name in INSTRUCTORS},
+        **instruct,
+    }
+    path = tmp_path / "instruct.yaml"
+    path.write_text(yaml.safe_dump({"run": {"runs_dir": str(tmp_path / "runs")}, "instruct": settings}))
+    return path
+
+
+def _run(config: Path, *overrides: str) -> dict[str, Any]:
+    run = RunDir.create(load_config(config, list(overrides)), "instruct")
+    result = asyncio.run(drive(run, policy_decision, start={"mode": "instructions"}))
+    assert result.outcome == "completed"
+    return result.values
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_offline_run_writes_every_category_without_near_duplicates(tmp_path: Path) -> None:
+    values = _run(_config(tmp_path))
+    records = _records(tmp_path / "instructions.jsonl")
+    assert Counter(r["category"] for r in records) == {name: COUNT for name in INSTRUCTORS}
+    assert all(r["response"].strip() for r in records)
+    assert all(r.get("system") for r in records if r["category"] == "orca")
+    index = EmbeddingIndex(0.35)  # no two records within the threshold
+    assert all(index.add_all([dedup_key(r["category"], r["instruction"]) for r in records]))
+    run = Path(values["outputs"]["records"]).parent / "runs"
+    [folder] = run.iterdir()
+    sharegpt = _records(folder / "sharegpt.jsonl")
+    assert len(sharegpt) == len(records) and sharegpt[0]["conversations"][-1]["from"] == "gpt"
+    assert _records(folder / "alpaca.jsonl")[0]["output"] == records[0]["response"]
+    assert "| general | 4 | 0 | 4 | 4 |" in (folder / "report.md").read_text()
+
+
+def test_budget_stop_then_append_resume_adds_exactly_the_missing_records(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    stopped = _run(config, "llm.max_tokens_total=6000")
+    assert stopped["stop_reason"] == "budget"
+    first = _records(tmp_path / "instructions.jsonl")
+    assert 0 < len(first) < COUNT * len(INSTRUCTORS)
+    resumed = _run(config)  # a new run, append: true (the default), no budget
+    records = _records(tmp_path / "instructions.jsonl")
+    assert records[: len(first)] == first  # nothing written before is lost or rewritten
+    assert Counter(r["category"] for r in records) == {name: COUNT for name in INSTRUCTORS}
+    assert len({r["instruction"] for r in records}) == len(records)
+    added = sum(p["written"] for p in resumed["progress"].values())
+    assert added == len(records) - len(first) and resumed["stop_reason"] is None
+
+
+def test_an_existing_output_without_append_or_overwrite_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "instructions.jsonl").write_text("")
+    config = _config(tmp_path, append=False)
+    run = RunDir.create(load_config(config), "instruct")
+    with pytest.raises(Exception, match="append are both false"):
+        asyncio.run(drive(run, policy_decision, start={"mode": "instructions"}))
+
+
+def _evoforge(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """``evoforge ARGS`` in a subprocess, its output to ``cwd/evoforge.log`` (never a pipe that could fill up)."""
+    log = (cwd / "evoforge.log").open("a")
+    command = [sys.executable, "-m", "evoforge.cli", "-q", *args]
+    return subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(process: subprocess.Popen[str], cwd: Path, timeout: float) -> None:
+    assert process.wait(timeout=timeout) == 0, (cwd / "evoforge.log").read_text()[-3000:]
+
+
+@pytest.mark.slow
+def test_the_shipped_example_config_runs_offline_end_to_end(tmp_path: Path) -> None:
+    """generate-topics then generate-instructions with configs/airoboros-example.yaml (embedding de-duplication)."""
+    for command in ("generate-topics", "generate-instructions"):
+        done = _evoforge("instruct", command, "--config", "airoboros-example", "--runs-dir", "runs", cwd=tmp_path)
+        _finish(done, tmp_path, timeout=170)
+    cfg = load_config("airoboros-example")
+    records = _records(tmp_path / "instructions.jsonl")
+    counts = Counter(r["category"] for r in records)
+    assert set(counts) == set(cfg.instruct.instructors)
+    assert len(records) >= 0.95 * sum(cfg.instruct.count(name) for name in cfg.instruct.instructors)
+    index = EmbeddingIndex(cfg.instruct.min_docsearch_score)
+    assert all(index.add_all([dedup_key(r["category"], r["instruction"]) for r in records]))
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    config = _config(tmp_path, default_count=6, dedup="exact")  # durability is tested here, not the dedup rule
+    slow = ["--set", "llm.models.sim={model: sim/skills, params: {latency: 0.05}}", "--run-id", "killed"]
+    slow += ["--config", str(config)]
+    process = _evoforge("instruct", "generate-instructions", *slow, cwd=tmp_path)
+    output = tmp_path / "instructions.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not output.is_file() or len(output.read_text().splitlines()) < 8):
+        assert process.poll() is None, (tmp_path / "evoforge.log").read_text()[-3000:]
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _records(output)
+    assert 8 <= len(before) < 6 * len(INSTRUCTORS)
+    _finish(_evoforge("resume", "killed", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path), tmp_path, timeout=150)
+    records = _records(output)
+    assert records[: len(before)] == before
+    assert Counter(r["category"] for r in records) == {name: 6 for name in INSTRUCTORS}
+    assert len({r["instruction"] for r in records}) == len(records)

@@ -1,0 +1,34 @@
+"""The near-duplicate rules: Self-Instruct's ROUGE-L, MinHash LSH with the same rule, exact text."""
+
+from __future__ import annotations
+
+from evoforge.data.dedup import ExactIndex, MinHashIndex, RougeIndex, rouge_l, tokens
+
+TEXTS = [
+    "Write a short poem about the sea at night.",
+    "Explain how a bicycle gear works to a child.",
+    "List three uses of bamboo in building.",
+]
+NEAR = "Write a short poem about the sea at midnight."  # ROUGE-L 8/9 with the first text
+
+
+def test_rouge_l_and_tokens_hold_chinese_too() -> None:
+    assert rouge_l(tokens(TEXTS[0]), tokens(NEAR)) > 0.85 and rouge_l(tokens(TEXTS[0]), tokens(TEXTS[1])) < 0.3
+    assert tokens("写一首诗 about 海") == ["写", "一", "首", "诗", "about", "海"]
+
+
+def test_each_rule_keeps_new_texts_and_rejects_near_duplicates() -> None:
+    for index in (RougeIndex(0.7), MinHashIndex(0.7)):
+        index.extend(TEXTS[:1])
+        assert index.add(TEXTS[1]) and index.add(TEXTS[2])
+        assert not index.add(NEAR) and index.add(NEAR, threshold=0.95)  # a looser threshold of its own
+    exact = ExactIndex()
+    assert exact.add(TEXTS[0]) and not exact.add("  write a SHORT poem about the sea at night. ")
+    assert exact.add(NEAR) and exact.contains(NEAR)
+
+
+def test_minhash_finds_what_all_pairs_rouge_finds() -> None:
+    base = [f"Describe the {w} of {t} in two sentences." for w in ("history", "science") for t in ("owls", "kites")]
+    texts = base + [text.replace("two", "three") for text in base]  # planted near duplicates
+    rouge, minhash = RougeIndex(0.7), MinHashIndex(0.7)
+    assert [rouge.add(t) for t in texts] == minhash.add_all(texts)
