@@ -44,3 +44,16 @@ class LLMError(EvoforgeError):
 
 class StructuredOutputError(LLMError):
     """An LLM's answer did not match the requested schema, even after one repair request."""
+
+
+def import_extra(module: str, extra: str, feature: str) -> object:
+    """Import ``module``, which the optional ``extra`` provides for ``feature``; a clear error with the install
+    command when it is missing."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{feature} needs the '{extra}' extra (module {module} is not installed): pip install 'evoforge[{extra}]'"
+        ) from None

@@ -3,9 +3,10 @@
 Starts `evoforge serve sim --latency L` in a subprocess, then, for each concurrency level c, evolves N skills-world
 instructions once with the initial method and answers each evolution — the work of the graph's
 ``evolve_dataset`` and ``answer_dataset`` nodes, through the real gateway (LiteLLM's OpenAI client, cache off).
-Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level can run three
-ways: through the LLM gateway (LiteLLM); through a raw httpx client standing in for it (the same fan-out without
-the gateway's per-call CPU cost); and through a stub that only sleeps L (the graph's fan-out and the agents alone).
+Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level can run four
+ways: through the LLM gateway (LiteLLM); through the bare ``openai`` AsyncClient (what LiteLLM wraps); through a raw
+httpx client standing in for it (the same fan-out without the gateway's per-call CPU cost); and through a stub that
+only sleeps L (the graph's fan-out and the agents alone).
 Together they separate the graph's concurrency from the client stack's per-call CPU cost.
 
     .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64]
@@ -51,6 +52,25 @@ class DirectClient:
         """Nothing to flush (the client closes with its event loop)."""
 
 
+class OpenAIClient(DirectClient):
+    """The official ``openai`` AsyncClient (the client LiteLLM wraps) posting straight to the server: the bare
+    client's per-call cost, beside the gateway's on the same server."""
+
+    def __init__(self, base: str, concurrency: int) -> None:
+        from openai import AsyncOpenAI
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        http = httpx.AsyncClient(limits=limits, timeout=120)
+        self._openai = AsyncOpenAI(base_url=base, api_key="EMPTY", max_retries=0, http_client=http)
+        self.calls = 0
+
+    async def complete(self, role: str, messages: list[dict[str, str]], *, sample: int = 0) -> str:
+        """The server's answer to ``messages``."""
+        reply = await self._openai.chat.completions.create(model="skills", messages=messages)
+        self.calls += 1
+        return reply.choices[0].message.content or ""
+
+
 class StubClient(DirectClient):
     """No HTTP at all: each call just waits the latency — the cost of the graph's fan-out and the agents alone."""
 
@@ -70,6 +90,8 @@ def _client(kind: str, cfg: Any, run: Any, base: str, concurrency: int, latency:
 
     if kind == "gateway":
         return LLMGateway(cfg.llm, run=run)
+    if kind == "openai":
+        return OpenAIClient(base, concurrency)
     return DirectClient(base, concurrency) if kind == "direct" else StubClient(base, concurrency, latency)
 
 
@@ -108,7 +130,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="instructions evolved and answered per level")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the server waits per reply")
     parser.add_argument("--concurrency", default="1,8,32,64", help="comma-separated levels")
-    parser.add_argument("--clients", default="gateway,direct", help="gateway (LiteLLM), direct (httpx), stub (no HTTP)")
+    parser.add_argument(
+        "--clients",
+        default="gateway,openai,direct",
+        help="gateway (LiteLLM), openai (AsyncOpenAI), direct (httpx), stub",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
 
@@ -127,7 +153,8 @@ def main() -> None:
                 calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
                 rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
     print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
-    print("client: gateway = LLMGateway (LiteLLM); direct = raw httpx, no gateway; stub = no HTTP, sleep only")
+    print("client: gateway = LLMGateway (LiteLLM); openai = bare openai AsyncClient; direct = raw httpx, no gateway;")
+    print("        stub = no HTTP, sleep only")
     print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")
     for client, level, calls, seconds, rate, ideal in rows:
         print(f"{client:>8} {level:>11} {calls:>6} {seconds:>8.2f} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>8.0%}")

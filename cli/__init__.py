@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.cli.merge",
     "evoforge.cli.evaluate",
     "evoforge.cli.train",
+    "evoforge.cli.instruct",
 )
 
 

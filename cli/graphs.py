@@ -33,15 +33,17 @@ def _decider(interactive: bool, auto_approve: bool) -> Any:
     return policy_decision if auto_approve else lambda payload: None
 
 
-def _execute(run: RunDir, decide: Any, answer: dict[str, Any] | None = None) -> None:
-    """Drive the run's graph and record how it ended in the manifest."""
+def _execute(
+    run: RunDir, decide: Any, answer: dict[str, Any] | None = None, start: dict[str, Any] | None = None
+) -> None:
+    """Drive the run's graph (``start``: its input, for a new run) and record how it ended in the manifest."""
     import asyncio
 
     from evoforge.console import info
     from evoforge.graphs.driver import drive
 
     with run.recording(interrupted_hint=f"resume with: evoforge resume {run.run_id} --runs-dir {run.path.parent}"):
-        result = asyncio.run(drive(run, decide, answer))
+        result = asyncio.run(drive(run, decide, answer, start=start))
     if result.outcome == "waiting":
         info(
             f"run {run.run_id} waits at the checkpoint '{result.pending and result.pending.get('checkpoint')}'. "

@@ -9,6 +9,7 @@ models live in :mod:`evoforge.config.sections` and :mod:`evoforge.config.llm`; l
 locations, and the shipped configs (``configs/*.yaml``, found by name) in :mod:`evoforge.config.loading`.
 """
 
+from evoforge.config.instruct import InstructorSettings, InstructSettings
 from evoforge.config.llm import LLMSettings, ModelEntry, RoleSettings
 from evoforge.config.loading import (
     SHIPPED_CONFIGS,
@@ -38,6 +39,8 @@ __all__ = [
     "CycleSettings",
     "EvalSettings",
     "EvolveSettings",
+    "InstructSettings",
+    "InstructorSettings",
     "LLMSettings",
     "MergeSettings",
     "ModelEntry",

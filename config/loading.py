@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
+from evoforge.config.airoboros import from_airoboros, is_airoboros
+from evoforge.config.instruct import InstructSettings
 from evoforge.config.llm import LLMSettings
 from evoforge.config.sections import (
     REMOVED_KEY,
@@ -41,6 +43,7 @@ class Config(Section):
     eval: EvalSettings = Field(default_factory=EvalSettings)
     merge: MergeSettings = Field(default_factory=MergeSettings)
     cycle: CycleSettings = Field(default_factory=CycleSettings)
+    instruct: InstructSettings = Field(default_factory=InstructSettings)
 
     def to_yaml(self) -> str:
         """Render the resolved configuration as YAML (it holds no secrets by construction)."""
@@ -154,7 +157,8 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
-        data = loaded
+        # a file written for airoboros itself: its keys mapped onto evoforge's (what is not honoured is named)
+        data = from_airoboros(loaded) if is_airoboros(loaded, Config.model_fields) else loaded
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value")
@@ -167,16 +171,19 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
         raise ConfigError(format_validation_error(exc, source + suffix, text)) from None
 
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|DATABASE_URL|DSN)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
 
 
 def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
-    """Values of environment variables that look like secrets (``*_KEY``, ``*TOKEN*``, ...), longest first."""
+    """Values of environment variables that look like secrets (``*_KEY``, ``*TOKEN*``, ``*DATABASE_URL*``, ...)
+    and the passwords inside any variable's URL (``scheme://user:password@host``), longest first."""
     values = {
         value
         for name, value in os.environ.items()
         if (_SECRET_NAME.search(name) or name in extra_names) and len(value) >= 8
     }
+    values |= {m[1] for value in os.environ.values() for m in _URL_PASSWORD.finditer(value) if len(m[1]) >= 6}
     return sorted(values, key=len, reverse=True)
 
 

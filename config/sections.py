@@ -42,6 +42,12 @@ class RunSettings(Section):
     seed: int = Field(42, description="Global random seed (data splits, sampling, training).")
     language: Literal["en", "ko", "zh"] = Field("en", description="Language of the agents' prompts.")
     auto_approve: bool = Field(True, description="Headless runs approve human checkpoints by policy.")
+    database_url_env: str | None = Field(
+        None,
+        description="Name of the environment variable holding a postgresql:// URL (never the URL itself): LangGraph "
+        "checkpoints, merge studies, the LLM response cache and per-model limits then live in that database, shared "
+        "by machines and processes (needs the postgres extra). None = SQLite in the run directory.",
+    )
 
 
 class WorldSettings(Section):
@@ -143,6 +149,18 @@ class TrainSettings(Section):
         "with FlashAttention; on CPU the block-diagonal mask of a packed row makes it slower (see "
         "bench/train_throughput.py). Off, batches are grouped by length.",
     )
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="Where a round's deltas train: local (in this process, one at a time) or ray (each delta a Ray "
+        "task on the cluster of $RAY_ADDRESS, else a local one; needs the ray extra).",
+    )
+    ray_num_cpus: float = Field(1.0, gt=0, description="train.backend ray: CPUs each delta's task claims.")
+    ray_num_gpus: float | None = Field(
+        None,
+        ge=0,
+        description="train.backend ray: GPUs each delta's task claims (a fraction packs small deltas on one GPU); "
+        "None = 1 when the cluster has GPUs, else 0.",
+    )
 
 
 class EvalSettings(Section):
@@ -214,7 +232,12 @@ class MergeSettings(Section):
         description="Optuna storage shared by workers (sqlite:///..., postgresql://..., or a journal file path); "
         "None = <run>/merge/optuna.db (one worker) or <run>/merge/optuna.journal (several).",
     )
-    workers: int = Field(1, ge=1, description="Worker processes evaluating trials on one storage.")
+    workers: int = Field(1, ge=1, description="Trial workers evaluating trials on one storage (this one included).")
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="Where the other merge.workers run: local (processes on this machine) or ray (Ray actors, each "
+        "with its resident model; needs the ray extra and a storage they all reach).",
+    )
     save_full: bool = Field(False, description="Also save the best merge as a full model directory.")
 
     @field_validator("high")

@@ -1,4 +1,5 @@
-"""Running a graph from the CLI: durable (SQLite checkpoints in the run directory), resumable, reviewable.
+"""Running a graph from the CLI: durable (checkpoints in the run directory or the run-state database), resumable,
+reviewable.
 
 :func:`drive` runs a graph's thread until it ends or stops at a human checkpoint that nobody answers. The same
 call resumes: after an interrupt, a Ctrl-C or a kill -9 it continues from the last checkpoint (the node that was
@@ -17,11 +18,15 @@ from evoforge.agents.bundle import Agents
 from evoforge.console import console, info, verbosity
 from evoforge.errors import ConfigError, RunDirError
 from evoforge.graphs.review import parse_decision
-from evoforge.graphs.runtime import RunContext, build_gateway, release, sqlite_checkpointer, thread_config
+from evoforge.graphs.runtime import RunContext, build_gateway, release, run_checkpointer, thread_config
 from evoforge.runs import RunDir
 
 # command (as written in a run's manifest) -> module with ``build()`` and ``context_for(run, gateway)``
-GRAPHS: dict[str, str] = {"evolve": "evoforge.graphs.evolve.graph", "cycle": "evoforge.graphs.cycle.graph"}
+GRAPHS: dict[str, str] = {
+    "evolve": "evoforge.graphs.evolve.graph",
+    "cycle": "evoforge.graphs.cycle.graph",
+    "instruct": "evoforge.graphs.instruct.graph",
+}
 
 Decider = Callable[[dict[str, Any]], dict[str, Any] | None]
 Outcome = Literal["completed", "waiting"]
@@ -49,6 +54,7 @@ async def drive(
     answer: dict[str, Any] | None = None,
     gateway: Any = None,
     agents: Agents | None = None,
+    start: dict[str, Any] | None = None,
 ) -> Result:
     """Run or resume the graph of ``run`` until it completes or waits at an unanswered checkpoint.
 
@@ -58,6 +64,7 @@ async def drive(
         answer: an answer for the checkpoint the run is waiting at (used once, before ``decide``).
         gateway: an LLM gateway to use (default: one built for the run, closed at the end).
         agents: the agents bundle (default: the real agents; tests pass fakes of the real types).
+        start: the graph's input when the run has not started yet (default: an empty input).
     """
     from langgraph.types import Command
 
@@ -67,10 +74,10 @@ async def drive(
     context = RunContext(run_dir=str(run.path), gateway=gateway, agents=agents)
     config = thread_config(run)
     try:
-        async with sqlite_checkpointer(run) as saver:
+        async with run_checkpointer(run) as saver:
             graph = module.build().compile(checkpointer=saver, name=run.manifest()["command"])
             snapshot = await graph.aget_state(config)
-            inputs: Any = None if snapshot.values else {}
+            inputs: Any = None if snapshot.values else dict(start or {})
             if snapshot.values and not snapshot.next:
                 info(f"run {run.run_id} has already completed")
                 return Result("completed", dict(snapshot.values))

@@ -26,6 +26,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from evoforge.agents.bundle import Agents
 from evoforge.config import Config, load_config
+from evoforge.database import aconnect, database_url
+from evoforge.errors import import_extra
 from evoforge.llm.faults import is_transient
 from evoforge.runs import RunDir
 
@@ -99,11 +101,12 @@ def _open_workdir(parent: Path, workdir: str) -> tuple[Config, RunDir]:
 
 
 def build_gateway(config: Config, run: RunDir) -> Any:
-    """The LLM gateway of a run, with the SQLite response cache shared by all runs (unless ``llm.cache`` is off)."""
+    """The LLM gateway of a run, with the response cache shared by all runs (unless ``llm.cache`` is off): the
+    SQLite file, or the run-state database, which then also holds the per-model limits across processes."""
     from evoforge.llm.cache import response_cache_path
     from evoforge.llm.gateway import LLMGateway
 
-    return LLMGateway(config.llm, cache_path=response_cache_path(config.llm), run=run)
+    return LLMGateway(config.llm, response_cache_path(config.llm), run, database_url(config.run))
 
 
 async def resources(ctx: RunContext | None, thread_id: str, command: str, workdir: str = "") -> Resources:
@@ -159,6 +162,24 @@ async def sqlite_checkpointer(run: RunDir) -> AsyncIterator[Any]:
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     async with AsyncSqliteSaver.from_conn_string(str(run.file(CHECKPOINT_FILE))) as saver:
+        await saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def run_checkpointer(run: RunDir) -> AsyncIterator[Any]:
+    """The run's checkpointer: an ``AsyncPostgresSaver`` on the run-state database when ``run.database_url_env``
+    is set (tables created on first use; the run's thread is its run id), else :func:`sqlite_checkpointer`."""
+    url = database_url(run.config().run)
+    if url is None:
+        async with sqlite_checkpointer(run) as saver:
+            yield saver
+        return
+    postgres: Any = import_extra("langgraph.checkpoint.postgres.aio", "postgres", "a PostgreSQL run database")
+    from psycopg.rows import dict_row
+
+    async with await aconnect(url, row_factory=dict_row, prepare_threshold=0) as conn:
+        saver = postgres.AsyncPostgresSaver(conn)
         await saver.setup()
         yield saver
 

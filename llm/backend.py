@@ -14,7 +14,10 @@ import importlib
 import os
 import threading
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evoforge.config import ModelEntry
 
 _module: Any = None
 _REGISTERING = threading.Lock()
@@ -72,3 +75,23 @@ def ensure_provider_for(model: str) -> None:
         return
     for entry in entry_points(group=PROVIDER_GROUP, name=name):
         register_provider(name, entry.load()())
+
+
+class ModelFailed(Exception):
+    """One model gave up on a request (retries exhausted, a non-transient error, no key); the message is secret-free."""
+
+
+def api_key_of(entry: ModelEntry) -> str | None:
+    """The entry's key, read from its environment variable now; a placeholder for keyless local servers.
+
+    Raises:
+        ModelFailed: the variable the entry names is not set.
+    """
+    if entry.api_key_env:
+        value = os.environ.get(entry.api_key_env)
+        if not value:
+            raise ModelFailed(f"environment variable {entry.api_key_env} (llm api_key_env) is not set")
+        return value
+    if entry.api_base is not None and entry.model.startswith("openai/"):
+        return "EMPTY"  # OpenAI-compatible local servers (vLLM, evoforge serve) want some key
+    return None

@@ -1,7 +1,8 @@
 """The LLM gateway: every model call of every agent goes through :class:`LLMGateway`.
 
 It maps agent roles to model entries (``llm.roles`` → ``llm.models``) with per-role sampling, serves repeated
-requests from the SQLite response cache shared by all runs, limits concurrency and request rate per model,
+requests from the response cache shared by all runs, limits concurrency and request rate per model (both in
+SQLite and this process, or in the run-state database and across processes: :mod:`.postgres`),
 retries transient faults (timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for
 structured output, accounts tokens and cost per role, and stops the run cleanly when the budget is spent. Inside a
 LangChain run with callbacks (a LangGraph node's) each call is reported as a chat-model call (:mod:`.langchain`).
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +23,11 @@ from pydantic import BaseModel, ValidationError
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
-from evoforge.llm.backend import ensure_provider_for, litellm_module, provider_revision
-from evoforge.llm.cache import CachedResponse, ResponseCache, cache_key, response_cache_path
+from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module, provider_revision
+from evoforge.llm.cache import CachedResponse, cache_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
-from evoforge.llm.limits import ModelLimits, SingleFlight
+from evoforge.llm.limits import SingleFlight
+from evoforge.llm.postgres import gateway_stores
 from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
 from evoforge.llm.usage import UsageLedger
 
@@ -47,10 +48,6 @@ def _run_has_callbacks() -> bool:
     return bool(getattr(callbacks, "handlers", callbacks))  # a callback manager, or a list of handlers
 
 
-class _ModelFailed(Exception):
-    """One model gave up on a request (retries exhausted or a non-transient error); the message is secret-free."""
-
-
 class LLMGateway:
     """Role-based access to LLMs with caching, limits, retries, fallbacks, structured output and accounting.
 
@@ -61,18 +58,24 @@ class LLMGateway:
             never keys.
         run: the run directory: usage goes into its manifest on :meth:`close`, faults into its events, and a
             resumed run's earlier usage counts against the budget.
+        database_url: the run-state database: the response cache and per-model limits live there, shared.
     """
 
-    def __init__(self, settings: LLMSettings, cache_path: Path | None = None, run: RunDir | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        cache_path: Path | None = None,
+        run: RunDir | None = None,
+        database_url: str | None = None,
+    ) -> None:
         self.settings = settings
         self.run = run
         if cache_path is None and run is not None:
             cache_path = response_cache_path(settings)
-        self._cache = ResponseCache(cache_path) if settings.cache and cache_path is not None else None
+        self._cache, self._limits = gateway_stores(settings, cache_path, database_url)
         self._ledger = UsageLedger(settings.max_cost_usd, settings.max_tokens_total)
         if run is not None:
             self._ledger.load(run.manifest().get("llm_usage") or {})
-        self._limits = ModelLimits()
         self._flights = SingleFlight()
         self._ready: set[str] = set()  # model entries whose provider is loaded
 
@@ -136,6 +139,7 @@ class LLMGateway:
         """Close the cache file and write the usage into the run's manifest (and an ``llm_usage`` event)."""
         if self._cache is not None:
             self._cache.close()
+        self._limits.close()
         if self.run is not None:
             usage = self.usage()
             self.run.update_manifest(llm_usage=usage)
@@ -164,7 +168,7 @@ class LLMGateway:
     ) -> CachedResponse:
         """One request; inside a LangChain run with callbacks it goes through :meth:`chat_model`, which reports it."""
         if _run_has_callbacks():
-            lc: Any = sys.modules.get(_CHAT_MODULE) or await asyncio.to_thread(importlib.import_module, _CHAT_MODULE)
+            lc: Any = await asyncio.to_thread(importlib.import_module, _CHAT_MODULE)  # waits for a concurrent import
             return await lc.reported_answer(self.chat_model(role), messages, sample, overrides, schema)
         return (await self._answer(role, messages, sample, overrides, schema))[0]
 
@@ -200,7 +204,7 @@ class LLMGateway:
             )
             try:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)
-            except _ModelFailed as exc:
+            except ModelFailed as exc:
                 problems.append(f"model '{name}' ({entry.model}): {exc}")
         usage.failures += 1
         await self._event("llm_failure", role=role, error="; ".join(problems))
@@ -233,7 +237,7 @@ class LLMGateway:
         self, role: str, name: str, entry: ModelEntry, messages: Messages, request: dict[str, Any], sample: int
     ) -> CachedResponse:
         litellm = litellm_module()
-        api_key = self._api_key(entry)
+        api_key = api_key_of(entry)
         kwargs: dict[str, Any] = {
             **entry.params,
             "seed": sample,  # the simulated LLM (and OpenAI-style samplers) vary candidates by seed
@@ -259,7 +263,8 @@ class LLMGateway:
             async with self._limits.slot(name, entry.max_parallel_requests, entry.rpm):
                 start = time.monotonic()
                 try:
-                    response = await asyncio.wait_for(litellm.acompletion(**kwargs), timeout=entry.timeout)
+                    async with asyncio.timeout(entry.timeout):  # no extra task per call, unlike wait_for
+                        response = await litellm.acompletion(**kwargs)
                 except Exception as exc:
                     usage.errors += 1
                     problem = describe(exc, api_key)
@@ -268,22 +273,10 @@ class LLMGateway:
                         wait = max(backoff, retry_after(exc) or 0.0)
                         await self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
                         continue
-                    raise _ModelFailed(problem) from None
+                    raise ModelFailed(problem) from None
                 latency = time.monotonic() - start
             return self._ledger.record(role, entry, response, latency)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    @staticmethod
-    def _api_key(entry: ModelEntry) -> str | None:
-        """The entry's key, read from its environment variable now; a placeholder for keyless local servers."""
-        if entry.api_key_env:
-            value = os.environ.get(entry.api_key_env)
-            if not value:
-                raise _ModelFailed(f"environment variable {entry.api_key_env} (llm api_key_env) is not set")
-            return value
-        if entry.api_base is not None and entry.model.startswith("openai/"):
-            return "EMPTY"  # OpenAI-compatible local servers (vLLM, evoforge serve) want some key
-        return None
 
     async def _check_budget(self, role: str) -> None:
         try:

@@ -44,6 +44,9 @@ class ModelLimits:
             await self._pace(name, rpm)
             yield
 
+    def close(self) -> None:
+        """Nothing to release (the limits live in this process)."""
+
 
 class SingleFlight:
     """One lock per key while someone holds or waits for it: identical concurrent requests run one at a time,

@@ -91,6 +91,8 @@ class UsageLedger:
 
     def check_budget(self) -> None:
         """Raise :class:`BudgetExceeded` if the spent cost or tokens reached the budget."""
+        if self.max_cost_usd is None and self.max_tokens_total is None:
+            return  # no budget: nothing to sum (this runs before every provider call)
         total = self.total()
         if self.max_cost_usd is not None and total.cost_usd >= self.max_cost_usd:
             raise BudgetExceeded(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evoforge.cluster import gpus_per_task, join_actors, start_actors
 from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
 from evoforge.errors import ConfigError
@@ -27,7 +28,7 @@ from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.merging.lora import Delta, load_delta, read_state
 from evoforge.merging.results import save_outputs, summarize
-from evoforge.merging.search import SearchSpace, completed, open_search, optimize
+from evoforge.merging.search import STUDY_NAME, SearchSpace, completed, open_search, optimize
 from evoforge.merging.trial import MergeSpec, TrialRunner
 from evoforge.runs import atomic_write_text
 
@@ -59,7 +60,10 @@ class MergeJob(BaseModel):
     max_new_tokens: int = 48
     device: str = "auto"
     settings: MergeSettings = Field(default_factory=MergeSettings)
-    storage: str = Field(description="Optuna storage URL or journal file path.")
+    storage: str = Field(
+        description="Optuna storage URL, journal file path, or env:NAME (the run-state database in that variable)."
+    )
+    study_name: str = Field(STUDY_NAME, description="The study's name in the storage (unique per run and round).")
     seed: int = 0
     runner: str = Field("evoforge.merging.job:generator_runner", description="module:function building the runner.")
 
@@ -70,7 +74,10 @@ class MergeJob(BaseModel):
     def study(self, space: SearchSpace, rank: int = 0) -> optuna.Study:
         """Open (or resume) the job's study; the first process (rank 0) enqueues the baselines into it."""
         s = self.settings
-        return open_search(space, s.sampler, self.seed + rank, self.storage, s.direction, rank == 0, s.human_weights)
+        first = rank == 0
+        return open_search(
+            space, s.sampler, self.seed + rank, self.storage, s.direction, first, s.human_weights, self.study_name
+        )
 
     def all_deltas(self) -> dict[str, Path]:
         """The searched deltas plus train@all when given."""
@@ -142,6 +149,13 @@ def worker(job_json: str, rank: int, threads: int) -> None:
     optimize(job.study(space, rank), space, job.build_runner(), job.settings.trials)
 
 
+def start_ray_workers(calls: list[tuple[str, int, int]], threads: int, run: RunDir) -> list[tuple[Any, Any]]:
+    """The :func:`worker` calls as Ray actors (``threads`` CPUs each; a GPU each when the cluster has GPUs), named
+    ``evoforge-merge:<run dir>-<rank>``."""
+    gpus = gpus_per_task(None)
+    return start_actors(worker, calls, num_cpus=threads, num_gpus=gpus, name=f"evoforge-merge:{run.path.resolve()}")
+
+
 def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[str, float]:
     """Scores of the base (``raw``) and of train@all, evaluated once and kept in the study."""
     groups = job.settings.per_layer_groups
@@ -171,8 +185,11 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
     refs = references(study, job, runner)
     n_workers = job.settings.workers
     threads = max(1, (os.cpu_count() or 1) // n_workers)
+    calls = [(job.model_dump_json(), rank, threads) for rank in range(1, n_workers)]
+    on_ray = job.settings.backend == "ray" and bool(calls)
+    actors = start_ray_workers(calls, threads, run) if on_ray else []
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=worker, args=(job.model_dump_json(), rank, threads)) for rank in range(1, n_workers)]
+    procs = [] if on_ray else [ctx.Process(target=worker, args=args) for args in calls]
     for proc in procs:
         proc.start()
     run.event("merge_search_started", trials=job.settings.trials, workers=n_workers, done=len(completed(study)))
@@ -182,9 +199,12 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
     finally:
         for proc in procs:
             proc.join()
+        lost = join_actors(actors) if actors else []
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise ConfigError(f"{len(failed)} merge worker(s) failed (exit codes {failed}); the study can be resumed")
+    if lost:  # this process finished the trials a lost actor left: the study is whole, its trial stays unfinished
+        run.event("merge_workers_lost", workers=len(lost), errors=lost)
     results = summarize(study, space, refs, job.settings, job.metric, job.adapters)
     save_outputs(run, results, runner.deltas, job.settings, job.base, job.seed)
     run.event("merge_search_finished", best=results["best"]["score"], trials=len(completed(study)))

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from evoforge.errors import ConfigError
+from evoforge.errors import ConfigError, import_extra
 from evoforge.merging.methods import DENSITY, METHODS
 from evoforge.merging.trial import MergeSpec, TrialResult
 
@@ -145,7 +146,15 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def open_storage(url: str) -> Any:
-    """An RDB URL (``sqlite:///…``, ``postgresql://…``) as is; anything else is a journal file path."""
+    """An RDB URL (``sqlite:///…``; ``postgresql://…`` through psycopg 3), the run-state database (``env:NAME``:
+    the URL in that environment variable, never written down), or else a journal file path."""
+    from evoforge.database import ENV_PREFIX, resolve_ref, sqlalchemy_url
+
+    if url.startswith(ENV_PREFIX):
+        url = resolve_ref(url, "merge storage")
+    if url.split("://", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):
+        import_extra("psycopg", "postgres", "a PostgreSQL merge storage")
+        return sqlalchemy_url(url)
     if "://" in url:
         return url
     from optuna.storages import JournalStorage
@@ -154,10 +163,26 @@ def open_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
+def study_location(database: str | None, merge_dir: Path, workers: int, name: str) -> tuple[str, str]:
+    """Where a merge search keeps its study: (storage, study name).
+
+    ``database`` (an ``env:NAME`` reference to the run-state database): there, under ``name`` (unique per run and
+    round); else in ``merge_dir``: ``optuna.db`` (SQLite) for one worker, ``optuna.journal`` for several.
+    """
+    if database:
+        return database, name
+    if workers == 1:
+        return f"sqlite:///{(merge_dir / 'optuna.db').resolve()}", STUDY_NAME
+    return str((merge_dir / "optuna.journal").resolve()), STUDY_NAME
+
+
 def open_study(
-    storage: str | None, sampler: optuna.samplers.BaseSampler, direction: Literal["minimize", "maximize"] = "maximize"
+    storage: str | None,
+    sampler: optuna.samplers.BaseSampler,
+    direction: Literal["minimize", "maximize"] = "maximize",
+    study_name: str = STUDY_NAME,
 ) -> optuna.Study:
-    """Create the study, or load it when the storage already holds one (a stopped search resumes).
+    """Create the study ``study_name``, or load it when the storage already holds one (a stopped search resumes).
 
     ``storage`` None keeps the study in memory (benchmarks, tests).
     """
@@ -166,7 +191,7 @@ def open_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(
         storage=open_storage(storage) if storage else None,
-        study_name=STUDY_NAME,
+        study_name=study_name,
         sampler=sampler,
         direction=direction,
         load_if_exists=True,
@@ -181,10 +206,11 @@ def open_search(
     direction: Literal["minimize", "maximize"] = "maximize",
     baselines: bool = True,
     human: list[float] | None = None,
+    study_name: str = STUDY_NAME,
 ) -> optuna.Study:
     """Open (or resume) the study with a seeded ``sampler`` and, when ``baselines``, put the baselines first
     (into an empty study only; ``human``: the hand-picked merge's weights, one per delta)."""
-    study = open_study(storage, make_sampler(sampler, seed), direction)
+    study = open_study(storage, make_sampler(sampler, seed), direction, study_name)
     if baselines:
         enqueue_baselines(study, space, human)
     return study

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from evoforge.config import Config
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.data.formats import load_examples
+from evoforge.database import database_ref
 from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
 from evoforge.llm.cache import response_cache_path
 from evoforge.merging.export import save_full_model
 from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
 from evoforge.merging.lora import load_delta
+from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student
 from evoforge.offline.world import complexity, eval_records, seed_records
@@ -118,7 +121,7 @@ def train_delta(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[s
     """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all)."""
     root = round_path(run_path, task["round_dir"])
     job = DeltaJob(task["chunk"], task["method"])
-    with _TRAINING:
+    with _TRAINING if config.train.backend == "local" else nullcontext():  # Ray tasks train side by side
         result = train_planned(
             job,
             student_dir(run_path, task["student"]),
@@ -158,9 +161,11 @@ def merge_round(config: Config, run_path: Path, state: dict[str, Any], gateway: 
     every function below that takes one.
     """
     root = round_path(run_path, state["round_dir"])
-    storage = f"sqlite:///{(root / 'merge' / 'optuna.db').resolve()}"
     (root / "merge").mkdir(parents=True, exist_ok=True)
+    where = (database_ref(config.run), root / "merge", config.merge.workers, f"{run_path.name}/{state['round_dir']}")
+    storage, study_name = study_location(*where)  # the run-state database, else SQLite (a journal for workers)
     job = merge_job(config, run_path, state, run_path / state["eval_path"], storage)
+    job.study_name = study_name
     results: dict[str, Any] = run_job(job, RunDir(root), gateway)
     return results
 

@@ -149,8 +149,17 @@ def train_planned(
     """Train (or reuse) the delta of ``job`` into ``out_dir/<job.name>``.
 
     ``eval_path`` (the held-out ``eval.jsonl``) adds the delta's held-out metrics before/after training, on the
-    held-out rows of its chunk (all of them for train@all).
+    held-out rows of its chunk (all of them for train@all). With ``settings.backend`` ray it trains as one Ray
+    task claiming ``ray_num_cpus`` and ``ray_num_gpus`` (paths must be the same on every node): the same seed and
+    inputs give the same adapter as training here, bit for bit on CPU with the same number of torch threads.
     """
+    if settings.backend == "ray":
+        from evoforge.cluster import gpus_per_task, run_task
+
+        local = settings.model_copy(update={"backend": "local"})
+        options = {"num_cpus": settings.ray_num_cpus, "num_gpus": gpus_per_task(settings.ray_num_gpus)}
+        paths = (job, student_path, chunks_dir, out_dir, local)
+        return run_task(train_planned, *paths, eval_path=eval_path, seed=seed, device=device, **options)
     chunks = read_chunks(chunks_dir)
     held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
     if job.chunk == ALL_CHUNK:
