@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict[str, str]]
 _CHAT_MODULE = "evoforge.llm.langchain"  # imported on first use, off the event loop (it takes most of a second)
+_chat_module: Any = None  # set once that import has finished (sys.modules also holds a half-imported module)
 
 
 def _run_has_callbacks() -> bool:
@@ -168,8 +169,10 @@ class LLMGateway:
     ) -> CachedResponse:
         """One request; inside a LangChain run with callbacks it goes through :meth:`chat_model`, which reports it."""
         if _run_has_callbacks():
-            lc: Any = await asyncio.to_thread(importlib.import_module, _CHAT_MODULE)  # waits for a concurrent import
-            return await lc.reported_answer(self.chat_model(role), messages, sample, overrides, schema)
+            global _chat_module
+            if _chat_module is None:  # concurrent first calls each wait in import_module for the one import
+                _chat_module = await asyncio.to_thread(importlib.import_module, _CHAT_MODULE)
+            return await _chat_module.reported_answer(self.chat_model(role), messages, sample, overrides, schema)
         return (await self._answer(role, messages, sample, overrides, schema))[0]
 
     async def _answer(

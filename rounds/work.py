@@ -246,7 +246,7 @@ def close_round(
     current = "auto_merge" if promoted else "raw"
     ceiling = metric_ceiling(config.eval.metric)
     root = round_path(run_path, state["round_dir"])
-    spec = table_specs(config, state, root)[current] if current != "raw" else MergeSpec({})
+    spec = table_specs(config, state, root)[current]
     [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec}, gateway)
     report.save(root / "evals" / f"held-out-{current}.json")
     failed = [ex for ex in report.per_example if ex["score"] < ceiling]
