@@ -3,9 +3,13 @@ over one base model), and ``evoforge chat``, the chat UI over the same experts o
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, get_type_hints
 
 import typer
 
@@ -15,6 +19,7 @@ from evoforge.errors import ConfigError
 if TYPE_CHECKING:
     from evoforge.serve.lmoe import LMoE
 
+F = TypeVar("F", bound=Callable[..., Any])
 serve_app = typer.Typer(help="Serve models over an OpenAI-compatible HTTP API.", no_args_is_help=True)
 
 
@@ -66,9 +71,17 @@ SamplesOpt = Annotated[int, typer.Option("--router-max-samples", min=1, help="In
 IdentityOpt = Annotated[
     Path | None, typer.Option("--identity", help="model_identity.txt: its first line is every chat's system prompt.")
 ]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda (the peft backend).")]
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", min=1, help="torch CPU threads (1 is fastest on a busy 2-core machine).")
+]
+BackendOpt = Annotated[
+    Literal["peft", "vllm"],
+    typer.Option("--backend", help="peft: every adapter in one PEFT model, any machine; vllm: multi-LoRA on a GPU."),
+]
+VllmArgOpt = Annotated[
+    list[str] | None,
+    typer.Option("--vllm-arg", help="KEY=VALUE: one more vLLM engine argument (--backend vllm; repeatable)."),
 ]
 ApiKeyEnvOpt = Annotated[
     str | None, typer.Option("--api-key-env", help="Environment variable holding the bearer token of the API.")
@@ -85,64 +98,98 @@ def _api_key(variable: str | None) -> str | None:
     return key
 
 
-def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
-    from evoforge.serve.experts import parse_pairs
+@dataclass
+class ModelSource:
+    """The options naming what ``serve lmoe`` and ``chat`` load: a run's or a base's experts, routing, backend.
 
-    return parse_pairs(values or [], flag)
+    Each field is the command-line option its annotation declares; :func:`model_options` gives them to a command.
+    """
+
+    base: BaseOpt = None
+    expert: ExpertOpt = None
+    expert_data: ExpertDataOpt = None
+    describe: DescribeOpt = None
+    run: RunOpt = None
+    round_n: RoundOpt = None
+    router: RouterOpt = "embedding"
+    router_k: RouterKOpt = 25
+    max_samples: SamplesOpt = 1000
+    backend: BackendOpt = "peft"
+    vllm_arg: VllmArgOpt = None
+    config: ConfigOpt = None
+    runs_dir: RunsDirOpt = None
+    device: DeviceOpt = "auto"
+    threads: ThreadsOpt = None
+
+    @property
+    def given(self) -> bool:
+        """Whether any model was named (a run, a base or an expert)."""
+        return bool(self.base or self.run or self.expert)
+
+    def open(self, identity: Path | None = None) -> LMoE:
+        """Load the experts these options name into one :class:`LMoE` (``identity``: its identity file)."""
+        from evoforge.cli.options import resolve_config
+        from evoforge.console import info
+        from evoforge.serve.experts import parse_pairs
+        from evoforge.serve.identity import read_identity
+        from evoforge.serve.lmoe import RouterSettings, build_lmoe
+        from evoforge.serve.loading import resolve_experts, router_gateway
+        from evoforge.serve.vllm_args import parse_engine_args
+
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        cfg = resolve_config(self.config, runs_dir=self.runs_dir)
+        base_dir, experts = resolve_experts(
+            base=self.base,
+            adapters=parse_pairs(self.expert or [], "--expert"),
+            data=parse_pairs(self.expert_data or [], "--expert-data"),
+            descriptions=parse_pairs(self.describe or [], "--describe"),
+            run=self.run,
+            round_n=self.round_n,
+            runs_dir=cfg.run.runs_dir,
+            max_samples=self.max_samples,
+        )
+        settings = RouterSettings(kind=self.router, k=self.router_k, max_samples=self.max_samples)
+        gateway = router_gateway(cfg.llm, settings.role) if self.router == "agent" else None
+        names = ", ".join(e.name for e in experts) or "-"
+        info(f"loading {base_dir} with {len(experts)} expert(s) on {self.backend}: {names}")
+        return build_lmoe(
+            base_dir,
+            experts,
+            router=settings,
+            gateway=gateway,
+            identity=read_identity(identity) if identity else "",
+            device=self.device,
+            backend=self.backend,
+            engine_args=parse_engine_args(parse_pairs(self.vllm_arg or [], "--vllm-arg")),
+        )
 
 
-def open_lmoe(
-    *,
-    base: str | None,
-    expert: list[str] | None,
-    expert_data: list[str] | None,
-    describe: list[str] | None,
-    run: str | None,
-    round_n: int | None,
-    router: Literal["embedding", "agent", "none"],
-    router_k: int,
-    max_samples: int,
-    identity: Path | None,
-    config: Path | None,
-    runs_dir: Path | None,
-    device: str,
-) -> LMoE:
-    """Load the experts the options name (a run's, or a base with adapters) into one :class:`LMoE`."""
-    from evoforge.cli.options import resolve_config
-    from evoforge.console import info
-    from evoforge.serve.identity import read_identity
-    from evoforge.serve.lmoe import RouterSettings, build_lmoe
-    from evoforge.serve.loading import resolve_experts, router_gateway
+def model_options(command: F) -> F:
+    """Give ``command`` every :class:`ModelSource` option; it receives them as one keyword ``source``."""
+    hints = get_type_hints(ModelSource, include_extras=True)
+    shared = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in fields(ModelSource)
+    ]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "source"]
 
-    cfg = resolve_config(config, runs_dir=runs_dir)
-    base_dir, experts = resolve_experts(
-        base=base,
-        adapters=_pairs(expert, "--expert"),
-        data=_pairs(expert_data, "--expert-data"),
-        descriptions=_pairs(describe, "--describe"),
-        run=run,
-        round_n=round_n,
-        runs_dir=cfg.run.runs_dir,
-        max_samples=max_samples,
-    )
-    settings = RouterSettings(kind=router, k=router_k, max_samples=max_samples)
-    gateway = router_gateway(cfg.llm, settings.role) if router == "agent" else None
-    info(f"loading {base_dir} with {len(experts)} expert(s): {', '.join(e.name for e in experts) or '-'}")
-    text = read_identity(identity) if identity else ""
-    return build_lmoe(base_dir, experts, router=settings, gateway=gateway, identity=text, device=device)
+    @functools.wraps(command)
+    def with_source(**given: Any) -> Any:
+        source = ModelSource(**{f.name: given.pop(f.name) for f in fields(ModelSource)})
+        return command(source=source, **given)
+
+    with_source.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]
+    with_source.__annotations__ = {p.name: p.annotation for p in [*own, *shared]}
+    return with_source  # type: ignore[return-value]
 
 
 @serve_app.command("lmoe")
+@model_options
 def serve_lmoe(
-    base: BaseOpt = None,
-    expert: ExpertOpt = None,
-    expert_data: ExpertDataOpt = None,
-    describe: DescribeOpt = None,
-    run: RunOpt = None,
-    round_n: RoundOpt = None,
-    router: RouterOpt = "embedding",
-    router_k: RouterKOpt = 25,
-    max_samples: SamplesOpt = 1000,
+    source: ModelSource,
     identity: IdentityOpt = None,
     port: Annotated[int, typer.Option("--port", "-p", help="TCP port.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (default: loopback only).")] = "127.0.0.1",
@@ -157,15 +204,12 @@ def serve_lmoe(
         int, typer.Option("--max-body-bytes", min=1024, help="Largest request body accepted.")
     ] = 1_000_000,
     max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="Completions decoded together at most.")] = 32,
-    config: ConfigOpt = None,
-    runs_dir: RunsDirOpt = None,
-    device: DeviceOpt = "auto",
-    threads: ThreadsOpt = None,
 ) -> None:
     """Serve LoRA experts over one base model as an OpenAI-compatible API at http://HOST:PORT/v1 (LMoE).
 
     ``model: auto`` is routed (``--router``); naming an expert as the model skips routing. The expert that answered
-    is the response's ``model`` and its ``x-expert`` header.
+    is the response's ``model`` and its ``x-expert`` header. ``--backend vllm`` serves the same experts with vLLM's
+    multi-LoRA on a GPU (the ``vllm`` extra).
     """
     import logging
 
@@ -176,22 +220,7 @@ def serve_lmoe(
     from evoforge.serve.schemas import Limits
 
     key = _api_key(api_key_env)
-    _set_threads(threads)
-    lmoe = open_lmoe(
-        base=base,
-        expert=expert,
-        expert_data=expert_data,
-        describe=describe,
-        run=run,
-        round_n=round_n,
-        router=router,
-        router_k=router_k,
-        max_samples=max_samples,
-        identity=identity,
-        config=config,
-        runs_dir=runs_dir,
-        device=device,
-    )
+    lmoe = source.open(identity)
     limits = Limits(max_body_bytes=max_body, max_tokens=max_tokens, default_max_tokens=min(128, max_tokens))
     app = create_app(lmoe, limits=limits, api_key=key, max_batch=max_batch)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -202,33 +231,17 @@ def serve_lmoe(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
+@model_options
 def chat(
-    base: BaseOpt = None,
-    expert: ExpertOpt = None,
-    expert_data: ExpertDataOpt = None,
-    describe: DescribeOpt = None,
-    run: RunOpt = None,
-    round_n: RoundOpt = None,
+    source: ModelSource,
     url: Annotated[
         str | None, typer.Option("--url", help="An OpenAI-compatible server (…/v1) instead of a local model.")
     ] = None,
     api_key_env: ApiKeyEnvOpt = None,
-    router: RouterOpt = "embedding",
     identity: IdentityOpt = None,
     port: Annotated[int, typer.Option("--port", "-p", help="TCP port of the UI.")] = 7860,
     host: Annotated[str, typer.Option("--host", help="Interface to bind (default: loopback only).")] = "127.0.0.1",
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1, help="Longest answer.")] = 128,
-    config: ConfigOpt = None,
-    runs_dir: RunsDirOpt = None,
-    device: DeviceOpt = "auto",
-    threads: ThreadsOpt = None,
 ) -> None:
     """Chat with a run's experts, a base model with adapters, or any OpenAI-compatible server (--url), in a browser.
 
@@ -247,14 +260,9 @@ def chat(
         if url is None:
             from evoforge.serve.api import create_app
 
-            _set_threads(threads)
-            lmoe = open_lmoe(
-                base=base, expert=expert, expert_data=expert_data, describe=describe, run=run, round_n=round_n,
-                router=router, router_k=25, max_samples=1000, identity=None, config=config, runs_dir=runs_dir,
-                device=device,
-            )  # fmt: skip
+            lmoe = source.open()  # the UI sends the identity itself
             url = stack.enter_context(BackgroundServer(create_app(lmoe))).url + "/v1"
-        elif base or run or expert:
+        elif source.given:
             raise ConfigError("give either --url or a local model (--run, or --base with --expert), not both")
         ui = build_chat_ui(url, key or "unused", text, max_tokens)
         info(f"chat UI at http://{host}:{port} (models from {url})")

@@ -1,12 +1,13 @@
 """The LMoE behind an OpenAI-compatible HTTP API: ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``.
 
-Each request is routed (``model: auto``) or sent to the expert it names; its completions join the batcher's next
-mixed-adapter batch. The chosen expert is the response's ``model`` and its ``x-expert`` header (several experts,
-comma-separated, when the prompts of one ``/v1/completions`` request went to different ones), and is logged.
-Streaming answers in server-sent events ending with ``data: [DONE]``; a client that goes away mid-stream cancels
+Each request is routed (``model: auto``) or sent to the expert it names; its completions go to the engine's decoder
+(PEFT: the batcher's mixed-adapter batch, which it joins at the next step; vLLM: vLLM's running batch). The chosen
+expert is the response's ``model`` and its ``x-expert`` header (several experts, comma-separated, when the prompts
+of one ``/v1/completions`` request went to different ones), and is logged. Streaming answers in server-sent events
+ending with ``data: [DONE]``. A client that goes away, mid-stream or while it waits for a whole response, cancels
 its completions, which leave their batch at the next step. Every error is OpenAI's error object with a clear
-message, never a traceback: 400 bad JSON or fields, 401 a missing or wrong bearer token (when a key is set), 404
-an unknown model or path, 413 an oversize body.
+message, never a traceback: 400 bad JSON or fields, 401 a missing or wrong bearer token (when a key is set), 404 an
+unknown model or path, 413 an oversize body.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from evoforge.serve.batching import Batcher, Stream
+from evoforge.serve.backend import Decoder, Stream
 from evoforge.serve.decoding import Row, Sampling
 from evoforge.serve.identity import with_identity
 from evoforge.serve.lmoe import LMoE, UnknownModel
@@ -38,18 +40,18 @@ log = logging.getLogger("evoforge.serve")
 def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None = None, max_batch: int = 32) -> FastAPI:
     """The FastAPI app serving ``lmoe``; ``api_key`` (when set) is the bearer token every ``/v1`` call needs.
 
-    ``max_batch`` bounds the completions decoded together (1 = one at a time).
+    ``max_batch`` bounds the completions decoded together (1 = one at a time). The engine starts decoding now.
     """
     limits = limits or Limits()
-    batcher = Batcher(lmoe.engine, max_batch=max_batch)
+    decoder = lmoe.engine.start(max_batch)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        await asyncio.to_thread(batcher.close)
+        await asyncio.to_thread(decoder.close)
 
     app = FastAPI(title="evoforge LMoE", lifespan=lifespan)
-    app.state.batcher = batcher
+    app.state.decoder = decoder
     created = int(time.time())
 
     def authorize(request: Request) -> None:
@@ -86,7 +88,7 @@ def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None 
         users = [t["content"] for t in turns if t["role"] == "user"]
         [route] = await _route(lmoe, body.model, [users[-1] if users else turns[-1]["content"]])
         prompt = lmoe.engine.chat_prompt(with_identity(turns, lmoe.identity))
-        return await _answer(batcher, "chat", body.stream, body, [(prompt, route)], sampling, lmoe)
+        return await _answer(request, decoder, "chat", body, [(prompt, route)], sampling, lmoe)
 
     @app.post("/v1/completions", dependencies=[Depends(authorize)], response_model=None)
     async def completions(request: Request) -> JSONResponse | StreamingResponse:
@@ -95,7 +97,7 @@ def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None 
         texts = body.prompts(limits)
         routes = await _route(lmoe, body.model, texts)
         prompts = [(lmoe.engine.encode(text), route) for text, route in zip(texts, routes, strict=True)]
-        return await _answer(batcher, "text", body.stream, body, prompts, sampling, lmoe)
+        return await _answer(request, decoder, "text", body, prompts, sampling, lmoe)
 
     return app
 
@@ -106,10 +108,13 @@ async def _read_json(request: Request, limit: int) -> Any:
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is {declared} bytes; this server accepts at most {limit}", code="too_large")
     data = bytearray()
-    async for piece in request.stream():
-        data += piece
-        if len(data) > limit:
-            raise ApiError(413, f"request body exceeds {limit} bytes", code="too_large")
+    try:
+        async for piece in request.stream():
+            data += piece
+            if len(data) > limit:
+                raise ApiError(413, f"request body exceeds {limit} bytes", code="too_large")
+    except ClientDisconnect:
+        raise _gone() from None
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -127,9 +132,9 @@ async def _route(lmoe: LMoE, model: str, texts: Sequence[str]) -> list[Route]:
 
 
 async def _answer(
-    batcher: Batcher,
+    request: Request,
+    decoder: Decoder,
     kind: Kind,
-    stream: bool,
     body: ChatRequest | CompletionRequest,
     prompts: list[tuple[list[int], Route]],
     sampling: Sampling,
@@ -149,19 +154,29 @@ async def _answer(
     headers = {"x-expert": reply.model}
     prompt_tokens = sum(len(ids) for ids, _ in prompts)
     streams = [
-        batcher.submit(Row(list(ids), lmoe.adapter(route.expert), sampling))
+        decoder.submit(Row(list(ids), lmoe.adapter(route.expert), sampling.for_choice(i)))
         for ids, route in prompts
-        for _ in range(body.n)
+        for i in range(body.n)
     ]
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    if stream:
+    if body.stream:
         events = _events(reply, streams, prompt_tokens, include_usage)
         return StreamingResponse(events, media_type="text/event-stream", headers=headers)
     try:
-        rows = [await s.result() for s in streams]
+        rows = await _results(request, streams)
     finally:
         for s in streams:
             s.cancel()
+    if rows is None:
+        cancelled = [await s.result() for s in streams]  # each ends at its engine's next step
+        log.info(
+            "client went away: %d %s completion(s) by %s cancelled after %d token(s)",
+            len(cancelled),
+            kind,
+            reply.model,
+            sum(len(r.tokens) for r in cancelled),
+        )
+        raise _gone()
     log.info(
         "%s completion by %s: %d prompt + %d completion tokens",
         kind,
@@ -170,6 +185,31 @@ async def _answer(
         sum(len(r.tokens) for r in rows),
     )
     return JSONResponse(reply.body(rows, prompt_tokens), headers=headers)
+
+
+async def _results(request: Request, streams: list[Stream]) -> list[Row] | None:
+    """Every stream's finished row, in order; None when the client disconnects before they are all done."""
+    results = asyncio.ensure_future(asyncio.gather(*(s.result() for s in streams)))
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({results, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if results.done():
+        return list(results.result())
+    results.cancel()
+    return None
+
+
+async def _disconnected(request: Request) -> None:
+    """Return once the client has closed the connection (the body is read: nothing else arrives before that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _gone() -> ApiError:
+    """The answer to a client that has gone (nobody reads it; nginx's 499, "client closed request")."""
+    return ApiError(499, "the client closed the request", code="client_closed")
 
 
 async def _events(reply: Reply, streams: list[Stream], prompt_tokens: int, include_usage: bool) -> AsyncIterator[str]:

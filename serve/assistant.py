@@ -18,6 +18,7 @@ from typing import Any
 
 from evoforge.errors import DataError
 from evoforge.serve.decoding import Row, Sampling
+from evoforge.serve.engine import LoraEngine
 from evoforge.serve.experts import AUTO, BASE, Expert
 from evoforge.serve.identity import IDENTITY_FILE, read_identity, with_identity
 from evoforge.serve.lmoe import LMoE, RouterSettings, UnknownModel, build_lmoe
@@ -60,6 +61,8 @@ class Assistant:
             base, experts = resolve_experts(base=str(model_or_run), adapters=named)
         identity = read_identity(identity_file) if identity_file is not None and identity_file.is_file() else ""
         self.lmoe: LMoE = build_lmoe(base, experts, router=RouterSettings(), identity=identity, device=device)
+        assert isinstance(self.lmoe.engine, LoraEngine)  # the PEFT backend: batches are decoded in this thread
+        self.engine: LoraEngine = self.lmoe.engine
         self.default_expert = _default(self.lmoe, experts)
         self.max_new_tokens = max_new_tokens
         self.max_batch = max_batch
@@ -81,7 +84,7 @@ class Assistant:
         conversations = [_messages(n, c) for n, c in enumerate(contexts, 1)]
         models = [str(c.get("expert") or self.default_expert) for c in contexts]
         rows = [
-            Row(self.lmoe.engine.chat_prompt(with_identity(messages, self.lmoe.identity)), "", sampling)
+            Row(self.engine.chat_prompt(with_identity(messages, self.lmoe.identity)), "", sampling)
             for messages in conversations
         ]
         for model in sorted(set(models)):
@@ -97,7 +100,7 @@ class Assistant:
                 rows[i].adapter = self.lmoe.adapter(route.expert)
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].prompt_ids))
         for start in range(0, len(order), self.max_batch):
-            self.lmoe.engine.run([rows[i] for i in order[start : start + self.max_batch]])
+            self.engine.run([rows[i] for i in order[start : start + self.max_batch]])
         return [row.text.strip() for row in rows], [row.mean_logprob for row in rows]
 
 

@@ -1,78 +1,52 @@
-"""Requests from the event loop, decoded together in a worker thread: the server's continuous supply of batches.
+"""Requests from the event loop, decoded together in a worker thread: continuous mixed-adapter batching.
 
-:meth:`Batcher.submit` queues a :class:`~evoforge.serve.decoding.Row` and returns a :class:`Stream` whose text
-pieces arrive on the caller's event loop. One worker thread takes every queued row (up to ``max_batch``, waiting
-``window_s`` after the first for others to join) and decodes them as one mixed-adapter batch; rows that arrive
-meanwhile form the next batch. ``max_batch=1`` serves one request at a time (the baseline of ``bench/serve.py``).
+:meth:`Batcher.submit` queues a :class:`~evoforge.serve.decoding.Row` and returns a
+:class:`~evoforge.serve.backend.Stream` whose text pieces arrive on the caller's event loop. One worker thread takes
+every queued row (up to ``max_batch``, waiting ``window_s`` after the first for others to join) and decodes them as
+one mixed-adapter batch; a row that arrives meanwhile joins that batch at its next decode step while there is room
+(the engine prefills it and stacks its KV cache onto the batch's), else it waits for a free slot. ``max_batch=1``
+serves one request at a time (the baseline of ``bench/serve.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
+from evoforge.serve.backend import Stream, open_stream
 from evoforge.serve.decoding import Row
-from evoforge.serve.engine import LoraEngine
 
-_DONE = object()
+Admit = Callable[[int], list[Row]]  # given how many rows are decoding, more rows to join them (maybe none)
 
 
-@dataclass
-class Stream:
-    """The text of one queued row as it is generated: iterate it, or ``await`` :meth:`result`."""
+class RowRunner(Protocol):
+    """What the batcher drives: something that decodes a list of rows together (a :class:`LoraEngine`)."""
 
-    row: Row
-    _pieces: asyncio.Queue[object]
-    _failure: list[BaseException]
-
-    def __aiter__(self) -> Stream:
-        return self
-
-    async def __anext__(self) -> str:
-        piece = await self._pieces.get()
-        if piece is _DONE:
-            await self._pieces.put(_DONE)  # later iterations stop too
-            if self._failure:
-                raise self._failure[0]
-            raise StopAsyncIteration
-        assert isinstance(piece, str)
-        return piece
-
-    async def result(self) -> Row:
-        """Wait for the row to finish; returns it (its ``text``, ``tokens``, ``finish_reason``)."""
-        async for _ in self:
-            pass
-        return self.row
-
-    def cancel(self) -> None:
-        """Stop generating (the client went away): the row leaves its batch at the next step."""
-        self.row.cancelled = True
+    def run(self, rows: Sequence[Row], admit: Admit | None = None) -> None:
+        """Decode ``rows`` until each is done, adding the rows ``admit`` hands over between steps."""
+        ...
 
 
 class Batcher:
-    """One worker thread feeding :class:`LoraEngine` batches of the rows submitted from any event loop."""
+    """One worker thread feeding ``engine`` batches of the rows submitted from any event loop (a decoder)."""
 
-    def __init__(self, engine: LoraEngine, max_batch: int = 32, window_s: float = 0.005) -> None:
+    def __init__(self, engine: RowRunner, max_batch: int = 32, window_s: float = 0.005) -> None:
         self.engine = engine
         self.max_batch = max_batch
         self.window_s = window_s
-        self._queue: queue.Queue[tuple[Row, asyncio.AbstractEventLoop, Stream] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[Row, Stream] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="lmoe-batcher", daemon=True)
         self._thread.start()
         self.batches = 0  # how many batches were decoded (for tests and the benchmark)
 
     def submit(self, row: Row) -> Stream:
         """Queue ``row``; its text arrives on the running event loop through the returned :class:`Stream`."""
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[object] = asyncio.Queue()
-        stream = Stream(row, pieces, [])
-        row.on_delta = lambda text: loop.call_soon_threadsafe(pieces.put_nowait, text)
-        row.on_done = lambda _row: loop.call_soon_threadsafe(pieces.put_nowait, _DONE)
-        self._queue.put((row, loop, stream))
+        stream = open_stream(row)
+        self._queue.put((row, stream))
         return stream
 
     def close(self) -> None:
@@ -98,13 +72,26 @@ class Batcher:
                 batch.append(item)
             self._run(batch)
 
-    def _run(self, batch: list[tuple[Row, asyncio.AbstractEventLoop, Stream]]) -> None:
+    def _run(self, batch: list[tuple[Row, Stream]]) -> None:
         self.batches += 1
         try:
-            self.engine.run([row for row, _, _ in batch])
+            self.engine.run([row for row, _ in batch], admit=functools.partial(self._admit, batch))
         except Exception as error:  # reported to every waiting request, never lost in the thread
-            for row, loop, stream in batch:
+            for row, stream in batch:
                 if row.finish_reason is None:
-                    stream._failure.append(error)
-                    with contextlib.suppress(RuntimeError):  # that request's loop is gone
-                        loop.call_soon_threadsafe(stream._pieces.put_nowait, _DONE)
+                    stream.fail(error)
+
+    def _admit(self, batch: list[tuple[Row, Stream]], busy: int) -> list[Row]:
+        """The rows queued since the batch began, up to ``max_batch`` in all (they join it at the next step)."""
+        rows: list[Row] = []
+        while busy + len(rows) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:  # closing: finish what is decoding
+                self._queue.put(None)
+                break
+            batch.append(item)
+            rows.append(item[0])
+        return rows

@@ -9,8 +9,8 @@ of a stop string, or a half-decoded character, is held back until it is settled.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
@@ -34,6 +34,11 @@ class Sampling:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+
+    def for_choice(self, index: int) -> Sampling:
+        """The sampling of choice ``index`` of a request with ``n`` choices: the seed moves on by ``index`` (as
+        vLLM does), so seeded choices differ from each other yet repeat exactly."""
+        return self if self.seed is None or index == 0 else replace(self, seed=self.seed + index)
 
 
 @dataclass(eq=False)
@@ -97,6 +102,14 @@ class Row:
             self.finish_reason = "length"
         elif self.cancelled:
             self.finish_reason = "cancelled"
+        self._flush()
+
+    def update(self, tokens: Sequence[int], text: str, reason: FinishReason | None) -> None:
+        """Take the progress an engine tracked itself (vLLM's cumulative output: its tokens, its text with stop
+        strings already cut) and stream what is new; ``reason`` ends the row."""
+        self.tokens, self.text = list(tokens), text
+        if reason is not None and self.finish_reason is None:
+            self.finish_reason = reason
         self._flush()
 
     def finish(self, reason: FinishReason) -> None:

@@ -12,11 +12,12 @@ round's best merge (``merge/best_adapter``) are served as ``train@all`` and ``au
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evoforge.errors import ConfigError, DataError
+from evoforge.serve.decoding import BASE_ADAPTER
 
 AUTO = "auto"
 BASE = "base"
@@ -37,6 +38,15 @@ class Expert:
     def routable(self) -> bool:
         """Whether ``auto`` may route to it (it has training instructions to compare a request with)."""
         return bool(self.instructions)
+
+
+def check_adapter_dirs(adapters: Mapping[str, Path | str]) -> None:
+    """Every adapter is a PEFT adapter directory under a name other than the base model's reserved one."""
+    for name, path in adapters.items():
+        if name == BASE_ADAPTER:
+            raise ConfigError(f"'{BASE_ADAPTER}' is reserved for the base model; rename that expert")
+        if not (Path(path) / "adapter_config.json").is_file():
+            raise ConfigError(f"expert '{name}': {path} is not a PEFT adapter directory (no adapter_config.json)")
 
 
 def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:

@@ -1,19 +1,22 @@
 """The LMoE: one resident base model, its experts, a router for ``model: auto``, and the model's identity.
 
-:func:`build_lmoe` loads everything once; :class:`LMoE` answers which models are served, where a request goes
-(:meth:`LMoE.route`) and which adapter serves a model name. The HTTP server (:mod:`evoforge.serve.api`), the
-:class:`~evoforge.serve.Assistant` and the chat UI all use it.
+:func:`build_lmoe` loads everything once, on one of two backends: ``peft`` (the default: every adapter in one
+PEFT model, decoded by our own batching loop, any machine) or ``vllm`` (vLLM multi-LoRA on a GPU, the ``vllm``
+extra). :class:`LMoE` answers which models are served, where a request goes (:meth:`LMoE.route`) and which adapter
+serves a model name, whichever backend decodes. The HTTP server (:mod:`evoforge.serve.api`), the
+:class:`~evoforge.serve.Assistant` (PEFT only) and the chat UI all use it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
+from evoforge.serve.backend import Engine
 from evoforge.serve.decoding import BASE_ADAPTER
 from evoforge.serve.engine import LoraEngine
 from evoforge.serve.experts import AUTO, BASE, Expert
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("evoforge.serve")
 RouterKind = Literal["embedding", "agent", "none"]
+Backend = Literal["peft", "vllm"]
 
 
 class UnknownModel(LookupError):
@@ -51,9 +55,9 @@ class RouterSettings:
 
 
 class LMoE:
-    """Experts over one :class:`LoraEngine`, with ``router`` for ``auto`` (None: ``auto`` is not served)."""
+    """Experts over one engine (PEFT's :class:`LoraEngine` or vLLM's), ``router`` for ``auto`` (None: not served)."""
 
-    def __init__(self, engine: LoraEngine, experts: Sequence[Expert], router: Router | None, identity: str = ""):
+    def __init__(self, engine: Engine, experts: Sequence[Expert], router: Router | None, identity: str = ""):
         self.engine = engine
         self.experts = {e.name: e for e in experts}
         self.router = router
@@ -96,15 +100,28 @@ def build_lmoe(
     gateway: LLMGateway | None = None,
     identity: str = "",
     device: str = "auto",
+    backend: Backend = "peft",
+    engine_args: Mapping[str, Any] | None = None,
 ) -> LMoE:
-    """Load the base model with every expert's adapter and build the router ``router`` asks for."""
+    """Load the base model with every expert's adapter on ``backend`` and build the router ``router`` asks for.
+
+    ``device`` places the PEFT model; ``engine_args`` are more of vLLM's engine arguments (``--vllm-arg``).
+    """
     names = [e.name for e in experts]
     reserved = {AUTO, BASE} & set(names)
     if reserved or len(set(names)) != len(names):
         raise ConfigError(f"expert names must be unique and not {AUTO!r} or {BASE!r}: {names}")
     settings = router or RouterSettings()
     adapters = {e.name: e.adapter for e in experts if e.adapter is not None}
-    engine = LoraEngine(base, adapters, device=device)
+    engine: Engine
+    if backend == "vllm":
+        from evoforge.serve.vllm_engine import VllmEngine
+
+        engine = VllmEngine(base, adapters, engine_args)
+    else:
+        if engine_args:
+            raise ConfigError("--vllm-arg applies to --backend vllm only")
+        engine = LoraEngine(base, adapters, device=device)
     return LMoE(engine, experts, _router(settings, experts, gateway), identity)
 
 

@@ -4,6 +4,9 @@ experts, ``auto`` routed by the agent router through the real gateway (a mocked 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,7 +131,7 @@ def test_concurrent_requests_for_different_experts_share_batches(
 
     models = ["arithmetic", "strings", "base"] * 4
     alone = {m: client.chat.completions.create(model=m, messages=ASK, max_tokens=8, temperature=0) for m in set(models)}
-    batcher = server.server.config.app.state.batcher
+    batcher = server.server.config.app.state.decoder
     before = batcher.batches
     with ThreadPoolExecutor(len(models)) as pool:
         replies = list(
@@ -141,6 +144,61 @@ def test_concurrent_requests_for_different_experts_share_batches(
         assert reply.choices[0].message.content == alone[model].choices[0].message.content
 
 
+def test_a_request_arriving_mid_batch_joins_it_at_the_next_step(
+    client: openai.OpenAI, server: BackgroundServer
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(model: str, max_tokens: int) -> str:
+        reply = client.chat.completions.create(model=model, messages=ASK, max_tokens=max_tokens, temperature=0)
+        return reply.choices[0].message.content or ""
+
+    alone = ask("strings", 6)
+    decoder = server.server.config.app.state.decoder
+    before = decoder.batches
+    with ThreadPoolExecutor(1) as pool:
+        long = pool.submit(ask, "arithmetic", 64)
+        deadline = time.monotonic() + 30
+        while decoder.batches == before:  # until the long answer's batch is decoding
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        joined = ask("strings", 6)
+        assert not long.done()  # the short answer did not wait for the long one's batch to end
+        assert long.result(timeout=60)
+    assert joined == alone and decoder.batches == before + 1  # one batch served both
+
+
+def test_rows_joining_mid_batch_decode_as_they_would_alone(lmoe: LMoE) -> None:
+    from evoforge.serve.decoding import Row, Sampling
+    from evoforge.serve.engine import LoraEngine
+
+    engine = lmoe.engine
+    assert isinstance(engine, LoraEngine)
+    prompts = {  # a joiner longer than the running batch's cache, and one shorter
+        "first": ("arithmetic", engine.chat_prompt(ASK)),
+        "longer": ("strings", engine.chat_prompt([{"role": "user", "content": "Reverse every word of: " * 6}])),
+        "shorter": ("__base__", engine.encode("What is")),
+    }
+
+    def rows() -> dict[str, Row]:
+        return {name: Row(list(ids), adapter, Sampling(max_tokens=12)) for name, (adapter, ids) in prompts.items()}
+
+    alone = rows()
+    for row in alone.values():
+        engine.run([row])
+    joined = rows()
+    steps: list[int] = []
+
+    def admit(busy: int) -> list[Row]:
+        steps.append(busy)
+        return {2: [joined["longer"]], 5: [joined["shorter"]]}.get(len(steps), [])
+
+    engine.run([joined["first"]], admit=admit)
+    assert steps[1:5] == [1, 2, 2, 2]  # the longer row joined after the second step, the shorter after the fifth
+    for name, row in joined.items():
+        assert (row.tokens, row.finish_reason) == (alone[name].tokens, alone[name].finish_reason), name
+
+
 def test_a_client_leaving_mid_stream_frees_its_slot(server: BackgroundServer) -> None:
     auth = {"authorization": f"Bearer {KEY}"}
     body = {"model": "base", "messages": ASK, "max_tokens": 64, "temperature": 0, "stream": True}
@@ -151,6 +209,23 @@ def test_a_client_leaving_mid_stream_frees_its_slot(server: BackgroundServer) ->
         f"{server.url}/v1/chat/completions", json={**body, "stream": False, "max_tokens": 2}, headers=auth, timeout=30
     )
     assert follow.status_code == 200 and follow.headers["x-expert"] == "base"
+
+
+def test_a_client_leaving_before_the_whole_answer_frees_its_slot(lmoe: LMoE, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(lmoe, limits=Limits(max_tokens=900), max_batch=8)
+    body = {"model": "base", "messages": ASK, "max_tokens": 900, "temperature": 0}  # seconds of decoding on a CPU
+    with BackgroundServer(app) as running, caplog.at_level(logging.INFO, logger="evoforge.serve"):
+        url = f"{running.url}/v1/chat/completions"
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json=body, timeout=httpx.Timeout(30, read=0.3))  # gives up and closes the connection
+        deadline = time.monotonic() + 30
+        while not (gone := [r.getMessage() for r in caplog.records if "client went away" in r.getMessage()]):
+            assert time.monotonic() < deadline, "the server did not notice the client leave"
+            time.sleep(0.02)
+        tokens = int(re.search(r"after (\d+) token", gone[0]).group(1))  # type: ignore[union-attr]
+        assert "1 chat completion(s) by base cancelled" in gone[0] and tokens < 900
+        follow = httpx.post(url, json={**body, "max_tokens": 2}, timeout=30)
+        assert follow.status_code == 200 and follow.json()["usage"]["completion_tokens"] <= 2
 
 
 def test_experts_from_a_cycle_run(tmp_path: Path) -> None:
