@@ -5,6 +5,10 @@ the per-model LLM limits live in one PostgreSQL database, so that a run started 
 that sees the same database and the same run directory. Without it (the default) each run keeps SQLite files in
 its run directory and the response cache is the shared SQLite file.
 
+A run id is a key there (the run's checkpoint thread, its studies ``<run-id>/...``), so a run that starts claims
+its id in the table ``evoforge_runs`` (:func:`run_claim`), and a second run with an id the database already holds
+state for is refused: ``evoforge resume`` is the way to continue a run.
+
 The URL is read from the environment when it is needed and never written anywhere: a config names the variable,
 as ``api_key_env`` does for a key. Messages about it name the setting and the variable and show the URL with its
 password replaced (:func:`safe_url`).
@@ -14,9 +18,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evoforge.errors import ConfigError, import_extra
+from evoforge.errors import ConfigError, RunDirError, import_extra
 
 if TYPE_CHECKING:
     from evoforge.config import RunSettings
@@ -25,6 +33,8 @@ SETTING = "run.database_url_env"
 SCHEMES = ("postgresql", "postgres")
 ENV_PREFIX = "env:"  # a storage string ``env:NAME`` means "the database URL held by the variable NAME"
 _PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)(@)")
+RUNS_TABLE = "evoforge_runs"
+_SETUP_LOCK = 0x65766F66  # the advisory lock held while tables are created ("evof")
 
 
 def safe_url(url: str) -> str:
@@ -106,3 +116,71 @@ def _first_line(exc: Exception, url: str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     password = _PASSWORD.search(url)
     return text.replace(password.group(2), "***") if password and password.group(2) else text
+
+
+def create_tables(conn: Any, *statements: str) -> None:
+    """Run ``CREATE TABLE IF NOT EXISTS`` ``statements`` on ``conn``, one session at a time (concurrent ones
+    collide in PostgreSQL)."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
+@contextmanager
+def run_claim(settings: RunSettings, run_id: str, run_dir: Path) -> Iterator[None]:
+    """Claim ``run_id`` in the run-state database for the run that starts in ``run_dir`` (nothing without one);
+    the claim is withdrawn when the body raises (the run directory could not be made).
+
+    Raises:
+        RunDirError: the database already holds state for ``run_id``: a claim (the message says where and when that
+            run started) or LangGraph checkpoints of a run that predates claims.
+        ConfigError: the database cannot be reached (see :func:`connect`).
+    """
+    url = database_url(settings)
+    if url is None:
+        yield
+        return
+    with connect(url) as conn:
+        holder = _claim(conn, run_id, run_dir)
+    if holder is not None:
+        raise RunDirError(
+            f"run id '{run_id}' already has state in the run-state database (${settings.database_url_env}): "
+            f"{holder}; continue that run with `evoforge resume {run_id}` (where its run directory is seen), or "
+            "choose another --run-id"
+        )
+    try:
+        yield
+    except BaseException:
+        with suppress(ConfigError), connect(url) as conn:  # at best: the error that stopped the start is raised
+            conn.execute(f"DELETE FROM {RUNS_TABLE} WHERE run_id = %s", (run_id,))
+        raise
+
+
+def _claim(conn: Any, run_id: str, run_dir: Path) -> str | None:
+    """Claim ``run_id`` (atomically: of two processes starting at once one wins); None, or what holds it."""
+    create_tables(
+        conn,
+        f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id TEXT PRIMARY KEY, run_dir TEXT NOT NULL, "
+        "host TEXT NOT NULL, started TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    holder = _holder(conn, run_id)
+    if holder is not None:
+        return holder
+    if conn.execute("SELECT to_regclass('checkpoints')").fetchone()[0] is not None:
+        found = conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = %s LIMIT 1", (run_id,)).fetchone()
+        if found is not None:
+            return "its LangGraph checkpoints are there"
+    inserted = conn.execute(
+        f"INSERT INTO {RUNS_TABLE} (run_id, run_dir, host) VALUES (%s, %s, %s) "
+        "ON CONFLICT (run_id) DO NOTHING RETURNING run_id",
+        (run_id, str(run_dir.resolve()), socket.gethostname()),
+    ).fetchone()
+    return None if inserted is not None else _holder(conn, run_id)  # else claimed by another process just now
+
+
+def _holder(conn: Any, run_id: str) -> str | None:
+    row = conn.execute(f"SELECT run_dir, host, started FROM {RUNS_TABLE} WHERE run_id = %s", (run_id,)).fetchone()
+    return None if row is None else f"it was started on {row[1]} at {row[2]:%Y-%m-%d %H:%M:%S %Z} in {row[0]}"

@@ -11,10 +11,15 @@ from evoforge.cli.options import RunOptions, run_options
 from evoforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from evoforge.config import Config
+    from evoforge.config import Config, MergeSettings, RunSettings
     from evoforge.merging.job import MergeJob
+    from evoforge.runs import RunDir
 
 DASHBOARD_HINT = "watch or inspect the study: optuna-dashboard {storage}  (pip install optuna-dashboard)"
+DATABASE_HINT = (  # the shell command, with the URL left in its variable (psycopg 3 is the postgres extra's driver)
+    "watch or inspect the study '{study}' in the run-state database: "
+    'optuna-dashboard "postgresql+psycopg://${{{variable}#*://}}"  (pip install optuna-dashboard)'
+)
 
 
 def _adapters(specs: list[str]) -> dict[str, Path]:
@@ -66,7 +71,20 @@ def _new_job(cfg: Config, base: str | None, adapter: list[str], eval_file: Path,
     )
 
 
-def _print_summary(results: dict[str, Any], run_path: Path, storage: str) -> None:
+def study_location(settings: MergeSettings, run_settings: RunSettings, run: RunDir) -> tuple[str, str]:
+    """Where a new search keeps its study, as (storage, study name): ``merge.storage`` (``--storage``) when given;
+    else the run-state database when ``run.database_url_env`` is set (study ``<run-id>/merge``), as a cycle's
+    rounds do; else the run directory (``merge/optuna.db``, a journal file for several workers)."""
+    from evoforge.database import database_ref
+    from evoforge.merging import search
+
+    if settings.storage:
+        return settings.storage, search.STUDY_NAME
+    where = (database_ref(run_settings), run.path / "merge", settings.workers, f"{run.run_id}/merge")
+    return search.study_location(*where)
+
+
+def _print_summary(results: dict[str, Any], run_path: Path, job: MergeJob) -> None:
     from rich.table import Table
 
     from evoforge.console import console, info
@@ -78,7 +96,12 @@ def _print_summary(results: dict[str, Any], run_path: Path, storage: str) -> Non
     info(f"report: {run_path / 'merge' / 'report.md'}")
     if "best_adapter" in results:
         info(f"best merge (PEFT adapter): {results['best_adapter']}")
-    info(DASHBOARD_HINT.format(storage=storage))
+    from evoforge.database import ENV_PREFIX
+
+    if job.storage.startswith(ENV_PREFIX):
+        info(DATABASE_HINT.format(study=job.study_name, variable=job.storage[len(ENV_PREFIX) :]))
+    else:
+        info(DASHBOARD_HINT.format(storage=job.storage))
 
 
 def register(app: typer.Typer) -> None:
@@ -140,11 +163,9 @@ def register(app: typer.Typer) -> None:
             run = opts.start(cfg, "merge")
         settings = job.settings.model_dump() | updates
         job.settings = type(job.settings).model_validate(settings)
-        if not job.storage or "storage" in updates:
-            default = "optuna.db" if job.settings.workers == 1 else "optuna.journal"
-            local = run.file("merge", default)
-            job.storage = job.settings.storage or (f"sqlite:///{local}" if default == "optuna.db" else str(local))
+        if not job.storage:  # a new search (a resumed one keeps its study where it is)
+            job.storage, job.study_name = study_location(job.settings, cfg.run, run)
         with run.recording(interrupted_hint=f"continue with: evoforge merge --resume {run.run_id}"):
             results = run_job(job, run)
         run.finish("completed", best_score=results["best"]["score"])
-        _print_summary(results, run.path, job.storage)
+        _print_summary(results, run.path, job)

@@ -18,8 +18,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from evoforge.config import Config, load_config, shipped_configs
+from evoforge.database import run_claim
 from evoforge.errors import ConfigError
-from evoforge.runs import RunDir
+from evoforge.runs import RunDir, new_run_id
 
 ConfigOpt = Annotated[
     Path | None,
@@ -79,8 +80,11 @@ class RunOptions:
         return resolve_config(self.config or config, [*self.overrides, *extra], self.runs_dir, self.seed)
 
     def start(self, cfg: Config, command: str) -> RunDir:
-        """Create the run directory of ``command`` (named by ``--run-id`` when given)."""
-        return RunDir.create(cfg, command, self.run_id)
+        """Create the run directory of ``command`` (named by ``--run-id`` when given), its id first claimed in the
+        run-state database when there is one (an id that database already holds state for is refused)."""
+        run_id = self.run_id or new_run_id(command)
+        with run_claim(cfg.run, run_id, cfg.run.runs_dir / run_id):
+            return RunDir.create(cfg, command, run_id)
 
 
 _TAIL: tuple[tuple[str, Any], ...] = (

@@ -65,16 +65,46 @@ def provider_revision(model: str) -> str | None:
 
 
 def ensure_provider_for(model: str) -> None:
-    """Import LiteLLM and, when ``model``'s provider is a plug-in (an entry point), register its handler once.
+    """Import LiteLLM; when ``model``'s provider is a plug-in (an entry point), register its handler once; and
+    give ``model`` a price of zero when LiteLLM's price map lacks it (:func:`price_if_unknown`).
 
     Called from worker threads: the handler is complete (its ``revision`` set) before anyone can see it.
     """
     litellm_module()
     name = model.split("/", 1)[0]
-    if "/" not in model or is_registered(name):
-        return
-    for entry in entry_points(group=PROVIDER_GROUP, name=name):
-        register_provider(name, entry.load()())
+    if "/" in model and not is_registered(name):
+        for entry in entry_points(group=PROVIDER_GROUP, name=name):
+            register_provider(name, entry.load()())
+    price_if_unknown(model)
+
+
+ZERO_PRICES = {
+    "input_cost_per_token": 0.0,
+    "output_cost_per_token": 0.0,
+    "cache_creation_input_token_cost": 0.0,
+    "cache_read_input_token_cost": 0.0,
+}
+
+
+def price_if_unknown(model: str) -> None:
+    """Enter ``model`` in LiteLLM's price map at zero when the map lacks it (a local server's model, a plug-in's).
+
+    LiteLLM prices every response from that map; for a model it lacks, the lookup fails the slow way on every call
+    (about a sixth of the client's CPU per call against a local OpenAI-compatible server). Such a call cost 0 then
+    and still does; an entry's own per-token prices are applied by the gateway, not by LiteLLM.
+    """
+    litellm = litellm_module()
+    with _REGISTERING:
+        try:
+            litellm.get_model_info(model)
+            return
+        except Exception:  # LiteLLM says "This model isn't mapped yet" with a plain Exception
+            pass
+        try:
+            provider = litellm.get_llm_provider(model)[1]
+        except Exception:  # LiteLLM cannot route it: the call itself fails with LiteLLM's message
+            return
+        litellm.register_model({model: {**ZERO_PRICES, "litellm_provider": provider, "mode": "chat"}})
 
 
 class ModelFailed(Exception):

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evoforge.database import connect
+from evoforge.database import connect, create_tables
 from evoforge.llm.cache import CachedResponse, ResponseCache
 from evoforge.llm.limits import ModelLimits
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 CACHE_TABLE = "evoforge_llm_responses"
 PACE_TABLE = "evoforge_llm_pace"
 _NOW = "extract(epoch FROM clock_timestamp())::float8"  # the database's clock, one for every machine
-_SETUP_LOCK = 0x65766F66  # the advisory lock held while the tables are created ("evof")
 SLOT_POLL_S = 0.02  # how often a request waiting for a concurrency slot held elsewhere asks again
 
 
@@ -53,18 +52,13 @@ class _Connection:
             return cursor.fetchone() if cursor.description else None
 
     def _setup(self, conn: Any) -> None:
-        """Create the tables once (one session at a time: concurrent ``CREATE TABLE IF NOT EXISTS`` collide)."""
-        conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
-        try:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-                "value TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {PACE_TABLE} (model TEXT PRIMARY KEY, next_start DOUBLE PRECISION)"
-            )
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+        """Create the tables once."""
+        create_tables(
+            conn,
+            f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
+            "value TEXT NOT NULL, created DOUBLE PRECISION NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {PACE_TABLE} (model TEXT PRIMARY KEY, next_start DOUBLE PRECISION)",
+        )
 
     def close(self) -> None:
         """Close the connection (it reopens on next use); advisory locks it held are released."""

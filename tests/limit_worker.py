@@ -1,10 +1,12 @@
-"""One process of the shared-limit test: ``python tests/limit_worker.py BASE_URL N GO_FILE RPM PARALLEL LATENCY``.
+"""One process of the shared-limit test: ``python tests/limit_worker.py BASE_URL GO_PREFIX PHASE...``.
 
-Builds an :class:`~evoforge.llm.gateway.LLMGateway` on the run-state database (``$EVOFORGE_TEST_RUN_DATABASE``),
-sends one warm-up request (LiteLLM's first call sets up its client), prints ``ready`` and waits until ``GO_FILE``
-exists (so that both processes send together), then sends ``N`` requests at
-once to model ``shared`` (``RPM`` 0 = no rate limit; ``PARALLEL`` concurrent requests at most, across processes;
-the server waits ``LATENCY`` seconds per reply).
+Each ``PHASE`` is ``N,RPM,PARALLEL,LATENCY``: ``N`` requests sent at once to model ``shared`` (``RPM`` 0 = no rate
+limit; ``PARALLEL`` concurrent requests at most, across processes; the server waits ``LATENCY`` seconds per
+reply), through an :class:`~evoforge.llm.gateway.LLMGateway` on the run-state database
+(``$EVOFORGE_TEST_RUN_DATABASE``). The process sends one warm-up request first (LiteLLM's first call sets up its
+client); then, for phase ``i``, it prints ``ready``, waits until the file ``GO_PREFIX-i`` exists (so that both
+processes send together), sends, and prints ``done``. One process serves every phase, so the test pays for its
+start-up (importing LiteLLM) once.
 """
 
 from __future__ import annotations
@@ -18,23 +20,31 @@ from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.llm.gateway import LLMGateway
 
 
-async def main(base: str, n: int, go: Path, rpm: int, parallel: int, latency: float) -> None:
-    """Send the requests and close the gateway."""
+def _gateway(base: str, rpm: int, parallel: int, latency: float) -> LLMGateway:
     params = {"extra_body": {"latency": latency}}
     entry = ModelEntry(
         model="openai/skills", api_base=base, rpm=rpm or None, max_parallel_requests=parallel, params=params
     )
     settings = LLMSettings(models={"shared": entry}, roles={"evolver": RoleSettings(model="shared")}, cache=False)
-    gateway = LLMGateway(settings, database_url=os.environ["EVOFORGE_TEST_RUN_DATABASE"])
-    await gateway.complete("evolver", [{"role": "user", "content": "Reverse the word 'warm'."}])  # client warm-up
-    print("ready", flush=True)
-    while not go.exists():
-        await asyncio.sleep(0.01)
-    prompts = [f"Reverse the word 'w{os.getpid()}x{i}'." for i in range(n)]
-    await asyncio.gather(*(gateway.complete("evolver", [{"role": "user", "content": p}]) for p in prompts))
-    gateway.close()
+    return LLMGateway(settings, database_url=os.environ["EVOFORGE_TEST_RUN_DATABASE"])
+
+
+async def main(base: str, go_prefix: str, phases: list[str]) -> None:
+    """Run the phases, each on its own gateway (closed after it)."""
+    for i, phase in enumerate(phases):
+        n, rpm, parallel, latency = phase.split(",")
+        gateway = _gateway(base, int(rpm), int(parallel), float(latency))
+        if i == 0:  # client warm-up, before any phase is measured
+            await gateway.complete("evolver", [{"role": "user", "content": "Reverse the word 'warm'."}])
+        print("ready", flush=True)
+        go = Path(f"{go_prefix}-{i}")
+        while not go.exists():
+            await asyncio.sleep(0.01)
+        prompts = [f"Reverse the word 'w{os.getpid()}x{i}y{k}'." for k in range(int(n))]
+        await asyncio.gather(*(gateway.complete("evolver", [{"role": "user", "content": p}]) for p in prompts))
+        gateway.close()
+        print("done", flush=True)
 
 
 if __name__ == "__main__":
-    url, count, go_file, rate, most, wait = sys.argv[1:7]
-    asyncio.run(main(url, int(count), Path(go_file), int(rate), int(most), float(wait)))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))

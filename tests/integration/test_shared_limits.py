@@ -61,43 +61,46 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     proc.wait(timeout=20)
 
 
-def _two_processes(base: str, database: str, n: int, rpm: int, parallel: int, latency: float, go: Path) -> float:
-    """Run the two processes; returns when both were told to start (their warm-up requests come before)."""
+def _two_processes(base: str, database: str, phases: list[tuple[int, int, int, float]], go: Path) -> list[float]:
+    """Run the phases (N, RPM, PARALLEL, LATENCY) in two processes; returns when each phase was started (both
+    processes ready, then told at once)."""
     env = {**os.environ, "EVOFORGE_TEST_RUN_DATABASE": database}
-    args = [str(a) for a in (base, n, go, rpm, parallel, latency)]
-    cmd = [sys.executable, str(WORKER), *args]
+    cmd = [sys.executable, str(WORKER), base, str(go), *(",".join(map(str, phase)) for phase in phases)]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    starts = []
     try:
-        assert [p.stdout.readline().strip() for p in procs if p.stdout] == ["ready", "ready"]
-        start = time.time()
-        go.touch()
+        for i in range(len(phases)):
+            assert [p.stdout.readline().strip() for p in procs if p.stdout] == ["ready", "ready"]
+            starts.append(time.time())
+            go.with_name(f"{go.name}-{i}").touch()
+            assert [p.stdout.readline().strip() for p in procs if p.stdout] == ["done", "done"]
         assert [p.wait(timeout=120) for p in procs] == [0, 0]
     finally:
         for proc in procs:
             proc.kill()
             proc.wait()
-    return start
+    return starts
 
 
-def _answered(log: Path, since: float) -> list[float]:
-    """When the server answered each chat completion from ``since`` on, in order."""
+def _answered(log: Path, since: float, until: float = float("inf")) -> list[float]:
+    """When the server answered each chat completion from ``since`` until before ``until``, in order."""
     lines = [line.split(" ", 1) for line in log.read_text().splitlines() if "/v1/chat/completions" in line]
-    return sorted(t for t in (float(t) for t, _ in lines) if t >= since)
+    return sorted(t for t in (float(t) for t, _ in lines) if since <= t < until)
 
 
 @pytest.mark.slow
 def test_two_processes_share_one_rpm_and_one_concurrency_limit(server: tuple[str, Path], database: str) -> None:
     base, log = server
-    start = _two_processes(base, database, n=8, rpm=240, parallel=16, latency=0.0, go=log.with_name("go-rpm"))
-    times = _answered(log, start)
+    latency = 0.3
+    phases = [(8, 240, 16, 0.0), (6, 0, 2, latency)]  # a shared rate limit, then a shared concurrency limit
+    rpm_start, slots_start = _two_processes(base, database, phases, go=log.with_name("go"))
+    times = _answered(log, rpm_start, slots_start)
     assert len(times) == 16
     per_second = [sum(1 for u in times if t <= u < t + 1.0) for t in times]
     assert max(per_second) <= 240 // 60 + 1, per_second  # alone, each process would send 4 a second: 8 together
     assert times[-1] - times[0] >= 0.9 * 15 * 60 / 240
 
-    latency = 0.3
-    start = _two_processes(base, database, n=6, rpm=0, parallel=2, latency=latency, go=log.with_name("go-slots"))
-    ends = _answered(log, start)
+    ends = _answered(log, slots_start)
     assert len(ends) == 12
     in_flight = [sum(1 for e in ends if e - latency <= t - latency / 2 <= e) for t in ends]
     assert max(in_flight) <= 2, in_flight

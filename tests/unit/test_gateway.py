@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from evoforge.config import Config, LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
-from evoforge.llm.backend import litellm_module
+from evoforge.llm.backend import litellm_module, price_if_unknown
 from evoforge.llm.gateway import LLMGateway
 from evoforge.llm.structured import SCHEMA_MARKER, schema_request
 from evoforge.llm.usage import usage_markdown, usage_table
@@ -189,6 +189,23 @@ def test_mock_response_through_openai_and_deepseek() -> None:
     assert asyncio.run(gw.structured("a", USER, Verdict, mock_response=answer)).score == 9
     assert asyncio.run(gw.structured("d", USER, Verdict, mock_response=answer)).score == 9
     assert gw.usage()["roles"]["a"]["cost_usd"] > 0  # priced from LiteLLM's local cost map
+
+
+def test_a_model_the_price_map_lacks_is_priced_at_zero_and_a_known_one_is_left_alone() -> None:
+    local = "openai/evoforge-local-model"  # e.g. a vLLM server's model: LiteLLM's lookup would fail on every call
+    with pytest.raises(Exception, match="isn't mapped"):
+        litellm.get_model_info(local)
+    price_if_unknown(local)
+    info = litellm.get_model_info(local)
+    assert info["input_cost_per_token"] == 0.0 == info["output_cost_per_token"]
+    known = dict(litellm.model_cost["gpt-4o-mini"])
+    price_if_unknown("gpt-4o-mini")
+    assert litellm.model_cost["gpt-4o-mini"] == known
+    price_if_unknown("no-provider-model")  # LiteLLM cannot route it: nothing registered, its call fails as before
+    assert "no-provider-model" not in litellm.model_cost
+    gw = LLMGateway(LLMSettings(models={"m": ModelEntry(model=local)}, roles={"a": RoleSettings(model="m")}))
+    assert asyncio.run(gw.complete("a", USER, mock_response="hi")) == "hi"
+    assert gw.usage()["roles"]["a"]["cost_usd"] == 0.0
 
 
 def test_cache_survives_restart_and_keys_on_sample(fake: ScriptedLLM, tmp_path: Path) -> None:

@@ -8,14 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import Config, RunSettings, redact
+from evoforge.cli.merge import study_location as merge_command_study
+from evoforge.cli.options import RunOptions
+from evoforge.config import Config, LLMSettings, MergeSettings, RunSettings, redact
 from evoforge.database import database_ref, database_url, safe_url
 from evoforge.errors import ConfigError, import_extra
 from evoforge.graphs.runtime import run_checkpointer
+from evoforge.merging.job import MergeJob
 from evoforge.merging.search import STUDY_NAME, study_location
 from evoforge.runs import RunDir
 
 SECRET = "pw-7c1f0e9a4d"
+
+
+def _unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point $EVOFORGE_STATE_DB at a loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("EVOFORGE_STATE_DB", f"postgresql://u:{SECRET}@127.0.0.1:{port}/x")
 
 
 def test_database_url_is_read_from_the_variable_the_setting_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,13 +65,55 @@ def test_merge_studies_live_in_the_database_else_in_the_round(tmp_path: Path) ->
     assert study_location(None, tmp_path, 3, "x")[0] == str((tmp_path / "optuna.journal").resolve())
 
 
+def test_evoforge_merge_keeps_its_study_in_the_run_database_when_one_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVOFORGE_STATE_DB", f"postgresql://u:{SECRET}@db/x")
+    run = RunDir.create(Config.model_validate({"run": {"runs_dir": str(tmp_path)}}), "merge", "m-1")
+    database = RunSettings(database_url_env="EVOFORGE_STATE_DB")
+    assert merge_command_study(MergeSettings(workers=2), database, run) == ("env:EVOFORGE_STATE_DB", "m-1/merge")
+    merge_dir = (run.path / "merge").resolve()
+    assert merge_command_study(MergeSettings(), RunSettings(), run) == (f"sqlite:///{merge_dir}/optuna.db", "merge")
+    assert merge_command_study(MergeSettings(workers=2), RunSettings(), run)[0] == str(merge_dir / "optuna.journal")
+    given = MergeSettings(storage=str(tmp_path / "j.journal"))  # merge.storage / --storage wins over the database
+    assert merge_command_study(given, database, run) == (str(tmp_path / "j.journal"), STUDY_NAME)
+
+
+def test_no_run_starts_when_the_run_database_that_would_claim_its_id_is_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unreachable(monkeypatch)
+    config = Config.model_validate({"run": {"runs_dir": str(tmp_path), "database_url_env": "EVOFORGE_STATE_DB"}})
+    with pytest.raises(ConfigError, match=r"run\.database_url_env: cannot connect to postgresql://u:\*\*\*@") as error:
+        RunOptions(run_id="same-id").start(config, "merge")
+    assert SECRET not in str(error.value)
+    assert list(tmp_path.iterdir()) == []  # the id is claimed before the run directory is made
+    assert RunOptions(run_id="same-id").start(Config.model_validate({"run": {"runs_dir": str(tmp_path)}}), "merge")
+
+
+def test_the_judge_of_a_merge_job_whose_study_is_in_the_run_database_grades_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _unreachable(monkeypatch)
+    job = MergeJob(
+        base=tmp_path,
+        adapters={},
+        eval_path=tmp_path,
+        metric="judge",
+        llm=LLMSettings(),
+        storage="env:EVOFORGE_STATE_DB",
+    )
+    gateway = job.judge_gateway()  # what every worker process builds: its cache and limits are the database's
+    message = [{"role": "user", "content": "Grade this answer."}]
+    with pytest.raises(ConfigError, match="cannot connect") as error:
+        asyncio.run(gateway.complete("judge", message))
+    assert SECRET not in str(error.value)  # (with its study elsewhere, the simulated judge would answer)
+
+
 def test_an_unreachable_database_is_a_config_error_without_the_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("EVOFORGE_STATE_DB", f"postgresql://u:{SECRET}@127.0.0.1:{port}/x")
+    _unreachable(monkeypatch)
     config = Config.model_validate({"run": {"runs_dir": str(tmp_path), "database_url_env": "EVOFORGE_STATE_DB"}})
     run = RunDir.create(config, "evolve", "db")
 
