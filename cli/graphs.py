@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options
-from evoforge.config import SHIPPED_CONFIGS
+from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
 
@@ -31,6 +31,14 @@ def _decider(interactive: bool, auto_approve: bool) -> Any:
     if interactive:
         return ask_terminal
     return policy_decision if auto_approve else lambda payload: None
+
+
+def warn_unsupported(cfg: Config) -> None:
+    """Print what the instruct settings asked for that evoforge does not honour (an airoboros file's keys)."""
+    from evoforge.console import console
+
+    for item in cfg.instruct.unsupported:
+        console.print(f"[yellow]warning:[/yellow] {item}", highlight=False)
 
 
 def _execute(
@@ -170,6 +178,8 @@ def run(
     """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
     config = either_config(config_file, opts.config) or SHIPPED_CONFIGS / "quickstart.yaml"
     cfg = opts.resolve(*_approval(auto_approve), config=config)
+    if cfg.cycle.data_source == "instruct":  # the rounds' instruct settings may come from an airoboros file
+        warn_unsupported(cfg)
     _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
 
 

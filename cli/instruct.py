@@ -5,17 +5,23 @@ config file written for airoboros itself; ``--model NAME`` points every LLM role
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute
+from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute, warn_unsupported
 from evoforge.cli.options import RunOptions, run_options
 from evoforge.config import Config, LLMSettings
 from evoforge.console import console
-from evoforge.errors import ConfigError
+from evoforge.errors import ConfigError, DataError
 
-instruct_app = typer.Typer(help="airoboros' generation: topics, then instructions from every instructor.")
+if TYPE_CHECKING:
+    from evoforge.generation.cull import CullResult
+    from evoforge.runs import RunDir
+
+instruct_app = typer.Typer(
+    help="airoboros' generation: topics, then instructions from every instructor; cull keeps the best near duplicate."
+)
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", help="Point every LLM role at this LiteLLM model (e.g. sim/skills, openai/gpt-4o)."),
@@ -32,33 +38,19 @@ def with_model(cfg: Config, model: str) -> Config:
     return cfg.model_copy(update={"llm": LLMSettings.model_validate(data)})
 
 
-def _absolute(value: str | None) -> str | None:
-    return None if not value else str(Path(value).expanduser().resolve())
-
-
-def resolve_paths(cfg: Config) -> Config:
-    """``cfg`` with relative output and topics paths made absolute against the working directory (airoboros reads
-    them from where it runs; the run keeps them absolute, so a resume finds the same files)."""
-    settings = cfg.instruct
-    instructors = {
-        name: own.model_copy(update={"topics_path": _absolute(own.topics_path)})
-        for name, own in settings.instructors.items()
-    }
-    update = {
-        "output_path": _absolute(settings.output_path),
-        "topics_path": _absolute(settings.topics_path),
-        "instructors": instructors,
-    }
-    return cfg.model_copy(update={"instruct": settings.model_copy(update=update)})
+def _resolve(opts: RunOptions, model: str | None, *extra: str) -> Config:
+    """The config with absolute output and topics paths and ``--model``; warns about what it cannot honour."""
+    cfg = opts.resolve(*extra)
+    cfg = cfg.model_copy(update={"instruct": cfg.instruct.with_absolute_paths()})
+    if model:
+        cfg = with_model(cfg, model)
+    warn_unsupported(cfg)
+    return cfg
 
 
 def _run(opts: RunOptions, model: str | None, interactive: bool, auto_approve: bool | None, mode: str) -> None:
-    """Resolve the config (paths, --model), warn about what it cannot honour, refuse a bad start, then run."""
-    cfg = resolve_paths(opts.resolve(*_approval(auto_approve)))
-    if model:
-        cfg = with_model(cfg, model)
-    for item in cfg.instruct.unsupported:
-        console.print(f"[yellow]warning:[/yellow] {item}", highlight=False)
+    """Resolve the config, refuse a bad start, then run the instruct graph."""
+    cfg = _resolve(opts, model, *_approval(auto_approve))
     topics = cfg.instruct.topics_path
     if mode == "topics" and topics and Path(topics).exists():
         raise ConfigError(f"topics file {topics} exists; delete it or set instruct.topics_path to a new file")
@@ -91,8 +83,73 @@ def generate_instructions(
     _run(opts, model, interactive, auto_approve, "instructions")
 
 
+@run_options()
+def cull(
+    source: Annotated[
+        Path | None, typer.Option("--input", help="Records to cull (default: the config's instruct.output_path).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Also write the kept records here (a new file).")
+    ] = None,
+    model: ModelOpt = None,
+    *,
+    opts: RunOptions,
+) -> None:
+    """Group near-duplicate records (instruct.dedup and its threshold) and keep the judge's best of each group
+    (role instruct.cull_role); writes culled.jsonl, cull_groups.jsonl and the report in a new run."""
+    import asyncio
+
+    from evoforge.generation.cull import cull_records
+    from evoforge.generation.records import read_records
+    from evoforge.graphs.runtime import build_gateway
+    from evoforge.runs import atomic_write_jsonl
+
+    cfg = _resolve(opts, model)
+    path = source or (Path(cfg.instruct.output_path) if cfg.instruct.output_path else None)
+    if path is None or not path.is_file():
+        raise ConfigError(
+            f"cull: records file not found: {path or '(none named)'}; give --input or instruct.output_path"
+        )
+    if output is not None and output.exists():
+        raise ConfigError(f"cull: --output {output} exists; refusing to overwrite it (choose another path)")
+    records = read_records(path)
+    if not records:
+        raise DataError(f"cull: {path} holds no record")
+    run = opts.start(cfg, "cull")
+    with run.recording(), build_gateway(cfg, run) as gateway:
+        result = asyncio.run(cull_records(gateway, records, cfg.instruct, cfg.run.language))
+        atomic_write_jsonl(run.file("culled.jsonl"), result.kept)
+        atomic_write_jsonl(run.file("cull_groups.jsonl"), result.groups)
+        if output is not None:
+            atomic_write_jsonl(output, result.kept)
+        _cull_report(run, cfg, path, result)
+    run.finish("completed", records=result.total, kept=len(result.kept), groups=len(result.groups))
+    console.print(
+        f"cull: {result.total} records, {len(result.groups)} groups of near duplicates, {result.dropped} dropped, "
+        f"{len(result.kept)} kept → {run.path / 'culled.jsonl'}",
+        highlight=False,
+    )
+
+
+def _cull_report(run: RunDir, cfg: Config, source: Path, result: CullResult) -> None:
+    """The report's cull section: what was read, the rule, the groups and what was kept."""
+    from evoforge.report import write_section
+
+    settings = cfg.instruct
+    lines = [
+        "## Cull (airoboros' cull-instructions)",
+        "",
+        f"Records: `{source}` ({result.total}). Near duplicates: {settings.dedup} (threshold {settings.threshold()}); "
+        f"judge: role `{settings.cull_role}`.",
+        f"Groups: {len(result.groups)}, dropped {result.dropped}, kept {len(result.kept)} (`culled.jsonl`; every "
+        "group with its grades in `cull_groups.jsonl`).",
+    ]
+    write_section(run.file("report.md"), "cull", "\n".join(lines))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``instruct`` group to the ``evoforge`` command."""
     instruct_app.command("generate-topics")(generate_topics)
     instruct_app.command("generate-instructions")(generate_instructions)
+    instruct_app.command("cull")(cull)
     app.add_typer(instruct_app, name="instruct")

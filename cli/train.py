@@ -33,7 +33,8 @@ def _train(
     settings = {"student.model": model, "train.chunk_by": chunk_by, "train.method": method}
     cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value))
     records = load_records(data, fmt)
-    chunks, held_out = chunk_dataset(records, cfg.train.chunk_by, cfg.train.eval_fraction, cfg.run.seed)
+    split = cfg.train
+    chunks, held_out = chunk_dataset(records, split.chunk_by, split.eval_fraction, cfg.run.seed, split.mix_other_chunks)
     student = resolve_student(cfg.student.model)
     run = opts.start(cfg, "train")
     with run.recording():

@@ -5,10 +5,12 @@ Secrets never live here: a model entry names the *environment variable* that hol
 (``api_key_env``), and :func:`redact` scrubs secret values from anything written to disk.
 
 Import everything from here (``from evoforge.config import Config, load_config, TrainSettings``). The section
-models live in :mod:`evoforge.config.sections` and :mod:`evoforge.config.llm`; loading, overrides and error
+models live in :mod:`evoforge.config.sections`, :mod:`evoforge.config.llm`, :mod:`evoforge.config.cycle` and
+:mod:`evoforge.config.instruct`; loading, overrides and error
 locations, and the shipped configs (``configs/*.yaml``, found by name) in :mod:`evoforge.config.loading`.
 """
 
+from evoforge.config.cycle import CycleSettings
 from evoforge.config.instruct import InstructorSettings, InstructSettings
 from evoforge.config.llm import LLMSettings, ModelEntry, RoleSettings
 from evoforge.config.loading import (
@@ -22,7 +24,6 @@ from evoforge.config.loading import (
     shipped_configs,
 )
 from evoforge.config.sections import (
-    CycleSettings,
     EvalSettings,
     EvolveSettings,
     MergeSettings,

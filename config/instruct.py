@@ -8,6 +8,7 @@ the instructor classes (:mod:`evoforge.agents.instructors`) read them from there
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -75,6 +76,7 @@ class InstructSettings(Section):
     role: str = Field("generator", description="llm.roles entry that writes the instructions.")
     response_role: str = Field("generator", description="llm.roles entry that writes the responses.")
     topic_role: str = Field("generator", description="llm.roles entry that writes topics.")
+    cull_role: str = Field("judge", description="llm.roles entry that grades near duplicates (evoforge instruct cull).")
     dedup: Literal["embedding", "minhash", "rouge", "exact"] = Field(
         "embedding", description="Near-duplicate rule: embedding + faiss, MinHash LSH, ROUGE-L > 0.7, exact text."
     )
@@ -124,6 +126,26 @@ class InstructSettings(Section):
                     raise ValueError(f"instructors.{name}.{option}: only {_owners(option)} take(s) it")
         return self
 
+    def generation_roles(self) -> dict[str, str]:
+        """The LLM roles generation uses, by the field that names each (``instructors.<name>.role`` included)."""
+        roles = {"role": self.role, "response_role": self.response_role, "topic_role": self.topic_role}
+        return roles | {f"instructors.{n}.role": own.role for n, own in self.instructors.items() if own.role}
+
+    def with_absolute_paths(self) -> InstructSettings:
+        """This section with relative output and topics paths (its instructors' too) made absolute against the
+        working directory, as airoboros reads them from where it runs (a run keeps them absolute, so a resume finds
+        the same files)."""
+        instructors = {
+            name: own.model_copy(update={"topics_path": _absolute(own.topics_path)})
+            for name, own in self.instructors.items()
+        }
+        update = {
+            "output_path": _absolute(self.output_path),
+            "topics_path": _absolute(self.topics_path),
+            "instructors": instructors,
+        }
+        return self.model_copy(update=update)
+
     def count(self, name: str) -> int:
         """The records instructor ``name`` is to produce."""
         own = self.instructors[name].count
@@ -144,6 +166,10 @@ class InstructSettings(Section):
             return self.rouge_threshold
         own = self.instructors[name].min_docsearch_score if name else None
         return self.min_docsearch_score if own is None else own
+
+
+def _absolute(value: str | None) -> str | None:
+    return None if not value else str(Path(value).expanduser().resolve())
 
 
 def _owners(option: str) -> str:

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError
 
-from evoforge.config.airoboros import from_airoboros, is_airoboros
+from evoforge.config.airoboros import airoboros_key, from_airoboros, is_airoboros
+from evoforge.config.cycle import CycleSettings, adopt_roles, check_instruct_source
 from evoforge.config.instruct import InstructSettings
 from evoforge.config.llm import LLMSettings
 from evoforge.config.sections import (
     REMOVED_KEY,
-    CycleSettings,
     EvalSettings,
     EvolveSettings,
     MergeSettings,
@@ -71,8 +72,17 @@ def _yaml_lines(text: str) -> dict[tuple[str, ...], int]:
     return lines
 
 
-def format_validation_error(error: ValidationError, source: str, text: str | None = None) -> str:
-    """Describe each validation problem: source, line, field path, bad value, what was expected."""
+KeyOf = Callable[[tuple[str, ...]], "tuple[str, ...] | None"]
+
+
+def format_validation_error(
+    error: ValidationError, source: str, text: str | None = None, key_of: KeyOf | None = None
+) -> str:
+    """Describe each validation problem: source, line, field path, bad value, what was expected.
+
+    ``key_of`` maps a field to the key path of the file it came from, when the file's keys are not evoforge's (an
+    airoboros config): the line is that key's, and the message names the key beside the field.
+    """
     lines = _yaml_lines(text) if text else {}
     out = [f"invalid configuration in {source}:"]
     for err in error.errors():
@@ -81,14 +91,17 @@ def format_validation_error(error: ValidationError, source: str, text: str | Non
         if kind == REMOVED_KEY:  # raised by the section that held the key: point at the key itself
             loc = (*loc, str(err.get("ctx", {}).get("key", "")))
         where = ".".join(loc) or "(top level)"
-        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
-        at = f" (line {line})" if line else ""
+        key = key_of(loc) if key_of else loc
+        line = next((lines[key[:n]] for n in range(len(key), 0, -1) if key[:n] in lines), None) if key else None
+        at = f"line {line}" if line else ""
+        if key and key != loc:
+            at = ", ".join(part for part in (at, f"key {'.'.join(key)}") if part)
         if kind == "extra_forbidden":
             msg = "unknown key (check the spelling; see `evoforge config show` for valid keys)"
         else:
             msg = err["msg"]
         value = "" if kind in ("missing", "extra_forbidden", REMOVED_KEY) else f"; got {err.get('input')!r}"
-        out.append(f"  - {where}{at}: {msg}{value}")
+        out.append(f"  - {where}{f' ({at})' if at else ''}: {msg}{value}")
     return "\n".join(out)
 
 
@@ -140,12 +153,22 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
             (the offline world).
         overrides: ``section.key=value`` strings (values parsed as YAML), applied after the file.
 
+    With ``cycle.data_source: instruct``, the file ``cycle.instruct_config`` names is read too (its instruct section
+    and the roles it uses are copied in, see :mod:`evoforge.config.cycle`) and the result is checked.
+
     Raises:
         ConfigError: the file is missing, not YAML, or fails validation (message names file, line, field).
     """
+    path = None if path is None else locate_config(path)
+    config, data = _load(path, overrides)
+    return _with_instruct_source(config, data, str(path) if path else "the defaults")
+
+
+def _load(path: Path | None, overrides: list[str] | tuple[str, ...]) -> tuple[Config, dict[str, Any]]:
+    """The validated configuration of a located file (or the defaults) with overrides, and its plain data."""
     text: str | None = None
     data: dict[str, Any] = {}
-    path = None if path is None else locate_config(path)
+    key_of: KeyOf | None = None
     source = str(path) if path else "the defaults"
     if path is not None:
         text = path.read_text(encoding="utf-8")
@@ -157,18 +180,50 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
-        # a file written for airoboros itself: its keys mapped onto evoforge's (what is not honoured is named)
-        data = from_airoboros(loaded) if is_airoboros(loaded, Config.model_fields) else loaded
+        data = loaded
+        if is_airoboros(loaded, Config.model_fields):  # airoboros' keys mapped onto evoforge's (what is not honoured
+            data = from_airoboros(loaded, _yaml_lines(text))  # is named, with its line)
+
+            def key_of(loc: tuple[str, ...]) -> tuple[str, ...] | None:
+                return airoboros_key(loc, loaded)
+
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         key, raw = item.split("=", 1)
         _set_path(data, key.strip(), raw.strip())
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data), data
     except ValidationError as exc:
         suffix = f" (with overrides {', '.join(overrides)})" if overrides else ""
-        raise ConfigError(format_validation_error(exc, source + suffix, text)) from None
+        raise ConfigError(format_validation_error(exc, source + suffix, text, key_of)) from None
+
+
+def _with_instruct_source(config: Config, data: dict[str, Any], source: str) -> Config:
+    """A cycle on the instruct graph: its instruct section (``cycle.instruct_config``'s, under this config's own
+    instruct keys, when a file is named) and the roles it needs, checked."""
+    cycle = config.cycle
+    if cycle.data_source != "instruct":
+        return config
+    where = source
+    if cycle.instruct_config:
+        found = locate_config(cycle.instruct_config)
+        where = str(found)
+        theirs, _ = _load(found, ())
+        own = data.get("instruct") or {}
+        try:
+            settings = InstructSettings.model_validate({**theirs.instruct.model_dump(), **own})
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, f"{where} under the instruct keys of {source}")) from None
+        settings = settings.with_absolute_paths()
+        update = {
+            "instruct": settings,
+            "llm": adopt_roles(config.llm, theirs.llm, settings, where),
+            "cycle": cycle.model_copy(update={"instruct_config": None}),
+        }
+        config = config.model_copy(update=update)
+    check_instruct_source(config.llm, config.instruct, config.evolve.data_path, where)
+    return config
 
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|DATABASE_URL|DSN)", re.IGNORECASE)

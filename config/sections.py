@@ -1,5 +1,6 @@
-"""The sections of the configuration (``run``, ``world``, ``student``, ``evolve``, ``train``, ``eval``, ``merge``,
-``cycle``; ``llm`` is in :mod:`evoforge.config.llm`): one pydantic model each, every field documented once.
+"""The sections of the configuration (``run``, ``world``, ``student``, ``evolve``, ``train``, ``eval``, ``merge``;
+``llm`` is in :mod:`evoforge.config.llm`, ``cycle`` in :mod:`evoforge.config.cycle`, ``instruct`` in
+:mod:`evoforge.config.instruct`): one pydantic model each, every field documented once.
 
 Every section has ``extra="forbid"``, so that a typo is an error, not a silent default; a key evoforge no longer
 has is an error too, one that says it was removed (:func:`refuse_removed`).
@@ -60,6 +61,12 @@ class WorldSettings(Section):
     n_seeds: int = Field(120, gt=0, description="Seed instructions generated for a run.")
     n_eval: int = Field(80, gt=0, description="Held-out evaluation tasks.")
     max_level: int = Field(3, ge=1, description="Highest complexity level of generated seed tasks.")
+    n_prefs: int = Field(
+        0,
+        ge=0,
+        description="Preference pairs (the oracle's answer chosen, a near miss rejected) drawn fresh each round "
+        "into the 'preferences' chunk, which trains a DPO delta under train.method auto; 0 = none.",
+    )
 
 
 _REMOVED_STUDENT_KEYS = {"dtype": "it was never read (the student runs in float32 on CPU and bfloat16 on a GPU)"}
@@ -98,6 +105,18 @@ class EvolveSettings(Section):
     extra_rules: bool = Field(False, description="Also apply the official code's failure rules.")
     elimination: bool = Field(True, description="Apply Evol-Instruct's elimination rules to the final data.")
     in_breadth: float = Field(0.0, ge=0, le=1, description="Share of evolutions that are in-breadth (diversity).")
+    dedup: Literal["exact", "minhash", "rouge", "embedding"] = Field(
+        "exact",
+        description="Duplicate instructions dropped from the final data (data/dedup.py): the same text (any case or "
+        "spacing), MinHash LSH + ROUGE-L, all-pairs ROUGE-L, or embeddings (instruct.embedding_model) in faiss. exact "
+        "suits the skills world, whose tasks differ in a number or a word; on real data minhash drops near duplicates.",
+    )
+    dedup_threshold: float | None = Field(
+        None,
+        gt=0,
+        description="The ROUGE-L F1 above which (minhash, rouge), or squared L2 distance within which (embedding), "
+        "two instructions are near duplicates; None = the rule's default (0.7; 0.35).",
+    )
 
 
 class TrainSettings(Section):
@@ -115,6 +134,19 @@ class TrainSettings(Section):
         "where a chunk is all pairs, else SFT) or both (SFT, plus DPO where there are pairs; each its own delta).",
     )
     train_all: bool = Field(True, description="Also train train@all, the baseline the merge must beat.")
+    preference_data: str | None = Field(
+        None,
+        description="A file of chosen/rejected pairs (any supported format) that joins every round as the "
+        "'preferences' chunk (a DPO delta under method auto); on the skills world see world.n_prefs.",
+    )
+    mix_other_chunks: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of every other chunk's training records sampled into each chunk (at least one record of "
+        "each when above 0): airoboros' expert segmentation with 0.15, so that an expert still meets a misrouted "
+        "request's kind. Mixed records keep their category and are never held out; train@all counts them once.",
+    )
     lora_r: int = Field(8, gt=0, description="LoRA rank.")
     lora_alpha: int = Field(16, gt=0, description="LoRA alpha (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA input.")
@@ -225,7 +257,11 @@ class MergeSettings(Section):
         "dense copy; LoRA compute per forward), in-place dense delta add, or auto (delta while it fits in 1 GiB).",
     )
     density: float | None = Field(None, gt=0, le=1, description="Density for TIES/DARE; None = searched.")
-    human_weights: list[float] | None = Field(None, description="A hand-picked merge enqueued as a baseline.")
+    human_weights: list[float] | dict[str, float] | None = Field(
+        None,
+        description="A hand-picked merge enqueued as a baseline (the human_merge row): one weight per delta in the "
+        "plan's order, or {delta name: weight} (e.g. arithmetic-sft: 0.5; a delta left out weighs 0).",
+    )
     direction: Literal["maximize", "minimize"] = Field("maximize", description="Of the eval metric.")
     storage: str | None = Field(
         None,
@@ -247,19 +283,3 @@ class MergeSettings(Section):
         if low is not None and high <= low:
             raise ValueError(f"must be greater than merge.low ({low})")
         return high
-
-
-class CycleSettings(Section):
-    """The outer loop: rounds of evolve → train → merge → evaluate → feed back."""
-
-    rounds: int = Field(2, ge=1)
-    patience: int = Field(1, ge=1, description="Rounds without a better held-out score before stopping.")
-    seeds_per_round: int | None = Field(
-        None,
-        gt=0,
-        description="User data: the fresh seeds each round draws from the pool; None = the pool split evenly over "
-        "the rounds (at least evolve.train_size + evolve.dev_size).",
-    )
-    bad_cases: int = Field(
-        20, ge=0, description="User data: most held-out bad cases of a round added to the next round's seeds."
-    )

@@ -3,9 +3,11 @@ out an evaluation split.
 
 ``by`` is a record field (``category``, ``level``, ...), ``file`` (the record's ``source_file``) or ``parts:N``
 (N near-equal random parts). The held-out split takes ``eval_fraction`` of every chunk (stratified, seeded; a
-chunk of one record gives none) and no delta ever trains on it. :func:`write_chunks` writes
-``chunks/<name>.jsonl`` (the examples' rows) and ``eval.jsonl`` (rows ``prompt, reference, category, chunk``, the
-evaluation set format).
+chunk of one record gives none) and no delta ever trains on it. ``mix_other`` adds to each chunk a share of every
+other chunk's training records (airoboros' expert segmentation: a sampling of the other experts' data, in case a
+request is routed to the wrong expert); each mixed record carries ``mixed_from`` (:data:`MIXED_FROM`), the chunk it
+belongs to, so train@all counts it once. :func:`write_chunks` writes ``chunks/<name>.jsonl`` (the examples' rows)
+and ``eval.jsonl`` (rows ``prompt, reference, category, chunk``, the evaluation set format).
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_jsonl
 
 Examples = list[Example]
+MIXED_FROM = "mixed_from"  # the chunk a record mixed into another chunk belongs to
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
 
 def chunk_name(value: Any) -> str:
@@ -59,12 +63,17 @@ def _group(records: Examples, by: str, seed: int) -> dict[str, Examples]:
 
 
 def chunk_dataset(
-    records: Sequence[Example | Mapping[str, Any]], by: str = "category", eval_fraction: float = 0.2, seed: int = 0
+    records: Sequence[Example | Mapping[str, Any]],
+    by: str = "category",
+    eval_fraction: float = 0.2,
+    seed: int = 0,
+    mix_other: float = 0.0,
 ) -> tuple[dict[str, Examples], Examples]:
     """Split ``records`` into named chunks and a held-out evaluation list (stratified by chunk, seeded).
 
     ``records`` are examples, or normalised rows (read with :meth:`Example.from_row`). Every held-out example gets
-    a ``chunk`` field. Raises DataError for no records or a record without the field, ConfigError for a bad ``by``.
+    a ``chunk`` field. ``mix_other`` > 0 then adds :func:`mix_other_chunks` to the chunks. Raises DataError for no
+    records or a record without the field, ConfigError for a bad ``by`` or share.
     """
     if not records:
         raise DataError("no records to chunk")
@@ -81,7 +90,27 @@ def chunk_dataset(
         held = set(order[:n_eval])
         chunks[name] = [r for i, r in enumerate(group) if i not in held]
         held_out += [group[i].with_meta(chunk=name) for i in sorted(held)]
-    return chunks, held_out
+    return (mix_other_chunks(chunks, mix_other, seed) if mix_other else chunks), held_out
+
+
+def mix_other_chunks(chunks: Mapping[str, Sequence[Example]], share: float, seed: int = 0) -> dict[str, Examples]:
+    """Each chunk followed by a sample of every other chunk: ``share`` of its records (at least one), drawn once per
+    chunk (seeded), as airoboros' segment_experts does; the sampled records carry ``mixed_from`` = their chunk."""
+    if not 0 <= share < 1:
+        raise ConfigError(f"the share of other chunks mixed in must be in [0, 1), got {share}")
+    samples: dict[str, Examples] = {}
+    for name, examples in chunks.items():
+        picked = random.Random(f"{seed}:mix:{name}").sample(range(len(examples)), max(1, round(len(examples) * share)))
+        samples[name] = [examples[i].with_meta(**{MIXED_FROM: name}) for i in sorted(picked)]
+    return {
+        name: [*own, *(r for other, sample in samples.items() if other != name for r in sample)]
+        for name, own in chunks.items()
+    }
+
+
+def own_records(rows: Sequence[RowT]) -> list[RowT]:
+    """The rows of a chunk file that are the chunk's own (not mixed in from another chunk)."""
+    return [row for row in rows if MIXED_FROM not in row]
 
 
 def eval_row(record: Example) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from evoforge.errors import ConfigError
 
 _TOKEN = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff]|[^\W_]+", re.UNICODE)
 METHODS = ("embedding", "minhash", "rouge", "exact")
+ROUGE_THRESHOLD = 0.7  # Self-Instruct's ROUGE-L F1 (rouge, minhash)
+EMBEDDING_DISTANCE = 0.35  # airoboros' min_docsearch_score, squared L2 of unit vectors (embedding)
 INSTALL_HINT = 'install the instruct extra: pip install "evoforge[instruct]"'
 
 
@@ -64,12 +66,17 @@ class NearDuplicateIndex(Protocol):
         """Index ``texts`` without checking them (records already kept)."""
         ...
 
+    def near_pairs(self) -> set[tuple[int, int]]:
+        """Every pair ``(i, j)``, ``i < j``, of indexed texts (by insertion order) that are near duplicates."""
+        ...
+
 
 class ExactIndex:
     """Exact duplicates after case folding and white-space collapsing."""
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
+        self._keys: list[str] = []
 
     @staticmethod
     def _key(text: str) -> str:
@@ -85,11 +92,19 @@ class ExactIndex:
         if key in self._seen:
             return False
         self._seen.add(key)
+        self._keys.append(key)
         return True
 
     def extend(self, texts: Iterable[str]) -> None:
         """Index ``texts``."""
-        self._seen.update(self._key(t) for t in texts)
+        keys = [self._key(t) for t in texts]
+        self._keys += keys
+        self._seen.update(keys)
+
+    def near_pairs(self) -> set[tuple[int, int]]:
+        """Every pair of indexed texts that are the same text (each with the first of its kind)."""
+        first: dict[str, int] = {}
+        return {(first[key], i) for i, key in enumerate(self._keys) if first.setdefault(key, i) != i}
 
 
 class RougeIndex:
@@ -114,6 +129,11 @@ class RougeIndex:
     def extend(self, texts: Iterable[str]) -> None:
         """Index ``texts``."""
         self._tokens.extend(tokens(t) for t in texts)
+
+    def near_pairs(self) -> set[tuple[int, int]]:
+        """Every pair of indexed texts with ROUGE-L above the threshold (all pairs)."""
+        found = self._tokens
+        return {(i, j) for j in range(len(found)) for i in range(j) if rouge_l(found[i], found[j]) > self.threshold}
 
 
 class MinHashIndex:
@@ -255,6 +275,12 @@ class EmbeddingIndex:
                 self._index.add(vector)
             kept.append(novel)
         return kept
+
+
+def add_each(index: NearDuplicateIndex, texts: Sequence[str]) -> list[bool]:
+    """:meth:`~NearDuplicateIndex.add` for each text in order (in bulk where the rule can: MinHash, embeddings)."""
+    bulk = index.add_all if isinstance(index, MinHashIndex | EmbeddingIndex) else None
+    return bulk(texts) if bulk else [index.add(text) for text in texts]
 
 
 def make_index(

@@ -17,6 +17,14 @@ from evoforge.agents import analyzer, evolver, generator, optimizer, validator
 from evoforge.agents.bundle import Agents
 from evoforge.config import Config
 from evoforge.console import detail, progress
+from evoforge.data.dedup import (
+    EMBEDDING_DISTANCE,
+    ROUGE_THRESHOLD,
+    ExactIndex,
+    NearDuplicateIndex,
+    add_each,
+    make_index,
+)
 from evoforge.errors import LLMError
 from evoforge.runs import RunDir
 
@@ -210,24 +218,32 @@ async def answer_rows(res: Workbench, rows: Sequence[Row]) -> list[Row]:
     return await fan_out(res, rows, one, "answer dataset")
 
 
-def filter_rows(rows: Sequence[Row], extra_rules: bool, elimination: bool) -> tuple[list[Row], dict[str, int]]:
-    """Drop failed responses, Evol-Instruct eliminations (optional) and exact duplicate instructions."""
-    kept: list[Row] = []
-    seen: set[str] = set()
+def duplicate_index(config: Config) -> NearDuplicateIndex:
+    """The index that finds duplicate instructions in the final data: ``evolve.dedup`` at ``evolve.dedup_threshold``
+    (else the rule's default), embeddings by ``instruct.embedding_model`` (loads the model; call it off the loop)."""
+    settings = config.evolve
+    default = EMBEDDING_DISTANCE if settings.dedup == "embedding" else ROUGE_THRESHOLD
+    limit = default if settings.dedup_threshold is None else settings.dedup_threshold
+    return make_index(settings.dedup, limit, config.instruct.embedding_model, config.instruct.embedding_device)
+
+
+def filter_rows(
+    rows: Sequence[Row], extra_rules: bool, elimination: bool, index: NearDuplicateIndex | None = None
+) -> tuple[list[Row], dict[str, int]]:
+    """Drop failed responses, Evol-Instruct eliminations (optional), then duplicate instructions: those ``index``
+    finds near an instruction kept before them (default: the same text, case and white space ignored)."""
+    answered: list[Row] = []
     counts = {"answered": len(rows), "failed": 0, "eliminated": 0, "duplicates": 0}
     for row in rows:
         if failure(row["response"], extra_rules) is not None:
             counts["failed"] += 1
-            continue
-        if elimination and validator.eliminate(row["parent"], row["instruction"], row["response"]) is not None:
+        elif elimination and validator.eliminate(row["parent"], row["instruction"], row["response"]) is not None:
             counts["eliminated"] += 1
-            continue
-        key = " ".join(row["instruction"].split())
-        if key in seen:
-            counts["duplicates"] += 1
-            continue
-        seen.add(key)
-        kept.append(row)
+        else:
+            answered.append(row)
+    novel = add_each(index or ExactIndex(), [row["instruction"] for row in answered])
+    kept = [row for row, new in zip(answered, novel, strict=True) if new]
+    counts["duplicates"] = len(answered) - len(kept)
     counts["kept"] = len(kept)
     return kept, counts
 

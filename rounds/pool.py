@@ -47,7 +47,8 @@ def _category(row: Row) -> str:
     return str(row.get("category") or NO_CATEGORY)
 
 
-def _user_test_set(path: str) -> list[Row]:
+def user_test_set(path: str) -> list[Row]:
+    """The rows of the user's test set file (``eval.test_path``, any supported format) as evaluation items."""
     return [example.eval_item() for example in load_examples(path)]
 
 
@@ -62,7 +63,7 @@ def prepare(config: Config, run_path: Path) -> None:
         seeds_io.read_raw(settings.data_path), settings.instruction_field, settings.response_field
     )
     if config.eval.test_path:
-        test = _user_test_set(config.eval.test_path)
+        test = user_test_set(config.eval.test_path)
     else:
         order = list(seeds)
         random.Random(config.run.seed + TEST_SEED_OFFSET).shuffle(order)

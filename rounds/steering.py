@@ -51,16 +51,18 @@ def steer(
     failed: Sequence[Mapping[str, Any]],
     max_level: int,
     ceiling: float = 1.0,
+    unit: str = "seeds",
 ) -> dict[str, Any]:
     """The next round's seed plan from the promoted student's per-category scores and failed examples.
 
-    ``ceiling`` is the metric's best score (1 for exact match, 100 for BLEU-4/ROUGE).
+    ``ceiling`` is the metric's best score (1 for exact match, 100 for BLEU-4/ROUGE); ``unit`` names what the plan
+    counts in its reasons (``records`` on the instruct graph).
     Returns ``{"plan": {category: n}, "max_level": L, "reasons": [...]}``.
     """
     errors = {c: 1.0 - s / ceiling for c, s in per_category.items()}
     plan = allocate(total, errors)
     reasons = [
-        f"{c}: score {per_category[c]:.2f} → {plan[c]} seeds" for c in sorted(plan, key=lambda c: (per_category[c], c))
+        f"{c}: score {per_category[c]:.2f} → {plan[c]} {unit}" for c in sorted(plan, key=lambda c: (per_category[c], c))
     ]
     levels = failure_levels(failed)
     level = max_level

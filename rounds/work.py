@@ -27,8 +27,9 @@ from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student
 from evoforge.offline.world import complexity, eval_records, seed_records
-from evoforge.rounds import pool
+from evoforge.rounds import instruct_source, pool
 from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
+from evoforge.rounds.preferences import round_preferences, with_preferences
 from evoforge.rounds.steering import allocate, steer
 from evoforge.runs import RunDir, atomic_write_jsonl
 from evoforge.training.deltas import ALL_CHUNK, DeltaJob, plan_deltas, train_planned
@@ -47,7 +48,10 @@ def student_dir(run_path: Path, student: str) -> Path:
 
 def first_plan(config: Config, run_path: Path) -> dict[str, int]:
     """The first round's seed plan, even over the categories: ``world.n_seeds`` over the world's, or (on the
-    user's data, whose test set and seed pool this writes) a round's share of the pool over the pool's."""
+    user's data, whose test set and seed pool this writes) a round's share of the pool over the pool's; on the
+    instruct graph, each instructor's configured count of records."""
+    if instruct_source.uses_instruct(config):
+        return instruct_source.first_plan(config)
     if not pool.uses_pool(config):
         return allocate(config.world.n_seeds, {c: 1.0 for c in config.world.categories})
     pool.prepare(config, run_path)
@@ -69,8 +73,12 @@ def open_round(
     """Create ``rounds/<n>`` as an evolve run directory whose seeds follow ``plan``; returns ``rounds/<n>`` and
     what was drawn (on the user's data: fresh, reused and bad-case seeds from :func:`pool.draw`).
 
-    The round's seeds are ``rounds/<n>/seeds.jsonl``: generated from the skills world, or drawn from the pool.
+    The round's seeds are ``rounds/<n>/seeds.jsonl``: generated from the skills world, or drawn from the pool. On
+    the instruct graph the round is an instruct run directory whose instructors write ``plan``'s counts
+    (:func:`instruct_source.open_round`), and nothing is drawn.
     """
+    if instruct_source.uses_instruct(config):
+        return instruct_source.open_round(config, run_path, n, plan), {}
     rounds = run_path / "rounds"
     path = rounds / str(n)
     seeds = path / "seeds.jsonl"
@@ -100,10 +108,20 @@ def write_test_set(config: Config, run_path: Path) -> Path:
     return path
 
 
-def chunk_round(config: Config, run_path: Path, round_dir: str, evolved_path: str) -> tuple[dict[str, str], str]:
-    """Chunk the round's evolved data (by ``train.chunk_by``) with a held-out split; returns run-relative paths."""
-    examples = load_examples(run_path / evolved_path)
-    chunks, held_out = chunk_dataset(examples, config.train.chunk_by, config.train.eval_fraction, config.run.seed)
+def chunk_round(config: Config, run_path: Path, round_dir: str, dataset: str) -> tuple[dict[str, str], str]:
+    """Chunk the round's data (by ``train.chunk_by``; ``train.mix_other_chunks`` of the others mixed into each),
+    plus the round's preference pairs (:mod:`.preferences`), with a held-out split; returns run-relative paths.
+    The instruct graph's data loses its test prompts first."""
+    examples = load_examples(run_path / dataset)
+    if instruct_source.uses_instruct(config):
+        examples = instruct_source.without_test_prompts(config, run_path, examples)
+    split = config.train
+    chunks, held_out = chunk_dataset(
+        examples, split.chunk_by, split.eval_fraction, config.run.seed, split.mix_other_chunks
+    )
+    on_world = not pool.uses_pool(config) and not instruct_source.uses_instruct(config)
+    pairs = round_preferences(config, int(Path(round_dir).name), on_world)
+    chunks, held_out = with_preferences(chunks, held_out, pairs, split.eval_fraction, config.run.seed)
     write_chunks(round_path(run_path, round_dir), chunks, held_out, overwrite=True)
     return {name: f"{round_dir}/chunks/{name}.jsonl" for name in chunks}, f"{round_dir}/eval.jsonl"
 
@@ -237,10 +255,10 @@ def close_round(
     """Fold a promoted merge into the student and steer the next round's seeds from the kept student's results on
     the round's held-out split (the evolved data no delta trained on; the test set plays no part in steering).
 
-    The next round draws more seeds of the categories the kept student did worst on there; in the skills world,
-    failures concentrated on the top level raise the seeds' level; on the user's data, its held-out failures
-    become seeds (bad cases). Returns the next round's student (run-dir-relative once promoted) and the steering
-    (plan, max level, reasons).
+    The next round draws more seeds (on the instruct graph: records) of the categories the kept student did worst
+    on there; in the skills world, failures concentrated on the top level raise the seeds' level; on the user's
+    data, its held-out failures become seeds (bad cases). Returns the next round's student (run-dir-relative once
+    promoted) and the steering (plan, max level, reasons).
     """
     student = promote(config, run_path, state) if promoted else state["student"]
     current = "auto_merge" if promoted else "raw"
@@ -250,13 +268,17 @@ def close_round(
     [(_, report)] = _score_rows(config, run_path, state, run_path / state["eval_path"], {current: spec}, gateway)
     report.save(root / "evals" / f"held-out-{current}.json")
     failed = [ex for ex in report.per_example if ex["score"] < ceiling]
-    if pool.uses_pool(config):
-        categories, total, levels = pool.pool_categories(run_path), pool.round_size(config, run_path), []
+    levels: list[dict[str, Any]] = []
+    if instruct_source.uses_instruct(config):
+        categories, total = instruct_source.steering_frame(config)
+    elif pool.uses_pool(config):
+        categories, total = pool.pool_categories(run_path), pool.round_size(config, run_path)
     else:
         categories, total = list(config.world.categories), config.world.n_seeds
         levels = [{**ex, "level": complexity(ex["prompt"]) or None, "correct": False} for ex in failed]
     scores = {c: report.per_category.get(c, report.score) for c in categories}
-    steering = steer(total, scores, levels, config.world.max_level, ceiling)
+    unit = "records" if instruct_source.uses_instruct(config) else "seeds"
+    steering = steer(total, scores, levels, config.world.max_level, ceiling, unit)
     steering["reasons"] = [f"{current} on the held-out split: {r}" for r in steering["reasons"]]
     if pool.uses_pool(config):
         n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)

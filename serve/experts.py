@@ -63,12 +63,15 @@ def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
 
 
 def read_instructions(path: Path, limit: int | None = None) -> tuple[str, ...]:
-    """The instructions of a dataset file (any format evoforge reads: the prompt of each example)."""
+    """The instructions of a dataset file (any format evoforge reads: the prompt of each example), without the
+    records a chunk mixed in from other chunks (``train.mix_other_chunks``): they are other experts' data."""
+    from evoforge.data.chunking import MIXED_FROM
     from evoforge.data.formats import load_examples
 
     if not path.is_file():
         raise DataError(f"no such file: {path}")
-    prompts = tuple(example.prompt for example in load_examples(path) if example.prompt.strip())
+    own = (example for example in load_examples(path) if example.get(MIXED_FROM) is None)
+    prompts = tuple(example.prompt for example in own if example.prompt.strip())
     return prompts[:limit] if limit else prompts
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from evoforge.errors import DataError
 from evoforge.runs import atomic_write_json
-from evoforge.training.examples import fit_lengths
+from evoforge.training.examples import fit_lengths, prompt_length
 from evoforge.training.progress import TokenCounter, progress_callback
 
 if TYPE_CHECKING:
@@ -196,7 +196,8 @@ class DeltaTrainer:
         """Train a delta of ``base`` on ``records`` and save it as a PEFT adapter in ``output``; returns metrics.
 
         With ``eval_records``, the held-out metrics before and after training are included (``eval_before``,
-        ``eval_after``: TRL's ``eval_loss`` for SFT, reward margins and accuracy for DPO).
+        ``eval_after``: TRL's ``eval_loss`` for SFT, reward margins and accuracy for DPO); a held-out record whose
+        prompt alone fills ``max_length`` is left out, as a training record is (none left: no held-out metrics).
         """
         import shutil
         import tempfile
@@ -219,7 +220,8 @@ class DeltaTrainer:
         dtype = torch.float32 if pick_device(self.config.device) == "cpu" else torch.bfloat16
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         train = Dataset.from_list([self.to_example(r) for r in records])
-        evaluation = Dataset.from_list([self.to_example(r) for r in eval_records]) if eval_records else None
+        fitting = [r for r in eval_records or [] if prompt_length(tokenizer, r) < self.config.max_length]
+        evaluation = Dataset.from_list([self.to_example(r) for r in fitting]) if fitting else None  # as training does
         with tempfile.TemporaryDirectory(prefix="evoforge-delta-") as work:
             trainer = self.make_trainer(model, tokenizer, train, evaluation, Path(work))
             trainer.remove_callback(PrinterCallback)

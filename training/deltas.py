@@ -2,8 +2,9 @@
 
 ``method`` picks what each chunk trains with: ``sft``, ``dpo`` (every chunk must hold chosen/rejected pairs),
 ``auto`` (DPO where the chunk is all pairs, SFT otherwise) or ``both`` (SFT, and DPO too where there are pairs;
-each its own delta). Deltas land in ``out_dir/<chunk>-<method>/`` (``train@all`` in ``out_dir/all-<method>/``)
-with ``training.json`` beside them; a delta whose inputs hash is unchanged is reused, not retrained.
+each its own delta). Deltas land in ``out_dir/<chunk>-<method>/`` (``train@all`` in ``out_dir/all-<method>/``, on
+every chunk's own records: a record mixed into other chunks counts once) with ``training.json`` beside them; a delta
+whose inputs hash is unchanged is reused, not retrained.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.console import detail, info
+from evoforge.data.chunking import own_records
 from evoforge.data.formats import is_preference
 from evoforge.data.io import read_records
 from evoforge.errors import DataError
@@ -130,7 +132,7 @@ def plan_deltas(chunks_dir: Path, settings: TrainSettings) -> list[DeltaJob]:
             raise DataError(
                 f"a chunk is named '{ALL_CHUNK}', which train@all uses; rename it or set train.train_all=false"
             )
-        everything = [r for records in chunks.values() for r in records]
+        everything = [r for records in chunks.values() for r in own_records(records)]
         jobs += [DeltaJob(ALL_CHUNK, m) for m in methods_for(everything, settings.method, ALL_CHUNK)]
     return jobs
 
@@ -163,7 +165,7 @@ def train_planned(
     chunks = read_chunks(chunks_dir)
     held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
     if job.chunk == ALL_CHUNK:
-        records, evals = [r for rows in chunks.values() for r in rows], held_out
+        records, evals = [r for rows in chunks.values() for r in own_records(rows)], held_out
     else:
         records, evals = chunks[job.chunk], [r for r in held_out if r.get("chunk") == job.chunk]
     info(f"delta {job.name} on {len(records)} records")

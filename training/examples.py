@@ -24,6 +24,12 @@ def assistant(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
 
 
+def prompt_length(tokenizer: Any, record: dict[str, Any]) -> int:
+    """Tokens of ``record``'s prompt as the model sees it (chat template, generation prompt included)."""
+    prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
+    return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+
 def fit_lengths(
     tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str
 ) -> tuple[list[dict[str, Any]], int, int]:
@@ -34,8 +40,7 @@ def fit_lengths(
     """
     kept, truncated = [], 0
     for record in records:
-        prompt = tokenizer.apply_chat_template(prompt_messages(record), add_generation_prompt=True, tokenize=False)
-        n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        n_prompt = prompt_length(tokenizer, record)
         if n_prompt >= max_length:
             continue
         answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]

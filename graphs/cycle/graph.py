@@ -1,11 +1,13 @@
 """The ``cycle`` graph: AutoLLM's closed loop as a LangGraph state machine — the main job.
 
 prepare round (seeds from the feedback plan) → evolve (the evolve graph as a subgraph; its human reviews pass
-through) → chunk + hold out → train one delta per chunk and method, and train@all beside them (``Send`` branches,
-one at a time per process on a CPU) → merge-weight search →
-evaluate raw, train@all, each delta, average and best merge on the fixed test set → **human checkpoint: promote
-the merge?** → feedback (fold the merge into the student, steer the next round's seeds) → next round, until
-``cycle.rounds`` or until the test score stops improving for ``cycle.patience`` rounds.
+through), or with ``cycle.data_source: instruct`` instruct (the instruct graph as a subgraph: each instructor's
+records, its reviews passing through) → chunk + hold out (on the instruct graph: one chunk per category) → train
+one delta per chunk and method, and train@all beside them (``Send`` branches, one at a time per process on a CPU)
+→ merge-weight search → evaluate raw, train@all, each delta, average and best merge on the fixed test set →
+**human checkpoint: promote the merge?** → feedback (fold the merge into the student, steer the next round's seeds
+or records) → next round, until ``cycle.rounds`` or until the test score stops improving for ``cycle.patience``
+rounds.
 
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
 with the SQLite checkpointer of the run directory.
@@ -22,6 +24,7 @@ from langgraph.types import Send
 from evoforge.graphs.cycle import nodes
 from evoforge.graphs.cycle.state import CycleState, DeltaTask
 from evoforge.graphs.evolve.graph import graph as evolve_graph
+from evoforge.graphs.instruct.graph import graph as instruct_graph
 from evoforge.graphs.runtime import RunContext
 
 AFTER_TRAINING = ("merge", "evaluate", "review_promotion", "feedback")
@@ -32,6 +35,11 @@ def after_feedback(state: CycleState) -> Literal["prepare_round", "__end__"]:
     limits = state.get("limits") or {}
     more = state["round"] < limits.get("rounds", 1) and state.get("stale", 0) < limits.get("patience", 1)
     return "prepare_round" if more else "__end__"
+
+
+def data_source(state: CycleState) -> Literal["evolve", "instruct"]:
+    """The subgraph that makes the round's data (``cycle.data_source``)."""
+    return "instruct" if state.get("data_source") == "instruct" else "evolve"
 
 
 def spread_training(state: CycleState) -> list[Send]:
@@ -56,11 +64,13 @@ def build() -> StateGraph:
     builder = StateGraph(CycleState, context_schema=RunContext)
     builder.add_node("prepare_round", nodes.prepare_round)
     builder.add_node("evolve", evolve_graph)  # a real subgraph: Studio shows it, its reviews and checkpoints nest
+    builder.add_node("instruct", instruct_graph)  # the same for airoboros' generation
     for name in ("chunk", "train_delta", *AFTER_TRAINING):
         builder.add_node(name, getattr(nodes, name))
     builder.add_edge(START, "prepare_round")
-    builder.add_edge("prepare_round", "evolve")
+    builder.add_conditional_edges("prepare_round", data_source)
     builder.add_edge("evolve", "chunk")
+    builder.add_edge("instruct", "chunk")
     builder.add_conditional_edges("chunk", spread_training, ["train_delta"])
     builder.add_edge("train_delta", "merge")
     for a, b in itertools.pairwise(AFTER_TRAINING):

@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, interrupt
 
 from evoforge.console import console, info
+from evoforge.errors import EvoforgeError
 from evoforge.graphs.cycle.report import console_table, write_cycle_report
 from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
@@ -39,13 +40,16 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
     round_dir, drawn = await asyncio.to_thread(
         work.open_round, res.config, res.run.path, n, plan, steering.get("max_level")
     )
-    info(f"[bold]round {n}[/bold]: student {student}; seeds {plan}" + (f" ({drawn})" if drawn else ""))
+    source = res.config.cycle.data_source
+    unit = "records" if source == "instruct" else "seeds"
+    info(f"[bold]round {n}[/bold]: student {student}; {unit} {plan}" + (f" ({drawn})" if drawn else ""))
     res.run.event("round_started", round=n, student=student, seed_plan=plan, seed_draw=drawn)
     limits = {"rounds": res.config.cycle.rounds, "patience": res.config.cycle.patience}
     return {
         "round": n,
         "student": student,
         "seed_plan": plan,
+        "data_source": source,
         "round_dir": round_dir,
         "workdir": round_dir,
         "start_method": (state.get("evolved") or {}).get("method", ""),
@@ -53,22 +57,38 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
         "limits": limits,
         "deltas": Overwrite({}),
         "train_all": "",
+        "instructed": {},  # the previous round's summary must not stand in for this round's
     }
 
 
-async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
-    """Cut the evolved data into chunks and a held-out split (no delta trains on it); plan the deltas.
+def _round_data(state: CycleState) -> tuple[str, RoundResult]:
+    """The round's dataset and the start of its result: the λ history and method the evolve subgraph handed back, or
+    the records per category the instruct subgraph wrote."""
+    if state.get("data_source") != "instruct":
+        evolved = state["evolved"]
+        return evolved["dataset"], {
+            "lambda_history": list(evolved["lambda_history"]),
+            "method_id": evolved["method_id"],
+        }
+    instructed = state.get("instructed") or {}
+    if not instructed:
+        raise EvoforgeError(
+            f"round {state['round']}: the instruct graph handed back no records (a review rejected them); start a new "
+            "run once the instruct settings are right"
+        )
+    return instructed["dataset"], {"records": dict(instructed["counts"])}
 
-    The round's result starts here, with the λ history the evolve subgraph handed back.
+
+async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
+    """Cut the round's data into chunks and a held-out split (no delta trains on it); plan the deltas.
+
+    The round's result starts here, with what the evolve or instruct subgraph handed back.
     """
     res = await _resources(runtime)
-    chunks, eval_path = await asyncio.to_thread(
-        work.chunk_round, res.config, res.run.path, state["round_dir"], state["evolved"]["dataset"]
-    )
+    dataset, result = _round_data(state)
+    chunks, eval_path = await asyncio.to_thread(work.chunk_round, res.config, res.run.path, state["round_dir"], dataset)
     plan = await asyncio.to_thread(work.plan_training, res.config, res.run.path, state["round_dir"])
     info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
-    evolved = state["evolved"]
-    result: RoundResult = {"lambda_history": list(evolved["lambda_history"]), "method_id": evolved["method_id"]}
     if state.get("seed_draw"):
         result["seed_draw"] = dict(state["seed_draw"])
     return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": result}

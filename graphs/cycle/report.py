@@ -75,6 +75,10 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
                 f"earlier round once the pool was spent), {drawn.get('bad_cases', 0)} bad cases of the previous round.",
                 "",
             ]
+        records = r.get("records") or {}
+        if records:
+            counts = ", ".join(f"{name} {n}" for name, n in sorted(records.items()))
+            parts += [f"Records from the instruct graph (one chunk per category): {counts}.", ""]
         lam = r.get("lambda_history") or []
         if lam:
             method = f" (method {r['method_id']})" if r.get("method_id") else ""

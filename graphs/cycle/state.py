@@ -1,7 +1,8 @@
 """State of the ``cycle`` graph (AutoLLM's closed loop): references and figures, never tensors or bulk data.
 
 Every path is relative to the run directory; each round works in ``rounds/<n>/`` (itself an evolve run
-directory, with the round's chunks, adapters, merge search and evaluations beside the evolve outputs).
+directory, or an instruct one with ``cycle.data_source: instruct``, with the round's chunks, adapters, merge search
+and evaluations beside its outputs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 from evoforge.graphs.evolve.state import EvolveSummary
+from evoforge.graphs.instruct.state import InstructSummary
 
 
 class RoundResult(TypedDict, total=False):
@@ -24,6 +26,7 @@ class RoundResult(TypedDict, total=False):
         per_category: model name → category → test score.
         weights: merge name → delta → weight.
         lambda_history: the evolve graph's selected failure rate per optimisation step.
+        records: on the instruct graph, the records per category it wrote for the round.
         promoted: whether auto_merge was promoted to become the next round's student.
         decided_by: who decided the promotion (policy, terminal, cli, studio).
         steering: how the next round's seeds were allocated, and why.
@@ -39,6 +42,7 @@ class RoundResult(TypedDict, total=False):
     per_category: dict[str, dict[str, float]]
     weights: dict[str, dict[str, float]]
     lambda_history: list[float]
+    records: dict[str, int]
     promoted: bool
     decided_by: str
     steering: dict[str, Any]
@@ -68,12 +72,15 @@ class CycleState(TypedDict, total=False):
     Attributes:
         round: the current round (1-based).
         student: the current student: a model directory (run-dir-relative once promoted) or the configured name.
-        seed_plan: seeds per category for the current round (from the previous round's feedback).
+        seed_plan: seeds (on the instruct graph: records) per category for the current round (from the previous
+            round's feedback).
+        data_source: ``evolve`` or ``instruct`` (``cycle.data_source``): the subgraph that makes the round's data.
         round_dir: ``rounds/<n>``.
-        workdir: the folder the evolve subgraph works in (``round_dir``: an evolve run directory of its own).
+        workdir: the folder the evolve or instruct subgraph works in (``round_dir``: a run directory of its own).
         start_method: the method the round's evolve starts from (the previous round's; "" in round 1).
         seed_draw: what the round's seeds were drawn from (user data; empty on the skills world).
         evolved: what the evolve subgraph handed back (its dataset's path, the λ history, its method).
+        instructed: what the instruct subgraph handed back (its records' path, counts per category, stop reason).
         chunks: chunk name → JSONL path; eval_path: the held-out split no delta trains on.
         training_plan: the deltas to train, ``{chunk, method}`` each (chunk ``all`` = train@all).
         deltas: delta name → adapter directory (``train@all`` excluded; parallel branches merge here);
@@ -88,11 +95,13 @@ class CycleState(TypedDict, total=False):
     round: int
     student: str
     seed_plan: dict[str, int]
+    data_source: str
     round_dir: str
     workdir: str
     start_method: str
     seed_draw: dict[str, int]
     evolved: EvolveSummary
+    instructed: InstructSummary
     chunks: dict[str, str]
     eval_path: str
     training_plan: list[dict[str, str]]

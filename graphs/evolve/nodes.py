@@ -222,7 +222,7 @@ async def answer_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
 
 
 async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Eliminate failed answers (and Evol-Instruct eliminations) and exact duplicate instructions.
+    """Eliminate failed answers (and Evol-Instruct eliminations) and duplicate instructions (``evolve.dedup``).
 
     Raises:
         EvoforgeError: when no row is kept (the run fails, saying why and what to change).
@@ -230,7 +230,10 @@ async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
     res = await _resources(runtime, state)
     settings = res.config.evolve
     answered = await _load(res, state["answered_path"])
-    rows, counts = work.filter_rows(answered, settings.extra_rules, settings.elimination)
+    index = await asyncio.to_thread(work.duplicate_index, res.config)
+    rows, counts = await asyncio.to_thread(
+        work.filter_rows, answered, settings.extra_rules, settings.elimination, index
+    )
     counts = {"seeds": state["n_seeds"], **counts}
     info("dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     filtered_path = await _save(res, rows, "dataset", "filtered.jsonl")

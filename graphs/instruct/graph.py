@@ -5,6 +5,9 @@ output file (append / overwrite) → every instructor's producer at once → hum
 outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends the run with what is
 written kept.
 
+Mounted in the cycle (``cycle.data_source: instruct``) it works in the round's folder (``workdir``) and hands back
+:class:`~evoforge.graphs.instruct.state.InstructSummary` as ``instructed``.
+
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
 with the SQLite checkpointer of the run directory, so a killed run resumes (``evoforge resume``).
 """
@@ -16,7 +19,7 @@ from typing import Literal
 from langgraph.graph import END, START, StateGraph
 
 from evoforge.graphs.instruct import nodes
-from evoforge.graphs.instruct.state import InstructInput, InstructState
+from evoforge.graphs.instruct.state import InstructInput, InstructOutput, InstructState
 from evoforge.graphs.runtime import RunContext, llm_retry
 
 
@@ -34,7 +37,9 @@ def after_sample_review(state: InstructState) -> Literal["write_outputs", "__end
 
 def build() -> StateGraph:
     """The instruct graph's builder (compile it with or without a checkpointer)."""
-    builder = StateGraph(InstructState, context_schema=RunContext, input_schema=InstructInput)
+    builder = StateGraph(
+        InstructState, context_schema=RunContext, input_schema=InstructInput, output_schema=InstructOutput
+    )
     retry = llm_retry()
     builder.add_node("topics", nodes.topics, retry_policy=retry)
     builder.add_node("review_topics", nodes.review_topics)

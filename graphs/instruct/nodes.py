@@ -25,8 +25,9 @@ Update = dict[str, Any]
 TOPICS_SHOWN = 20
 
 
-async def _resources(runtime: Runtime[RunContext]) -> Resources:
-    return await node_resources(runtime, "instruct")
+async def _resources(runtime: Runtime[RunContext], state: InstructState) -> Resources:
+    """The resources of the run the node works in (the round's, inside a cycle)."""
+    return await node_resources(runtime, "instruct", state.get("workdir", ""))
 
 
 def _path(res: Resources, value: str | None, default: str) -> Path:
@@ -39,7 +40,7 @@ async def topics(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Read the topics file, or generate it (airoboros' topic requests) when it does not exist."""
     from evoforge.generation.topics import generate_topics, read_topics
 
-    res = await _resources(runtime)
+    res = await _resources(runtime, state)
     settings = res.config.instruct
     path = _path(res, settings.topics_path, "topics.txt")
     if path.is_file():
@@ -70,7 +71,7 @@ async def prepare_output(state: InstructState, runtime: Runtime[RunContext]) -> 
     """Ready the output file: continue it (append), set it aside (overwrite), or refuse an existing one."""
     from evoforge.generation.records import prepare
 
-    res = await _resources(runtime)
+    res = await _resources(runtime, state)
     settings = res.config.instruct
     path = _path(res, settings.output_path, "instructions.jsonl")
     done = await asyncio.to_thread(prepare, path, settings.overwrite, settings.append)
@@ -97,7 +98,7 @@ async def generate(state: InstructState, runtime: Runtime[RunContext]) -> Update
     from evoforge.errors import ConfigError
     from evoforge.generation.producers import Producers
 
-    res = await _resources(runtime)
+    res = await _resources(runtime, state)
     settings = res.config.instruct
     if not settings.instructors:
         raise ConfigError("instruct.instructors names no instructor; add at least one (e.g. general: {count: 10})")
@@ -119,7 +120,7 @@ async def review_sample(state: InstructState, runtime: Runtime[RunContext]) -> U
     """Human checkpoint: approve a sample of each instructor's records, or reject (the records stay written)."""
     from evoforge.generation.records import read_records
 
-    res = await _resources(runtime)
+    res = await _resources(runtime, state)
     records = await asyncio.to_thread(read_records, Path(state["output_path"]))
     per = res.config.instruct.sample_size
     by_name = {name: [r for r in records if r["category"] == name][:per] for name in res.config.instruct.instructors}
@@ -137,8 +138,19 @@ async def review_sample(state: InstructState, runtime: Runtime[RunContext]) -> U
 
 
 async def write_outputs(state: InstructState, runtime: Runtime[RunContext]) -> Update:
-    """Write the ShareGPT and alpaca exports, the HF dataset and the report section."""
-    res = await _resources(runtime)
+    """Write the ShareGPT and alpaca exports, the HF dataset and the report section; hand a parent graph the
+    records' summary (``instructed``)."""
+    res = await _resources(runtime, state)
     outputs = await asyncio.to_thread(write_output_files, res, state)
     info(f"instruct: wrote {', '.join(outputs.values())}")
-    return {"outputs": outputs}
+    update: Update = {"outputs": outputs}
+    if state.get("output_path"):
+        path, workdir = Path(state["output_path"]), state.get("workdir", "")
+        inside = path.is_relative_to(res.run.path)
+        dataset = "/".join(p for p in (workdir, str(path.relative_to(res.run.path))) if p) if inside else str(path)
+        update["instructed"] = {
+            "dataset": dataset,
+            "counts": dict(state.get("counts") or {}),
+            "stop_reason": state.get("stop_reason"),
+        }
+    return update

@@ -13,13 +13,36 @@ class InstructInput(TypedDict, total=False):
     Attributes:
         mode: ``topics`` (generate-topics: stop after the topic review) or ``instructions`` (the default: topics when
             the file is missing, then every instructor's records).
+        workdir: the folder of the run this instruct graph works in, relative to the run directory ("" = the run
+            directory itself; a cycle on the instruct graph passes its round's folder, an instruct run directory).
     """
 
     mode: Literal["topics", "instructions"]
+    workdir: str
 
 
-class InstructState(InstructInput, total=False):
-    """The instruct graph's state.
+class InstructSummary(TypedDict):
+    """What the instruct graph hands back to a parent graph (its output schema).
+
+    Attributes:
+        dataset: the records file, relative to the top run directory when inside it (else absolute).
+        counts: records per category in it.
+        stop_reason: why generation stopped early (``budget``), or None.
+    """
+
+    dataset: str
+    counts: dict[str, int]
+    stop_reason: str | None
+
+
+class InstructOutput(TypedDict, total=False):
+    """The instruct graph's output schema: what a parent graph receives (nothing when a review rejected)."""
+
+    instructed: InstructSummary
+
+
+class InstructState(InstructInput, InstructOutput, total=False):
+    """The instruct graph's state (``workdir`` and ``instructed`` come from its input and output schemas).
 
     Attributes:
         topics_path: the topics file (absolute). n_topics: how many it holds. topics_sample: a few shown at review.
@@ -29,6 +52,7 @@ class InstructState(InstructInput, total=False):
         stop_reason: why generation stopped early (``budget``), or None.
         counts: records per category in the output file. sample: a few records per instructor shown at review.
         outputs: names of the files written (relative to the run directory unless absolute).
+        instructed: the summary handed to a parent graph.
     """
 
     topics_path: str

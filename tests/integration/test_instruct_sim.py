@@ -140,3 +140,32 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None
     assert records[: len(before)] == before
     assert Counter(r["category"] for r in records) == {name: 6 for name in INSTRUCTORS}
     assert len({r["instruction"] for r in records}) == len(records)
+
+
+def test_cull_keeps_the_judges_best_of_each_group_of_near_duplicates(tmp_path: Path) -> None:
+    poem = "Write a short poem about the sea at night"
+    full = "The sea at night: a short poem, where the waves write silver lines and the night keeps the sea."
+    records = [
+        {"instruction": poem + ".", "response": "Waves.", "category": "writing"},
+        {
+            "instruction": "Name three birds that hunt at night.",
+            "response": "Owls, nightjars, frogmouths.",
+            "category": "trivia",
+        },
+        {"instruction": poem + "!", "response": full, "category": "writing"},  # the simulated judge's best
+        {"instruction": poem.lower(), "response": "Night sea.", "category": "general"},  # near, in another category
+    ]
+    source = tmp_path / "records.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    config = tmp_path / "cull.yaml"
+    config.write_text(yaml.safe_dump({"instruct": {"dedup": "rouge"}}))
+    args = ["--config", str(config), "--input", str(source), "--output", "kept.jsonl", "--run-id", "culled"]
+    _finish(_evoforge("instruct", "cull", *args, "--runs-dir", "runs", cwd=tmp_path), tmp_path, timeout=120)
+    assert _records(tmp_path / "kept.jsonl") == [records[1], records[2]]  # the file's order kept
+    run = tmp_path / "runs" / "culled"
+    assert _records(run / "culled.jsonl") == [records[1], records[2]]
+    [group] = _records(run / "cull_groups.jsonl")
+    assert group["kept"] == 2 and [m["index"] for m in group["members"]] == [0, 2, 3]
+    assert max(m["grade"] for m in group["members"]) == group["members"][1]["grade"]
+    assert "Groups: 1, dropped 2, kept 2" in (run / "report.md").read_text()
+    assert json.loads((run / "manifest.json").read_text())["status"] == "completed"

@@ -70,3 +70,23 @@ def test_write_chunks_and_eval_set(tmp_path: Path) -> None:
         write_chunks(tmp_path, chunks, held)
     write_chunks(tmp_path, {"pref": chunks["pref"]}, [], overwrite=True)
     assert [p.name for p in (tmp_path / "chunks").iterdir()] == ["pref.jsonl"]
+
+
+def test_mixing_adds_a_sample_of_every_other_chunk_and_never_a_held_out_record() -> None:
+    from evoforge.data.chunking import MIXED_FROM, chunk_name, own_records
+
+    plain, held = chunk_dataset(_records(), "category", 0.2, seed=1)
+    mixed, held_again = chunk_dataset(_records(), "category", 0.2, seed=1, mix_other=0.25)
+    assert held_again == held and set(mixed) == set(plain)
+    held_prompts = {r.prompt for r in held}
+    for name, rows in mixed.items():
+        assert rows[: len(plain[name])] == plain[name]  # the chunk's own records first, unchanged
+        extra = rows[len(plain[name]) :]
+        sources = {r.meta[MIXED_FROM] for r in extra}
+        assert sources == set(plain) - {name} and len(extra) == 2 * len(sources)  # round(8 * 0.25) of each other
+        assert all(chunk_name(r.category) == r.meta[MIXED_FROM] for r in extra)  # each keeps its own category
+        assert not held_prompts & {r.prompt for r in rows}
+        assert own_records([r.to_row() for r in rows]) == [r.to_row() for r in plain[name]]
+    assert chunk_dataset(_records(), "category", 0.2, seed=1, mix_other=0.25) == (mixed, held)  # seeded
+    with pytest.raises(ConfigError, match="share of other chunks"):
+        chunk_dataset(_records(), "category", 0.2, seed=1, mix_other=1.5)

@@ -141,3 +141,37 @@ def test_quickstart_is_the_offline_two_round_default() -> None:
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
     assert cfg.cycle.rounds == 2 and cfg.student.model == "tiny"
     assert all(m.model.startswith("sim/") for m in cfg.llm.models.values())
+
+
+def test_a_cycle_on_the_instruct_graph_takes_the_instruct_config_and_its_roles(tmp_path: Path) -> None:
+    airoboros = tmp_path / "airoboros.yaml"
+    airoboros.write_text("model: sim/skills\ntopics_path: topics.txt\ninstructors:\n  general: {count: 9}\n")
+    cycle = {"cycle": {"data_source": "instruct", "instruct_config": str(airoboros)}}
+    path = write(tmp_path, yaml.safe_dump({**cycle, "instruct": {"dedup": "exact"}}))
+    cfg = load_config(path)
+    assert cfg.instruct.count("general") == 9 and cfg.instruct.dedup == "exact"  # this config's keys over the file's
+    assert Path(cfg.instruct.topics_path or "").is_absolute() and cfg.cycle.instruct_config is None
+    assert cfg.llm.roles["instructor"].model == "airoboros" and cfg.llm.models["airoboros"].model == "sim/skills"
+    assert cfg.llm.roles["judge"].model == "sim"  # the cycle's own roles win
+    assert load_config(write(tmp_path, cfg.to_yaml())) == cfg  # the snapshot reloads as it is, without the file
+    assert load_config("quickstart").cycle.data_source == "evolve"  # the default stays evolve
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, "names no instructor"),
+        ({"instruct": {"role": "writer", "instructors": {"joke": {}}}}, r"instruct.role .* role 'writer'"),
+        (
+            {"evolve": {"data_path": "seeds.jsonl"}, "instruct": {"instructors": {"joke": {}}}},
+            "remove evolve.data_path",
+        ),
+        ({"cycle": {"instruct_config": "nope.yaml"}}, "config file not found: nope.yaml"),
+    ],
+)
+def test_a_cycle_on_the_instruct_graph_that_could_not_run_is_refused(
+    tmp_path: Path, settings: dict[str, dict[str, object]], expected: str
+) -> None:
+    data = {**settings, "cycle": {"data_source": "instruct", **settings.get("cycle", {})}}
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, yaml.safe_dump(data)))

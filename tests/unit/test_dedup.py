@@ -32,3 +32,38 @@ def test_minhash_finds_what_all_pairs_rouge_finds() -> None:
     texts = base + [text.replace("two", "three") for text in base]  # planted near duplicates
     rouge, minhash = RougeIndex(0.7), MinHashIndex(0.7)
     assert [rouge.add(t) for t in texts] == minhash.add_all(texts)
+
+
+def test_near_duplicates_join_into_groups_under_every_rule() -> None:
+    from evoforge.data.near_groups import connected_groups, near_duplicate_groups
+
+    texts = [TEXTS[0], TEXTS[1], NEAR, TEXTS[2], "write a short poem about the sea at night."]
+    assert near_duplicate_groups(texts, "exact", 0.0) == [[0, 4]]
+    for rule in ("rouge", "minhash"):
+        assert near_duplicate_groups(texts, rule, 0.7) == [[0, 2, 4]], rule
+    assert connected_groups(5, {(3, 4), (0, 1), (1, 3)}) == [[0, 1, 3, 4]]  # joined through a common member
+
+
+def test_evolve_drops_near_duplicates_by_its_rule() -> None:
+    from evoforge.config import load_config
+    from evoforge.evolution.steps import duplicate_index, filter_rows
+
+    answer = "A fine and complete answer that follows every part of the instruction."
+    rows = [{"parent": "Seed.", "instruction": text, "response": answer} for text in [*TEXTS, NEAR]]
+    exact, counts = filter_rows(rows, extra_rules=False, elimination=False)  # the default: the same text only
+    assert len(exact) == 4 and counts["duplicates"] == 0
+    assert isinstance(duplicate_index(load_config(None)), ExactIndex)  # evolve.dedup's default
+    index = duplicate_index(load_config(None, ["evolve.dedup=minhash"]))
+    kept, counts = filter_rows(rows, extra_rules=False, elimination=False, index=index)
+    assert [r["instruction"] for r in kept] == TEXTS and counts["duplicates"] == 1 and counts["kept"] == 3
+    assert (
+        len(
+            filter_rows(
+                rows,
+                False,
+                False,
+                duplicate_index(load_config(None, ["evolve.dedup=minhash", "evolve.dedup_threshold=0.95"])),
+            )[0]
+        )
+        == 4
+    )

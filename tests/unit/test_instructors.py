@@ -11,7 +11,7 @@ from evoforge.agents.instruct import filtered_by, parse_topics
 from evoforge.agents.instructors import REGISTRY, Batch, parse_tasks
 from evoforge.config import load_config
 from evoforge.config.instruct import INSTRUCTOR_OPTIONS
-from evoforge.errors import DataError
+from evoforge.errors import ConfigError, DataError
 from evoforge.generation.records import RecordFile, read_records
 from evoforge.offline.sim.instruct import tasks_reply
 
@@ -149,3 +149,28 @@ def test_the_output_file_drops_a_torn_last_line_and_refuses_a_bad_one(tmp_path: 
     path.write_text('{"instruction": "a", "category": "joke"}\nnot json\n{"instruction": "c", "category": "joke"}\n')
     with pytest.raises(DataError, match="line 2"):
         read_records(path)
+
+
+def test_an_error_in_an_airoboros_config_names_the_file_the_line_and_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "airoboros.yaml"
+    path.write_text(
+        "model: gpt-4\n"
+        "default_count: -3\n"
+        "max_tokens: 0\n"
+        "instructors:\n"
+        "  riddles:\n"
+        "    count: -1\n"
+        "  coding:\n"
+        "    prompt_path: coding.txt\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "instruct.default_count (line 2, key default_count): Input should be greater than or equal to 0" in message
+    assert "llm.max_tokens_total (line 3, key max_tokens)" in message
+    assert "instruct.instructors.riddle.count (line 6, key instructors.riddles.count)" in message
+    path.write_text("model: gpt-4\ninstructors:\n  coding:\n    prompt_path: coding.txt\n  chat: {}\n")
+    unsupported = load_config(path).instruct.unsupported  # what cannot be honoured names its line too
+    assert unsupported[0].startswith("instructors.coding.prompt_path (line 4): ")
+    assert unsupported[1].startswith("instructors.chat (line 5): ")
