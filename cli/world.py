@@ -62,9 +62,10 @@ def _build_student(output: Path | None, force: bool) -> None:
     path = build_tiny_student(output, force=force)
     card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
     info(f"tiny student: {path}")
-    if "eval" in card:
-        scores = ", ".join(f"{k} {v:.0%}" for k, v in card["eval"].items())
-        info(f"exact match on {card['config']['eval_tasks']} held-out tasks: {scores}")
+    for key, what in (("eval", "exact match"), ("ability", "right once its habitual phrasing is taken off")):
+        if key in card:
+            scores = ", ".join(f"{k} {v:.0%}" for k, v in card[key].items())
+            info(f"{what} on {card['config']['eval_tasks']} held-out tasks: {scores}")
     info(f"built in {card['build_seconds']} s")
 
 

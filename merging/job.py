@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evoforge.cluster import gpus_per_task, join_actors, start_actors
 from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
+from evoforge.database import ENV_PREFIX, resolve_ref
 from evoforge.errors import ConfigError
 from evoforge.evals.harness import EvalReport, Generator, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
@@ -28,7 +29,7 @@ from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.merging.lora import Delta, load_delta, read_state
 from evoforge.merging.results import save_outputs, summarize
-from evoforge.merging.search import STUDY_NAME, SearchSpace, completed, open_search, optimize
+from evoforge.merging.search import STUDY_NAME, SearchSpace, completed, human_weights, open_search, optimize
 from evoforge.merging.trial import MergeSpec, TrialRunner
 from evoforge.runs import atomic_write_text
 
@@ -54,7 +55,9 @@ class MergeJob(BaseModel):
     )
     llm: LLMSettings | None = Field(None, description="The gateway settings, for metric 'judge'.")
     llm_cache: Path | None = Field(
-        None, description="The judge's response cache (SQLite); None: the shared one of response_cache_path(llm)."
+        None,
+        description="The judge's response cache (SQLite); None: the shared one of response_cache_path(llm). Unused "
+        "when the study is in the run-state database (storage env:NAME): the judge's cache is there too.",
     )
     batch_size: int = 32
     max_new_tokens: int = 48
@@ -76,7 +79,14 @@ class MergeJob(BaseModel):
         s = self.settings
         first = rank == 0
         return open_search(
-            space, s.sampler, self.seed + rank, self.storage, s.direction, first, s.human_weights, self.study_name
+            space,
+            s.sampler,
+            self.seed + rank,
+            self.storage,
+            s.direction,
+            first,
+            human_weights(s.human_weights, list(self.adapters)),
+            self.study_name,
         )
 
     def all_deltas(self) -> dict[str, Path]:
@@ -98,12 +108,16 @@ class MergeJob(BaseModel):
     def judge_gateway(self) -> LLMGateway:
         """The gateway that grades for metric ``judge``: the job's llm settings and response cache (closed at exit).
 
-        The cache is ``llm_cache`` or else the shared one (:func:`response_cache_path`; none when ``llm.cache`` is
-        off), so a grade is paid for once across trials, workers and runs that produce the same answer.
+        When the study lives in the run-state database (``storage`` is its ``env:NAME`` reference, as a cycle's
+        rounds and ``evoforge merge`` write it), so do the judge's response cache and per-model limits, shared with
+        the run and every other worker; else the cache is ``llm_cache`` or the shared SQLite one
+        (:func:`response_cache_path`; none when ``llm.cache`` is off) and the limits are this process's. Either
+        way a grade is paid for once across trials, workers and runs that produce the same answer.
         """
         if self.llm is None:
             raise ConfigError("metric 'judge' needs the llm settings in the merge job (MergeJob(llm=config.llm))")
-        gw = LLMGateway(self.llm, cache_path=self.llm_cache or response_cache_path(self.llm))
+        database = resolve_ref(self.storage, "merge storage") if self.storage.startswith(ENV_PREFIX) else None
+        gw = LLMGateway(self.llm, self.llm_cache or response_cache_path(self.llm), database_url=database)
         atexit.register(gw.close)
         return gw
 
@@ -176,8 +190,7 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
 
     ``gateway`` grades for metric ``judge`` in this process (worker processes build their own from the job).
     """
-    if job.settings.human_weights is not None and len(job.settings.human_weights) != len(job.adapters):
-        raise ConfigError(f"merge.human_weights has {len(job.settings.human_weights)} values for {len(job.adapters)}")
+    human_weights(job.settings.human_weights, list(job.adapters))  # a bad human merge fails before any work
     atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
     runner = job.build_runner(gateway if job.metric == "judge" else None)
     space = job.space()

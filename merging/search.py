@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from evoforge.console import info
 from evoforge.errors import ConfigError, import_extra
 from evoforge.merging.methods import DENSITY, METHODS
 from evoforge.merging.trial import MergeSpec, TrialResult
@@ -90,7 +91,7 @@ class SearchSpace:
         """Optuna parameters of a baseline: one weight per delta (every group alike, clipped to the bounds),
         the linear method when it is among those searched, and no trimming."""
         if len(weights) != len(self.deltas):
-            raise ConfigError(f"merge.human_weights has {len(weights)} values for {len(self.deltas)} deltas")
+            raise ConfigError(f"a baseline merge has {len(weights)} weights for {len(self.deltas)} deltas")
         clip = [min(self.high, max(self.low, w)) for w in weights]
         params: dict[str, Any] = {
             self.weight_name(d, g): w for d, w in zip(self.deltas, clip, strict=True) for g in range(self.groups)
@@ -101,6 +102,34 @@ class SearchSpace:
         if self._needs_density(method) and self.density is None:
             params["density"] = DENSITY.high  # no trimming: the baseline is the deltas themselves
         return params
+
+
+def human_weights(weights: list[float] | dict[str, float] | None, deltas: list[str]) -> list[float] | None:
+    """``merge.human_weights`` as one weight per delta of ``deltas``; None = no human merge.
+
+    A mapping weighs the deltas it leaves out 0; a name that is no delta of this merge is skipped with a warning (a
+    cycle's round trains only the chunks its data has), and a mapping that names none gives no human merge.
+
+    Raises:
+        ConfigError: a list of the wrong length.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, dict):
+        unknown = sorted(set(weights) - set(deltas))
+        if unknown:
+            outcome = "no human merge" if len(unknown) == len(weights) else "they are skipped"
+            info(
+                f"[yellow]warning:[/yellow] merge.human_weights names {', '.join(unknown)}, which this merge does "
+                f"not have (its deltas: {', '.join(deltas)}); {outcome}"
+            )
+        return [float(weights.get(d, 0.0)) for d in deltas] if len(unknown) < len(weights) else None
+    if len(weights) != len(deltas):
+        raise ConfigError(
+            f"merge.human_weights has {len(weights)} values for {len(deltas)} deltas ({', '.join(deltas)}); "
+            "give one per delta in that order, or a mapping {delta: weight}"
+        )
+    return list(weights)
 
 
 def baselines(space: SearchSpace, human: list[float] | None = None) -> list[tuple[str, list[float]]]:

@@ -1,4 +1,12 @@
-"""Brief pre-training of the tiny student on chat-formatted skills-world tasks, and its per-category check.
+"""Pre-training of the tiny student on skills-world tasks, and its per-category check.
+
+**Abilities from pre-training, conventions from instruction tuning.** A base model knows how to do things but
+answers in its own habits; instruction tuning teaches it the requested form. The tiny student is built the same
+way: pre-training shows every task with its right answer, but (except for ``plain_share`` of them) wrapped in its
+category's habitual phrasing (:mod:`evoforge.offline.habits`: ``The answer is 12.`` where the task wants ``12``).
+So the built student can compute the answers (its ``ability`` in ``student.json``) yet rarely answers exactly
+(``eval``); an SFT delta on a category's instruction data teaches that category's convention, which is what the
+cycle's table measures, delta by delta.
 
 A plain PyTorch loop (no Trainer: nothing to configure, fast start): each task becomes the chat-formatted
 sequence ``<s><|user|>instruction<|assistant|>answer</s>`` with the loss on the answer only, batches are padded
@@ -7,6 +15,7 @@ on the right, AdamW with linear warm-up and cosine decay.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -19,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.console import progress
-from evoforge.offline.revision import source_digest
+from evoforge.offline.habits import habitual_answer, without_habit
 
-STUDENT_FORMAT = 1  # bump when the build code changes in a way that changes the weights
+STUDENT_FORMAT = 2  # bump when the build code changes in a way that changes the weights (2: BPE, habits)
 
 
 @dataclass(frozen=True)
@@ -33,12 +42,14 @@ class StudentBuildConfig:
         intermediate_size: width of the MLP.
         num_layers: transformer blocks.
         num_heads: attention heads (head dim = hidden_size / num_heads).
-        max_positions: longest sequence the model accepts (tokens are bytes).
+        max_positions: longest sequence the model accepts (in tokens).
+        vocab_size: size of the BPE vocabulary trained on the pre-training tasks.
         train_tasks: skills-world tasks generated for pre-training.
         steps: optimiser steps of pre-training (0 = random init, for fast tests).
         batch_size: sequences per step.
         learning_rate: peak AdamW learning rate (linear warm-up, cosine decay).
         prompt_loss: also train on the prompt tokens (language modelling of the instructions).
+        plain_share: share of pre-training answers given bare; the rest carry their category's habit (HABITS).
         max_level: highest task level seen in pre-training.
         categories: task categories seen in pre-training.
         eval_tasks: size of the fixed evaluation set reported in ``student.json`` (0 = skip).
@@ -49,30 +60,43 @@ class StudentBuildConfig:
     intermediate_size: int = 384
     num_layers: int = 4
     num_heads: int = 4
-    max_positions: int = 512
+    max_positions: int = 256
+    vocab_size: int = 1024
     train_tasks: int = 20000
-    steps: int = 2400
-    batch_size: int = 16
+    steps: int = 4000
+    batch_size: int = 32
     learning_rate: float = 3e-3
     prompt_loss: bool = False
+    plain_share: float = 0.1
     max_level: int = 3
     categories: tuple[str, ...] = ("arithmetic", "strings", "format", "instruct")
     eval_tasks: int = 200
     seed: int = 0
 
+    def tasks(self) -> list[Any]:
+        """The pre-training tasks of this recipe."""
+        return world_tasks(self.train_tasks, self.seed, self.categories, self.max_level)
+
     def digest(self) -> str:
-        """A short hash of this config, the student format and the skills world's source."""
-        payload = json.dumps(
-            {"config": asdict(self), "format": STUDENT_FORMAT, "world": source_digest("evoforge.offline.world")}
-        )
+        """A short hash of this config, the student format and the pre-training data itself (so the cache and
+        the shipped student follow what the student learns, not edits to the world's source that change nothing)."""
+        data = hashlib.sha256()
+        for task in self.tasks():
+            data.update(f"{task.category}\t{task.instruction}\t{task.answer}\n".encode())
+        payload = json.dumps({"config": asdict(self), "format": STUDENT_FORMAT, "data": data.hexdigest()})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def world_tasks(n: int, seed: int, categories: tuple[str, ...], max_level: int) -> list[Any]:
     """Skills-world tasks (``instruction``, ``answer``, ``category``, ``level``)."""
+    return list(_world_tasks(n, seed, tuple(categories), max_level))
+
+
+@functools.lru_cache(maxsize=4)  # a build asks three times (digest, tokenizer, pre-training); 20k tasks take ~2 s
+def _world_tasks(n: int, seed: int, categories: tuple[str, ...], max_level: int) -> tuple[Any, ...]:
     from evoforge.offline.world import generate_tasks
 
-    return list(generate_tasks(n, seed, categories=categories, max_level=max_level))
+    return tuple(generate_tasks(n, seed, categories=categories, max_level=max_level))
 
 
 def encode_pair(
@@ -137,16 +161,20 @@ def _pretrain(path: Path, config: StudentBuildConfig, tasks: list[Any] | None) -
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tasks = (
-        tasks
-        if tasks is not None
-        else world_tasks(config.train_tasks, config.seed, config.categories, config.max_level)
-    )
+    tasks = tasks if tasks is not None else config.tasks()
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     model.train()
+    habits = random.Random(f"habits:{config.seed}")
     examples = [
-        encode_pair(tokenizer, t.instruction, t.answer, config.max_positions, config.prompt_loss) for t in tasks
+        encode_pair(
+            tokenizer,
+            t.instruction,
+            habitual_answer(t, habits, config.plain_share),
+            config.max_positions,
+            config.prompt_loss,
+        )
+        for t in tasks
     ]
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
     warmup = max(1, config.steps // 20)
@@ -229,15 +257,19 @@ def exact_match_by_category(
 EVAL_SEED_OFFSET = 1_000_003  # the fixed evaluation set never shares a seed with the pre-training data
 
 
-def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, float]:
-    """Per-category exact match (the world's ``check_answer``) of greedy answers on a fixed skills-world set."""
+def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, dict[str, float]]:
+    """Greedy answers on a fixed skills-world set, per category: ``eval`` (exact, the world's ``check_answer``)
+    and ``ability`` (exact once a habitual wrapper is taken off: what instruction tuning can bring out)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from evoforge.offline.world import check_answer
 
     tasks = world_tasks(config.eval_tasks, config.seed + EVAL_SEED_OFFSET, config.categories, config.max_level)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    from evoforge.offline.world import check_answer
-
-    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks], max_new_tokens=160)
-    return exact_match_by_category(tasks, responses, check_answer)
+    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks], max_new_tokens=64)
+    return {
+        "eval": exact_match_by_category(tasks, responses, check_answer),
+        "ability": exact_match_by_category(tasks, [without_habit(r) for r in responses], check_answer),
+    }

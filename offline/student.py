@@ -1,15 +1,19 @@
 """The tiny student: build it (initialise + pre-train + evaluate), cache it, and resolve a student's name.
 
-The tiny student is a small Llama-architecture causal LM with the byte-level tokenizer of
-:mod:`evoforge.offline.tokenizer`, pre-trained briefly on skills-world tasks (:mod:`evoforge.offline.pretrain`)
-so that it knows the task formats and gets some answers right, and saved as a normal Hugging Face model directory.
+The tiny student is a small Llama-architecture causal LM with the BPE tokenizer of
+:mod:`evoforge.offline.tokenizer`, pre-trained on skills-world tasks (:mod:`evoforge.offline.pretrain`: it can
+compute the answers but gives them in its habitual phrasing), and saved as a normal Hugging Face model directory.
 Downstream code treats it exactly like a downloaded model (``AutoModelForCausalLM.from_pretrained``).
-It is cached under ``user_cache_dir("evoforge")/students/<hash of the build config>`` and rebuilt only when that
-config (or the skills world's source) changes.
+
+The default build ships with the package (``offline/tiny_student/``, made by ``evoforge student build --output
+offline/tiny_student --force``; its ``student.json`` holds the recipe, loss curve and scores) and is used while
+its digest matches the current recipe and pre-training data. Any other recipe, or the default once the world's
+tasks change, is built on first use and cached under ``user_cache_dir("evoforge")/students/<digest>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -19,11 +23,13 @@ from typing import Any
 
 from evoforge.console import info
 from evoforge.errors import ConfigError
+from evoforge.offline.habits import tokenizer_corpus
 from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
 from evoforge.runs import atomic_write_json
 from evoforge.training.student import quiet_libraries
 
 CARD_FILE = "student.json"
+SHIPPED = Path(__file__).parent / "tiny_student"  # the default build, in the package
 
 
 def cache_root() -> Path:
@@ -41,7 +47,7 @@ def init_student(config: StudentBuildConfig, output: Path) -> Path:
     from evoforge.offline.tokenizer import build_tokenizer
 
     quiet_libraries()
-    tokenizer = build_tokenizer(model_max_length=config.max_positions)
+    tokenizer = build_tokenizer(tokenizer_corpus(config.tasks()), config.max_positions, config.vocab_size)
     model_config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
@@ -84,24 +90,27 @@ def build_tiny_student(
         The model directory (with ``student.json``: build config, loss curve, eval per category, build time).
     """
     config = config or StudentBuildConfig()
-    target = output or cache_root() / config.digest()
+    digest = config.digest()
+    if output is None and not force and shipped_digest() == digest:
+        return SHIPPED
+    target = output or cache_root() / digest
     if (target / CARD_FILE).is_file() and not force:
         return target
     if target.exists() and not force and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not a built student; pass --force to overwrite it")
     info(
-        f"building the tiny student (first use; {config.steps} pre-training steps on one CPU thread, cached in "
-        f"{target}); `evoforge student build` does this ahead of a run"
+        f"building the tiny student ({config.steps} pre-training steps on one CPU thread, into {target}; the "
+        "shipped build does not match this recipe); `evoforge student build` does this ahead of a run"
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     init_student(config, staging)
-    card: dict[str, Any] = {"config": asdict(config), "digest": config.digest(), "format": STUDENT_FORMAT}
+    card: dict[str, Any] = {"config": asdict(config), "digest": digest, "format": STUDENT_FORMAT}
     if config.steps > 0:
         card["pretrain"] = pretrain_student(staging, config)
         if config.eval_tasks > 0:
-            card["eval"] = evaluate_student(staging, config)
+            card.update(evaluate_student(staging, config))
     card["build_seconds"] = round(time.perf_counter() - started, 1)
     card["build_cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; honest on a busy machine
     atomic_write_json(staging / CARD_FILE, card)
@@ -115,8 +124,15 @@ def build_tiny_student(
     return target
 
 
+def shipped_digest() -> str | None:
+    """The digest of the student shipped in the package (None when the package has none)."""
+    card = SHIPPED / CARD_FILE
+    return str(json.loads(card.read_text())["digest"]) if card.is_file() else None
+
+
 def resolve_student(name: str | Path) -> Path:
-    """``"tiny"`` → the cached tiny student (built on first use); anything else must be a local HF model dir."""
+    """``"tiny"`` → the shipped tiny student (or the cached build of the current recipe, built on first use);
+    anything else must be a local Hugging Face model directory."""
     if str(name) == "tiny":
         return build_tiny_student()
     path = Path(name).expanduser()

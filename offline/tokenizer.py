@@ -1,18 +1,22 @@
-"""The tiny student's tokenizer: bytes as tokens, built locally with the ``tokenizers`` library (no download).
+"""The tiny student's tokenizer: a byte-level BPE trained locally on the skills world with ``tokenizers``.
 
-Every UTF-8 byte is one token (the GPT-2 byte alphabet, no merges), so any text round-trips, digits and letters
-stay separate for the arithmetic and string tasks, and nothing has to be trained or fetched. Special tokens mark
-the sequence start/end, padding and the chat roles; the chat template wraps assistant turns in
-``{% generation %}`` so TRL's ``assistant_only_loss`` can find them.
+The alphabet is every UTF-8 byte (GPT-2's byte alphabet), so any text round-trips, in any language; merges are
+learned from the skills world's tasks, so an instruction is about 32 tokens instead of about 100 bytes, and
+pre-training sees three times as many tasks for the same compute. Digits are always split one by one (arithmetic
+needs each digit, as in LLaMA's tokenizer). Training is deterministic (the same corpus gives the same vocabulary)
+and takes about a second. Special tokens mark the sequence start/end, padding and the chat roles; the chat template
+wraps assistant turns in ``{% generation %}`` so TRL's ``assistant_only_loss`` can find them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 PAD, BOS, EOS = "<pad>", "<s>", "</s>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
 SPECIAL_TOKENS = (PAD, BOS, EOS, *ROLE_TOKENS)
+VOCAB_SIZE = 1024  # specials + 256 bytes + merges; the skills world's words and phrases fit with room to spare
 
 # Prompt: "<s><|user|>text<|assistant|>"; assistant turn: "answer</s>". The prompt ends on a special token, so the
 # tokenized prompt is always a prefix of the tokenized prompt + completion (what TRL's completion masks assume).
@@ -29,16 +33,33 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer(model_max_length: int = 512) -> Any:
-    """A byte-level ``PreTrainedTokenizerFast`` with pad/bos/eos, role tokens and the chat template."""
-    from tokenizers import Tokenizer, decoders, models
-    from tokenizers.pre_tokenizers import ByteLevel
+def build_tokenizer(
+    corpus: Iterable[str] | None = None, model_max_length: int = 512, vocab_size: int = VOCAB_SIZE
+) -> Any:
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``corpus`` (None = no merges: one token per byte),
+    with pad/bos/eos, the role tokens and the chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *sorted(ByteLevel.alphabet())])}
-    core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    core.pre_tokenizer = ByteLevel(add_prefix_space=False, use_regex=False)
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if corpus is None:
+        vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *sorted(alphabet)])}
+        core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    else:
+        core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     core.decoder = decoders.ByteLevel()
+    if corpus is not None:
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=2,
+            special_tokens=list(SPECIAL_TOKENS),
+            initial_alphabet=alphabet,
+            show_progress=False,
+        )
+        core.train_from_iterator(corpus, trainer=trainer)
     core.add_special_tokens(list(SPECIAL_TOKENS))
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,

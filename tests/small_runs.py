@@ -14,7 +14,8 @@ SMALL_CYCLE = [
     *SMALL_EVOLVE,
     "world.n_eval=16",
     "train.epochs=1",
-    "merge.trials=7",  # the 5 baselines (4 single deltas, the average) and 2 searched
+    "world.n_prefs=8",  # a small preferences chunk: the quickstart's DPO delta
+    "merge.trials=9",  # the baselines (each delta, the average, the quickstart's human merge) and 2 searched
     "eval.max_new_tokens=24",
     "cycle.rounds=2",
 ]

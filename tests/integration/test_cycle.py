@@ -54,7 +54,7 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
         test = r["test"]
         assert isinstance(test, dict)
         assert {"raw", "train@all", "average_merge", "auto_merge"} <= set(test)
-        assert all(0.0 <= v <= 100.0 for v in test.values())  # the quickstart scores character BLEU-4
+        assert all(0.0 <= v <= 1.0 for v in test.values())  # the quickstart scores exact match
     report = (run / "report.md").read_text()
     assert "## Cycle" in report and "### Round 2" in report and "auto_merge" in report
     assert "## LLM usage and cost" in report and "| evolver |" in report
@@ -85,3 +85,16 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
     out, _ = resumed.communicate(timeout=1500)
     assert resumed.returncode == 0, out[-3000:]
     assert round_results(runs_dir / "killed") == results
+
+
+@pytest.mark.slow
+def test_one_quickstart_round_lifts_exact_match_above_the_raw_student(runs_dir: Path) -> None:
+    """The direction that holds at this size (issue 12; bench/science.py measures the effects with intervals):
+    the raw student's habits keep it from answering exactly, and train@all's instruction tuning lifts it."""
+    sets = ["cycle.rounds=1", "world.n_eval=100", "eval.metric=exact_match", "merge.trials=8"]
+    proc = evoforge("run", "--runs-dir", str(runs_dir), "--run-id", "lift", *(a for s in sets for a in ("--set", s)))
+    out, _ = proc.communicate(timeout=1500)
+    assert proc.returncode == 0, out[-3000:]
+    test = round_results(runs_dir / "lift")[0]["test"]
+    assert isinstance(test, dict)
+    assert test["raw"] < 0.05 and test["train@all"] >= test["raw"] + 0.03, test

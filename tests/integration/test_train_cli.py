@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from evoforge.cli import app
@@ -51,9 +50,8 @@ def test_train_refuses_dpo_on_a_chunk_without_pairs(tmp_path: Path) -> None:
     assert "no chosen/rejected pairs" in str(result.exception)
 
 
-@pytest.mark.slow
-def test_student_build_command_prints_scores(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["student", "build", "--output", str(tmp_path / "tiny")])
+def test_student_build_command_reports_the_shipped_student() -> None:
+    result = CliRunner().invoke(app, ["student", "build"])
     assert result.exit_code == 0, result.output
-    card = json.loads((tmp_path / "tiny" / "student.json").read_text())
-    assert set(card["eval"]) == {"all", "arithmetic", "format", "instruct", "strings"}
+    assert "tiny_student" in result.output and "exact match on 200 held-out tasks: all" in result.output
+    assert "right once its habitual phrasing is taken off" in result.output

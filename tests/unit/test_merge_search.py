@@ -13,6 +13,7 @@ from evoforge.merging.search import (
     baselines,
     completed,
     enqueue_baselines,
+    human_weights,
     make_sampler,
     open_search,
     open_study,
@@ -84,8 +85,19 @@ def test_bad_settings_are_config_errors() -> None:
         make_sampler("anneal", 0)
     with pytest.raises(ConfigError, match="unknown merge method"):
         SearchSpace(["a"], methods=("slerp",))
-    with pytest.raises(ConfigError, match="human_weights has 1 values"):
+    with pytest.raises(ConfigError, match="baseline merge has 1 weights"):
         SearchSpace(["a", "b"]).params_of([0.5])
+
+
+def test_human_weights_by_name_or_in_plan_order() -> None:
+    deltas = ["arithmetic-sft", "strings-sft", "format-dpo"]
+    assert human_weights({"format-dpo": 0.3, "arithmetic-sft": 0.5}, deltas) == [0.5, 0.0, 0.3]
+    assert human_weights(MergeSettings(human_weights=[0.1, 0.2, 0.3]).human_weights, deltas) == [0.1, 0.2, 0.3]
+    assert human_weights(None, deltas) is None
+    assert human_weights({"strings-dpo": 1.0}, deltas) is None  # names no delta of this round: no human merge
+    assert human_weights({"strings-dpo": 1.0, "strings-sft": 0.5}, deltas) == [0.0, 0.5, 0.0]
+    with pytest.raises(ConfigError, match="2 values for 3 deltas"):
+        human_weights([0.1, 0.2], deltas)
 
 
 def test_baselines_are_plain_deltas_when_the_method_is_searched() -> None:

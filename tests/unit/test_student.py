@@ -1,8 +1,9 @@
-"""The tiny student: byte tokenizer + chat template, a HF model directory that loads and generates, the cache."""
+"""The tiny student: tokenizer + chat template, habits, a HF model directory that loads and generates, the cache,
+the shipped build."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_resolve_student_rejects_a_non_model_path(tmp_path: Path) -> None:
 def test_pretraining_lowers_the_answer_loss(tmp_path: Path) -> None:
     import torch
 
-    tasks = [_Task(f"Repeat: {w}", w, "strings") for w in ["ab", "cd", "ef", "gh"] * 8]
+    tasks = [_Task(f"Repeat: {w}", w, "copy") for w in ["ab", "cd", "ef", "gh"] * 8]  # a category with no habit
     cfg = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=30, batch_size=8)
     path = build_tiny_student(tmp_path / "s", config=MICRO)
     threads = torch.get_num_threads()
@@ -72,9 +73,60 @@ def test_pretraining_lowers_the_answer_loss(tmp_path: Path) -> None:
     ids, labels = encode_pair(tok, "Repeat: ab", "ab", 512)
     assert labels.count(-100) == len(ids) - 3  # "a", "b", eos
     with torch.no_grad():
-        assert model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss < 2.0  # random init: ~5.6
+        assert model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss < 3.0  # random init: ~6.9
 
 
 def test_exact_match_by_category() -> None:
     tasks = [_Task("q", "5", "arithmetic"), _Task("q", "ab", "strings"), _Task("q", "x", "strings")]
     assert exact_match_by_category(tasks, [" 5 ", "ab", "y"]) == {"all": 0.667, "arithmetic": 1.0, "strings": 0.5}
+
+
+def test_the_shipped_student_matches_the_recipe_and_its_tokenizer_rebuilds() -> None:
+    """The weights in the package are what `evoforge student build` makes from today's recipe and world."""
+    import json
+
+    from evoforge.offline.habits import tokenizer_corpus
+    from evoforge.offline.student import SHIPPED, shipped_digest
+
+    config = StudentBuildConfig()
+    assert shipped_digest() == config.digest(), (
+        "the shipped tiny student is stale: run `evoforge student build --output offline/tiny_student --force`"
+    )
+    assert resolve_student("tiny") == SHIPPED
+    card = json.loads((SHIPPED / "student.json").read_text())
+    assert card["config"] == json.loads(json.dumps(asdict(config)))
+    rebuilt = build_tokenizer(tokenizer_corpus(config.tasks()), config.max_positions, config.vocab_size)
+    shipped = json.loads((SHIPPED / "tokenizer.json").read_text())
+    assert rebuilt.backend_tokenizer.get_vocab() == shipped["model"]["vocab"] | {
+        t["content"]: t["id"] for t in shipped["added_tokens"]
+    }
+    # abilities from pre-training, conventions from instruction tuning: it computes more than it answers exactly
+    assert card["ability"]["all"] > card["eval"]["all"]
+
+
+def test_habits_wrap_answers_and_come_off_again() -> None:
+    import random
+
+    from evoforge.offline.habits import HABITS, habitual_answer, without_habit
+
+    task = _Task("Compute 7 + 5.", "12", "arithmetic")
+    assert habitual_answer(task, random.Random(0), plain_share=0.0) == HABITS["arithmetic"].format("12")
+    assert habitual_answer(task, random.Random(0), plain_share=1.0) == "12"
+    assert habitual_answer(_Task("q", "x", "knowledge"), random.Random(0), plain_share=0.0) == "x"
+    for habit in HABITS.values():
+        assert without_habit(habit.format("CAT, DOG")) == "CAT, DOG"
+    assert without_habit(" 12 ") == "12"
+    assert without_habit("The answer is") == "The answer is"  # too short to hold a wrapped answer
+
+
+def test_a_trained_tokenizer_keeps_digits_apart_and_shortens_world_text() -> None:
+    from evoforge.offline.habits import tokenizer_corpus
+    from evoforge.offline.pretrain import world_tasks
+
+    tasks = world_tasks(400, 0, ("arithmetic", "format"), 2)
+    tok = build_tokenizer(tokenizer_corpus(tasks), vocab_size=600)
+    text = "Compute 58 + 50, then multiply by 4."
+    pieces = tok.tokenize(text)
+    assert all(not (p.strip("Ġ").isdigit() and len(p.strip("Ġ")) > 1) for p in pieces)  # one digit per token
+    assert len(pieces) < len(text.encode()) / 2
+    assert tok.decode(tok(text + " 世界", add_special_tokens=False)["input_ids"]) == text + " 世界"
