@@ -16,6 +16,7 @@ drops Chinese and Korean), and each CJK character is a token of its own. The hea
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -52,6 +53,16 @@ def rouge_l(a: Sequence[str], b: Sequence[str]) -> float:
         return 0.0
     common = lcs_length(a, b)
     return 0.0 if common == 0 else 2 * common / (len(a) + len(b))
+
+
+def rouge_l_bound(a: Counter[str], len_a: int, b: Counter[str], len_b: int) -> float:
+    """An upper bound of ROUGE-L F1 from token counts alone: the LCS is at most the shared tokens (with multiplicity),
+    so a pair whose bound is not above a threshold never needs its LCS (exact; ~10x cheaper than the LCS)."""
+    if not len_a or not len_b:
+        return 0.0
+    small, big = (a, b) if len(a) < len(b) else (b, a)
+    shared = sum(min(count, big.get(token, 0)) for token, count in small.items())
+    return 2 * shared / (len_a + len_b)
 
 
 class NearDuplicateIndex(Protocol):
@@ -149,7 +160,15 @@ class MinHashIndex:
         self._num_perm = num_perm
         self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
         self._tokens: list[list[str]] = []
+        self._counts: list[Counter[str]] = []
         self._signed: list[Any] = []
+
+    def _passes(self, toks: list[str], counts: Counter[str], key: int, limit: float) -> bool:
+        """Whether indexed text ``key`` has ROUGE-L above ``limit`` with ``toks`` (the count bound first)."""
+        other = self._tokens[key]
+        if rouge_l_bound(counts, len(toks), self._counts[key], len(other)) <= limit:
+            return False
+        return rouge_l(toks, other) > limit
 
     def _signatures(self, token_lists: list[list[str]]) -> list[Any]:
         sets = [[t.encode("utf-8") for t in set(toks)] or [b""] for toks in token_lists]
@@ -157,7 +176,8 @@ class MinHashIndex:
 
     def _near(self, toks: list[str], signature: Any, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
-        return any(rouge_l(toks, self._tokens[key]) > limit for key in self._lsh.query(signature))
+        counts = Counter(toks)
+        return any(self._passes(toks, counts, key, limit) for key in self._lsh.query(signature))
 
     def add(self, text: str, threshold: float | None = None) -> bool:
         """Index ``text`` unless a candidate of its LSH buckets has ROUGE-L above the threshold with it."""
@@ -171,14 +191,16 @@ class MinHashIndex:
     def _insert(self, toks: list[str], signature: Any) -> None:
         self._lsh.insert(len(self._tokens), signature)
         self._tokens.append(toks)
+        self._counts.append(Counter(toks))
         self._signed.append(signature)
 
     def near_pairs(self) -> set[tuple[int, int]]:
         """Every pair of indexed texts (by insertion order) with ROUGE-L above the threshold, via the LSH buckets."""
         found = set()
         for i, signature in enumerate(self._signed):
+            toks, counts = self._tokens[i], self._counts[i]
             for j in self._lsh.query(signature):
-                if i < j and rouge_l(self._tokens[i], self._tokens[j]) > self.threshold:
+                if i < j and self._passes(toks, counts, j, self.threshold):
                     found.add((i, int(j)))
         return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evoforge.data.dedup import ExactIndex, MinHashIndex, RougeIndex, rouge_l, tokens
+from evoforge.data.dedup import ExactIndex, MinHashIndex, RougeIndex, rouge_l, rouge_l_bound, tokens
 
 TEXTS = [
     "Write a short poem about the sea at night.",
@@ -67,3 +67,17 @@ def test_evolve_drops_near_duplicates_by_its_rule() -> None:
         )
         == 4
     )
+
+
+def test_the_count_bound_never_falls_below_rouge_l() -> None:
+    import random
+    from collections import Counter
+
+    rng = random.Random(0)
+    words = ["a", "b", "c", "d", "e", "f"]
+    for _ in range(300):
+        x = [rng.choice(words) for _ in range(rng.randint(0, 9))]
+        y = [rng.choice(words) for _ in range(rng.randint(0, 9))]
+        assert rouge_l_bound(Counter(x), len(x), Counter(y), len(y)) >= rouge_l(x, y) - 1e-12
+    same = tokens("write a poem about the sea")
+    assert rouge_l_bound(Counter(same), len(same), Counter(same), len(same)) == 1.0
