@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from evoforge.data.dedup import EmbeddingIndex, MinHashIndex, rouge_l, tokens
+from evoforge.data.dedup import EmbeddingIndex, MinHashIndex
+from evoforge.data.rouge import rouge_l, tokens
 
 VERBS = [
     "write",

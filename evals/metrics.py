@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from evoforge.data.dedup import lcs_length  # the one LCS (ROUGE-L here, Self-Instruct's de-duplication there)
+from evoforge.data.rouge import lcs_length  # the one LCS (ROUGE-L here, Self-Instruct's de-duplication there)
 
 Tokenize = Literal["auto", "jieba", "whitespace"]
 

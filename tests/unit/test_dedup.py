@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from evoforge.data.dedup import ExactIndex, MinHashIndex, RougeIndex, rouge_l, rouge_l_bound, tokens
+from evoforge.data.dedup import ExactIndex, MinHashIndex, RougeIndex
+from evoforge.data.rouge import rouge_l, rouge_l_bound, tokens
 
 TEXTS = [
     "Write a short poem about the sea at night.",
