@@ -65,7 +65,8 @@ def timing_table(root: Path, trials: int, device: str, n_eval: int) -> str:
     """Per-trial merge and eval time of our resident paths and of the naive reload-and-merge path."""
 
     from evoforge.data.records import Example
-    from evoforge.evals.harness import Generator, evaluate
+    from evoforge.evals.generator import Generator
+    from evoforge.evals.harness import evaluate
     from evoforge.offline.student import StudentBuildConfig, build_tiny_student
     from evoforge.offline.world import generators
 

@@ -59,7 +59,7 @@ def _make_generator(cfg: Config, model: Path, adapters: dict[str, Path]) -> Any:
         from evoforge.evals.vllm_backend import VLLMGenerator
 
         return VLLMGenerator(model, adapters, batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens)
-    from evoforge.evals.harness import Generator
+    from evoforge.evals.generator import Generator
 
     settings = cfg.eval
     return Generator(

@@ -59,7 +59,7 @@ def _texts(tokenizer: Any, record: dict[str, Any], variant: str) -> tuple[str, s
         return SELF_EVOLUTION_PROMPT.format(input=extra or instruction), RESPONSE_HEADER, False
     templated = bool(getattr(tokenizer, "chat_template", None))
     if templated:
-        from evoforge.evals.harness import render_prompt
+        from evoforge.evals.generator import render_prompt
 
         message = f"{instruction}\n{extra}" if extra else instruction
         prompt, header = render_prompt(tokenizer, message), render_prompt(tokenizer, "")

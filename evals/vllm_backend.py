@@ -1,4 +1,4 @@
-"""vLLM generation backend (the ``vllm`` extra, GPU): the same interface as :class:`evoforge.evals.harness.Generator`.
+"""vLLM generation backend (the ``vllm`` extra, GPU): the same interface as :class:`evoforge.evals.generator.Generator`.
 
 vLLM applies one LoRA per request, so a weighted mix of adapters is written as one exact adapter first
 (:func:`write_mixed_adapter`: the "cat" combination — A and B stacked, so ``B_mix A_mix = Σ wᵢ·sᵢ·BᵢAᵢ``) and served
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import ConfigError
-from evoforge.evals.harness import full_mix, render_prompt
+from evoforge.evals.generator import Sampling, full_mix, render_prompt
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
@@ -78,7 +78,7 @@ def write_mixed_adapter(adapters: Mapping[str, Path], weights: Mapping[str, floa
 
 
 class VLLMGenerator:
-    """Greedy generation with vLLM; ``set_weights`` mixes LoRA adapters exactly (see module doc)."""
+    """Generation with vLLM (greedy, or sampled); ``set_weights`` mixes LoRA adapters exactly (see module doc)."""
 
     def __init__(
         self,
@@ -133,10 +133,23 @@ class VLLMGenerator:
     def _encode(self, prompt: str) -> list[int]:
         return list(self.tokenizer(render_prompt(self.tokenizer, prompt), add_special_tokens=False)["input_ids"])
 
-    def generate(self, prompts: Sequence[str], progress: ProgressHandle | None = None) -> list[str]:
-        """Greedy completions of ``prompts`` in order (chat template applied, tokens passed as ids)."""
+    def generate(
+        self, prompts: Sequence[str], progress: ProgressHandle | None = None, sampling: Sampling | None = None
+    ) -> list[str]:
+        """Completions of ``prompts`` in order (chat template applied, tokens passed as ids): greedy, or sampled by
+        ``sampling`` (vLLM's per-request seed, so the same call repeats)."""
+        params = self.params
+        if sampling is not None and sampling.temperature > 0:
+            from vllm import SamplingParams
+
+            params = SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                seed=sampling.seed,
+                max_tokens=self.params.max_tokens,
+            )
         inputs = [{"prompt_token_ids": self._encode(p)} for p in prompts]
-        outputs = self.llm.generate(inputs, self.params, lora_request=self._request, use_tqdm=False)
+        outputs = self.llm.generate(inputs, params, lora_request=self._request, use_tqdm=False)
         if progress is not None:
             progress.advance(len(prompts))
         return [o.outputs[0].text.strip() for o in outputs]

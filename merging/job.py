@@ -23,7 +23,8 @@ from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
 from evoforge.database import ENV_PREFIX, resolve_ref
 from evoforge.errors import ConfigError
-from evoforge.evals.harness import EvalReport, Generator, evaluate, load_eval_records
+from evoforge.evals.generator import Generator
+from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway

@@ -181,7 +181,7 @@ class DeltaTrainer:
             "train_dataset": train,
             "eval_dataset": evaluation,
             "processing_class": tokenizer,
-            "peft_config": self.config.lora(),
+            "peft_config": None if hasattr(model, "peft_config") else self.config.lora(),  # a continued adapter
         }
 
     def train(
@@ -192,8 +192,12 @@ class DeltaTrainer:
         *,
         chunk: str,
         eval_records: list[dict[str, Any]] | None = None,
+        init_adapter: Path | None = None,
     ) -> dict[str, Any]:
         """Train a delta of ``base`` on ``records`` and save it as a PEFT adapter in ``output``; returns metrics.
+
+        With ``init_adapter`` (a PEFT adapter of ``base``) training continues that adapter, with its LoRA config,
+        instead of starting a new one (Self-Evolution's rounds).
 
         With ``eval_records``, the held-out metrics before and after training are included (``eval_before``,
         ``eval_after``: TRL's ``eval_loss`` for SFT, reward margins and accuracy for DPO); a held-out record whose
@@ -218,7 +222,11 @@ class DeltaTrainer:
             tokenizer.pad_token = tokenizer.eos_token
         records, truncated, dropped = fit_lengths(tokenizer, records, self.config.max_length, chunk)
         dtype = torch.float32 if pick_device(self.config.device) == "cpu" else torch.bfloat16
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        if init_adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
         train = Dataset.from_list([self.to_example(r) for r in records])
         fitting = [r for r in eval_records or [] if prompt_length(tokenizer, r) < self.config.max_length]
         evaluation = Dataset.from_list([self.to_example(r) for r in fitting]) if fitting else None  # as training does

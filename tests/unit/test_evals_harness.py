@@ -11,7 +11,8 @@ from helpers_models import build_lora_adapter, build_tiny_lm
 
 from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
-from evoforge.evals.harness import Generator, evaluate, load_eval_records
+from evoforge.evals.generator import Generator
+from evoforge.evals.harness import evaluate, load_eval_records
 
 PROMPTS = [
     "What is 2 plus 3?",
