@@ -1,5 +1,5 @@
 """The offline world's commands: ``evoforge world`` writes skills-world datasets (seeds, eval sets, preference
-pairs, knowledge fragments); ``evoforge student build`` builds and caches the tiny student."""
+pairs, knowledge fragments); ``evoforge student build [--reader]`` builds and caches the tiny student or reader."""
 
 from __future__ import annotations
 
@@ -53,16 +53,20 @@ def _write(
     info(f"wrote {count} {kind.value} records to {output}")
 
 
-def _build_student(output: Path | None, force: bool) -> None:
+def _build_student(output: Path | None, force: bool, reader: bool) -> None:
     import json
 
     from evoforge.console import info
+    from evoforge.offline.reader import ReaderBuildConfig
     from evoforge.offline.student import CARD_FILE, build_tiny_student
 
-    path = build_tiny_student(output, force=force)
+    path = build_tiny_student(output, force=force, config=ReaderBuildConfig() if reader else None)
     card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))
-    info(f"tiny student: {path}")
-    for key, what in (("eval", "exact match"), ("ability", "right once its habitual phrasing is taken off")):
+    info(f"tiny {'reader' if reader else 'student'}: {path}")
+    whats: list[tuple[str, str]] = [("eval", "questions valid, open-book and closed-book exact answers")]
+    if not reader:
+        whats = [("eval", "exact match"), ("ability", "right once its habitual phrasing is taken off")]
+    for key, what in whats:
         if key in card:
             scores = ", ".join(f"{k} {v:.0%}" for k, v in card[key].items())
             info(f"{what} on {card['config']['eval_tasks']} held-out tasks: {scores}")
@@ -71,16 +75,20 @@ def _build_student(output: Path | None, force: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``evoforge world`` and ``evoforge student build``."""
-    student_app = typer.Typer(help="The student model (the built-in tiny one).", no_args_is_help=True)
+    student_app = typer.Typer(help="The student model (the built-in tiny ones).", no_args_is_help=True)
     app.add_typer(student_app, name="student")
 
     @student_app.command("build")
     def student_build(
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Directory (default: the cache).")] = None,
         force: Annotated[bool, typer.Option("--force", help="Rebuild even if already built.")] = False,
+        reader: Annotated[
+            bool, typer.Option("--reader", help="The tiny reader (reads knowledge fragments) instead.")
+        ] = False,
     ) -> None:
-        """Build (pre-train briefly on the skills world) and cache the tiny student; print its scores."""
-        _build_student(output, force)
+        """Build (pre-train briefly on the skills world, or on fragments with --reader) and cache the tiny student
+        or reader; print its scores."""
+        _build_student(output, force, reader)
 
     @app.command("world")
     def world(

@@ -1,4 +1,4 @@
-"""The tiny student: build it (initialise + pre-train + evaluate), cache it, and resolve a student's name.
+"""The tiny student and the tiny reader: build one (initialise + pre-train + evaluate), cache it, resolve a name.
 
 The tiny student is a small Llama-architecture causal LM with the BPE tokenizer of
 :mod:`evoforge.offline.tokenizer`, pre-trained on skills-world tasks (:mod:`evoforge.offline.pretrain`: it can
@@ -9,6 +9,9 @@ The default build ships with the package (``offline/tiny_student/``, made by ``e
 offline/tiny_student --force``; its ``student.json`` holds the recipe, loss curve and scores) and is used while
 its digest matches the current recipe and pre-training data. Any other recipe, or the default once the world's
 tasks change, is built on first use and cached under ``user_cache_dir("evoforge")/students/<digest>``.
+
+The tiny reader (:mod:`evoforge.offline.reader`, a :class:`ReaderBuildConfig` recipe) is built, shipped
+(``offline/tiny_reader/``) and cached the same way; ``resolve_student("tiny-reader")`` returns it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.offline.habits import tokenizer_corpus
 from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
+from evoforge.offline.reader import ReaderBuildConfig
 from evoforge.runs import atomic_write_json
 from evoforge.training.student import quiet_libraries
 
 CARD_FILE = "student.json"
 SHIPPED = Path(__file__).parent / "tiny_student"  # the default build, in the package
+SHIPPED_READER = Path(__file__).parent / "tiny_reader"  # the default reader build, in the package
+NAMES = {"tiny": StudentBuildConfig, "tiny-reader": ReaderBuildConfig}  # the built-in students and their recipes
 
 
 def cache_root() -> Path:
@@ -79,28 +85,29 @@ def init_student(config: StudentBuildConfig, output: Path) -> Path:
 def build_tiny_student(
     output: Path | None = None, *, force: bool = False, config: StudentBuildConfig | None = None
 ) -> Path:
-    """Build (initialise + pre-train + evaluate) the tiny student, or return the cached one.
+    """Build (initialise + pre-train + evaluate) the tiny student or reader, or return the shipped or cached one.
 
     Args:
-        output: target directory; None = the cache entry for ``config``.
+        output: target directory; None = the shipped build when it matches ``config``, else its cache entry.
         force: rebuild even when the target already holds a student.
-        config: the build recipe; None = the default tiny student.
+        config: the build recipe (a :class:`ReaderBuildConfig` builds a reader); None = the default tiny student.
 
     Returns:
-        The model directory (with ``student.json``: build config, loss curve, eval per category, build time).
+        The model directory (with ``student.json``: build config, loss curve, evaluation, build time).
     """
     config = config or StudentBuildConfig()
     digest = config.digest()
-    if output is None and not force and shipped_digest() == digest:
-        return SHIPPED
+    shipped = shipped_path(config)
+    if output is None and not force and shipped_digest(shipped) == digest:
+        return shipped
     target = output or cache_root() / digest
     if (target / CARD_FILE).is_file() and not force:
         return target
     if target.exists() and not force and any(target.iterdir()):
         raise ConfigError(f"{target} exists and is not a built student; pass --force to overwrite it")
     info(
-        f"building the tiny student ({config.steps} pre-training steps on one CPU thread, into {target}; the "
-        "shipped build does not match this recipe); `evoforge student build` does this ahead of a run"
+        f"building the {_label(config)} ({config.steps} pre-training steps on one CPU thread, into {target}; the "
+        f"shipped build does not match this recipe); `evoforge student build{_flag(config)}` does this ahead of a run"
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
@@ -110,7 +117,7 @@ def build_tiny_student(
     if config.steps > 0:
         card["pretrain"] = pretrain_student(staging, config)
         if config.eval_tasks > 0:
-            card.update(evaluate_student(staging, config))
+            card.update(_evaluate(config, staging))
     card["build_seconds"] = round(time.perf_counter() - started, 1)
     card["build_cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; honest on a busy machine
     atomic_write_json(staging / CARD_FILE, card)
@@ -124,20 +131,41 @@ def build_tiny_student(
     return target
 
 
-def shipped_digest() -> str | None:
-    """The digest of the student shipped in the package (None when the package has none)."""
-    card = SHIPPED / CARD_FILE
+def _label(config: StudentBuildConfig) -> str:
+    return "tiny reader" if isinstance(config, ReaderBuildConfig) else "tiny student"
+
+
+def _flag(config: StudentBuildConfig) -> str:
+    return " --reader" if isinstance(config, ReaderBuildConfig) else ""
+
+
+def _evaluate(config: StudentBuildConfig, path: Path) -> dict[str, Any]:
+    """The card's evaluation of the student built from ``config`` at ``path``."""
+    if isinstance(config, ReaderBuildConfig):
+        return config.evaluate(path)
+    return evaluate_student(path, config)
+
+
+def shipped_path(config: StudentBuildConfig) -> Path:
+    """Where the package ships the default build of ``config``'s kind (tiny student or tiny reader)."""
+    return SHIPPED_READER if isinstance(config, ReaderBuildConfig) else SHIPPED
+
+
+def shipped_digest(shipped: Path = SHIPPED) -> str | None:
+    """The digest of the build shipped at ``shipped`` (default: the tiny student; None when there is none)."""
+    card = shipped / CARD_FILE
     return str(json.loads(card.read_text())["digest"]) if card.is_file() else None
 
 
 def resolve_student(name: str | Path) -> Path:
-    """``"tiny"`` → the shipped tiny student (or the cached build of the current recipe, built on first use);
-    anything else must be a local Hugging Face model directory."""
-    if str(name) == "tiny":
-        return build_tiny_student()
+    """``"tiny"`` / ``"tiny-reader"`` → the shipped tiny student / reader (or the cached build of the current
+    recipe, built on first use); anything else must be a local Hugging Face model directory."""
+    if str(name) in NAMES:
+        return build_tiny_student(config=NAMES[str(name)]())
     path = Path(name).expanduser()
     if not (path / "config.json").is_file():
         raise ConfigError(
-            f"student '{name}' is neither 'tiny' nor a local Hugging Face model directory (no config.json there)"
+            f"student '{name}' is not {', '.join(map(repr, NAMES))} or a local Hugging Face model directory (no "
+            "config.json there)"
         )
     return path

@@ -17,7 +17,7 @@ from evoforge.offline.sim.any_text import is_comment, missing_input, vague_requi
 from evoforge.offline.sim.open_answer import FREE_TEXT_WORDS, compose_answer, open_grade
 from evoforge.offline.sim.reader import language_of
 from evoforge.offline.world import check_answer, near_miss, parse_instruction, strip_scaffolding
-from evoforge.offline.world.fragments import answer_from_fragments
+from evoforge.offline.world.fragments import answer_from_fragments, question_about_fragment
 from evoforge.offline.world.tasks import Task
 
 ASKS: dict[str, tuple[str, str, str]] = {  # asking for a missing input, for a vague requirement, after a comment
@@ -41,6 +41,8 @@ def answer_reply(instruction: str, rng: Random, error_rate: float) -> str:
     task = parse_instruction(text)
     if task is not None:
         return near_miss(task, rng) if rng.random() < error_rate else task.answer
+    if (question := question_about_fragment(text, rng)) is not None:
+        return question
     if (fact := answer_from_fragments(text)) is not None:
         return fact
     asks = ASKS[language_of(text)]

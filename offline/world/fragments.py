@@ -34,13 +34,18 @@ def sample_fragment(rng: Random) -> Fragment:
         f"{place} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} founded in {year}. Its main export is {export}, "
         f"its mayor is {mayor}, and about {people} people live there."
     )
-    qa = (
-        (f"When was {place} founded?", str(year)),
-        (f"What is the main export of {place}?", export),
-        (f"Who is the mayor of {place}?", mayor),
-        (f"How many people live in {place}?", str(people)),
-    )
+    answers = (str(year), export, mayor, str(people))
+    qa = tuple((question.format(place=place), answer) for question, answer in zip(QUESTIONS, answers, strict=True))
     return Fragment(text, qa)
+
+
+QUESTIONS = (
+    "When was {place} founded?",
+    "What is the main export of {place}?",
+    "Who is the mayor of {place}?",
+    "How many people live in {place}?",
+)
+"""The four questions every fragment answers (year, export, mayor, people)."""
 
 
 _FACT = re.compile(
@@ -53,6 +58,17 @@ _QUESTIONS = {
     "mayor": re.compile(r"Who is the mayor of (?P<place>[A-Z][a-z]+)\?"),
     "people": re.compile(r"How many people live in (?P<place>[A-Z][a-z]+)\?"),
 }
+
+
+_ASKS_FOR_QUESTION = re.compile(r"\bwrite (?:one|a) question\b|写出一个.{0,6}问题|提出一个问题", re.IGNORECASE)
+
+
+def question_about_fragment(text: str, rng: Random) -> str | None:
+    """One of the questions that the first fragment in ``text`` answers, when ``text`` asks for a question."""
+    fact = _FACT.search(text)
+    if fact is None or not _ASKS_FOR_QUESTION.search(text):
+        return None
+    return rng.choice(QUESTIONS).format(place=fact["place"])
 
 
 def answer_from_fragments(text: str) -> str | None:

@@ -80,14 +80,17 @@ def preference_records(n: int, seed: int, categories: Sequence[str] = CATEGORIES
     ]
 
 
-def fragment_records(n: int, seed: int) -> list[Record]:
-    """Knowledge fragments with a question each: rows ``instruction`` (fragment), ``input`` (question), ``output``."""
+def fragment_records(n: int, seed: int, every_question: bool = False) -> list[Record]:
+    """Knowledge fragments with a question each (``every_question``: all four questions of each, the closed-book
+    evaluation of Self-Evolution's offline default): rows ``instruction`` (fragment), ``input`` (question),
+    ``output``, ``category``; the same ``n`` fragments either way."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     rng = Random(f"fragments:{seed}")
     rows: list[Record] = []
-    while len(rows) < n:
+    for _ in range(n):
         fragment = sample_fragment(rng)
-        question, answer = rng.choice(fragment.qa)
-        rows.append({"instruction": fragment.text, "input": question, "output": answer, "category": "knowledge"})
+        chosen = rng.choice(fragment.qa)
+        for question, answer in fragment.qa if every_question else (chosen,):
+            rows.append({"instruction": fragment.text, "input": question, "output": answer, "category": "knowledge"})
     return rows
