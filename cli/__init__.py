@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.cli.evaluate",
     "evoforge.cli.train",
     "evoforge.cli.instruct",
+    "evoforge.cli.self_evolve",
 )
 
 

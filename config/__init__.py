@@ -5,8 +5,8 @@ Secrets never live here: a model entry names the *environment variable* that hol
 (``api_key_env``), and :func:`redact` scrubs secret values from anything written to disk.
 
 Import everything from here (``from evoforge.config import Config, load_config, TrainSettings``). The section
-models live in :mod:`evoforge.config.sections`, :mod:`evoforge.config.llm`, :mod:`evoforge.config.cycle` and
-:mod:`evoforge.config.instruct`; loading, overrides and error
+models live in :mod:`evoforge.config.sections`, :mod:`evoforge.config.llm`, :mod:`evoforge.config.cycle`,
+:mod:`evoforge.config.instruct` and :mod:`evoforge.config.self_evolve`; loading, overrides and error
 locations, and the shipped configs (``configs/*.yaml``, found by name) in :mod:`evoforge.config.loading`.
 """
 
@@ -33,6 +33,7 @@ from evoforge.config.sections import (
     TrainSettings,
     WorldSettings,
 )
+from evoforge.config.self_evolve import SelfEvolveSettings
 
 __all__ = [
     "SHIPPED_CONFIGS",
@@ -48,6 +49,7 @@ __all__ = [
     "RoleSettings",
     "RunSettings",
     "Section",
+    "SelfEvolveSettings",
     "StudentSettings",
     "TrainSettings",
     "WorldSettings",

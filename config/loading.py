@@ -29,6 +29,7 @@ from evoforge.config.sections import (
     TrainSettings,
     WorldSettings,
 )
+from evoforge.config.self_evolve import SelfEvolveSettings
 from evoforge.errors import ConfigError
 
 
@@ -45,6 +46,7 @@ class Config(Section):
     merge: MergeSettings = Field(default_factory=MergeSettings)
     cycle: CycleSettings = Field(default_factory=CycleSettings)
     instruct: InstructSettings = Field(default_factory=InstructSettings)
+    self_evolve: SelfEvolveSettings = Field(default_factory=SelfEvolveSettings)
 
     def to_yaml(self) -> str:
         """Render the resolved configuration as YAML (it holds no secrets by construction)."""

@@ -26,6 +26,7 @@ GRAPHS: dict[str, str] = {
     "evolve": "evoforge.graphs.evolve.graph",
     "cycle": "evoforge.graphs.cycle.graph",
     "instruct": "evoforge.graphs.instruct.graph",
+    "self_evolve": "evoforge.graphs.self_evolve.graph",
 }
 
 Decider = Callable[[dict[str, Any]], dict[str, Any] | None]

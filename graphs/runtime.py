@@ -185,8 +185,10 @@ async def run_checkpointer(run: RunDir) -> AsyncIterator[Any]:
 
 
 def thread_config(run: RunDir) -> dict[str, Any]:
-    """The LangGraph config of a run: one thread per run, named by the run id."""
-    return {"configurable": {"thread_id": run.run_id}, "recursion_limit": 10_000}
+    """The LangGraph config of a run: one thread per run, named by the run id (or by the manifest's ``thread``: a
+    Self-Evolution run continued from a later round runs its new rounds on a thread of their own)."""
+    thread = run.manifest().get("thread") or run.run_id
+    return {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
 
 
 def llm_retry() -> RetryPolicy:

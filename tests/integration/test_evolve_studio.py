@@ -69,7 +69,7 @@ def test_langgraph_dev_serves_the_evolve_graph(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 continue
         ids = sorted(a["graph_id"] for a in assistants)
-        assert ids == ["cycle", "evolve", "instruct"], (tmp_path / "dev.log").read_text()[-2000:]
+        assert ids == ["cycle", "evolve", "instruct", "self_evolve"], (tmp_path / "dev.log").read_text()[-2000:]
         evolve = next(a for a in assistants if a["graph_id"] == "evolve")
         schemas = httpx.get(f"{base}/assistants/{evolve['assistant_id']}/schemas", timeout=10).json()
         assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir", "gateway"}

@@ -1,0 +1,123 @@
+"""CLI: ``evoforge self-evolve`` (Self-Evolution's rounds, the self_evolve graph, with the seed's flags) and
+``evoforge draw-scores`` (the seed's ``draw_scores.py``: the grouped bar chart of a run's generations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute
+from evoforge.cli.options import RunOptions, run_options
+from evoforge.config import SHIPPED_CONFIGS
+from evoforge.errors import ConfigError
+from evoforge.runs import RunDir
+
+DEFAULT_CONFIG = SHIPPED_CONFIGS / "self-evolve.yaml"
+
+
+@run_options()
+def self_evolve(
+    start_id: Annotated[int | None, typer.Option("--start-id", help="First round; > 0 continues --identify.")] = None,
+    end_id: Annotated[int | None, typer.Option("--end-id", help="Rounds run: start-id .. end-id - 1.")] = None,
+    source_data_file: Annotated[
+        str | None, typer.Option("--source-data-file", help="Fragments: a JSON list of {instruction}.")
+    ] = None,
+    identify: Annotated[str | None, typer.Option("--identify", help="The run id (the seed's identify).")] = None,
+    model_path: Annotated[str | None, typer.Option("--model-path", help="Base model directory or tiny-reader.")] = None,
+    eval_data: Annotated[
+        str | None, typer.Option("--eval-data", help="Closed-book eval: a JSON list of {instruction, input, output}.")
+    ] = None,
+    eval_to_path: Annotated[str | None, typer.Option("--eval-to-path", help="Root of the predict files.")] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="Replay by IFD: random, easy, even, hard, all.")] = None,
+    train_epoch: Annotated[float | None, typer.Option("--train-epoch", help="Epochs per round.")] = None,
+    ifd_k: Annotated[int | None, typer.Option("--ifd-k", help="Earlier Q&A replayed per round.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fragments per generation batch.")] = None,
+    worker_number: Annotated[int | None, typer.Option("--worker-number", help="Concurrent generation calls.")] = None,
+    use_vllm: Annotated[bool, typer.Option("--use-vllm", help="Generate with vLLM (the vllm extra, a GPU).")] = False,
+    interactive: InteractiveOpt = False,
+    auto_approve: AutoApproveOpt = None,
+    *,
+    opts: RunOptions,
+) -> None:
+    """Self-Evolution: rounds in which the model writes Q&A about knowledge fragments and learns them closed-book.
+
+    Takes the seed's flags (each sets its self_evolve.<key>); with none it runs the offline default (the tiny reader
+    on the skills world's made-up facts). --identify names the run; --start-id N > 0 continues that run at round N.
+    """
+    fields: dict[str, object] = {
+        "start_id": start_id,
+        "end_id": end_id,
+        "source_data_file": source_data_file,
+        "model_path": model_path,
+        "eval_data": eval_data,
+        "eval_to_path": eval_to_path,
+        "mode": mode,
+        "train_epoch": train_epoch,
+        "ifd_k": ifd_k,
+        "batch_size": batch_size,
+        "worker_number": worker_number,
+        "use_vllm": "true" if use_vllm else None,
+    }
+    overrides = [f"self_evolve.{key}={value}" for key, value in fields.items() if value is not None]
+    if identify and opts.run_id and identify != opts.run_id:
+        raise ConfigError(f"--identify {identify} and --run-id {opts.run_id} name two runs; give one")
+    opts.run_id = identify or opts.run_id
+    cfg = opts.resolve(*overrides, *_approval(auto_approve), config=DEFAULT_CONFIG)
+    settings = cfg.self_evolve
+    _check_files(settings.source_data_file, settings.eval_data)
+    start = {"start_id": settings.start_id, "end_id": settings.end_id}
+    if settings.start_id > 0:
+        if not opts.run_id:
+            raise ConfigError(f"--start-id {settings.start_id} continues a run: name it with --identify")
+        run = RunDir.open(cfg.run.runs_dir, opts.run_id)
+        if run.manifest().get("command") != "self_evolve":
+            raise ConfigError(f"run {opts.run_id} is not a self-evolve run; --start-id continues only those")
+        _refuse_changed(run, cfg.self_evolve.model_dump(exclude={"start_id", "end_id"}))
+        run.update_manifest(thread=f"{run.run_id}@{settings.start_id}-{settings.end_id}")
+    else:
+        run = opts.start(cfg, "self_evolve")
+    _execute(run, _decider(interactive, cfg.run.auto_approve), start=start)
+
+
+def _check_files(fragments: str | None, eval_data: str | None) -> None:
+    """Read the data files once before a run is made, so that a bad one leaves no failed run behind."""
+    from evoforge.selfevolve.data import read_eval_items, read_fragments
+
+    if fragments:
+        read_fragments(Path(fragments).expanduser())
+    if eval_data:
+        read_eval_items(Path(eval_data).expanduser())
+
+
+def _refuse_changed(run: RunDir, wanted: dict[str, object]) -> None:
+    """A continued run keeps its settings: refuse self_evolve keys that differ from its snapshot's."""
+    kept = run.config().self_evolve.model_dump(exclude={"start_id", "end_id"})
+    changed = [f"{key} ({kept[key]!r} there, {value!r} here)" for key, value in wanted.items() if kept[key] != value]
+    if changed:
+        raise ConfigError(
+            f"run {run.run_id} was made with other self_evolve settings: {', '.join(changed)}; a continued run keeps "
+            "its own (start a new run to change them)"
+        )
+
+
+def draw_scores(
+    father_dir: Annotated[Path, typer.Option("--father-dir", help="A run's <id>_generations folder.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG to write.")] = None,
+) -> None:
+    """Draw the grouped bar chart (BLEU-4, ROUGE-1/2/L per generation) of a Self-Evolution run's predict files."""
+    from evoforge.console import info
+    from evoforge.selfevolve.chart import draw_scores as draw
+    from evoforge.selfevolve.predictions import read_generations
+
+    target = output or father_dir / "scores.png"
+    if target.exists():
+        info(f"replacing {target}")
+    info(f"wrote {draw(read_generations(father_dir), target)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``self-evolve`` and ``draw-scores`` to the ``evoforge`` command."""
+    app.command("self-evolve")(self_evolve)
+    app.command("draw-scores")(draw_scores)

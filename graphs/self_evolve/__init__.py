@@ -1,0 +1,1 @@
+"""The ``self_evolve`` graph: Self-Evolution (seed 003) as a LangGraph state machine."""

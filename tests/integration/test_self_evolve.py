@@ -1,0 +1,114 @@
+"""The self_evolve graph end to end through the CLI: the seed's toy data (Chinese) for two rounds, the second one
+continued with --start-id; the predict files per generation, the chart and the redraw command; a run killed with
+SIGKILL mid-round and resumed equals an uninterrupted one; bad data files get a clear error and leave no run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EVOFORGE = str(Path(sys.executable).parent / "evoforge")
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "self-evolution"
+GENERATION_KEYS = ("predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l", "predict_exact_match")
+
+
+def evoforge(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "400"}  # messages unwrapped, whatever the temporary paths' length
+    proc = subprocess.run([EVOFORGE, "-q", *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def scores(folder: Path) -> dict[str, float]:
+    results = json.loads((folder / "predict_results.json").read_text())
+    return {key: results[key] for key in GENERATION_KEYS}
+
+
+@pytest.mark.slow
+def test_toy_data_two_rounds_the_second_continued_write_each_generation_and_the_chart(tmp_path: Path) -> None:
+    if not (SHARED / "toy_data.json").is_file():
+        pytest.skip(f"the seed's toy data is not at {SHARED}")
+    runs = tmp_path / "runs"
+    common = ("--source-data-file", SHARED / "toy_data.json", "--eval-data", SHARED / "toy_eval_data.json")
+    flags = (*common, "--identify", "toy", "--runs-dir", runs, "--ifd-k", "3", "--batch-size", "5")
+    evoforge("self-evolve", *flags, "--mode", "hard", "--end-id", "1")
+    generations = runs / "toy" / "eval" / "toy_generations"
+    assert sorted(p.name for p in generations.iterdir()) == ["generation_0"]
+    evoforge("self-evolve", *flags, "--mode", "hard", "--start-id", "1", "--end-id", "2")
+    assert sorted(p.name for p in generations.iterdir()) == ["generation_0", "generation_1"]
+    for name in ("generation_0", "generation_1"):
+        rows = (generations / name / "generated_predictions.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(rows) == 10 and set(json.loads(rows[0])) == {"prompt", "label", "predict"}
+        assert all(0 <= value <= 100 for value in scores(generations / name).values())
+    qa = [json.loads(line) for line in (runs / "toy" / "rounds" / "1" / "qa.jsonl").read_text().splitlines()]
+    trained = (runs / "toy" / "rounds" / "1" / "train.jsonl").read_text().splitlines()
+    assert len(trained) == len(qa) + 3  # round 1 replays 3 of round 0's Q&A
+    assert all(r["instruction"] and r["round"] == 1 and "ifd" in r for r in qa)
+    report = (runs / "toy" / "report.md").read_text(encoding="utf-8")
+    assert "## Self-Evolution" in report and "| 1 |" in report
+    assert (runs / "toy" / "self_evolution_scores.png").read_bytes()[:4] == b"\x89PNG"
+    redrawn = tmp_path / "redrawn.png"
+    evoforge("draw-scores", "--father-dir", generations, "--output", redrawn)
+    assert redrawn.read_bytes()[:4] == b"\x89PNG"
+    # a continued run keeps its settings, and cannot skip a round it never reached
+    changed = evoforge("self-evolve", *flags, "--start-id", "2", "--end-id", "3", "--mode", "easy", check=False)
+    assert changed.returncode != 0 and "mode ('hard' there, 'easy' here)" in " ".join(changed.stderr.split())
+    skipped = evoforge("self-evolve", *flags, "--mode", "hard", "--start-id", "4", "--end-id", "5", check=False)
+    assert skipped.returncode != 0 and "rounds [2, 3]" in " ".join(skipped.stderr.split())
+    assert "Traceback" not in skipped.stderr
+
+
+@pytest.mark.slow
+def test_kill_9_mid_round_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    common = ("--runs-dir", runs, "--end-id", "3", "--set", "self_evolve.n_fragments=12", "--ifd-k", "4")
+    evoforge("self-evolve", *common, "--identify", "whole")
+    proc = subprocess.Popen(
+        [EVOFORGE, "-q", "self-evolve", *map(str, common), "--identify", "killed"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marker = runs / "killed" / "rounds" / "1" / "qa.jsonl"
+    deadline = time.monotonic() + 300
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = runs / "killed"
+    assert not (killed / "eval" / "killed_generations" / "generation_1").exists()
+    evoforge("resume", "killed", "--runs-dir", runs)
+    for i in range(3):
+        ours = killed / "eval" / "killed_generations" / f"generation_{i}"
+        theirs = runs / "whole" / "eval" / "whole_generations" / f"generation_{i}"
+        assert scores(ours) == scores(theirs)
+        predictions = [folder / "generated_predictions.jsonl" for folder in (ours, theirs)]
+        assert predictions[0].read_text() == predictions[1].read_text()
+        weights = [r / "rounds" / str(i) / "adapter" / "adapter_model.safetensors" for r in (killed, runs / "whole")]
+        assert weights[0].read_bytes() == weights[1].read_bytes()
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "completed"
+
+
+def test_bad_data_files_are_named_and_leave_no_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    not_a_list = tmp_path / "fragments.json"
+    not_a_list.write_text('{"instruction": "a fragment"}', encoding="utf-8")
+    proc = evoforge("self-evolve", "--source-data-file", not_a_list, "--runs-dir", runs, check=False)
+    assert proc.returncode != 0 and str(not_a_list) in proc.stderr and "expected a JSON list" in proc.stderr
+    no_input = tmp_path / "eval.json"
+    no_input.write_text('[{"instruction": "f", "output": "a"}]', encoding="utf-8")
+    proc = evoforge("self-evolve", "--eval-data", no_input, "--runs-dir", runs, check=False)
+    assert proc.returncode != 0 and f"{no_input}[0]" in proc.stderr and "'input'" in proc.stderr
+    binary = tmp_path / "eval.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00binary\x00")
+    proc = evoforge("self-evolve", "--eval-data", binary, "--runs-dir", runs, check=False)
+    assert proc.returncode != 0 and str(binary) in proc.stderr
+    assert "Traceback" not in proc.stderr and not runs.exists()
