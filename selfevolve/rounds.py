@@ -10,7 +10,6 @@ be re-run after a crash and a run continued from any round whose predecessor is 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,8 @@ from evoforge.data.io import read_jsonl
 from evoforge.errors import RunDirError
 from evoforge.evals.ifd import score_records, select
 from evoforge.selfevolve.predictions import write_generation
-from evoforge.training.base import TRAINING_FILE, inputs_hash, is_current, write_training_json
+from evoforge.training.base import TRAINING_FILE, DeltaResult
+from evoforge.training.deltas import train_one
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 
 if TYPE_CHECKING:
@@ -98,34 +98,14 @@ def closed_book(record: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": str(record["input"]), "completion": str(record["output"])}
 
 
-@dataclass(frozen=True)
-class Trained:
-    """A round's adapter and its training metrics (``reused``: its inputs were unchanged, nothing retrained)."""
-
-    path: Path
-    metrics: dict[str, Any]
-    reused: bool
-
-
-def train_round(config: Config, base: Path, run: Path, i: int, records: list[dict[str, Any]]) -> Trained:
-    """Train round ``i``'s adapter on ``records`` (closed book), continuing round ``i - 1``'s."""
-    import json
-
-    start = previous_adapter(run, i)
+def train_round(config: Config, base: Path, run: Path, i: int, records: list[dict[str, Any]]) -> DeltaResult:
+    """Train round ``i``'s adapter on ``records`` (closed book), continuing round ``i - 1``'s (reused when its
+    inputs, the adapter it continues included, are unchanged)."""
     settings = config.train.model_copy(update={"epochs": config.self_evolve.train_epoch})
     trainer = SFTDelta(SFTDeltaConfig.from_settings(settings, seed=config.run.seed + i, device=config.student.device))
     examples = [closed_book(r) for r in records]
     out = round_dir(run, i) / ADAPTER
-    origin = json.loads((start / TRAINING_FILE).read_text(encoding="utf-8"))["inputs_hash"] if start else None
-    digest = inputs_hash([*examples, {"continues": origin}], trainer.config, base, "sft")
-    if is_current(out, digest):
-        meta = json.loads((out / TRAINING_FILE).read_text(encoding="utf-8"))
-        return Trained(out, meta.get("metrics", {}), reused=True)
-    metrics = trainer.train(base, examples, out, chunk=f"round-{i}", init_adapter=start)
-    write_training_json(
-        out, {"round": i, "base": str(base), "continues": str(start), "inputs_hash": digest, "metrics": metrics}
-    )
-    return Trained(out, metrics, reused=False)
+    return train_one(trainer, base, examples, out, f"round-{i}", init_adapter=previous_adapter(run, i))
 
 
 def make_generator(config: Config, base: Path, adapter: Path | None, batch_size: int) -> Any:

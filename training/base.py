@@ -107,12 +107,16 @@ class DeltaConfig:
         }
 
 
-def inputs_hash(records: list[dict[str, Any]], config: Any, base: Path, method: str) -> str:
-    """Hash of what determines a delta: its data, its config, the base model's weights/config, the method."""
+def inputs_hash(
+    records: list[dict[str, Any]], config: Any, base: Path, method: str, continues: str | None = None
+) -> str:
+    """Hash of what determines a delta: its data, its config, the base model's weights/config, the method, and the
+    inputs hash of the adapter it continues (``continues``; a delta that starts fresh hashes as it always did)."""
     digest = hashlib.sha256()
     digest.update(json.dumps(records, sort_keys=True, ensure_ascii=False, default=str).encode())
     cfg = {k: v for k, v in asdict(config).items() if k != "device"}
-    digest.update(json.dumps({"config": cfg, "method": method}, sort_keys=True, default=str).encode())
+    what: dict[str, Any] = {"config": cfg, "method": method} | ({"continues": continues} if continues else {})
+    digest.update(json.dumps(what, sort_keys=True, default=str).encode())
     for name in ("config.json", "model.safetensors", "model.safetensors.index.json"):
         path = base / name
         if path.is_file():

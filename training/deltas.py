@@ -19,7 +19,7 @@ from evoforge.data.formats import is_preference
 from evoforge.data.io import read_records
 from evoforge.errors import DataError
 from evoforge.runs import now_iso
-from evoforge.training.base import DeltaConfig, DeltaResult, inputs_hash, is_current, write_training_json
+from evoforge.training.base import TRAINING_FILE, DeltaConfig, DeltaResult, inputs_hash, is_current, write_training_json
 
 if TYPE_CHECKING:
     from evoforge.config import TrainSettings
@@ -78,21 +78,28 @@ def train_one(
     output: Path,
     chunk: str,
     eval_records: Records | None = None,
+    init_adapter: Path | None = None,
 ) -> DeltaResult:
-    """Train (or reuse, when its inputs are unchanged) one delta and write its ``training.json``."""
+    """Train (or reuse, when its inputs are unchanged) one delta and write its ``training.json``; with
+    ``init_adapter`` (a delta trained here before) training continues that adapter."""
+    import json
+
     method = trainer.method
     if method == "dpo":
         records = [r for r in records if is_preference(r)]
         eval_records = [r for r in eval_records or [] if is_preference(r)]
     name = output.name
-    digest = inputs_hash(records, trainer.config, base, method)
+    origin = None
+    if init_adapter is not None:
+        origin = json.loads((init_adapter / TRAINING_FILE).read_text(encoding="utf-8"))["inputs_hash"]
+    digest = inputs_hash(records, trainer.config, base, method, continues=origin)
     if is_current(output, digest):
-        import json
-
-        meta = json.loads((output / "training.json").read_text(encoding="utf-8"))
+        meta = json.loads((output / TRAINING_FILE).read_text(encoding="utf-8"))
         detail(f"{name}: inputs unchanged, reusing {output}")
         return DeltaResult(name, output, method, chunk, meta.get("metrics", {}), reused=True)
-    metrics = trainer.train(base, records, output, chunk=chunk, eval_records=eval_records or None)
+    metrics = trainer.train(
+        base, records, output, chunk=chunk, eval_records=eval_records or None, init_adapter=init_adapter
+    )
     config: DeltaConfig = trainer.config
     write_training_json(
         output,
@@ -102,6 +109,7 @@ def train_one(
             "method": method,
             "base": str(base),
             "inputs_hash": digest,
+            "continues": str(init_adapter) if init_adapter is not None else None,
             "config": asdict(config),
             "trained": now_iso(),
             "metrics": metrics,
