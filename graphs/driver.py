@@ -49,6 +49,13 @@ def graph_module(command: str) -> Any:
     return importlib.import_module(GRAPHS[command])
 
 
+def finished(snapshot: Any) -> bool:
+    """Whether a thread's state is its graph's end: no task left to run, and none that ran without its step being
+    checkpointed (a process killed between a node's saved writes and the next checkpoint leaves such a task, which
+    LangGraph's ``next`` omits: the run is not over, resuming applies its writes and goes on)."""
+    return not snapshot.next and not snapshot.tasks
+
+
 async def drive(
     run: RunDir,
     decide: Decider,
@@ -79,7 +86,7 @@ async def drive(
             graph = module.build().compile(checkpointer=saver, name=run.manifest()["command"])
             snapshot = await graph.aget_state(config)
             inputs: Any = None if snapshot.values else dict(start or {})
-            if snapshot.values and not snapshot.next:
+            if snapshot.values and finished(snapshot):
                 info(f"run {run.run_id} has already completed")
                 return Result("completed", dict(snapshot.values))
             if answer is not None and not snapshot.interrupts:
@@ -101,7 +108,7 @@ async def drive(
                 await graph.ainvoke(inputs, config, context=context, durability="sync")
                 inputs = None
                 snapshot = await graph.aget_state(config)
-                if not snapshot.interrupts and not snapshot.next:
+                if not snapshot.interrupts and finished(snapshot):
                     return Result("completed", dict(snapshot.values))
     finally:
         release(str(run.path))

@@ -19,9 +19,10 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "self-evo
 GENERATION_KEYS = ("predict_bleu-4", "predict_rouge-1", "predict_rouge-2", "predict_rouge-l", "predict_exact_match")
 
 
-def evoforge(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def evoforge(*args: str | Path, check: bool = True, quiet: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "400"}  # messages unwrapped, whatever the temporary paths' length
-    proc = subprocess.run([EVOFORGE, "-q", *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+    argv = [EVOFORGE, *(["-q"] if quiet else []), *map(str, args)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -85,10 +86,15 @@ def test_kill_9_mid_round_then_resume_matches_an_uninterrupted_run(tmp_path: Pat
     proc.wait()
     killed = runs / "killed"
     assert not (killed / "eval" / "killed_generations" / "generation_1").exists()
-    evoforge("resume", "killed", "--runs-dir", runs)
+    resumed = evoforge("resume", "killed", "--runs-dir", runs, quiet=False)
     for i in range(3):
         ours = killed / "eval" / "killed_generations" / f"generation_{i}"
         theirs = runs / "whole" / "eval" / "whole_generations" / f"generation_{i}"
+        assert (ours / "predict_results.json").is_file(), (
+            f"round {i} has no evaluation after the resume; it printed:\n{resumed.stdout[-2000:]}\n"
+            f"{resumed.stderr[-2000:]}\nevents:\n{(killed / 'events.jsonl').read_text()[-3000:]}\nrounds: "
+            f"{sorted(str(p.relative_to(killed)) for p in (killed / 'rounds').rglob('*'))}"
+        )
         assert scores(ours) == scores(theirs)
         predictions = [folder / "generated_predictions.jsonl" for folder in (ours, theirs)]
         assert predictions[0].read_text() == predictions[1].read_text()
