@@ -14,11 +14,10 @@ Tokens and ROUGE-L are :mod:`evoforge.data.rouge`'s. The heavy libraries load on
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from evoforge.data.rouge import rouge_l, rouge_l_bound, tokens
+from evoforge.data.rouge import rouge_l, rouge_l_bound, token_bag, tokens
 from evoforge.errors import ConfigError
 
 METHODS = ("embedding", "minhash", "rouge", "exact")
@@ -122,15 +121,14 @@ class MinHashIndex:
         self._num_perm = num_perm
         self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
         self._tokens: list[list[str]] = []
-        self._counts: list[Counter[str]] = []
+        self._bags: list[frozenset[tuple[str, int]]] = []
         self._signed: list[Any] = []
 
-    def _passes(self, toks: list[str], counts: Counter[str], key: int, limit: float) -> bool:
-        """Whether indexed text ``key`` has ROUGE-L above ``limit`` with ``toks`` (the count bound first)."""
-        other = self._tokens[key]
-        if rouge_l_bound(counts, len(toks), self._counts[key], len(other)) <= limit:
+    def _passes(self, toks: list[str], bag: frozenset[tuple[str, int]], key: int, limit: float) -> bool:
+        """Whether indexed text ``key`` has ROUGE-L above ``limit`` with ``toks`` (the shared-token bound first)."""
+        if rouge_l_bound(bag, self._bags[key]) <= limit:
             return False
-        return rouge_l(toks, other) > limit
+        return rouge_l(toks, self._tokens[key]) > limit
 
     def _signatures(self, token_lists: list[list[str]]) -> list[Any]:
         sets = [[t.encode("utf-8") for t in set(toks)] or [b""] for toks in token_lists]
@@ -138,8 +136,8 @@ class MinHashIndex:
 
     def _near(self, toks: list[str], signature: Any, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
-        counts = Counter(toks)
-        return any(self._passes(toks, counts, key, limit) for key in self._lsh.query(signature))
+        bag = token_bag(toks)
+        return any(self._passes(toks, bag, key, limit) for key in self._lsh.query(signature))
 
     def add(self, text: str, threshold: float | None = None) -> bool:
         """Index ``text`` unless a candidate of its LSH buckets has ROUGE-L above the threshold with it."""
@@ -153,16 +151,16 @@ class MinHashIndex:
     def _insert(self, toks: list[str], signature: Any) -> None:
         self._lsh.insert(len(self._tokens), signature)
         self._tokens.append(toks)
-        self._counts.append(Counter(toks))
+        self._bags.append(token_bag(toks))
         self._signed.append(signature)
 
     def near_pairs(self) -> set[tuple[int, int]]:
         """Every pair of indexed texts (by insertion order) with ROUGE-L above the threshold, via the LSH buckets."""
         found = set()
         for i, signature in enumerate(self._signed):
-            toks, counts = self._tokens[i], self._counts[i]
+            toks, bag = self._tokens[i], self._bags[i]
             for j in self._lsh.query(signature):
-                if i < j and self._passes(toks, counts, j, self.threshold):
+                if i < j and self._passes(toks, bag, j, self.threshold):
                     found.add((i, int(j)))
         return found
 

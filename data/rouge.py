@@ -7,7 +7,6 @@ drops Chinese and Korean), and each CJK character is a token of its own.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 
 _TOKEN = re.compile(r"[\u4e00-\u9fff\u3040-\u30ff]|[^\W_]+", re.UNICODE)
@@ -39,11 +38,21 @@ def rouge_l(a: Sequence[str], b: Sequence[str]) -> float:
     return 0.0 if common == 0 else 2 * common / (len(a) + len(b))
 
 
-def rouge_l_bound(a: Counter[str], len_a: int, b: Counter[str], len_b: int) -> float:
-    """An upper bound of ROUGE-L F1 from token counts alone: the LCS is at most the shared tokens (with multiplicity),
-    so a pair whose bound is not above a threshold never needs its LCS (exact; ~10x cheaper than the LCS)."""
-    if not len_a or not len_b:
+def token_bag(toks: Sequence[str]) -> frozenset[tuple[str, int]]:
+    """The tokens as a set of (token, occurrence) pairs: the k-th ``the`` is ``("the", k)``, so the size of two bags'
+    intersection is their shared tokens with multiplicity (computed by a C set intersection)."""
+    seen: dict[str, int] = {}
+    bag = []
+    for token in toks:
+        seen[token] = seen.get(token, 0) + 1
+        bag.append((token, seen[token]))
+    return frozenset(bag)
+
+
+def rouge_l_bound(a: frozenset[tuple[str, int]], b: frozenset[tuple[str, int]]) -> float:
+    """An upper bound of ROUGE-L F1 from two :func:`token_bag`s alone: the LCS is at most the shared tokens (with
+    multiplicity), so a pair whose bound is not above a threshold never needs its LCS (exact; a set intersection,
+    far cheaper than the LCS). A bag's size is its text's token count."""
+    if not a or not b:
         return 0.0
-    small, big = (a, b) if len(a) < len(b) else (b, a)
-    shared = sum(min(count, big.get(token, 0)) for token, count in small.items())
-    return 2 * shared / (len_a + len_b)
+    return 2 * len(a & b) / (len(a) + len(b))
