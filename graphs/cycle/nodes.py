@@ -91,7 +91,10 @@ async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
     if state.get("seed_draw"):
         result["seed_draw"] = dict(state["seed_draw"])
-    return {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": result}
+    update: Update = {"chunks": chunks, "eval_path": eval_path, "training_plan": plan, "result": result}
+    if state.get("data_source") == "instruct":  # the next rounds' instructions are checked against this one's too
+        update["earlier_datasets"] = [*(state.get("earlier_datasets") or []), dataset]
+    return update
 
 
 async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:

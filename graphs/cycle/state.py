@@ -81,6 +81,8 @@ class CycleState(TypedDict, total=False):
         seed_draw: what the round's seeds were drawn from (user data; empty on the skills world).
         evolved: what the evolve subgraph handed back (its dataset's path, the λ history, its method).
         instructed: what the instruct subgraph handed back (its records' path, counts per category, stop reason).
+        earlier_datasets: the instruct subgraph's records files of the rounds so far (its new instructions must not
+            nearly duplicate theirs).
         chunks: chunk name → JSONL path; eval_path: the held-out split no delta trains on.
         training_plan: the deltas to train, ``{chunk, method}`` each (chunk ``all`` = train@all).
         deltas: delta name → adapter directory (``train@all`` excluded; parallel branches merge here);
@@ -102,6 +104,7 @@ class CycleState(TypedDict, total=False):
     seed_draw: dict[str, int]
     evolved: EvolveSummary
     instructed: InstructSummary
+    earlier_datasets: list[str]
     chunks: dict[str, str]
     eval_path: str
     training_plan: list[dict[str, str]]

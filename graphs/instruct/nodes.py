@@ -79,15 +79,25 @@ async def prepare_output(state: InstructState, runtime: Runtime[RunContext]) -> 
     return {"output_path": str(path), "prepared": done}
 
 
+def _top_run(res: Resources, state: InstructState) -> Path:
+    """The top run directory (a cycle's, when this graph works in one of its rounds' folders)."""
+    path = res.run.path
+    for _ in Path(state.get("workdir", "")).parts:
+        path = path.parent
+    return path
+
+
 def _open_generation(res: Resources, state: InstructState) -> tuple[Any, Any, dict[str, list[str]]]:
-    """The output file, the de-duplication index over what it holds, and each instructor's topics (blocking)."""
-    from evoforge.generation.records import RecordFile
+    """The output file, the de-duplication index over what it and the earlier rounds' records hold, and each
+    instructor's topics (blocking)."""
+    from evoforge.generation.records import RecordFile, read_records
     from evoforge.generation.topics import instructor_topics, read_topics
 
     settings = res.config.instruct
     output = RecordFile(Path(state["output_path"]))
+    earlier = [r for name in state.get("earlier_datasets") or [] for r in read_records(_top_run(res, state) / name)]
     index = make_index(settings.dedup, settings.threshold(), settings.embedding_model, settings.embedding_device)
-    index.extend(dedup_key(str(r["category"]), str(r["instruction"])) for r in output.records)
+    index.extend(dedup_key(str(r["category"]), str(r["instruction"])) for r in [*earlier, *output.records])
     base = read_topics(Path(state["topics_path"]))
     by_name = {name: instructor_topics(settings, name, base, res.config.run.seed) for name in settings.instructors}
     return output, index, by_name

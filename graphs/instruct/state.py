@@ -15,10 +15,14 @@ class InstructInput(TypedDict, total=False):
             the file is missing, then every instructor's records).
         workdir: the folder of the run this instruct graph works in, relative to the run directory ("" = the run
             directory itself; a cycle on the instruct graph passes its round's folder, an instruct run directory).
+        earlier_datasets: records files of earlier rounds (as ``instructed.dataset`` names them: relative to the top
+            run directory, or absolute) whose instructions the new ones must not nearly duplicate (a cycle passes
+            them, so de-duplication holds across its rounds).
     """
 
     mode: Literal["topics", "instructions"]
     workdir: str
+    earlier_datasets: list[str]
 
 
 class InstructSummary(TypedDict):

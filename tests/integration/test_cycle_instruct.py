@@ -56,7 +56,7 @@ def test_a_cycle_on_the_instruct_graph_trains_one_delta_per_category(micro: Path
     settings = {
         "run": {"runs_dir": str(tmp_path / "runs")},
         "student": {"model": str(micro), "device": "cpu"},
-        "cycle": {"rounds": 1, "data_source": "instruct", "instruct_config": str(source)},
+        "cycle": {"rounds": 2, "patience": 2, "data_source": "instruct", "instruct_config": str(source)},
         "instruct": {"dedup": "exact"},  # over the file's section: no embedding model to load here
         "eval": {"test_size": 6, "max_new_tokens": 8, "metric": "bleu4"},
         "train": {"epochs": 1, "mix_other_chunks": 0.25, "max_length": 256},
@@ -71,8 +71,10 @@ def test_a_cycle_on_the_instruct_graph_trains_one_delta_per_category(micro: Path
     result = asyncio.run(drive(run, policy_decision))
 
     assert result.outcome == "completed"
-    [round_1] = result.values["results"]
-    assert round_1["records"] == {name: 8 for name in CATEGORIES}
+    round_1, round_2 = result.values["results"]
+    assert round_1["records"] == {name: 8 for name in CATEGORIES} and sum(round_2["records"].values()) > 0
+    first, second = (_rows(run.path / name) for name in result.values["earlier_datasets"])
+    assert first and second and not {r["instruction"] for r in first} & {r["instruction"] for r in second}
     assert set(round_1["rows"]) == {
         "raw",
         "train@all",

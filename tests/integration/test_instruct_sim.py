@@ -44,9 +44,9 @@ def _config(tmp_path: Path, **instruct: Any) -> Path:
     return path
 
 
-def _run(config: Path, *overrides: str) -> dict[str, Any]:
+def _run(config: Path, *overrides: str, **start: Any) -> dict[str, Any]:
     run = RunDir.create(load_config(config, list(overrides)), "instruct")
-    result = asyncio.run(drive(run, policy_decision, start={"mode": "instructions"}))
+    result = asyncio.run(drive(run, policy_decision, start={"mode": "instructions", **start}))
     assert result.outcome == "completed"
     return result.values
 
@@ -69,6 +69,18 @@ def test_offline_run_writes_every_category_without_near_duplicates(tmp_path: Pat
     assert len(sharegpt) == len(records) and sharegpt[0]["conversations"][-1]["from"] == "gpt"
     assert _records(folder / "alpaca.jsonl")[0]["output"] == records[0]["response"]
     assert "| general | 4 | 0 | 4 | 4 |" in (folder / "report.md").read_text()
+
+
+def test_an_earlier_rounds_instructions_are_not_written_again(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run(_config(first.mkdir() or first, dedup="exact"))
+    earlier = _records(first / "instructions.jsonl")
+    later = _run(_config(second.mkdir() or second, dedup="exact"), earlier_datasets=[str(first / "instructions.jsonl")])
+    records = _records(second / "instructions.jsonl")
+    known = {dedup_key(r["category"], r["instruction"]) for r in earlier}
+    assert records and not known & {dedup_key(r["category"], r["instruction"]) for r in records}
+    skipped = sum(p["skipped"].get("too_similar", 0) for p in later["progress"].values())
+    assert skipped > 0, later["progress"]  # the same seed writes the first run's tasks again: each one was refused
 
 
 def test_budget_stop_then_append_resume_adds_exactly_the_missing_records(tmp_path: Path) -> None:
