@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evoforge.console import progress
 from evoforge.offline.habits import habitual_answer, without_habit
@@ -56,6 +56,7 @@ class StudentBuildConfig:
         seed: seed of data generation and initialisation.
     """
 
+    LABEL: ClassVar[str] = "tiny student"  # what the progress bar names (not a field: not in the hash)
     hidden_size: int = 128
     intermediate_size: int = 384
     num_layers: int = 4
@@ -189,7 +190,7 @@ def _pretrain(path: Path, config: StudentBuildConfig, tasks: list[Any] | None) -
     batches = _length_bucketed([len(ids) for ids, _ in examples], config.batch_size, random.Random(config.seed))
     curve: list[dict[str, float]] = []
     tokens, window, started = 0, [], time.perf_counter()
-    with progress("pre-training the tiny student", config.steps) as bar:
+    with progress(f"pre-training the {config.LABEL}", config.steps) as bar:
         for step in range(config.steps):
             batch = _batch([examples[i] for i in next(batches)], tokenizer.pad_token_id)
             loss = model(**batch).loss

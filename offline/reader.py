@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, ClassVar
 
 from evoforge.offline.pretrain import EVAL_SEED_OFFSET, StudentBuildConfig, greedy_generate
 from evoforge.offline.world.fragments import Fragment, sample_fragment
@@ -98,6 +98,7 @@ class ReaderBuildConfig(StudentBuildConfig):
         question_share: share of ``question`` tasks in pre-training and evaluation (the rest are ``answer`` tasks).
     """
 
+    LABEL: ClassVar[str] = "tiny reader"
     num_layers: int = 2
     vocab_size: int = 512
     steps: int = 3000
