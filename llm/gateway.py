@@ -136,6 +136,10 @@ class LLMGateway:
         tokens_out, cost_usd, latency_s, retries, errors, fallbacks, repairs, failures."""
         return self._ledger.as_dict()
 
+    def add_usage(self, usage: dict[str, Any]) -> None:
+        """Count another gateway's :meth:`usage` (a worker process's) as this one's: in the budget and the manifest."""
+        self._ledger.add(usage)
+
     def close(self) -> None:
         """Close the cache file and write the usage into the run's manifest (and an ``llm_usage`` event)."""
         if self._cache is not None:

@@ -118,6 +118,11 @@ class UsageLedger:
         for name, figures in (data.get("roles") or {}).items():
             self.roles[name] = RoleUsage.from_dict(figures)
 
+    def add(self, data: dict[str, Any]) -> None:
+        """Add another ledger's :meth:`as_dict` (e.g. a worker process's) to this one, role by role."""
+        for name, figures in (data.get("roles") or {}).items():
+            self.role(name).add(RoleUsage.from_dict(figures))
+
 
 USAGE_COLUMNS = ("role", "calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import json
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -28,11 +29,12 @@ from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
+from evoforge.llm.usage import UsageLedger
 from evoforge.merging.lora import Delta, load_delta, read_state
 from evoforge.merging.results import save_outputs, summarize
 from evoforge.merging.search import STUDY_NAME, SearchSpace, completed, human_weights, open_search, optimize
 from evoforge.merging.trial import MergeSpec, TrialRunner
-from evoforge.runs import atomic_write_text
+from evoforge.runs import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     import optuna
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from evoforge.runs import RunDir
 
 TRAIN_ALL = "train@all"
+USAGE_FILES = "llm-usage-*.json"  # one per worker process with a judge (rank for *)
 
 
 class MergeJob(BaseModel):
@@ -154,17 +157,41 @@ def generator_runner(
     return job.trial_runner(gen.model, deltas, score)
 
 
-def worker(job_json: str, rank: int, threads: int) -> None:
-    """Entry point of a worker process: rebuild the runner and take trials until the study is complete."""
+def worker(job_json: str, rank: int, threads: int, usage_path: str) -> None:
+    """Entry point of a worker process: rebuild the runner and take trials until the study is complete; a judge's
+    LLM usage is written to ``usage_path`` for the main process to count."""
     import torch
 
     torch.set_num_threads(threads)
     job = MergeJob.model_validate_json(job_json)
     space = job.space()
-    optimize(job.study(space, rank), space, job.build_runner(), job.settings.trials)
+    gateway = job.judge_gateway() if job.metric == "judge" else None
+    optimize(job.study(space, rank), space, job.build_runner(gateway), job.settings.trials)
+    if gateway is not None:
+        atomic_write_json(Path(usage_path), gateway.usage())
 
 
-def start_ray_workers(calls: list[tuple[str, int, int]], threads: int, run: RunDir) -> list[tuple[Any, Any]]:
+def count_judge_usage(run: RunDir, judge: LLMGateway, recorded: bool) -> None:
+    """Count the worker processes' judge usage (their ``merge/llm-usage-<rank>.json``, removed once counted) into
+    ``judge``, this process's judge gateway. A ``recorded`` one (the run's own gateway) writes it into the manifest
+    when it closes; otherwise (the job's own gateway, outside any run) the manifest's ``llm_usage`` gets it now."""
+    workers = UsageLedger()
+    files = sorted((run.path / "merge").glob(USAGE_FILES))
+    for path in files:
+        workers.add(json.loads(path.read_text()))
+    judge.add_usage(workers.as_dict())
+    for path in files:
+        path.unlink()
+    if files:
+        run.event("merge_workers_llm_usage", workers=len(files), **workers.total().as_dict())
+    if not recorded:
+        ledger = UsageLedger()
+        ledger.load(run.manifest().get("llm_usage") or {})
+        ledger.add(judge.usage())
+        run.update_manifest(llm_usage=ledger.as_dict())
+
+
+def start_ray_workers(calls: list[tuple[str, int, int, str]], threads: int, run: RunDir) -> list[tuple[Any, Any]]:
     """The :func:`worker` calls as Ray actors (``threads`` CPUs each; a GPU each when the cluster has GPUs), named
     ``evoforge-merge:<run dir>-<rank>``."""
     gpus = gpus_per_task(None)
@@ -193,13 +220,15 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
     """
     human_weights(job.settings.human_weights, list(job.adapters))  # a bad human merge fails before any work
     atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
-    runner = job.build_runner(gateway if job.metric == "judge" else None)
+    own = (gateway or job.judge_gateway()) if job.metric == "judge" else None
+    runner = job.build_runner(own)
     space = job.space()
     study = job.study(space)
     refs = references(study, job, runner)
     n_workers = job.settings.workers
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    calls = [(job.model_dump_json(), rank, threads) for rank in range(1, n_workers)]
+    usage = str(run.file("merge", USAGE_FILES.replace("*", "{rank}")))
+    calls = [(job.model_dump_json(), rank, threads, usage.format(rank=rank)) for rank in range(1, n_workers)]
     on_ray = job.settings.backend == "ray" and bool(calls)
     actors = start_ray_workers(calls, threads, run) if on_ray else []
     ctx = multiprocessing.get_context("spawn")
@@ -214,6 +243,8 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
         for proc in procs:
             proc.join()
         lost = join_actors(actors) if actors else []
+    if own is not None:
+        count_judge_usage(run, own, recorded=gateway is not None)
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise ConfigError(f"{len(failed)} merge worker(s) failed (exit codes {failed}); the study can be resumed")

@@ -17,7 +17,7 @@ from evoforge.errors import ConfigError
 from evoforge.evals.harness import EvalReport
 from evoforge.llm.cache import ResponseCache
 from evoforge.llm.gateway import LLMGateway
-from evoforge.merging.job import MergeJob, generator_runner, run_job
+from evoforge.merging.job import MergeJob, generator_runner, run_job, worker
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.world import eval_records
 from evoforge.runs import RunDir
@@ -81,9 +81,8 @@ def lm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def _job(lm: dict[str, Path], metric: str, **fields: Any) -> MergeJob:
     adapters = {"d1": lm["delta"]}
-    return MergeJob(
-        base=lm["model"], adapters=adapters, eval_path=lm["data"], metric=metric, device="cpu", storage="", **fields
-    )
+    fields = {"storage": "", "eval_path": lm["data"], **fields}
+    return MergeJob(base=lm["model"], adapters=adapters, metric=metric, device="cpu", **fields)
 
 
 def test_the_judge_scores_every_table_row_into_reports_and_repeats_are_free(
@@ -114,6 +113,26 @@ def test_the_judge_of_a_merge_job_uses_the_shared_response_cache(lm: dict[str, P
     generator_runner(job).score(MergeSpec({}))  # another runner (a worker, a later trial): same answers, same grades
     assert len(shared) == 3
     shared.close()
+
+
+def test_the_judge_usage_of_a_worker_process_reaches_the_manifest(
+    lm: dict[str, Path], tmp_path: Path, llm_cache_dir: Path
+) -> None:
+    cfg = Config.model_validate({"run": {"runs_dir": str(tmp_path / "runs")}})
+    run = RunDir.create(cfg, "merge", "judged")
+    storage = str(run.file("merge", "optuna.journal"))
+    job = _job(lm, "judge", llm=LLMSettings(), settings=MergeSettings(trials=4), storage=storage)
+    usage_file = run.file("merge", "llm-usage-1.json")
+    worker(job.model_dump_json(), 1, 1, str(usage_file))  # what a worker process runs: it takes all 4 trials
+    assert usage_file.is_file()
+    results = run_job(job, run)  # the main process: the raw reference, no trial left, then the count
+    assert results["n_trials"] == 4
+    judged = json.loads((run.path / "manifest.json").read_text())["llm_usage"]["roles"]["judge"]
+    assert judged["calls"] + judged["cache_hits"] == 3 * (4 + 1)  # 3 test items per scoring, in either process
+    events = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+    [counted] = [e for e in events if e["event"] == "merge_workers_llm_usage"]
+    assert counted["workers"] == 1 and counted["calls"] + counted["cache_hits"] == 3 * 4
+    assert not usage_file.exists()  # counted once, then removed
 
 
 def test_a_user_scorer_scores_merges_and_bad_metrics_fail_before_loading(
