@@ -201,6 +201,9 @@ def _load(path: Path | None, overrides: list[str] | tuple[str, ...]) -> tuple[Co
         raise ConfigError(format_validation_error(exc, source + suffix, text, key_of)) from None
 
 
+BUDGET_KEYS = ("max_tokens_total", "max_cost_usd")
+
+
 def _with_instruct_source(config: Config, data: dict[str, Any], source: str) -> Config:
     """A cycle on the instruct graph: its instruct section (``cycle.instruct_config``'s, under this config's own
     instruct keys, when a file is named) and the roles it needs, checked."""
@@ -218,9 +221,15 @@ def _with_instruct_source(config: Config, data: dict[str, Any], source: str) -> 
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, f"{where} under the instruct keys of {source}")) from None
         settings = settings.with_absolute_paths()
+        own_llm = data.get("llm") or {}
+        budget = {  # the file's budget (an airoboros max_tokens) holds for the whole cycle, unless this config sets one
+            key: getattr(theirs.llm, key)
+            for key in BUDGET_KEYS
+            if key not in own_llm and getattr(theirs.llm, key) is not None
+        }
         update = {
             "instruct": settings,
-            "llm": adopt_roles(config.llm, theirs.llm, settings, where),
+            "llm": adopt_roles(config.llm, theirs.llm, settings, where).model_copy(update=budget),
             "cycle": cycle.model_copy(update={"instruct_config": None}),
         }
         config = config.model_copy(update=update)

@@ -145,7 +145,9 @@ def test_quickstart_is_the_offline_two_round_default() -> None:
 
 def test_a_cycle_on_the_instruct_graph_takes_the_instruct_config_and_its_roles(tmp_path: Path) -> None:
     airoboros = tmp_path / "airoboros.yaml"
-    airoboros.write_text("model: sim/skills\ntopics_path: topics.txt\ninstructors:\n  general: {count: 9}\n")
+    airoboros.write_text(
+        "model: sim/skills\ntopics_path: topics.txt\nmax_tokens: 5000\ninstructors:\n  general: {count: 9}\n"
+    )
     cycle = {"cycle": {"data_source": "instruct", "instruct_config": str(airoboros)}}
     path = write(tmp_path, yaml.safe_dump({**cycle, "instruct": {"dedup": "exact"}}))
     cfg = load_config(path)
@@ -153,6 +155,9 @@ def test_a_cycle_on_the_instruct_graph_takes_the_instruct_config_and_its_roles(t
     assert Path(cfg.instruct.topics_path or "").is_absolute() and cfg.cycle.instruct_config is None
     assert cfg.llm.roles["instructor"].model == "airoboros" and cfg.llm.models["airoboros"].model == "sim/skills"
     assert cfg.llm.roles["judge"].model == "sim"  # the cycle's own roles win
+    assert cfg.llm.max_tokens_total == 5000  # the file's token budget holds for the cycle, unless it sets its own
+    own = load_config(write(tmp_path, yaml.safe_dump({**cycle, "llm": {"max_tokens_total": 800}})))
+    assert own.llm.max_tokens_total == 800
     assert load_config(write(tmp_path, cfg.to_yaml())) == cfg  # the snapshot reloads as it is, without the file
     assert load_config("quickstart").cycle.data_source == "evolve"  # the default stays evolve
 
