@@ -238,7 +238,7 @@ def _with_instruct_source(config: Config, data: dict[str, Any], source: str) -> 
 
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|DATABASE_URL|DSN)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s/]+)@")  # a password in a URL is percent-encoded: no /
 
 
 def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
@@ -254,7 +254,9 @@ def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
 
 
 def redact(text: str) -> str:
-    """Replace every secret value from the environment in ``text`` with ``***``."""
+    """Replace every secret value from the environment in ``text`` with ``***``, and the password of any
+    ``scheme://user:password@host`` in it, however short (a short one is not replaced elsewhere in the text: it
+    would mangle unrelated words and numbers)."""
     for value in secret_values():
         text = text.replace(value, "***")
-    return text
+    return _URL_PASSWORD.sub(lambda m: m[0].replace(f":{m[1]}@", ":***@"), text)

@@ -53,6 +53,12 @@ def test_a_password_in_any_url_of_the_environment_is_redacted(monkeypatch: pytes
     )
 
 
+def test_a_short_password_in_a_url_is_redacted_there_and_only_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_STATE", "postgresql://evoforge:12@10.0.0.5/runs")
+    text = redact('{"t": 1712.5, "url": "postgresql://evoforge:12@10.0.0.5/runs", "other": "sqlite://a:b@c"}')
+    assert text == '{"t": 1712.5, "url": "postgresql://evoforge:***@10.0.0.5/runs", "other": "sqlite://a:***@c"}'
+
+
 def test_a_missing_extra_names_its_install_command() -> None:
     with pytest.raises(ConfigError, match=r"needs the 'ray' extra .*pip install 'evoforge\[ray\]'"):
         import_extra("evoforge_no_such_module", "ray", "train.backend: ray")
