@@ -3,10 +3,11 @@
 Starts `evoforge serve sim --latency L` in a subprocess, then, for each concurrency level c, evolves N skills-world
 instructions once with the initial method and answers each evolution — the work of the graph's
 ``evolve_dataset`` and ``answer_dataset`` nodes, through the real gateway (LiteLLM's OpenAI client, cache off).
-Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level can run four
-ways: through the LLM gateway (LiteLLM); through the bare ``openai`` AsyncClient (what LiteLLM wraps); through a raw
-httpx client standing in for it (the same fan-out without the gateway's per-call CPU cost); and through a stub that
-only sleeps L (the graph's fan-out and the agents alone).
+Every call waits L seconds at the server, so the ideal rate is c / L calls per second. Each level can run five
+ways: through the LLM gateway (LiteLLM); through ``litellm.acompletion`` called bare with the gateway's arguments
+(gateway − litellm is what evoforge adds); through the bare ``openai`` AsyncClient (what LiteLLM wraps); through a
+raw httpx client (the same fan-out without any client stack's per-call CPU cost); and through a stub that only sleeps
+L (the graph's fan-out and the agents alone).
 Together they separate the graph's concurrency from the client stack's per-call CPU cost.
 
     .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64]
@@ -71,6 +72,33 @@ class OpenAIClient(DirectClient):
         return reply.choices[0].message.content or ""
 
 
+class LiteLLMClient(DirectClient):
+    """``litellm.acompletion`` called bare, as the gateway calls it (same kwargs, no cache, limits or accounting):
+    LiteLLM's own per-call cost, so that gateway − litellm is what evoforge adds."""
+
+    def __init__(self, base: str, concurrency: int) -> None:
+        from evoforge.llm.backend import litellm_module
+
+        self._litellm = litellm_module()
+        self._base = base
+        self.calls = 0
+
+    async def complete(self, role: str, messages: list[dict[str, str]], *, sample: int = 0) -> str:
+        """The server's answer to ``messages``."""
+        reply = await self._litellm.acompletion(
+            model="openai/skills",
+            messages=messages,
+            api_base=self._base,
+            api_key="EMPTY",
+            seed=sample,
+            timeout=120,
+            num_retries=0,
+            drop_params=True,
+        )
+        self.calls += 1
+        return str(reply.choices[0].message.content or "")
+
+
 class StubClient(DirectClient):
     """No HTTP at all: each call just waits the latency — the cost of the graph's fan-out and the agents alone."""
 
@@ -92,6 +120,8 @@ def _client(kind: str, cfg: Any, run: Any, base: str, concurrency: int, latency:
         return LLMGateway(cfg.llm, run=run)
     if kind == "openai":
         return OpenAIClient(base, concurrency)
+    if kind == "litellm":
+        return LiteLLMClient(base, concurrency)
     return DirectClient(base, concurrency) if kind == "direct" else StubClient(base, concurrency, latency)
 
 
@@ -132,8 +162,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,64", help="comma-separated levels")
     parser.add_argument(
         "--clients",
-        default="gateway,openai,direct",
-        help="gateway (LiteLLM), openai (AsyncOpenAI), direct (httpx), stub",
+        default="gateway,litellm,openai,direct",
+        help="gateway (LiteLLM), litellm (bare acompletion), openai (AsyncOpenAI), direct (httpx), stub",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -153,7 +183,8 @@ def main() -> None:
                 calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
                 rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
     print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
-    print("client: gateway = LLMGateway (LiteLLM); openai = bare openai AsyncClient; direct = raw httpx, no gateway;")
+    print("client: gateway = LLMGateway (LiteLLM); litellm = bare litellm.acompletion; openai = bare openai")
+    print("        AsyncClient; direct = raw httpx, no gateway;")
     print("        stub = no HTTP, sleep only")
     print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")
     for client, level, calls, seconds, rate, ideal in rows:
