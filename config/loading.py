@@ -238,7 +238,8 @@ def _with_instruct_source(config: Config, data: dict[str, Any], source: str) -> 
 
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|DATABASE_URL|DSN)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s/]+)@")  # a password in a URL is percent-encoded: no /
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")  # in a variable's value: the URL is all of it
+_URL_PASSWORD_IN_TEXT = re.compile(r"://[^:/@\s]*:([^@\s/]+)@")  # in running text: stop at '/' (a port, a path)
 
 
 def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
@@ -259,4 +260,4 @@ def redact(text: str) -> str:
     would mangle unrelated words and numbers)."""
     for value in secret_values():
         text = text.replace(value, "***")
-    return _URL_PASSWORD.sub(lambda m: m[0].replace(f":{m[1]}@", ":***@"), text)
+    return _URL_PASSWORD_IN_TEXT.sub(lambda m: m[0].replace(f":{m[1]}@", ":***@"), text)
