@@ -47,10 +47,12 @@ def parse_weights(specs: list[str], names: list[str]) -> dict[str, float] | None
     return weights
 
 
-def _resolve_model(model: str) -> Path:
-    from evoforge.offline.student import resolve_student
+def _resolve_model(cfg: Config, model: str) -> Path:
+    from evoforge.offline.student import resolve_student, use_threads
 
-    return resolve_student(model)
+    path = resolve_student(model)
+    use_threads(cfg.student, model)
+    return path
 
 
 def _make_generator(cfg: Config, model: Path, adapters: dict[str, Path]) -> Any:
@@ -104,7 +106,7 @@ def run_eval(
     records = load_eval_records(data)
     adapters = parse_adapters(adapter)
     weights = parse_weights(weight, list(adapters))
-    gen = _make_generator(cfg, _resolve_model(model), adapters)
+    gen = _make_generator(cfg, _resolve_model(cfg, model), adapters)
     if weights is not None:
         gen.set_weights(weights)
     run = RunDir.create(cfg, "eval", run_id)
@@ -145,7 +147,7 @@ def run_ifd(
     for n, row in enumerate(rows, 1):
         if not any(isinstance(row.get(f), str) for f in ("output", "completion", "response")):
             raise DataError(f"{data}: record {n} has no answer ('output', 'completion' or 'response')")
-    lm, tokenizer = load_student(_resolve_model(model), device=cfg.student.device)
+    lm, tokenizer = load_student(_resolve_model(cfg, model), device=cfg.student.device)
     run = RunDir.create(cfg, "ifd", run_id)
     settings = cfg.eval
     with run.recording(), progress("IFD", total=2 * len(rows)) as bar:

@@ -26,7 +26,7 @@ def _train(
     from evoforge.console import console, info
     from evoforge.data.chunking import chunk_dataset, write_chunks
     from evoforge.data.formats import load_records
-    from evoforge.offline.student import resolve_student
+    from evoforge.offline.student import resolve_student, use_threads
     from evoforge.runs import atomic_write_json
     from evoforge.training.deltas import train_deltas
 
@@ -36,6 +36,7 @@ def _train(
     split = cfg.train
     chunks, held_out = chunk_dataset(records, split.chunk_by, split.eval_fraction, cfg.run.seed, split.mix_other_chunks)
     student = resolve_student(cfg.student.model)
+    use_threads(cfg.student)
     run = opts.start(cfg, "train")
     with run.recording():
         write_chunks(run.path, chunks, held_out)

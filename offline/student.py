@@ -22,13 +22,16 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.offline.habits import tokenizer_corpus
 from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
 from evoforge.offline.reader import ReaderBuildConfig
+
+if TYPE_CHECKING:
+    from evoforge.config import StudentSettings
 from evoforge.runs import atomic_write_json
 from evoforge.training.student import quiet_libraries
 
@@ -155,6 +158,18 @@ def shipped_digest(shipped: Path = SHIPPED) -> str | None:
     """The digest of the build shipped at ``shipped`` (default: the tiny student; None when there is none)."""
     card = shipped / CARD_FILE
     return str(json.loads(card.read_text())["digest"]) if card.is_file() else None
+
+
+def use_threads(student: StudentSettings, model: str | Path | None = None) -> None:
+    """Set torch's CPU threads for this process from ``student.threads`` (see
+    :class:`~evoforge.config.StudentSettings`) for ``model`` (default ``student.model``): called where student
+    work starts, so that a run that never touches the student never imports torch."""
+    import torch
+
+    name = str(student.model if model is None else model)
+    threads = student.threads or (1 if name in NAMES else None)
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def resolve_student(name: str | Path) -> Path:

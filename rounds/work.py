@@ -25,7 +25,7 @@ from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
 from evoforge.merging.lora import load_delta
 from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
-from evoforge.offline.student import resolve_student
+from evoforge.offline.student import resolve_student, use_threads
 from evoforge.offline.world import complexity, eval_records, seed_records
 from evoforge.rounds import instruct_source, pool
 from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
@@ -137,6 +137,7 @@ _TRAINING = threading.Lock()  # one delta trains at a time per process: parallel
 
 def train_delta(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[str, str, bool]:
     """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all)."""
+    use_threads(config.student)
     root = round_path(run_path, task["round_dir"])
     job = DeltaJob(task["chunk"], task["method"])
     with _TRAINING if config.train.backend == "local" else nullcontext():  # Ray tasks train side by side
@@ -178,6 +179,7 @@ def merge_round(config: Config, run_path: Path, state: dict[str, Any], gateway: 
     ``gateway`` grades for metric ``judge`` (the run's gateway, seen from this worker thread); this holds for
     every function below that takes one.
     """
+    use_threads(config.student)
     root = round_path(run_path, state["round_dir"])
     (root / "merge").mkdir(parents=True, exist_ok=True)
     where = (database_ref(config.run), root / "merge", config.merge.workers, f"{run_path.name}/{state['round_dir']}")
@@ -192,6 +194,7 @@ def evaluate_round(
     config: Config, run_path: Path, state: dict[str, Any], gateway: Any = None
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Score every row of the round's table on the fixed test set; writes ``evals/test-<model>.json``."""
+    use_threads(config.student)
     root = round_path(run_path, state["round_dir"])
     test: dict[str, float] = {}
     per_category: dict[str, dict[str, float]] = {}

@@ -17,6 +17,7 @@ from evoforge.console import progress
 from evoforge.data.io import read_jsonl
 from evoforge.errors import RunDirError
 from evoforge.evals.ifd import score_records, select
+from evoforge.offline.student import use_threads
 from evoforge.selfevolve.predictions import write_generation
 from evoforge.training.base import TRAINING_FILE, DeltaResult
 from evoforge.training.deltas import train_one
@@ -77,6 +78,7 @@ def score_ifd(config: Config, base: Path, records: list[dict[str, Any]]) -> list
     """Self-Evolution's IFD of each Q&A: the base model, the question alone, ``self_evolve.ifd_max_length`` tokens."""
     from evoforge.training.student import load_student
 
+    use_threads(config.student)
     model, tokenizer = load_student(base, device=config.student.device)
     tokenizer.padding_side = "right"
     with progress("IFD of the round's Q&A", 2 * len(records)) as bar:
@@ -101,6 +103,7 @@ def closed_book(record: dict[str, Any]) -> dict[str, Any]:
 def train_round(config: Config, base: Path, run: Path, i: int, records: list[dict[str, Any]]) -> DeltaResult:
     """Train round ``i``'s adapter on ``records`` (closed book), continuing round ``i - 1``'s (reused when its
     inputs, the adapter it continues included, are unchanged)."""
+    use_threads(config.student)
     settings = config.train.model_copy(update={"epochs": config.self_evolve.train_epoch})
     trainer = SFTDelta(SFTDeltaConfig.from_settings(settings, seed=config.run.seed + i, device=config.student.device))
     examples = [closed_book(r) for r in records]
@@ -111,6 +114,7 @@ def train_round(config: Config, base: Path, run: Path, i: int, records: list[dic
 def make_generator(config: Config, base: Path, adapter: Path | None, batch_size: int) -> Any:
     """The generation backend of the self_evolve section (transformers, or vLLM with ``use_vllm``) on ``base`` with
     one adapter (weight 1) or none."""
+    use_threads(config.student)
     adapters = {"round": adapter} if adapter is not None else None
     max_new = config.self_evolve.max_new_tokens
     if config.self_evolve.use_vllm:

@@ -10,7 +10,8 @@ import pytest
 
 from evoforge.errors import ConfigError
 from evoforge.offline.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student, resolve_student
+from evoforge.config import StudentSettings
+from evoforge.offline.student import StudentBuildConfig, build_tiny_student, resolve_student, use_threads
 from evoforge.offline.tokenizer import build_tokenizer
 from evoforge.training.student import load_student
 
@@ -130,3 +131,21 @@ def test_a_trained_tokenizer_keeps_digits_apart_and_shortens_world_text() -> Non
     assert all(not (p.strip("Ġ").isdigit() and len(p.strip("Ġ")) > 1) for p in pieces)  # one digit per token
     assert len(pieces) < len(text.encode()) / 2
     assert tok.decode(tok(text + " 世界", add_special_tokens=False)["input_ids"]) == text + " 世界"
+
+
+def test_the_tiny_students_run_on_one_thread_unless_told_and_other_models_keep_torchs_default(tmp_path: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        use_threads(StudentSettings(model=str(tmp_path)))
+        assert torch.get_num_threads() == 3
+        use_threads(StudentSettings(model="tiny"))
+        assert torch.get_num_threads() == 1
+        use_threads(StudentSettings(model="tiny", threads=2))
+        assert torch.get_num_threads() == 2
+        use_threads(StudentSettings(model=str(tmp_path)), "tiny-reader")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
