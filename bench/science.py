@@ -74,10 +74,12 @@ def _category(delta: str) -> str:
 
 
 def _lambda(round_dir: Path) -> list[float]:
-    """λ of the initial method (e0), then of the selected method after each optimisation step."""
+    """λ of the universal initial method e0 (validated beside a carried start method from round 2 on), then of the
+    selected method after step 0 and each optimisation step."""
     methods = json.loads((round_dir / "methods.json").read_text())
-    e0 = next(c["failure_rate"] for c in methods["candidates"] if c["id"] == "s0c0")
-    return [float(e0), *(float(step["selected_rate"]) for step in methods.get("history") or [])]
+    e0 = methods["e0_failure_rate"]
+    start = min(c["failure_rate"] for c in methods["candidates"] if c["step"] == 0 and c["index"] >= 0)
+    return [float(e0), float(start), *(float(step["selected_rate"]) for step in methods.get("history") or [])]
 
 
 def bootstrap(
@@ -204,7 +206,14 @@ def markdown(rows: list[tuple[str, str, str, str]], results: list[dict[str, Any]
     lines = ["| figure | median [95% CI] | target | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     seeds = ", ".join(f"{r['seed']} ({r['seconds'] / 60:.1f} min)" for r in results)
-    return "\n".join([*lines, "", f"seeds: {seeds}; exact match on the fixed test set"])
+    lam = [
+        f"- seed {r['seed']}: "
+        + "; ".join(f"round {rd['round']} " + " → ".join(f"{x:.3f}" for x in rd["lambda"]) for rd in r["rounds"])
+        for r in results
+    ]
+    return "\n".join(
+        [*lines, "", f"seeds: {seeds}; exact match on the fixed test set", "", "λ (e0, start, each step):", *lam]
+    )
 
 
 def main() -> None:

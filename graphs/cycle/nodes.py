@@ -68,6 +68,7 @@ def _round_data(state: CycleState) -> tuple[str, RoundResult]:
         evolved = state["evolved"]
         return evolved["dataset"], {
             "lambda_history": list(evolved["lambda_history"]),
+            "e0_lambda": evolved.get("e0_lambda", 0.0),
             "method_id": evolved["method_id"],
         }
     instructed = state.get("instructed") or {}

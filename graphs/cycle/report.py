@@ -82,7 +82,9 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
         lam = r.get("lambda_history") or []
         if lam:
             method = f" (method {r['method_id']})" if r.get("method_id") else ""
-            parts += [f"Evolving-method failure rate λ per step{method}: {', '.join(f'{x:.3f}' for x in lam)}", ""]
+            e0 = f"{r['e0_lambda']:.3f} for e0, then " if "e0_lambda" in r else ""
+            steps = ", ".join(f"{x:.3f}" for x in lam)
+            parts += [f"Evolving-method failure rate λ on the dev set{method}: {e0}{steps} per step", ""]
         for png, title in (("evolve_lambda.png", "λ per step"), ("merge/history.png", "merge search")):
             if (run_path / f"rounds/{n}" / png).is_file():
                 parts += [f"![{title}, round {n}](rounds/{n}/{png})", ""]

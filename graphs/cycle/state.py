@@ -26,6 +26,7 @@ class RoundResult(TypedDict, total=False):
         per_category: model name → category → test score.
         weights: merge name → delta → weight.
         lambda_history: the evolve graph's selected failure rate per optimisation step.
+        e0_lambda: the evolve graph's λ of the universal initial method e0 on the same dev set.
         records: on the instruct graph, the records per category it wrote for the round.
         promoted: whether auto_merge was promoted to become the next round's student.
         decided_by: who decided the promotion (policy, terminal, cli, studio).
@@ -42,6 +43,7 @@ class RoundResult(TypedDict, total=False):
     per_category: dict[str, dict[str, float]]
     weights: dict[str, dict[str, float]]
     lambda_history: list[float]
+    e0_lambda: float
     records: dict[str, int]
     promoted: bool
     decided_by: str

@@ -19,6 +19,7 @@ from evoforge.data.io import read_jsonl
 from evoforge.errors import EvoforgeError
 from evoforge.evolution import data
 from evoforge.evolution import steps as work
+from evoforge.graphs.evolve.report import e0_rate
 from evoforge.graphs.evolve.report import write_outputs as write_output_files
 from evoforge.graphs.evolve.state import (
     Candidate,
@@ -34,6 +35,7 @@ from evoforge.runs import atomic_write_jsonl
 
 Update = dict[str, Any]
 SAMPLE_SIZE = 5
+E0_FEEDBACK = "the universal initial method e0, validated beside the carried start method"
 
 
 async def _resources(runtime: Runtime[RunContext], state: EvolveState | CandidateTask) -> Resources:
@@ -63,17 +65,27 @@ async def load_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Update
 
 
 async def split_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Split the seeds into train (optimisation) and dev (validation); the initial method becomes ``s0c0``."""
+    """Split the seeds into train (optimisation) and dev (validation); the start method becomes ``s0c0``.
+
+    A round that starts from a carried method (``start_method``) also validates the universal initial method e0 as
+    ``s0c1``: the reference its λ is measured against, and the start when the carried method does worse on this dev.
+    """
     res = await _resources(runtime, state)
     train, dev = data.split(await _load(res, state["seeds_path"]), res.config)
-    initial: Candidate = {
-        "id": "s0c0",
-        "step": 0,
-        "index": 0,
-        "method": state.get("start_method") or initial_method(res.config.run.language),
-        "feedback": "",
-        "parent": None,
-        "failure_rate": None,
+    universal = initial_method(res.config.run.language)
+    starts = list(dict.fromkeys([state.get("start_method") or universal, universal]))
+    feedback = ["", E0_FEEDBACK]
+    candidates: dict[str, Candidate] = {
+        f"s0c{i}": {
+            "id": f"s0c{i}",
+            "step": 0,
+            "index": i,
+            "method": method,
+            "feedback": feedback[i],
+            "parent": None,
+            "failure_rate": None,
+        }
+        for i, method in enumerate(starts)
     }
     return {
         "train_path": await _save(res, train, "data", "train.jsonl"),
@@ -86,7 +98,7 @@ async def split_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Updat
         "patience": res.config.evolve.patience,
         "candidate_size": res.config.evolve.candidate_size,
         "history": [],
-        "candidates": {"s0c0": initial},
+        "candidates": candidates,
     }
 
 
@@ -148,8 +160,8 @@ def select(state: EvolveState) -> Update:
     step = state["step"]
     scored = [c for c in step_candidates(state, step) if c.get("failure_rate") is not None]
     history = list(state.get("history") or [])
-    if step == 0:
-        best = scored[0]
+    if step == 0:  # the carried start method, unless e0 does better on this dev set
+        best = min(scored, key=lambda c: (c["failure_rate"], c["index"]))
         return {"method_id": best["id"], "method": best["method"], "failure_rate": best["failure_rate"]}
     current = state.get("failure_rate")
     best = min(scored, key=lambda c: (c["failure_rate"], c["index"])) if scored else None
@@ -270,6 +282,7 @@ async def write_outputs(state: EvolveState, runtime: Runtime[RunContext]) -> Upd
     summary: EvolveSummary = {
         "dataset": f"{workdir}/{outputs['dataset']}" if workdir else outputs["dataset"],
         "lambda_history": [float(p["selected_rate"]) for p in state.get("history") or []],
+        "e0_lambda": float(e0_rate(state) or 0.0),
         "method_id": state["method_id"],
         "method": state["method"],
     }

@@ -13,17 +13,40 @@ from evoforge.runs import atomic_write_json, atomic_write_jsonl, atomic_write_te
 
 SECTION = "evolve"
 CHART = "evolve_lambda.png"
+E0 = "e0 (universal initial method)"
+
+
+def _rate(state: EvolveState, cid: str) -> float | None:
+    rate = (state.get("candidates") or {}).get(cid, {}).get("failure_rate")
+    return None if rate is None else float(rate)
+
+
+def e0_rate(state: EvolveState) -> float | None:
+    """λ of the universal initial method e0: ``s0c1`` when the run started from a carried method, else ``s0c0``."""
+    carried = _rate(state, "s0c1")
+    return carried if carried is not None else _rate(state, "s0c0")
+
+
+def _start(state: EvolveState) -> tuple[str, float]:
+    """The method step 0 selected (the carried one unless e0 did better) and its λ."""
+    rates = [(rate, cid) for cid in ("s0c0", "s0c1") if (rate := _rate(state, cid)) is not None]
+    rate, cid = min(rates) if rates else (1.0, "s0c0")
+    return cid, rate
 
 
 def lambda_series(state: EvolveState) -> dict[str, list[float]]:
-    """λ per step (index 0 = the initial method): the selected method's and the step's best candidate's."""
-    initial = (state.get("candidates") or {}).get("s0c0", {}).get("failure_rate")
-    start = float(initial) if initial is not None else 1.0
+    """λ per step (index 0 = the start): the selected method's, the step's best candidate's, and e0's for reference
+    when the run started from a carried method."""
+    start = _start(state)[1]
     history = state.get("history") or []
-    return {
+    series = {
         "selected method": [start, *(p["selected_rate"] for p in history)],
         "best candidate of the step": [start, *(p["best_candidate_rate"] for p in history)],
     }
+    e0 = _rate(state, "s0c1")
+    if e0 is not None:
+        series[E0] = [e0] * (len(history) + 1)
+    return series
 
 
 def methods_document(state: EvolveState) -> dict[str, Any]:
@@ -35,6 +58,7 @@ def methods_document(state: EvolveState) -> dict[str, Any]:
             "method": state.get("method"),
             "failure_rate": state.get("failure_rate"),
         },
+        "e0_failure_rate": e0_rate(state),
         "history": state.get("history") or [],
         "decision": state.get("method_decision"),
         "candidates": candidates,
@@ -45,7 +69,8 @@ def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
     """The markdown of the report's evolve section."""
     history = state.get("history") or []
     series = lambda_series(state)
-    rows = [[0, "s0c0", series["selected method"][0], "s0c0", series["selected method"][0]]]
+    start_id, start_rate = _start(state)
+    rows: list[list[object]] = [[0, start_id, start_rate, start_id, start_rate]]
     rows += [
         [p["step"], p["best_candidate"], p["best_candidate_rate"], p["selected"], p["selected_rate"]] for p in history
     ]
@@ -58,7 +83,9 @@ def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
         f"optimisation steps: {len(history)}; selected method: `{state.get('method_id')}` "
         f"(reviewer: {decision.get('action', 'n/a')} by {decision.get('by', 'n/a')}).",
         "",
-        "Failure rate λ on the dev set per step (step 0 = the initial method):",
+        "Failure rate λ on the dev set per step (step 0 = the start method"
+        + (f"; e0, the universal initial method, scored λ={series[E0][0]:.3f} beside it" if E0 in series else "")
+        + "):",
         "",
         markdown_table(["step", "best candidate", "its λ", "selected", "selected λ"], rows),
         "",

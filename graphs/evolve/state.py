@@ -64,11 +64,13 @@ class EvolveSummary(TypedDict):
     Attributes:
         dataset: the evolved dataset (``evolved.jsonl``), relative to the top run directory.
         lambda_history: the selected method's dev failure rate λ after each optimisation step.
+        e0_lambda: λ of the universal initial method e0 on the same dev set (the reference λ falls from).
         method_id / method: the method the dataset was evolved with (a cycle's next round starts from it).
     """
 
     dataset: str
     lambda_history: list[float]
+    e0_lambda: float
     method_id: str
     method: str
 

@@ -12,12 +12,14 @@ import pytest
 
 from evoforge.agents.analyzer import AnalyzeOutput
 from evoforge.agents.bundle import Agents
+from evoforge.agents.evolver import EvolveInput, EvolveOutput
+from evoforge.agents.generator import AnswerInput, AnswerOutput
 from evoforge.agents.optimizer import OptimizeOutput
 from evoforge.config import load_config
 from evoforge.graphs.driver import Result, drive
 from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
-from tests.evolve_fakes import FakeAgents
+from tests.evolve_fakes import FakeAgents, quality
 
 SMALL = [
     "world.n_seeds=24",
@@ -77,6 +79,43 @@ def test_full_graph_selects_better_methods_and_writes_outputs(runs_dir: Path, ca
     report = (run.path / "report.md").read_text()
     assert "## Evolve" in report and "evolve_lambda.png" in report
     assert (run.path / "evolve_report.md").is_file()
+
+
+def test_a_carried_start_method_is_validated_beside_e0_and_kept_when_better(runs_dir: Path, calls: FakeAgents) -> None:
+    run = make_run(runs_dir, "evolve.max_steps=1")
+    result = asyncio.run(drive(run, policy_decision, agents=calls.agents, start={"start_method": "method quality=3"}))
+    candidates = result.values["candidates"]
+    carried, e0 = candidates["s0c0"], candidates["s0c1"]
+    assert carried["method"] == "method quality=3" and quality(e0["method"]) == 0 and "e0" in e0["feedback"]
+    assert carried["failure_rate"] < e0["failure_rate"]
+    assert candidates["s1c0"]["parent"] == "s0c0"  # step 1 optimised the carried method, not e0
+    methods = json.loads((run.path / "methods.json").read_text())
+    assert methods["e0_failure_rate"] == e0["failure_rate"]
+    assert f"scored λ={e0['failure_rate']:.3f}" in (run.path / "evolve_report.md").read_text()
+
+
+def test_a_carried_method_that_fails_more_than_e0_gives_way_to_it(runs_dir: Path, calls: FakeAgents) -> None:
+    async def evolve(gw: Any, inp: EvolveInput, sample: int = 0, role: str = "evolver") -> EvolveOutput:
+        out = await calls.evolve(gw, inp, sample, role)
+        return EvolveOutput(instruction=out.instruction + (" (garbled)" if "stale" in inp.method else ""))
+
+    async def answer(gw: Any, inp: AnswerInput, sample: int = 0, role: str = "generator") -> AnswerOutput:
+        if "(garbled)" in inp.instruction:
+            return AnswerOutput(response="Sure, could you please provide more details?")
+        return await calls.answer(gw, inp, sample, role)
+
+    agents = calls.with_(evolve_fn=evolve, answer_fn=answer)
+    run = make_run(runs_dir, "evolve.max_steps=1")
+    result = asyncio.run(drive(run, policy_decision, agents=agents, start={"start_method": "a stale method"}))
+    candidates = result.values["candidates"]
+    assert candidates["s0c0"]["failure_rate"] == 1.0 > candidates["s0c1"]["failure_rate"]
+    assert candidates["s1c0"]["parent"] == "s0c1"
+
+
+def test_without_a_carried_method_e0_is_the_only_start(runs_dir: Path, calls: FakeAgents) -> None:
+    result = run_graph(make_run(runs_dir, "evolve.max_steps=1"), calls.agents)
+    assert [c for c in result.values["candidates"] if c.startswith("s0")] == ["s0c0"]
+    assert result.values["evolved"]["e0_lambda"] == result.values["candidates"]["s0c0"]["failure_rate"]
 
 
 def test_patience_stops_when_lambda_stops_improving(runs_dir: Path, calls: FakeAgents) -> None:
