@@ -65,7 +65,11 @@ def _build_student(output: Path | None, force: bool, reader: bool) -> None:
     info(f"tiny {'reader' if reader else 'student'}: {path}")
     whats: list[tuple[str, str]] = [("eval", "questions valid, open-book and closed-book exact answers")]
     if not reader:
-        whats = [("eval", "exact match"), ("ability", "right once its habitual phrasing is taken off")]
+        whats = [
+            ("eval", "exact match"),
+            ("ability", "right once its habitual phrasing is taken off"),
+            ("bare_ability", "right when made to answer bare (what instruction tuning can reach)"),
+        ]
     for key, what in whats:
         if key in card:
             scores = ", ".join(f"{k} {v:.0%}" for k, v in card[key].items())

@@ -43,3 +43,9 @@ def tokenizer_corpus(tasks: list[Any]) -> Iterator[str]:
         yield task.answer
         if task.category in HABITS:
             yield HABITS[task.category].format(task.answer)
+
+
+def habit_first_tokens(tokenizer: Any) -> list[int]:
+    """The token ids a habitual answer starts with (``The``, ``Result``, ``Here``, ``Instruction``)."""
+    heads = {habit.partition("{}")[0].strip() for habit in HABITS.values()}
+    return sorted({tokenizer(head, add_special_tokens=False)["input_ids"][0] for head in heads if head})

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evoforge.console import progress
-from evoforge.offline.habits import habitual_answer, without_habit
+from evoforge.offline.habits import habit_first_tokens, habitual_answer, without_habit
 
 STUDENT_FORMAT = 2  # bump when the build code changes in a way that changes the weights (2: BPE, habits)
 
@@ -64,11 +64,11 @@ class StudentBuildConfig:
     max_positions: int = 256
     vocab_size: int = 1024
     train_tasks: int = 20000
-    steps: int = 4000
+    steps: int = 5000
     batch_size: int = 32
     learning_rate: float = 3e-3
     prompt_loss: bool = False
-    plain_share: float = 0.1
+    plain_share: float = 0.3
     max_level: int = 3
     categories: tuple[str, ...] = ("arithmetic", "strings", "format", "instruct")
     eval_tasks: int = 200
@@ -217,9 +217,15 @@ def _pretrain(path: Path, config: StudentBuildConfig, tasks: list[Any] | None) -
 
 
 def greedy_generate(
-    model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 64
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    max_new_tokens: int = 64,
+    batch_size: int = 64,
+    suppress_first: list[int] | None = None,
 ) -> list[str]:
-    """Greedy answers of a loaded model to raw user prompts (chat template applied, left padding)."""
+    """Greedy answers of a loaded model to raw user prompts (chat template applied, left padding); the token ids
+    ``suppress_first`` are never chosen as an answer's first token (transformers' ``begin_suppress_tokens``)."""
     import torch
 
     tokenizer.padding_side = "left"
@@ -237,6 +243,7 @@ def greedy_generate(
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
+                begin_suppress_tokens=suppress_first,
             )
         new = out[:, enc["input_ids"].shape[1] :]
         outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
@@ -259,8 +266,9 @@ EVAL_SEED_OFFSET = 1_000_003  # the fixed evaluation set never shares a seed wit
 
 
 def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, dict[str, float]]:
-    """Greedy answers on a fixed skills-world set, per category: ``eval`` (exact, the world's ``check_answer``)
-    and ``ability`` (exact once a habitual wrapper is taken off: what instruction tuning can bring out)."""
+    """Greedy answers on a fixed skills-world set, per category: ``eval`` (exact, the world's ``check_answer``),
+    ``ability`` (exact once a habitual wrapper is taken off) and ``bare_ability`` (exact when the answer may not
+    start with a habit's first token: what the student computes when it answers bare, as instruction tuning asks)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -269,8 +277,11 @@ def evaluate_student(path: Path, config: StudentBuildConfig) -> dict[str, dict[s
     tasks = world_tasks(config.eval_tasks, config.seed + EVAL_SEED_OFFSET, config.categories, config.max_level)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    responses = greedy_generate(model, tokenizer, [t.instruction for t in tasks], max_new_tokens=64)
+    prompts = [t.instruction for t in tasks]
+    responses = greedy_generate(model, tokenizer, prompts, max_new_tokens=64)
+    bare = greedy_generate(model, tokenizer, prompts, max_new_tokens=64, suppress_first=habit_first_tokens(tokenizer))
     return {
         "eval": exact_match_by_category(tasks, responses, check_answer),
         "ability": exact_match_by_category(tasks, [without_habit(r) for r in responses], check_answer),
+        "bare_ability": exact_match_by_category(tasks, bare, check_answer),
     }

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from evoforge.config import StudentSettings
 from evoforge.errors import ConfigError
 from evoforge.offline.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
-from evoforge.config import StudentSettings
 from evoforge.offline.student import StudentBuildConfig, build_tiny_student, resolve_student, use_threads
 from evoforge.offline.tokenizer import build_tokenizer
 from evoforge.training.student import load_student
@@ -101,8 +101,9 @@ def test_the_shipped_student_matches_the_recipe_and_its_tokenizer_rebuilds() -> 
     assert rebuilt.backend_tokenizer.get_vocab() == shipped["model"]["vocab"] | {
         t["content"]: t["id"] for t in shipped["added_tokens"]
     }
-    # abilities from pre-training, conventions from instruction tuning: it computes more than it answers exactly
-    assert card["ability"]["all"] > card["eval"]["all"]
+    # abilities from pre-training, conventions from instruction tuning: it computes more than it answers exactly,
+    # and much of it still when made to answer bare (what instruction tuning can bring out)
+    assert card["ability"]["all"] > card["eval"]["all"] and card["bare_ability"]["all"] > card["eval"]["all"]
 
 
 def test_habits_wrap_answers_and_come_off_again() -> None:
@@ -118,6 +119,22 @@ def test_habits_wrap_answers_and_come_off_again() -> None:
         assert without_habit(habit.format("CAT, DOG")) == "CAT, DOG"
     assert without_habit(" 12 ") == "12"
     assert without_habit("The answer is") == "The answer is"  # too short to hold a wrapped answer
+
+
+def test_made_to_answer_bare_the_shipped_student_starts_no_answer_with_a_habit() -> None:
+    from evoforge.offline.habits import HABITS, habit_first_tokens
+    from evoforge.offline.pretrain import greedy_generate, world_tasks
+
+    model, tok = load_student(resolve_student("tiny"), device="cpu")
+    heads = [habit.partition("{}")[0].strip() for habit in HABITS.values()]
+    banned = habit_first_tokens(tok)
+    firsts = {tok.decode([t]) for t in banned}
+    assert len(firsts) == len(heads) and all(any(h.startswith(f) for f in firsts) for h in heads)
+    prompts = [t.instruction for t in world_tasks(16, 5, ("arithmetic", "strings", "format", "instruct"), 2)]
+    free = greedy_generate(model, tok, prompts, max_new_tokens=12)
+    bare = greedy_generate(model, tok, prompts, max_new_tokens=12, suppress_first=banned)
+    assert any(r.startswith(tuple(heads)) for r in free)  # left alone it mostly answers in its habits
+    assert not any(r.startswith(tuple(firsts)) for r in bare)
 
 
 def test_a_trained_tokenizer_keeps_digits_apart_and_shortens_world_text() -> None:
