@@ -29,11 +29,11 @@ from evoforge.errors import ConfigError
 from evoforge.offline.habits import tokenizer_corpus
 from evoforge.offline.pretrain import STUDENT_FORMAT, StudentBuildConfig, evaluate_student, pretrain_student
 from evoforge.offline.reader import ReaderBuildConfig
+from evoforge.runs import atomic_write_json
+from evoforge.training.student import quiet_libraries
 
 if TYPE_CHECKING:
     from evoforge.config import StudentSettings
-from evoforge.runs import atomic_write_json
-from evoforge.training.student import quiet_libraries
 
 CARD_FILE = "student.json"
 SHIPPED = Path(__file__).parent / "tiny_student"  # the default build, in the package

@@ -27,6 +27,7 @@ from evoforge.graphs.evolve.state import (
     EvolveState,
     EvolveSummary,
     StepPoint,
+    lowest_rate,
     step_candidates,
 )
 from evoforge.graphs.review import Decision, parse_decision
@@ -158,13 +159,12 @@ async def validate(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
 def select(state: EvolveState) -> Update:
     """Keep the step's lowest-λ candidate when it beats the selected method; else count a stale step."""
     step = state["step"]
-    scored = [c for c in step_candidates(state, step) if c.get("failure_rate") is not None]
+    best = lowest_rate(state, step)
     history = list(state.get("history") or [])
     if step == 0:  # the carried start method, unless e0 does better on this dev set
-        best = min(scored, key=lambda c: (c["failure_rate"], c["index"]))
+        assert best is not None, "validate scores every start method"
         return {"method_id": best["id"], "method": best["method"], "failure_rate": best["failure_rate"]}
     current = state.get("failure_rate")
-    best = min(scored, key=lambda c: (c["failure_rate"], c["index"])) if scored else None
     improved = best is not None and (current is None or best["failure_rate"] < current)
     update: Update = {"stale": 0 if improved else state.get("stale", 0) + 1}
     if improved and best is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from evoforge.data.io import read_jsonl
 from evoforge.evolution import data
-from evoforge.graphs.evolve.state import EvolveState
+from evoforge.graphs.evolve.state import EvolveState, lowest_rate
 from evoforge.graphs.runtime import Resources
 from evoforge.report import line_chart, markdown_table, write_section
 from evoforge.runs import atomic_write_json, atomic_write_jsonl, atomic_write_text
@@ -29,9 +29,8 @@ def e0_rate(state: EvolveState) -> float | None:
 
 def _start(state: EvolveState) -> tuple[str, float]:
     """The method step 0 selected (the carried one unless e0 did better) and its λ."""
-    rates = [(rate, cid) for cid in ("s0c0", "s0c1") if (rate := _rate(state, cid)) is not None]
-    rate, cid = min(rates) if rates else (1.0, "s0c0")
-    return cid, rate
+    best = lowest_rate(state, 0)
+    return (best["id"], float(best["failure_rate"])) if best is not None else ("s0c0", 1.0)
 
 
 def lambda_series(state: EvolveState) -> dict[str, list[float]]:

@@ -159,3 +159,9 @@ def step_candidates(state: EvolveState | dict[str, Any], step: int) -> list[Cand
     """The candidates produced at ``step``, in index order."""
     found = [c for c in (state.get("candidates") or {}).values() if c.get("step") == step and c.get("index", 0) >= 0]
     return sorted(found, key=lambda c: c.get("index", 0))
+
+
+def lowest_rate(state: EvolveState | dict[str, Any], step: int) -> Candidate | None:
+    """The scored candidate of ``step`` with the lowest λ (the lower index on a tie), or None when none is scored."""
+    scored = [c for c in step_candidates(state, step) if c.get("failure_rate") is not None]
+    return min(scored, key=lambda c: (c["failure_rate"], c["index"])) if scored else None

@@ -123,7 +123,7 @@ def test_habits_wrap_answers_and_come_off_again() -> None:
 
 def test_made_to_answer_bare_the_shipped_student_starts_no_answer_with_a_habit() -> None:
     from evoforge.offline.habits import HABITS, habit_first_tokens
-    from evoforge.offline.pretrain import greedy_generate, world_tasks
+    from evoforge.offline.pretrain import world_tasks
 
     model, tok = load_student(resolve_student("tiny"), device="cpu")
     heads = [habit.partition("{}")[0].strip() for habit in HABITS.values()]
