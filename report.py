@@ -81,13 +81,13 @@ def bar_chart(path: Path, groups: dict[str, dict[str, float]], title: str, ylabe
     labels = sorted({name for bars in groups.values() for name in bars})
     width = 0.8 / max(len(labels), 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(groups) * len(labels) / 3), 3.8), dpi=110)
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.5 + 1.2 * len(groups) * len(labels) / 3), 3.8), dpi=110)
     for i, label in enumerate(labels):
         xs = [g + i * width for g in range(len(groups))]
         ax.bar(xs, [bars.get(label, 0.0) for bars in groups.values()], width, label=label)
     ax.set_xticks([g + width * (len(labels) - 1) / 2 for g in range(len(groups))], list(groups))
     ax.set(title=title, ylabel=ylabel)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

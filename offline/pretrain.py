@@ -63,8 +63,8 @@ class StudentBuildConfig:
     num_heads: int = 4
     max_positions: int = 256
     vocab_size: int = 1024
-    train_tasks: int = 20000
-    steps: int = 5000
+    train_tasks: int = 40000
+    steps: int = 9000
     batch_size: int = 32
     learning_rate: float = 3e-3
     prompt_loss: bool = False
