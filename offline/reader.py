@@ -101,6 +101,7 @@ class ReaderBuildConfig(StudentBuildConfig):
     LABEL: ClassVar[str] = "tiny reader"
     num_layers: int = 2
     vocab_size: int = 512
+    train_tasks: int = 20000
     steps: int = 3000
     plain_share: float = 1.0  # no habit: the reader's categories have none, its answers are always bare
     max_level: int = 1
