@@ -97,4 +97,4 @@ def test_one_quickstart_round_lifts_exact_match_above_the_raw_student(runs_dir: 
     assert proc.returncode == 0, out[-3000:]
     test = round_results(runs_dir / "lift")[0]["test"]
     assert isinstance(test, dict)
-    assert test["raw"] < 0.10 and test["train@all"] >= test["raw"] + 0.03, test
+    assert test["raw"] < 0.10 and test["train@all"] >= test["raw"] + 0.15, test  # bench: +0.54 on 300 items
