@@ -8,9 +8,11 @@ ways: through the LLM gateway (LiteLLM); through ``litellm.acompletion`` called 
 (gateway − litellm is what evoforge adds); through the bare ``openai`` AsyncClient (what LiteLLM wraps); through a
 raw httpx client (the same fan-out without any client stack's per-call CPU cost); and through a stub that only sleeps
 L (the graph's fan-out and the agents alone).
-Together they separate the graph's concurrency from the client stack's per-call CPU cost.
+Together they separate the graph's concurrency from the client stack's per-call CPU cost. Each row also prints the
+CPU time per call, of this process (all threads) and of the server, over the timed part: one core runs at most
+1000 / (client ms) calls per second, so that column says how far a client can go on this machine.
 
-    .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64]
+    .venv/bin/python bench/evolve_throughput.py [--n 1000] [--latency 0.1] [--concurrency 1,8,32,64] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from sim_process import sim_server
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -73,19 +76,24 @@ class OpenAIClient(DirectClient):
 
 
 class LiteLLMClient(DirectClient):
-    """``litellm.acompletion`` called bare, as the gateway calls it (same kwargs, no cache, limits or accounting):
-    LiteLLM's own per-call cost, so that gateway − litellm is what evoforge adds."""
+    """``litellm.acompletion`` called bare, as the gateway calls it (same kwargs, the role's sampling included; no
+    cache, limits or accounting): LiteLLM's own per-call cost, so that gateway − litellm is what evoforge adds."""
 
-    def __init__(self, base: str, concurrency: int) -> None:
+    def __init__(self, base: str, concurrency: int, roles: dict[str, Any]) -> None:
         from evoforge.llm.backend import litellm_module
 
         self._litellm = litellm_module()
         self._base = base
+        self._roles = roles
         self.calls = 0
 
     async def complete(self, role: str, messages: list[dict[str, str]], *, sample: int = 0) -> str:
         """The server's answer to ``messages``."""
+        settings = self._roles[role]
         reply = await self._litellm.acompletion(
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=settings.max_tokens,
             model="openai/skills",
             messages=messages,
             api_base=self._base,
@@ -121,14 +129,21 @@ def _client(kind: str, cfg: Any, run: Any, base: str, concurrency: int, latency:
     if kind == "openai":
         return OpenAIClient(base, concurrency)
     if kind == "litellm":
-        return LiteLLMClient(base, concurrency)
+        return LiteLLMClient(base, concurrency, cfg.llm.roles)
     return DirectClient(base, concurrency) if kind == "direct" else StubClient(base, concurrency, latency)
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds ``process`` has used so far (all its threads)."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 async def _measure(
-    base: str, runs_dir: Path, seeds: list[dict], concurrency: int, client: str, latency: float
-) -> tuple[int, float]:
-    """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | direct | stub): (calls, s)."""
+    base: str, server: psutil.Process, runs_dir: Path, seeds: list[dict], concurrency: int, client: str, latency: float
+) -> tuple[int, float, float, float]:
+    """Evolve and answer ``seeds`` at ``concurrency`` through ``client`` (gateway | ... | stub): calls, seconds, and
+    the CPU seconds this process and ``server`` spent in that time."""
     from evoforge.agents.bundle import Agents
     from evoforge.agents.evolving_method import INITIAL_METHOD
     from evoforge.config import ModelEntry, load_config
@@ -146,12 +161,14 @@ async def _measure(
     res = Resources(cfg, run, gateway, Agents(), asyncio.Semaphore(concurrency))
     await answer_rows(res, await evolve_dataset(res, seeds[:concurrency], INITIAL_METHOD, "s0c0"))  # warm-up
     before = gateway.usage()["total"]["calls"]
+    client_cpu, server_cpu = time.process_time(), _cpu_seconds(server)
     start = time.perf_counter()
     await answer_rows(res, await evolve_dataset(res, seeds, INITIAL_METHOD, "s0c0"))
     seconds = time.perf_counter() - start
+    client_cpu, server_cpu = time.process_time() - client_cpu, _cpu_seconds(server) - server_cpu
     calls = gateway.usage()["total"]["calls"] - before
     gateway.close()
-    return calls, seconds
+    return calls, seconds, client_cpu, server_cpu
 
 
 def main() -> None:
@@ -165,6 +182,7 @@ def main() -> None:
         default="gateway,litellm,openai,direct",
         help="gateway (LiteLLM), litellm (bare acompletion), openai (AsyncOpenAI), direct (httpx), stub",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="run the clients this many times, alternating")
     args = parser.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
 
@@ -177,18 +195,30 @@ def main() -> None:
         for i, r in enumerate(seed_records(args.n, seed=1))
     ]
     rows = []
-    with sim_server(args.latency) as (base, _), tempfile.TemporaryDirectory() as tmp:
+    with sim_server(args.latency) as (base, server), tempfile.TemporaryDirectory() as tmp:
+        process = psutil.Process(server.pid)
         for level in levels:
-            for client in args.clients.split(","):
-                calls, seconds = asyncio.run(_measure(base, Path(tmp), seeds, level, client, args.latency))
-                rows.append((client, level, calls, seconds, calls / seconds, level / args.latency))
+            for client in args.clients.split(",") * args.repeat:
+                runs_dir = Path(tmp, str(len(rows)))  # a client may run more than once: one runs directory each
+                calls, seconds, cpu, served = asyncio.run(
+                    _measure(base, process, runs_dir, seeds, level, client, args.latency)
+                )
+                rows.append((client, level, calls, seconds, level / args.latency, cpu, served))
     print(f"evolve + answer {args.n} instructions via evoforge serve sim, latency {args.latency:.3f} s per call")
     print("client: gateway = LLMGateway (LiteLLM); litellm = bare litellm.acompletion; openai = bare openai")
     print("        AsyncClient; direct = raw httpx, no gateway;")
     print("        stub = no HTTP, sleep only")
-    print(f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}")
-    for client, level, calls, seconds, rate, ideal in rows:
-        print(f"{client:>8} {level:>11} {calls:>6} {seconds:>8.2f} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>8.0%}")
+    print("CPU ms per call, over the timed part: client = this process (all threads), server = evoforge serve sim")
+    print(
+        f"{'client':>8} {'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal':>7} {'of ideal':>8}"
+        f" {'client ms':>9} {'server ms':>9}"
+    )
+    for client, level, calls, seconds, ideal, cpu, served in rows:
+        rate = calls / seconds
+        print(
+            f"{client:>8} {level:>11} {calls:>6} {seconds:>8.2f} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>8.0%}"
+            f" {1000 * cpu / calls:>9.2f} {1000 * served / calls:>9.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings
+    from evoforge.config import LLMSettings, ModelEntry
 
 CACHE_DIR_ENV = "EVOFORGE_LLM_CACHE_DIR"
 CACHE_FILE = "responses.sqlite"
@@ -51,6 +51,23 @@ def cache_key(**parts: Any) -> str:
     """A stable SHA-256 hex digest of JSON-serialisable ``parts`` (key order does not matter)."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def request_key(
+    entry: ModelEntry, messages: list[dict[str, str]], request: dict[str, Any], sample: int, revision: str | None
+) -> str:
+    """The key of one request to model ``entry``: :func:`cache_key` of its model string, API base, provider
+    parameters, ``messages``, ``request`` (sampling, response format), ``sample`` and the provider's ``revision``
+    (left out when None, so a model without one keeps the keys it had)."""
+    return cache_key(
+        model=entry.model,
+        api_base=entry.api_base,
+        params=entry.params,
+        messages=messages,
+        request=request,
+        sample=sample,
+        **({"revision": revision} if revision is not None else {}),
+    )
 
 
 @dataclass(frozen=True)

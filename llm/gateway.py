@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
 from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module, provider_revision
-from evoforge.llm.cache import CachedResponse, cache_key, response_cache_path
+from evoforge.llm.cache import CachedResponse, request_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import SingleFlight
 from evoforge.llm.postgres import gateway_stores
@@ -79,6 +79,7 @@ class LLMGateway:
             self._ledger.load(run.manifest().get("llm_usage") or {})
         self._flights = SingleFlight()
         self._ready: set[str] = set()  # model entries whose provider is loaded
+        self._loads = SingleFlight()
 
     # -- public API ------------------------------------------------------------------------------------
     async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
@@ -192,23 +193,14 @@ class LLMGateway:
             if problems:
                 usage.fallbacks += 1
                 await self._event("llm_fallback", role=role, model=name, after=problems[-1])
-            if name not in self._ready:  # import LiteLLM (seconds) and register the sim off the event loop
-                await asyncio.to_thread(ensure_provider_for, entry.model)
-                self._ready.add(name)
+            if name not in self._ready:
+                await self._load_provider(name, entry)
             sent, response_format = schema_request(entry, messages, schema) if schema else (messages, None)
             request = {**sampling, **overrides}
             if response_format is not None:
                 request["response_format"] = response_format
             revision = provider_revision(entry.model)
-            key = cache_key(
-                model=entry.model,
-                api_base=entry.api_base,
-                params=entry.params,
-                messages=sent,
-                request=request,
-                sample=sample,
-                **({"revision": revision} if revision is not None else {}),
-            )
+            key = None if self._cache is None else request_key(entry, sent, request, sample, revision)
             try:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)
             except ModelFailed as exc:
@@ -217,9 +209,17 @@ class LLMGateway:
         await self._event("llm_failure", role=role, error="; ".join(problems))
         raise LLMError(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
 
+    async def _load_provider(self, name: str, entry: ModelEntry) -> None:
+        """Import LiteLLM (seconds) and register ``entry``'s plug-in provider off the event loop, once per model
+        entry: the first calls of a fan-out wait for the one load instead of each starting their own."""
+        async with self._loads.hold(name):
+            if name not in self._ready:
+                await asyncio.to_thread(ensure_provider_for, entry.model)
+                self._ready.add(name)
+
     async def _cached_call(
         self,
-        key: str,
+        key: str | None,
         role: str,
         name: str,
         entry: ModelEntry,
@@ -227,8 +227,9 @@ class LLMGateway:
         request: dict[str, Any],
         sample: int,
     ) -> tuple[CachedResponse, bool]:
-        """The cached answer for ``key`` (and True), else a provider call's, cached (one call per key at a time)."""
-        if self._cache is None:
+        """The cached answer for ``key`` (and True), else a provider call's, cached (one call per key at a time);
+        with no cache (``key`` None), the provider call's."""
+        if self._cache is None or key is None:
             return await self._call_model(role, name, entry, messages, request, sample), False
         async with self._flights.hold(key):
             cached = await asyncio.to_thread(self._cache.get, key)
