@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evoforge.llm.backend import provider_revision
+
 if TYPE_CHECKING:
     from evoforge.config import LLMSettings, ModelEntry
 
@@ -53,12 +55,11 @@ def cache_key(**parts: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def request_key(
-    entry: ModelEntry, messages: list[dict[str, str]], request: dict[str, Any], sample: int, revision: str | None
-) -> str:
+def request_key(entry: ModelEntry, messages: list[dict[str, str]], request: dict[str, Any], sample: int) -> str:
     """The key of one request to model ``entry``: :func:`cache_key` of its model string, API base, provider
-    parameters, ``messages``, ``request`` (sampling, response format), ``sample`` and the provider's ``revision``
-    (left out when None, so a model without one keeps the keys it had)."""
+    parameters, ``messages``, ``request`` (sampling, response format), ``sample`` and the revision its plug-in
+    provider declares (left out when it declares none, so such a model keeps the keys it had)."""
+    revision = provider_revision(entry.model)
     return cache_key(
         model=entry.model,
         api_base=entry.api_base,

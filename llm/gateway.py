@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
-from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module, provider_revision
+from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module
 from evoforge.llm.cache import CachedResponse, request_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import SingleFlight
@@ -199,8 +199,7 @@ class LLMGateway:
             request = {**sampling, **overrides}
             if response_format is not None:
                 request["response_format"] = response_format
-            revision = provider_revision(entry.model)
-            key = None if self._cache is None else request_key(entry, sent, request, sample, revision)
+            key = None if self._cache is None else request_key(entry, sent, request, sample)
             try:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)
             except ModelFailed as exc:
