@@ -1,5 +1,6 @@
 """The offline world's commands: ``evoforge world`` writes skills-world datasets (seeds, eval sets, preference
-pairs, knowledge fragments); ``evoforge student build [--reader]`` builds and caches the tiny student or reader."""
+pairs, knowledge fragments); ``evoforge student build [--reader]`` builds and caches the tiny student or reader;
+``evoforge student init --shape NAME`` writes a random-initialised model of a real model's shape."""
 
 from __future__ import annotations
 
@@ -77,8 +78,18 @@ def _build_student(output: Path | None, force: bool, reader: bool) -> None:
     info(f"built in {card['build_seconds']} s")
 
 
+def _init_shape(shape: str, output: Path, config_only: bool, force: bool, seed: int) -> None:
+    from evoforge.console import info
+    from evoforge.offline.shapes import SHAPES, parameter_count, write_shape
+
+    path = write_shape(shape, output, seed=seed, config_only=config_only, force=force)
+    parameters = parameter_count(shape)
+    what = "config and tokenizer" if config_only else f"random float32 weights ({parameters * 4 / 1e9:.2f} GB)"
+    info(f"{shape} ({SHAPES[shape].source}): {parameters:,} parameters, {what}, in {path}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``evoforge world`` and ``evoforge student build``."""
+    """Add ``evoforge world``, ``evoforge student build`` and ``evoforge student init``."""
     student_app = typer.Typer(help="The student model (the built-in tiny ones).", no_args_is_help=True)
     app.add_typer(student_app, name="student")
 
@@ -93,6 +104,20 @@ def register(app: typer.Typer) -> None:
         """Build (pre-train briefly on the skills world, or on fragments with --reader) and cache the tiny student
         or reader; print its scores."""
         _build_student(output, force, reader)
+
+    @student_app.command("init")
+    def student_init(
+        shape: Annotated[
+            str, typer.Option("--shape", help="e.g. llama-30m, qwen2.5-0.5b (an unknown name lists them all).")
+        ],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write.")],
+        config_only: Annotated[bool, typer.Option("--config-only", help="Config and tokenizer, no weights.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Replace an existing model directory.")] = False,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
+    ) -> None:
+        """Write a random-initialised model of a real model's shape (its config, a tokenizer of its vocabulary
+        size): rehearse a config at your model's size before downloading it."""
+        _init_shape(shape, output, config_only, force, seed)
 
     @app.command("world")
     def world(

@@ -51,7 +51,7 @@ def cache_root() -> Path:
 def init_student(config: StudentBuildConfig, output: Path) -> Path:
     """Write a randomly initialised student (model, tokenizer, chat template, generation config) to ``output``."""
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     from evoforge.offline.tokenizer import build_tokenizer
 
@@ -72,17 +72,24 @@ def init_student(config: StudentBuildConfig, output: Path) -> Path:
     )
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(model_config)
-    model.generation_config = GenerationConfig(
+    model.generation_config = greedy_generation(tokenizer)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    return output
+
+
+def greedy_generation(tokenizer: Any) -> Any:
+    """A student's ``GenerationConfig``: greedy, the tokenizer's bos/eos/pad ids, up to 160 new tokens."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         do_sample=False,
         max_new_tokens=160,
     )
-    output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    return output
 
 
 def build_tiny_student(
