@@ -17,6 +17,7 @@ from typing import Any, Literal
 from evoforge.agents.bundle import Agents
 from evoforge.console import console, info, verbosity
 from evoforge.errors import ConfigError, RunDirError
+from evoforge.graphs.phases import PhaseClock, phase_rows, phases_markdown, phases_table
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import RunContext, build_gateway, release, run_checkpointer, thread_config
 from evoforge.runs import RunDir
@@ -81,6 +82,7 @@ async def drive(
     gateway = build_gateway(run.config(), run) if owned else gateway
     context = RunContext(run_dir=str(run.path), gateway=gateway, agents=agents)
     config = thread_config(run)
+    clock = PhaseClock(run)
     try:
         async with run_checkpointer(run) as saver:
             graph = module.build().compile(checkpointer=saver, name=run.manifest()["command"])
@@ -105,13 +107,16 @@ async def drive(
                     )
                     inputs = Command(resume=reply)
                 run.update_manifest(status="running")
-                await graph.ainvoke(inputs, config, context=context, durability="sync")
+                parts = graph.astream(inputs, config, context=context, durability="sync", stream_mode="tasks")
+                async for part in parts:
+                    clock.observe(part)
                 inputs = None
                 snapshot = await graph.aget_state(config)
                 if not snapshot.interrupts and finished(snapshot):
                     return Result("completed", dict(snapshot.values))
     finally:
         release(str(run.path))
+        _report_phases(run)
         if owned:
             gateway.close()
             usage = gateway.usage()
@@ -122,3 +127,14 @@ async def drive(
                 write_section(run.path / "report.md", "llm-usage", usage_markdown(usage))
                 if verbosity() >= 1:
                     console.print(usage_table(usage, title=f"LLM usage of {run.run_id}"))
+
+
+def _report_phases(run: RunDir) -> None:
+    """Print the run's time per phase and write it into ``report.md`` (nothing when no node has finished yet)."""
+    from evoforge.report import write_section
+
+    rows = phase_rows(run)
+    if rows:
+        write_section(run.path / "report.md", "phases", phases_markdown(rows))
+        if verbosity() >= 1:
+            console.print(phases_table(rows, f"time per phase of {run.run_id}"))

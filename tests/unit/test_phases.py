@@ -1,0 +1,54 @@
+"""Time per phase: every top-level node of a driven graph is timed into events.jsonl, report.md and the console."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from evoforge.config import load_config
+from evoforge.graphs.driver import drive
+from evoforge.graphs.phases import PhaseClock, phase_rows
+from evoforge.graphs.review import policy_decision
+from evoforge.report import read_section
+from evoforge.runs import RunDir
+from tests.evolve_fakes import FakeAgents
+
+SMALL = ["world.n_seeds=12", "evolve.train_size=4", "evolve.dev_size=4", "evolve.batch_size=4", "evolve.max_steps=1"]
+
+
+def test_a_driven_run_reports_the_wall_time_of_each_node(runs_dir: Path) -> None:
+    run = RunDir.create(load_config(None, [*SMALL, f"run.runs_dir={runs_dir}"]), "evolve", "timed")
+    assert asyncio.run(drive(run, policy_decision, agents=FakeAgents().agents)).outcome == "completed"
+    events = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+    phases = [e for e in events if e["event"] == "phase"]
+    assert phases and all(e["seconds"] >= 0 and not e["error"] for e in phases)
+    rows = phase_rows(run)
+    assert [node for node, _, _ in rows] == list(dict.fromkeys(e["node"] for e in phases))
+    section = read_section(run.path / "report.md", "phases")
+    assert section is not None and "| phase (graph node) | tasks | wall s | share |" in section
+    assert f"| {rows[0][0]} | {rows[0][1]} |" in section and "| total |" in section
+
+
+def test_parallel_tasks_of_a_node_count_once_in_its_wall_time(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    clock = PhaseClock(run)
+    clock.observe({"id": "a", "name": "train_delta", "input": {}, "triggers": []})
+    clock.observe({"id": "b", "name": "train_delta", "input": {}, "triggers": []})
+    clock.observe({"id": "a", "name": "train_delta", "error": None, "result": {}, "interrupts": []})
+    clock.observe({"id": "b", "name": "train_delta", "error": "boom", "result": {}, "interrupts": []})
+    clock.observe({"id": "never-started", "name": "merge", "error": None, "result": {}, "interrupts": []})
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["node"], e["error"]) for e in events] == [("train_delta", False), ("train_delta", True)]
+    (tmp_path / "events.jsonl").write_text(
+        "".join(
+            json.dumps({"event": "phase", "node": node, "start": start, "seconds": seconds}) + "\n"
+            for node, start, seconds in [
+                ("train", 0.0, 10.0),
+                ("train", 2.0, 4.0),
+                ("train", 12.0, 1.0),
+                ("merge", 13.0, 5.0),
+            ]
+        )
+    )
+    assert phase_rows(run) == [("train", 3, 11.0), ("merge", 1, 5.0)]
