@@ -190,8 +190,15 @@ class TrainSettings(Section):
     )
     backend: Literal["local", "ray"] = Field(
         "local",
-        description="Where a round's deltas train: local (in this process, one at a time) or ray (each delta a Ray "
-        "task on the cluster of $RAY_ADDRESS, else a local one; needs the ray extra).",
+        description="Where a round's deltas train: local (train.workers at a time on this machine) or ray (each "
+        "delta a Ray task on the cluster of $RAY_ADDRESS, else a local one; needs the ray extra).",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="train.backend local: deltas trained at once, each in a worker process (1: one at a time in "
+        "this process). None = 1 on a GPU, else as many as the cores hold student.threads each (tiny student on 2 "
+        "cores: 2). A delta is the same bit for bit either way.",
     )
     ray_num_cpus: float = Field(1.0, gt=0, description="train.backend ray: CPUs each delta's task claims.")
     ray_num_gpus: float | None = Field(
@@ -273,9 +280,16 @@ class MergeSettings(Section):
     storage: str | None = Field(
         None,
         description="Optuna storage shared by workers (sqlite:///..., postgresql://..., or a journal file path); "
-        "None = <run>/merge/optuna.db (one worker) or <run>/merge/optuna.journal (several).",
+        "None = <run>/merge/optuna.db (one worker, or workers None) or <run>/merge/optuna.journal (several).",
     )
-    workers: int = Field(1, ge=1, description="Trial workers evaluating trials on one storage (this one included).")
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Processes scoring merges (this one included): local ones score the trials the first process "
+        "asks k at once (the trials depend on the seed and k), and the test set's table rows; Ray actors share the "
+        "study. None = 1 on Ray or a GPU, else as many as the cores hold student.threads each (tiny student on 2 "
+        "cores: 2).",
+    )
     backend: Literal["local", "ray"] = Field(
         "local",
         description="Where the other merge.workers run: local (processes on this machine) or ray (Ray actors, each "

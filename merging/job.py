@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import importlib
 import json
-import multiprocessing
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +30,20 @@ from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.llm.usage import UsageLedger
 from evoforge.merging.lora import Delta, load_delta, read_state
+from evoforge.merging.parallel import PooledScorer, release_workers
 from evoforge.merging.results import save_outputs, summarize
-from evoforge.merging.search import STUDY_NAME, SearchSpace, completed, human_weights, open_search, optimize
+from evoforge.merging.search import (
+    STUDY_NAME,
+    Scorer,
+    SearchSpace,
+    completed,
+    human_weights,
+    open_search,
+    optimize,
+    score_all,
+)
 from evoforge.merging.trial import MergeSpec, TrialRunner
+from evoforge.processes import local_workers
 from evoforge.runs import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
@@ -92,6 +102,12 @@ class MergeJob(BaseModel):
             human_weights(s.human_weights, list(self.adapters)),
             self.study_name,
         )
+
+    def workers(self) -> int:
+        """``settings.workers``; None: 1 on Ray, else :func:`~evoforge.processes.local_workers` (on a CPU, as many
+        as the cores hold processes of this process's torch threads, at most the trials; 1 on a GPU)."""
+        s = self.settings
+        return (s.workers or 1) if s.backend == "ray" else local_workers(s.workers, self.device, s.trials)
 
     def all_deltas(self) -> dict[str, Path]:
         """The searched deltas plus train@all when given."""
@@ -198,25 +214,25 @@ def start_ray_workers(calls: list[tuple[str, int, int, str]], threads: int, run:
     return start_actors(worker, calls, num_cpus=threads, num_gpus=gpus, name=f"evoforge-merge:{run.path.resolve()}")
 
 
-def references(study: optuna.Study, job: MergeJob, runner: TrialRunner) -> dict[str, float]:
-    """Scores of the base (``raw``) and of train@all, evaluated once and kept in the study."""
+def references(study: optuna.Study, job: MergeJob, runner: Scorer) -> dict[str, float]:
+    """Scores of the base (``raw``) and of train@all, evaluated once (side by side with workers), kept in the study."""
     groups = job.settings.per_layer_groups
     wanted = {"raw": MergeSpec({})}
     if job.train_all:
         wanted[TRAIN_ALL] = MergeSpec({TRAIN_ALL: [1.0] * groups})
-    out = {}
-    for label, spec in wanted.items():
-        key = f"reference:{label}"
-        if key not in study.user_attrs:
-            study.set_user_attr(key, runner.score(spec).score)
-        out[label] = float(study.user_attrs[key])
-    return out
+    missing = {
+        f"reference:{label}": spec for label, spec in wanted.items() if f"reference:{label}" not in study.user_attrs
+    }
+    for key, result in zip(missing, score_all(runner, list(missing.values())), strict=True):
+        study.set_user_attr(key, result.score)
+    return {label: float(study.user_attrs[f"reference:{label}"]) for label in wanted}
 
 
 def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> dict[str, Any]:
-    """Run (or resume) the search with ``job.settings.workers`` processes, then save and report the result.
+    """Run (or resume) the search with :meth:`MergeJob.workers` processes, then save and report the result.
 
-    ``gateway`` grades for metric ``judge`` in this process (worker processes build their own from the job).
+    ``gateway`` grades for metric ``judge`` in this process (worker processes build their own from the job). Local
+    workers score the batches this process asks of the study (:mod:`.parallel`); Ray actors share the study.
     """
     human_weights(job.settings.human_weights, list(job.adapters))  # a bad human merge fails before any work
     atomic_write_text(run.file("merge", "job.json"), redact(job.model_dump_json(indent=2)))
@@ -224,30 +240,25 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
     runner = job.build_runner(own)
     space = job.space()
     study = job.study(space)
-    refs = references(study, job, runner)
-    n_workers = job.settings.workers
+    n_workers = job.workers()
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     usage = str(run.file("merge", USAGE_FILES.replace("*", "{rank}")))
     calls = [(job.model_dump_json(), rank, threads, usage.format(rank=rank)) for rank in range(1, n_workers)]
     on_ray = job.settings.backend == "ray" and bool(calls)
+    scorer = runner if on_ray or n_workers == 1 else PooledScorer(job, runner, n_workers)
+    refs = references(study, job, scorer)
     actors = start_ray_workers(calls, threads, run) if on_ray else []
-    ctx = multiprocessing.get_context("spawn")
-    procs = [] if on_ray else [ctx.Process(target=worker, args=args) for args in calls]
-    for proc in procs:
-        proc.start()
     run.event("merge_search_started", trials=job.settings.trials, workers=n_workers, done=len(completed(study)))
     try:
         with progress("merge trials", job.settings.trials) as bar:
-            optimize(study, space, runner, job.settings.trials, bar)
+            optimize(study, space, scorer, job.settings.trials, bar, batch=1 if on_ray else n_workers)
     finally:
-        for proc in procs:
-            proc.join()
         lost = join_actors(actors) if actors else []
+        pooled = release_workers() if scorer is not runner else {}
+    for rank, used in pooled.items():
+        atomic_write_json(Path(usage.format(rank=rank)), used)
     if own is not None:
         count_judge_usage(run, own, recorded=gateway is not None)
-    failed = [p.exitcode for p in procs if p.exitcode]
-    if failed:
-        raise ConfigError(f"{len(failed)} merge worker(s) failed (exit codes {failed}); the study can be resumed")
     if lost:  # this process finished the trials a lost actor left: the study is whole, its trial stays unfinished
         run.event("merge_workers_lost", workers=len(lost), errors=lost)
     results = summarize(study, space, refs, job.settings, job.metric, job.adapters)

@@ -6,7 +6,7 @@
   several machines); :func:`enqueue_baselines` puts each single delta, the average and the human merge first;
   :func:`open_search` does both with a seeded sampler.
 - :func:`optimize` runs until the study holds the requested number of completed trials, each scored by a
-  :class:`Scorer` (the trial path's :class:`~evoforge.merging.trial.TrialRunner`).
+  :class:`Scorer` (the trial path's :class:`~evoforge.merging.trial.TrialRunner`), several at once with workers.
 """
 
 from __future__ import annotations
@@ -192,15 +192,15 @@ def open_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
-def study_location(database: str | None, merge_dir: Path, workers: int, name: str) -> tuple[str, str]:
+def study_location(database: str | None, merge_dir: Path, workers: int | None, name: str) -> tuple[str, str]:
     """Where a merge search keeps its study: (storage, study name).
 
     ``database`` (an ``env:NAME`` reference to the run-state database): there, under ``name`` (unique per run and
-    round); else in ``merge_dir``: ``optuna.db`` (SQLite) for one worker, ``optuna.journal`` for several.
-    """
+    round); else in ``merge_dir``: ``optuna.db`` (SQLite) for one worker (None: local ones, which only the first
+    process's study sees), ``optuna.journal`` for several."""
     if database:
         return database, name
-    if workers == 1:
+    if workers is None or workers == 1:
         return f"sqlite:///{(merge_dir / 'optuna.db').resolve()}", STUDY_NAME
     return str((merge_dir / "optuna.journal").resolve()), STUDY_NAME
 
@@ -218,12 +218,9 @@ def open_study(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(storage) if storage else None
     return optuna.create_study(
-        storage=open_storage(storage) if storage else None,
-        study_name=study_name,
-        sampler=sampler,
-        direction=direction,
-        load_if_exists=True,
+        storage=store, study_name=study_name, sampler=sampler, direction=direction, load_if_exists=True
     )
 
 
@@ -253,11 +250,16 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 class Scorer(Protocol):
-    """Anything that scores a merge (a :class:`TrialRunner`, or a synthetic objective in tests and benches)."""
+    """Anything that scores a merge (a :class:`TrialRunner`, a test's objective); ``score_many`` too: a batch."""
 
     def score(self, spec: MergeSpec) -> TrialResult:
         """Score ``spec``."""
-        ...
+
+
+def score_all(runner: Scorer, specs: list[MergeSpec]) -> list[TrialResult]:
+    """``specs`` scored by ``runner``: at once with its ``score_many`` when it has one, else one by one."""
+    many = getattr(runner, "score_many", None)
+    return list(many(specs)) if many is not None else [runner.score(spec) for spec in specs]
 
 
 def optimize(
@@ -266,32 +268,33 @@ def optimize(
     runner: Scorer,
     n_trials: int,
     progress: ProgressHandle | None = None,
+    batch: int = 1,
 ) -> optuna.Study:
-    """Run trials until ``study`` holds ``n_trials`` completed ones (counting other workers' and earlier runs')."""
-    from optuna.study import MaxTrialsCallback
+    """Run trials until ``study`` holds ``n_trials`` completed ones (counting other workers' and earlier runs'):
+    ask ``batch`` trials (the baselines first), score them (:func:`score_all`), tell them all. With a seeded
+    sampler the trials depend on the seed and ``batch`` only (TPE's constant liar sees the batch as running); batch
+    1 is ``study.optimize``'s ask and tell. A scoring error fails the batch's trials and is raised."""
     from optuna.trial import TrialState
-
-    def objective(trial: optuna.Trial) -> float:
-        spec = space.suggest(trial)
-        result = runner.score(spec)
-        trial.set_user_attr("merge_s", result.merge_s)
-        trial.set_user_attr("eval_s", result.eval_s)
-        trial.set_user_attr("spec", spec.to_json())
-        return result.score
 
     shown = len(completed(study))
     if progress is not None:
         progress.advance(min(shown, n_trials))
-
-    def report(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
-        nonlocal shown
+    while shown < n_trials:
+        trials = [study.ask() for _ in range(min(batch, n_trials - shown))]
+        specs = [space.suggest(trial) for trial in trials]
+        try:
+            results = score_all(runner, specs)
+        except BaseException:
+            for trial in trials:
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        for trial, spec, result in zip(trials, specs, results, strict=True):
+            for key, value in {"merge_s": result.merge_s, "eval_s": result.eval_s, "spec": spec.to_json()}.items():
+                trial.set_user_attr(key, value)
+            study.tell(trial, result.score)
         done = len(completed(study))
-        if progress is not None and done > shown:
+        if progress is not None:
             progress.advance(min(done, n_trials) - min(shown, n_trials))
             progress.note(f"best {study.best_value:.4f}")
         shown = done
-
-    if shown < n_trials:
-        stop = MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,))
-        study.optimize(objective, n_trials=n_trials - shown, callbacks=[stop, report], gc_after_trial=False)
     return study

@@ -21,12 +21,14 @@ from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
 from evoforge.llm.cache import response_cache_path
 from evoforge.merging.export import save_full_model
-from evoforge.merging.job import TRAIN_ALL, MergeJob, generator_runner, run_job
+from evoforge.merging.job import TRAIN_ALL, MergeJob, run_job
 from evoforge.merging.lora import load_delta
+from evoforge.merging.parallel import table_reports
 from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student, use_threads
 from evoforge.offline.world import complexity, eval_records, seed_records
+from evoforge.processes import local_workers, shared_pool
 from evoforge.rounds import instruct_source, pool
 from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
 from evoforge.rounds.preferences import round_preferences, with_preferences
@@ -132,25 +134,36 @@ def plan_training(config: Config, run_path: Path, round_dir: str) -> list[dict[s
     return [{"chunk": job.chunk, "method": job.method} for job in jobs]
 
 
-_TRAINING = threading.Lock()  # one delta trains at a time per process: parallel CPU training only contends
+_TRAINING = threading.Lock()  # train.workers 1: one delta at a time in this process (threads only contend)
 
 
 def train_delta(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[str, str, bool]:
-    """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all)."""
+    """Train (or reuse) one planned delta; returns (name, run-relative adapter dir, whether it is train@all). Locally
+    ``train.workers`` train at once in the shared pool's processes (the same bits) or one at a time here."""
+    use_threads(config.student)
+    local = config.train.backend == "local"
+    workers = local_workers(config.train.workers, config.student.device) if local else 1
+    if workers > 1:
+        return shared_pool(workers).call(train_delta_here, config, run_path, task)
+    with _TRAINING if local else nullcontext():
+        return train_delta_here(config, run_path, task)
+
+
+def train_delta_here(config: Config, run_path: Path, task: dict[str, Any]) -> tuple[str, str, bool]:
+    """:func:`train_delta` in this process."""
     use_threads(config.student)
     root = round_path(run_path, task["round_dir"])
     job = DeltaJob(task["chunk"], task["method"])
-    with _TRAINING if config.train.backend == "local" else nullcontext():  # Ray tasks train side by side
-        result = train_planned(
-            job,
-            student_dir(run_path, task["student"]),
-            root / "chunks",
-            root / "adapters",
-            config.train,
-            eval_path=root / "eval.jsonl",
-            seed=config.run.seed,
-            device=config.student.device,
-        )
+    result = train_planned(
+        job,
+        student_dir(run_path, task["student"]),
+        root / "chunks",
+        root / "adapters",
+        config.train,
+        eval_path=root / "eval.jsonl",
+        seed=config.run.seed,
+        device=config.student.device,
+    )
     return result.name, str(result.adapter_path.relative_to(run_path)), job.chunk == ALL_CHUNK
 
 
@@ -225,14 +238,9 @@ def _score_rows(
     specs: dict[str, MergeSpec],
     gateway: Any,
 ) -> list[tuple[str, EvalReport]]:
-    """Each spec's full evaluation report on ``eval_path`` (one resident model for all of them)."""
-    reports: list[EvalReport] = []
-    runner = generator_runner(merge_job(config, run_path, state, eval_path, storage=""), reports, gateway)
-    out = []
-    for label, spec in specs.items():
-        runner.score(spec)
-        out.append((label, reports[-1]))
-    return out
+    """Each spec's full evaluation report on ``eval_path`` (one resident model per process; merge.workers of them)."""
+    job = merge_job(config, run_path, state, eval_path, storage="")
+    return list(zip(specs, table_reports(job, list(specs.values()), job.workers(), gateway), strict=True))
 
 
 def test_report_path(root: Path, label: str) -> Path:

@@ -3,11 +3,11 @@
 prepare round (seeds from the feedback plan) → evolve (the evolve graph as a subgraph; its human reviews pass
 through), or with ``cycle.data_source: instruct`` instruct (the instruct graph as a subgraph: each instructor's
 records, its reviews passing through) → chunk + hold out (on the instruct graph: one chunk per category) → train
-one delta per chunk and method, and train@all beside them (``Send`` branches, one at a time per process on a CPU)
-→ merge-weight search → evaluate raw, train@all, each delta, average and best merge on the fixed test set →
-**human checkpoint: promote the merge?** → feedback (fold the merge into the student, steer the next round's seeds
-or records) → next round, until ``cycle.rounds`` or until the test score stops improving for ``cycle.patience``
-rounds.
+one delta per chunk and method, and train@all beside them (``Send`` branches sharing ``train.workers`` worker
+processes on a CPU) → merge-weight search (``merge.workers`` trials at once) → evaluate raw, train@all, each
+delta, average and best merge on the fixed test set → **human checkpoint: promote the merge?** → feedback (fold
+the merge into the student, steer the next round's seeds or records) → next round, until ``cycle.rounds`` or until
+the test score stops improving for ``cycle.patience`` rounds.
 
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
 with the SQLite checkpointer of the run directory.

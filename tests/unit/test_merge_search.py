@@ -55,6 +55,27 @@ def test_default_sampler_finds_the_known_optimum_in_30_trials() -> None:
     assert all(abs(best.weights[k][0] - t) < 0.12 for k, t in TARGET.items())
 
 
+def _trials(batch: int, seed: int = 3) -> list[tuple[dict[str, float], float]]:
+    space = SearchSpace(list(TARGET))
+    study = open_search(space, "tpe", seed, human=[0.5, 0.5, 0.5])
+    optimize(study, space, Quadratic(), n_trials=16, batch=batch)
+    return [(t.params, float(t.value or 0.0)) for t in completed(study)]
+
+
+def test_one_at_a_time_the_search_takes_the_trials_study_optimize_takes() -> None:
+    space = SearchSpace(list(TARGET))
+    study = open_search(space, "tpe", 3, human=[0.5, 0.5, 0.5])
+    study.optimize(lambda trial: Quadratic().score(space.suggest(trial)).score, n_trials=16)
+    assert _trials(1) == [(t.params, float(t.value or 0.0)) for t in completed(study)]
+
+
+def test_batches_of_trials_repeat_for_a_seed_and_a_batch_size() -> None:
+    two = _trials(2)
+    assert len(two) == 16 and two == _trials(2)
+    assert two[:5] == _trials(1)[:5]  # the baselines come first whatever the batch
+    assert two != _trials(1) and two != _trials(2, seed=4)  # the searched trials depend on the batch and the seed
+
+
 @pytest.mark.parametrize("storage", ["sqlite", "journal"])
 def test_a_stopped_search_resumes_where_it_was(storage: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'optuna.db'}" if storage == "sqlite" else str(tmp_path / "optuna.journal")
