@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from evoforge.console import ProgressHandle, progress
 from evoforge.processes import each_worker, shared_pool
 
 if TYPE_CHECKING:
@@ -80,21 +81,28 @@ def side_by_side(
     job: MergeJob,
     specs: Sequence[MergeSpec],
     workers: int,
+    bar: ProgressHandle | None = None,
 ) -> list[T]:
     """``here(spec)`` for the first of every ``workers`` specs, ``remote(job, threads, spec)`` in the worker
-    processes for the others, each group at once; the results in the order of ``specs``."""
+    processes for the others, each group at once; the results in the order of ``specs`` (``bar`` advances by each
+    group)."""
     import torch
 
-    if workers <= 1 or len(specs) <= 1:
-        return [here(spec) for spec in specs]
-    pool, job_json, threads = shared_pool(workers - 1), job.model_dump_json(), torch.get_num_threads()
+    bar = bar or ProgressHandle(None, None)
     out: list[T] = []
+    if workers <= 1 or len(specs) <= 1:
+        for spec in specs:
+            out.append(here(spec))
+            bar.advance()
+        return out
+    pool, job_json, threads = shared_pool(workers - 1), job.model_dump_json(), torch.get_num_threads()
     with ThreadPoolExecutor(workers - 1, thread_name_prefix="evoforge-remote") as calls:
         for start in range(0, len(specs), workers):
             group = specs[start : start + workers]
             futures = [calls.submit(pool.call, remote, job_json, threads, spec) for spec in group[1:]]
             out.append(here(group[0]))
             out += [future.result() for future in futures]
+            bar.advance(len(group))
     return out
 
 
@@ -128,4 +136,5 @@ def table_reports(
         runner.score(spec)
         return reports[-1]
 
-    return side_by_side(here, report_in_worker, job, specs, 1 if job.metric == "judge" else workers)
+    with progress(f"score {len(specs)} model(s) on {job.eval_path.name}", len(specs)) as bar:
+        return side_by_side(here, report_in_worker, job, specs, 1 if job.metric == "judge" else workers, bar)
