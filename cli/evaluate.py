@@ -65,7 +65,7 @@ def _make_generator(cfg: Config, model: Path, adapters: dict[str, Path]) -> Any:
 
     settings = cfg.eval
     return Generator(
-        model, adapters, cfg.student.device, batch_size=settings.batch_size, max_new_tokens=settings.max_new_tokens
+        model, adapters, cfg.student.device, settings.batch_size, settings.max_new_tokens, settings.max_batch_tokens
     )
 
 

@@ -33,7 +33,7 @@ def self_evolve(
     mode: Annotated[str | None, typer.Option("--mode", help="Replay by IFD: random, easy, even, hard, all.")] = None,
     train_epoch: Annotated[float | None, typer.Option("--train-epoch", help="Epochs per round.")] = None,
     ifd_k: Annotated[int | None, typer.Option("--ifd-k", help="Earlier Q&A replayed per round.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fragments per generation batch.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fragments per writer call.")] = None,
     worker_number: Annotated[int | None, typer.Option("--worker-number", help="Concurrent generation calls.")] = None,
     use_vllm: Annotated[bool, typer.Option("--use-vllm", help="Generate with vLLM (the vllm extra, a GPU).")] = False,
     interactive: InteractiveOpt = False,

@@ -209,6 +209,11 @@ class TrainSettings(Section):
     )
 
 
+# Padded tokens per generate batch by default: keeps the eval default (32 prompts of ≤ 464 tokens + 48 new) in one
+# batch, and bounds a batch's KV cache at 16k × 2 × layers × kv width (2 GB in bf16 for llama-3-8b).
+MAX_BATCH_TOKENS = 16_384
+
+
 class EvalSettings(Section):
     """Evaluation of students on held-out sets."""
 
@@ -229,7 +234,14 @@ class EvalSettings(Section):
         raise ValueError(f"expected one of {', '.join(known)}, or a scorer 'module:function'")
 
     max_new_tokens: int = Field(48, gt=0)
-    batch_size: int = Field(32, gt=0)
+    batch_size: int = Field(32, gt=0, description="Most prompts per generate batch (evaluation, Self-Evolution's Q&A).")
+    max_batch_tokens: int | None = Field(
+        MAX_BATCH_TOKENS,
+        gt=0,
+        description="Most padded tokens per generate batch: rows × (longest prompt + max_new_tokens), what the KV "
+        "cache and the prefill grow with (16k: a few MB of cache on the tiny students, 2 GB in bf16 on an 8B "
+        "Llama); None = rows alone bound a batch. Batching never changes greedy outputs.",
+    )
     backend: Literal["transformers", "vllm"] = Field("transformers", description="vllm needs the vllm extra.")
     ifd_variant: Literal["cherry", "superfiltering", "self_evolution"] = Field("cherry")
     ifd_max_length: int = Field(512, gt=8, description="Tokens of prompt + answer scored by IFD.")

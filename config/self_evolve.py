@@ -49,7 +49,12 @@ class SelfEvolveSettings(Section):
         False, description="Leave out earlier Q&A with IFD > 1 before choosing (Cherry's filter; off in the seed)."
     )
     train_epoch: float = Field(1.0, gt=0, description="Epochs per round (continuing the previous round's adapter).")
-    batch_size: int = Field(5, gt=0, description="Fragments per generation batch.")
+    batch_size: int = Field(
+        5,
+        gt=0,
+        description="Fragments per writer call (the seed's size of data chunks); the model writes them in generate "
+        "batches of at most eval.batch_size prompts and eval.max_batch_tokens padded tokens.",
+    )
     worker_number: int = Field(1, gt=0, description="Concurrent generation batches (LLM calls with generator llm).")
     use_vllm: bool = Field(False, description="Generate with vLLM (the vllm extra, a GPU) instead of transformers.")
     generator: Literal["model", "llm"] = Field(

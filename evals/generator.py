@@ -5,20 +5,36 @@ The merge search calls :meth:`Generator.generate` thousands of times, so the mod
 once into one ``PeftModel``. A mix ``{name: w}`` activates the adapters with non-zero weight together and sets each
 LoRA layer's scale to ``w × alpha / r``: the forward pass then adds exactly ``Σ wᵢ·sᵢ·BᵢAᵢ x`` — the linear merge of
 the deltas — without writing merged weights. Prompts are raw user messages; the tokenizer's chat template is
-applied inside; batches are formed by length (left padding, KV cache) and the results returned in input order.
+applied inside; batches are formed by length (left padding, KV cache), bounded by rows and by a token budget, and
+the results returned in input order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evoforge.config.sections import MAX_BATCH_TOKENS
 from evoforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
+
+
+def token_batches(lengths: Sequence[int], max_rows: int, max_tokens: int | None) -> Iterator[list[int]]:
+    """Indices by decreasing length (ties in input order), cut into batches of at most ``max_rows`` rows and
+    ``max_tokens`` padded tokens (rows × the batch's longest length; a longer row still gets a batch alone)."""
+    budget = max_tokens if max_tokens is not None else float("inf")
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda j: lengths[j], reverse=True):
+        if batch and (len(batch) >= max_rows or lengths[batch[0]] * (len(batch) + 1) > budget):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,10 @@ class Generator:
     """A resident model (+ LoRA adapters) for batched generation (greedy unless asked to sample).
 
     ``model_path`` is a local Hugging Face model directory or ``"tiny"`` (the built-in tiny student); ``adapters``
-    maps names to adapter directories; all are loaded at start. The initial mix gives every adapter
-    weight 1.0 (PEFT's behaviour when several adapters are active); :meth:`set_weights` changes it.
+    maps names to adapter directories; all are loaded at start. A generate batch holds at most ``batch_size``
+    prompts and ``max_batch_tokens`` padded tokens (prompt + ``max_new_tokens``; None = no token bound). The
+    initial mix gives every adapter weight 1.0 (PEFT's behaviour when several adapters are active);
+    :meth:`set_weights` changes it.
     """
 
     def __init__(
@@ -70,13 +88,15 @@ class Generator:
         device: str = "auto",
         batch_size: int = 32,
         max_new_tokens: int = 48,
+        max_batch_tokens: int | None = MAX_BATCH_TOKENS,
     ) -> None:
-        if batch_size < 1 or max_new_tokens < 1:
-            raise ConfigError("batch_size and max_new_tokens must be positive")
+        if batch_size < 1 or max_new_tokens < 1 or (max_batch_tokens is not None and max_batch_tokens < 1):
+            raise ConfigError("batch_size, max_new_tokens and max_batch_tokens must be positive")
         from evoforge.training.student import load_student
 
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
+        self.max_batch_tokens = max_batch_tokens
         self.model, self.tokenizer = load_student(model_path, device=device)
         self.adapter_names: list[str] = list(adapters or {})
         self._weights: dict[str, float] = {}
@@ -131,10 +151,10 @@ class Generator:
         import torch
 
         encoded = [self._encode(p) for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+        lengths = [len(ids) + self.max_new_tokens for ids in encoded]
         outputs = [""] * len(prompts)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        start = 0  # the batch's first position in length order (seeds a sampled batch)
+        for idx in token_batches(lengths, self.batch_size, self.max_batch_tokens):
             batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, padding=True, return_tensors="pt")
             batch = {k: v.to(self.model.device) for k, v in batch.items()}
             sample: dict[str, Any] = {"do_sample": False}
@@ -156,6 +176,7 @@ class Generator:
                 outputs[i] = self._decode(tokens)
             if progress is not None:
                 progress.advance(len(idx))
+            start += len(idx)
         return outputs
 
     def _encode(self, prompt: str) -> list[int]:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
+from evoforge.evals.generator import render_prompt, token_batches
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
@@ -59,8 +60,6 @@ def _texts(tokenizer: Any, record: dict[str, Any], variant: str) -> tuple[str, s
         return SELF_EVOLUTION_PROMPT.format(input=extra or instruction), RESPONSE_HEADER, False
     templated = bool(getattr(tokenizer, "chat_template", None))
     if templated:
-        from evoforge.evals.generator import render_prompt
-
         message = f"{instruction}\n{extra}" if extra else instruction
         prompt, header = render_prompt(tokenizer, message), render_prompt(tokenizer, "")
     else:
@@ -101,20 +100,6 @@ def ifd_from_losses(conditioned: float | None, direct: float | None, n: int, var
     return IFDScore(None if math.isnan(ifd) else ifd, conditioned, direct, n)
 
 
-def _batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None) -> Iterator[list[int]]:
-    """Indices by decreasing length, cut into batches of at most ``batch_size`` rows and ``max_tokens`` padded
-    tokens (rows × the batch's longest length)."""
-    budget = max_tokens if max_tokens is not None else float("inf")
-    batch: list[int] = []
-    for i in sorted(range(len(lengths)), key=lambda j: lengths[j], reverse=True):
-        if batch and (len(batch) >= batch_size or lengths[batch[0]] * (len(batch) + 1) > budget):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
 def answer_losses(
     model: Any,
     sequences: Sequence[tuple[list[int], int]],
@@ -136,7 +121,7 @@ def answer_losses(
         copies[slot] += 1
     results: list[float | None] = [None] * len(todo)
     device = next(model.parameters()).device
-    for chunk in _batches([len(ids) for ids, _ in todo], batch_size, max_tokens):
+    for chunk in token_batches([len(ids) for ids, _ in todo], batch_size, max_tokens):
         idx = [i for i in chunk if len(todo[i][0]) - todo[i][1] > 0]
         if progress is not None:
             progress.advance(sum(copies[i] for i in chunk))

@@ -13,11 +13,14 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evoforge.evals.generator import Sampling
 from evoforge.prompts import load_prompt
 from evoforge.selfevolve.data import clean_question, is_degenerate
+
+if TYPE_CHECKING:
+    from evoforge.console import ProgressHandle
 
 
 class Writer(Protocol):
@@ -87,21 +90,31 @@ class QAResult:
 
 
 async def write_qa(
-    writer: Writer, fragments: Sequence[str], language: str, sampling: Sampling, batch_size: int
+    writer: Writer,
+    fragments: Sequence[str],
+    language: str,
+    sampling: Sampling,
+    batch_size: int,
+    progress: ProgressHandle | None = None,
 ) -> QAResult:
-    """Questions for every fragment, then their answers, ``batch_size`` fragments per writer call."""
+    """Questions for every fragment, then their answers, ``batch_size`` fragments per writer call; ``progress``
+    advances by prompts written (two per fragment, a fragment without a question counts its answer as done)."""
+    advance = progress.advance if progress is not None else (lambda n: None)
     questions: list[str | None] = []
     for start in range(0, len(fragments), batch_size):
         part = fragments[start : start + batch_size]
         raw = await writer.write([question_prompt(f, language) for f in part], _shifted(sampling, start))
         questions.extend(clean_question(text) for text in raw)
+        advance(len(part))
     result = QAResult([])
     asked = [(f, q) for f, q in zip(fragments, questions, strict=True) if q]
     result.dropped["no_question"] = len(fragments) - len(asked)
+    advance(len(fragments) - len(asked))
     for start in range(0, len(asked), batch_size):
         pairs = asked[start : start + batch_size]
         prompts = [answer_prompt(f, q, language) for f, q in pairs]
         answers = await writer.write(prompts, _shifted(sampling, len(fragments) + start))
+        advance(len(pairs))
         for (fragment, question), answer in zip(pairs, answers, strict=True):
             if is_degenerate(answer):
                 result.dropped["degenerate_answer"] += 1

@@ -111,19 +111,20 @@ def train_round(config: Config, base: Path, run: Path, i: int, records: list[dic
     return train_one(trainer, base, examples, out, f"round-{i}", init_adapter=previous_adapter(run, i))
 
 
-def make_generator(config: Config, base: Path, adapter: Path | None, batch_size: int) -> Any:
+def make_generator(config: Config, base: Path, adapter: Path | None) -> Any:
     """The generation backend of the self_evolve section (transformers, or vLLM with ``use_vllm``) on ``base`` with
-    one adapter (weight 1) or none."""
+    one adapter (weight 1) or none; its batches are ``eval.batch_size`` prompts and ``eval.max_batch_tokens``
+    padded tokens at most (``self_evolve.batch_size`` is the size of a writer call's chunk, not of a batch)."""
     use_threads(config.student)
     adapters = {"round": adapter} if adapter is not None else None
-    max_new = config.self_evolve.max_new_tokens
+    max_new, rows = config.self_evolve.max_new_tokens, config.eval.batch_size
     if config.self_evolve.use_vllm:
         from evoforge.evals.vllm_backend import VLLMGenerator
 
-        return VLLMGenerator(base, adapters, batch_size=batch_size, max_new_tokens=max_new)
+        return VLLMGenerator(base, adapters, batch_size=rows, max_new_tokens=max_new)
     from evoforge.evals.generator import Generator
 
-    return Generator(base, adapters, config.student.device, batch_size=batch_size, max_new_tokens=max_new)
+    return Generator(base, adapters, config.student.device, rows, max_new, config.eval.max_batch_tokens)
 
 
 def evaluate_round(
@@ -131,7 +132,7 @@ def evaluate_round(
 ) -> dict[str, float]:
     """Closed-book greedy answers of base + ``adapter`` to the eval questions, written as LLaMA-Factory's
     predict files in ``folder``; returns ``predict_results``."""
-    generator = make_generator(config, base, adapter, config.eval.batch_size)
+    generator = make_generator(config, base, adapter)
     started = time.perf_counter()
     with progress("closed-book evaluation", len(items)) as bar:
         predictions = generator.generate([str(item["input"]) for item in items], bar)

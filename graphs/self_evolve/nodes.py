@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from evoforge.console import info
+from evoforge.console import info, progress
 from evoforge.errors import DataError
 from evoforge.evals.generator import Sampling
 from evoforge.graphs.review import parse_decision
@@ -95,7 +95,7 @@ def _writer(res: Resources, state: SelfEvolveState) -> Any:
     if settings.generator == "llm":
         return LLMWriter(res.gateway, settings.worker_number, settings.max_new_tokens)
     adapter = steps.previous_adapter(res.run.path, state["round"])
-    return ModelWriter(steps.make_generator(res.config, Path(state["base"]), adapter, settings.batch_size))
+    return ModelWriter(steps.make_generator(res.config, Path(state["base"]), adapter))
 
 
 async def generate(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Update:
@@ -108,7 +108,8 @@ async def generate(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Upda
     fragments = [r["instruction"] for r in await asyncio.to_thread(read_records, res.path(FRAGMENTS_FILE))]
     writer = await asyncio.to_thread(_writer, res, state)
     sampling = Sampling(settings.temperature, settings.top_p, res.config.run.seed * 1_000 + i)
-    result = await write_qa(writer, fragments, state["language"], sampling, settings.batch_size)
+    with progress(f"Q&A of round {i}", 2 * len(fragments)) as bar:
+        result = await write_qa(writer, fragments, state["language"], sampling, settings.batch_size, bar)
     dropped = {k: v for k, v in result.dropped.items() if v}
     if not result.records:
         raise DataError(

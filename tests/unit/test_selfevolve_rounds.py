@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -89,7 +90,10 @@ def test_write_qa_cleans_questions_drops_empty_and_degenerate_ones_and_counts_th
     }
     answers = {"What is Alpha?": "a town", "Where is Gamma？": "here", "Is Delta big?": "no no no no no no"}
     writer = Scripted(questions, answers)
-    result = asyncio.run(write_qa(writer, fragments, "en", Sampling(0.5, 0.95, 7), batch_size=2))
+    done: list[float] = []
+    bar = SimpleNamespace(advance=done.append)
+    result = asyncio.run(write_qa(writer, fragments, "en", Sampling(0.5, 0.95, 7), batch_size=2, progress=bar))
+    assert done == [2, 2, 1, 2, 1]  # two question calls, the fragment left without one, two answer calls
     assert result.records == [
         {"instruction": "Alpha is a town.", "input": "What is Alpha?", "output": "a town"},
         {"instruction": "Gamma is a city.", "input": "Where is Gamma？", "output": "here"},
