@@ -1,16 +1,19 @@
-"""IFD throughput on CPU: batched scoring vs the per-sample loop Cherry_LLM uses (one sample, two forward passes).
+"""IFD throughput: batched scoring vs the per-sample loop Cherry_LLM uses (one sample, two forward passes).
 
 Model: the tiny student's architecture (evoforge.training.student defaults, random init — throughput does not
-depend on the weights). Data: skills-world seed records (short answers, ``cherry`` variant) and the Self-Evolution
-AIOps evaluation set (long Chinese answers, ``self_evolution`` variant, max length 512 byte tokens).
+depend on the weights), or ``--model DIR`` (a Hugging Face model directory, e.g. from ``evoforge student init``),
+on ``--device`` (cpu, cuda; float32 on CPU, bfloat16 on a GPU, as :func:`load_student` loads it). Data: skills-world
+seed records (short answers, ``cherry`` variant) and the Self-Evolution AIOps evaluation set (long Chinese answers,
+``self_evolution`` variant, max length 512 byte tokens; ``--aiops FILE``, skipped when missing).
 
 Rows: ``per-sample`` = ``score_unbatched`` of ``tests/ifd_reference.py``, the tests' per-sample reference (two
 forward passes with ``labels``, the model's mean loss — the baseline); ``cherry as written`` = the same plus
 Cherry's per-token Python loop over the logits (what its script also does); ``batched bs=N`` =
 :func:`score_records` with N rows per batch; ``batched ≤T tokens`` = batches cut at T padded tokens instead.
-Ratios are against ``per-sample`` measured in this process.
+Ratios are against ``per-sample`` measured in this process. On a GPU each table ends with the CUDA peak allocated.
 
     .venv/bin/python bench/ifd_throughput.py [--n 128] [--n-long 48] [--repeats 2] [--threads 2]
+    python bench/ifd_throughput.py --device cuda --model /tmp/qwen --aiops .whl/AIOps_eval_data.json  # GPU check
 """
 
 from __future__ import annotations
@@ -32,14 +35,14 @@ from evoforge.evals.ifd import encode_pair, score_records
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ifd_reference import score_unbatched
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+AIOPS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "self-evolution" / "AIOps_eval_data.json"
 
 
 def cherry_as_written(model: Any, tokenizer: Any, record: dict[str, Any], variant: str, max_length: int) -> float:
     """Cherry_LLM's get_perplexity_and_embedding_part_text twice: forward with labels, then token losses one by one."""
     losses = []
     for ids, start in encode_pair(tokenizer, record, variant, max_length):
-        input_ids = torch.tensor([ids])
+        input_ids = torch.tensor([ids], device=model.device)
         labels = input_ids.clone()
         labels[0, :start] = -100
         with torch.no_grad():
@@ -80,6 +83,9 @@ def run(
         )
     best: dict[str, float] = {}
     results: dict[str, Any] = {}
+    cuda = model.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     for _ in range(repeats):
         for label, fn in methods.items():
             secs, results[label] = timed(fn)
@@ -97,6 +103,8 @@ def run(
             else float("nan")
         )
         print(f"{label:34} {n / secs:10.1f} {best['per-sample (baseline)'] / secs:13.2f}x {diff:11.2e}")
+    if cuda:
+        print(f"CUDA max allocated over the table: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 
 
 def main() -> None:
@@ -106,6 +114,9 @@ def main() -> None:
     parser.add_argument("--n-long", type=int, default=48, help="Self-Evolution AIOps samples (long)")
     parser.add_argument("--repeats", type=int, default=2, help="best of this many timings per method")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--model", type=Path, help="a Hugging Face model directory (default: tiny-student shape)")
+    parser.add_argument("--aiops", type=Path, default=AIOPS, help="Self-Evolution's AIOps_eval_data.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -113,13 +124,21 @@ def main() -> None:
     from evoforge.offline.world import seed_records
     from evoforge.training.student import load_student
 
-    with tempfile.TemporaryDirectory() as tmp:
-        model, tokenizer = load_student(init_student(StudentBuildConfig(), Path(tmp) / "student"), device="cpu")
+    if args.model is not None:
+        model, tokenizer = load_student(args.model, device=args.device)
+        name = str(args.model)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            model, tokenizer = load_student(init_student(StudentBuildConfig(), Path(tmp) / "student"), args.device)
+        name = "tiny-student architecture"
     params = sum(p.numel() for p in model.parameters())
-    print(f"model: tiny-student architecture, {params / 1e6:.2f}M parameters, torch threads={args.threads}")
+    print(f"model: {name}, {params / 1e6:.2f}M parameters, {model.dtype} on {model.device}, threads={args.threads}")
     run("skills world", model, tokenizer, seed_records(args.n, seed=0), "cherry", 512, args.repeats)
-    aiops = json.loads((DATASETS / "self-evolution" / "AIOps_eval_data.json").read_text(encoding="utf-8"))
-    run("Self-Evolution AIOps eval", model, tokenizer, aiops[: args.n_long], "self_evolution", 512, args.repeats)
+    if args.n_long and not args.aiops.is_file():
+        print(f"\nSelf-Evolution AIOps eval: skipped, {args.aiops} is missing")
+    elif args.n_long:
+        aiops = json.loads(args.aiops.read_text(encoding="utf-8"))
+        run("Self-Evolution AIOps eval", model, tokenizer, aiops[: args.n_long], "self_evolution", 512, args.repeats)
 
 
 if __name__ == "__main__":
