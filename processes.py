@@ -53,11 +53,24 @@ def local_workers(explicit: int | None, device: str, tasks: int | None = None) -
     return max(1, min(fit, tasks)) if tasks is not None else fit
 
 
+def _print_as(level: int, width: int) -> None:
+    """Print as the caller does (``-q`` / ``-v``), but no live display: a progress bar is printed once finished,
+    so that the processes sharing a terminal do not redraw over each other."""
+    from rich.console import Console
+
+    from evoforge import console as out
+
+    out.set_verbosity(level)
+    if out.console.is_terminal or out.console.width != width:
+        out.console = Console(stderr=True, force_terminal=False, width=width)
+
+
 def _serve(conn: Connection) -> None:
     """A worker's loop: call what arrives, send back (ok, result or exception); stop on None, EOF or Ctrl-C."""
     try:
         while (message := conn.recv()) is not None:
-            fn, args, kwargs = message
+            fn, args, kwargs, output = message
+            _print_as(*output)
             try:
                 reply: tuple[bool, Any] = (True, fn(*args, **kwargs))
             except Exception as exc:
@@ -70,6 +83,13 @@ def _serve(conn: Connection) -> None:
                 conn.send((False, EvoforgeError(f"a worker process's answer could not be sent back: {exc!r}")))
     except (EOFError, KeyboardInterrupt):
         return
+
+
+def _output() -> tuple[int, int]:
+    """This process's verbosity and console width, for :func:`_print_as`."""
+    from evoforge import console as out
+
+    return out.verbosity(), out.console.width
 
 
 @dataclass
@@ -132,7 +152,7 @@ class ProcessPool:
         worker = self._take()
         alive = False
         try:
-            worker.conn.send((fn, args, kwargs))
+            worker.conn.send((fn, args, kwargs, _output()))
             ok, value = worker.conn.recv()
             alive = True
         except (EOFError, OSError):
@@ -144,7 +164,7 @@ class ProcessPool:
             self._give_back(worker, alive)
         if not ok:
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def each(self, fn: Callable[[], T]) -> dict[int, T]:
         """``fn()`` in every started worker process that is idle now, by rank (between phases: all of them)."""
@@ -155,7 +175,7 @@ class ProcessPool:
         for worker in idle:
             alive = False
             try:
-                worker.conn.send((fn, (), {}))
+                worker.conn.send((fn, (), {}, _output()))
                 ok, value = worker.conn.recv()
                 alive = True
                 if not ok:

@@ -194,11 +194,7 @@ class TrainSettings(Section):
         "delta a Ray task on the cluster of $RAY_ADDRESS, else a local one; needs the ray extra).",
     )
     workers: int | None = Field(
-        None,
-        ge=1,
-        description="train.backend local: deltas trained at once, each in a worker process (1: one at a time in "
-        "this process). None = 1 on a GPU, else as many as the cores hold student.threads each (tiny student on 2 "
-        "cores: 2). A delta is the same bit for bit either way.",
+        None, ge=1, description="local: deltas trained at once (processes); None = cores / student.threads, GPU 1."
     )
     ray_num_cpus: float = Field(1.0, gt=0, description="train.backend ray: CPUs each delta's task claims.")
     ray_num_gpus: float | None = Field(
@@ -295,12 +291,7 @@ class MergeSettings(Section):
         "None = <run>/merge/optuna.db (one worker, or workers None) or <run>/merge/optuna.journal (several).",
     )
     workers: int | None = Field(
-        None,
-        ge=1,
-        description="Processes scoring merges (this one included): local ones score the trials the first process "
-        "asks k at once (the trials depend on the seed and k), and the test set's table rows; Ray actors share the "
-        "study. None = 1 on Ray or a GPU, else as many as the cores hold student.threads each (tiny student on 2 "
-        "cores: 2).",
+        None, ge=1, description="Processes scoring trials and table rows, this one included; None: as train.workers."
     )
     backend: Literal["local", "ray"] = Field(
         "local",

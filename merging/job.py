@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +27,8 @@ from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
-from evoforge.llm.usage import UsageLedger
 from evoforge.merging.lora import Delta, load_delta, read_state
-from evoforge.merging.parallel import PooledScorer, release_workers
+from evoforge.merging.parallel import USAGE_FILES, PooledScorer, count_judge_usage, side_by_side
 from evoforge.merging.results import save_outputs, summarize
 from evoforge.merging.search import (
     STUDY_NAME,
@@ -42,8 +40,8 @@ from evoforge.merging.search import (
     optimize,
     score_all,
 )
-from evoforge.merging.trial import MergeSpec, TrialRunner
-from evoforge.processes import local_workers
+from evoforge.merging.trial import MergeSpec, TrialResult, TrialRunner
+from evoforge.processes import each_worker, local_workers
 from evoforge.runs import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
@@ -52,7 +50,6 @@ if TYPE_CHECKING:
     from evoforge.runs import RunDir
 
 TRAIN_ALL = "train@all"
-USAGE_FILES = "llm-usage-*.json"  # one per worker process with a judge (rank for *)
 
 
 class MergeJob(BaseModel):
@@ -173,6 +170,60 @@ def generator_runner(
     return job.trial_runner(gen.model, deltas, score)
 
 
+_RESIDENT: dict[str, Any] = {}  # in a worker process: the job it serves, its runner, reports and judge gateway
+
+
+def _resident(job_json: str, threads: int, reports: bool) -> dict[str, Any]:
+    """This worker process's runner of ``job_json`` on ``threads`` torch threads (built once; ``reports``: kept)."""
+    if _RESIDENT.get("key") != (job_json, reports):
+        import torch
+
+        release()
+        torch.set_num_threads(threads)
+        job = MergeJob.model_validate_json(job_json)
+        gateway = job.judge_gateway() if job.metric == "judge" else None
+        kept: list[EvalReport] = []
+        runner = generator_runner(job, kept, gateway) if reports else job.build_runner(gateway)
+        _RESIDENT.update(key=(job_json, reports), runner=runner, reports=kept, gateway=gateway)
+    return _RESIDENT
+
+
+def trial_in_worker(job_json: str, threads: int, spec: MergeSpec) -> TrialResult:
+    """In a worker process: score ``spec`` with the job's runner."""
+    result: TrialResult = _resident(job_json, threads, reports=False)["runner"].score(spec)
+    return result
+
+
+def report_in_worker(job_json: str, threads: int, spec: MergeSpec) -> EvalReport:
+    """In a worker process: the full evaluation report of ``spec`` (the default runner)."""
+    resident = _resident(job_json, threads, reports=True)
+    resident["runner"].score(spec)
+    report: EvalReport = resident["reports"][-1]
+    return report
+
+
+def release() -> dict[str, Any] | None:
+    """In a worker process: drop the resident runner (its model); returns its judge's LLM usage, if it had one."""
+    gateway = _RESIDENT.get("gateway")
+    _RESIDENT.clear()
+    return gateway.usage() if gateway is not None else None
+
+
+def table_reports(
+    job: MergeJob, specs: Sequence[MergeSpec], workers: int, gateway: LLMGateway | None = None
+) -> list[EvalReport]:
+    """Each spec's full evaluation report with the default runner (one resident model per process), ``workers``
+    at a time; a judge (``gateway``) grades here only, so that its usage stays in the run's gateway."""
+    reports: list[EvalReport] = []
+    runner = generator_runner(job, reports, gateway)
+
+    def here(spec: MergeSpec) -> EvalReport:
+        runner.score(spec)
+        return reports[-1]
+
+    return side_by_side(here, report_in_worker, job.model_dump_json(), specs, 1 if job.metric == "judge" else workers)
+
+
 def worker(job_json: str, rank: int, threads: int, usage_path: str) -> None:
     """Entry point of a worker process: rebuild the runner and take trials until the study is complete; a judge's
     LLM usage is written to ``usage_path`` for the main process to count."""
@@ -185,26 +236,6 @@ def worker(job_json: str, rank: int, threads: int, usage_path: str) -> None:
     optimize(job.study(space, rank), space, job.build_runner(gateway), job.settings.trials)
     if gateway is not None:
         atomic_write_json(Path(usage_path), gateway.usage())
-
-
-def count_judge_usage(run: RunDir, judge: LLMGateway, recorded: bool) -> None:
-    """Count the worker processes' judge usage (their ``merge/llm-usage-<rank>.json``, removed once counted) into
-    ``judge``, this process's judge gateway. A ``recorded`` one (the run's own gateway) writes it into the manifest
-    when it closes; otherwise (the job's own gateway, outside any run) the manifest's ``llm_usage`` gets it now."""
-    workers = UsageLedger()
-    files = sorted((run.path / "merge").glob(USAGE_FILES))
-    for path in files:
-        workers.add(json.loads(path.read_text()))
-    judge.add_usage(workers.as_dict())
-    for path in files:
-        path.unlink()
-    if files:
-        run.event("merge_workers_llm_usage", workers=len(files), **workers.total().as_dict())
-    if not recorded:
-        ledger = UsageLedger()
-        ledger.load(run.manifest().get("llm_usage") or {})
-        ledger.add(judge.usage())
-        run.update_manifest(llm_usage=ledger.as_dict())
 
 
 def start_ray_workers(calls: list[tuple[str, int, int, str]], threads: int, run: RunDir) -> list[tuple[Any, Any]]:
@@ -245,7 +276,8 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
     usage = str(run.file("merge", USAGE_FILES.replace("*", "{rank}")))
     calls = [(job.model_dump_json(), rank, threads, usage.format(rank=rank)) for rank in range(1, n_workers)]
     on_ray = job.settings.backend == "ray" and bool(calls)
-    scorer = runner if on_ray or n_workers == 1 else PooledScorer(job, runner, n_workers)
+    pooled = not on_ray and n_workers > 1
+    scorer = PooledScorer(job.model_dump_json(), runner, n_workers, trial_in_worker) if pooled else runner
     refs = references(study, job, scorer)
     actors = start_ray_workers(calls, threads, run) if on_ray else []
     run.event("merge_search_started", trials=job.settings.trials, workers=n_workers, done=len(completed(study)))
@@ -254,9 +286,10 @@ def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> di
             optimize(study, space, scorer, job.settings.trials, bar, batch=1 if on_ray else n_workers)
     finally:
         lost = join_actors(actors) if actors else []
-        pooled = release_workers() if scorer is not runner else {}
-    for rank, used in pooled.items():
-        atomic_write_json(Path(usage.format(rank=rank)), used)
+        used = each_worker(release) if pooled else {}
+    for rank, figures in used.items():
+        if figures is not None:
+            atomic_write_json(Path(usage.format(rank=rank)), figures)
     if own is not None:
         count_judge_usage(run, own, recorded=gateway is not None)
     if lost:  # this process finished the trials a lost actor left: the study is whole, its trial stays unfinished

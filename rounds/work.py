@@ -21,9 +21,8 @@ from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
 from evoforge.llm.cache import response_cache_path
 from evoforge.merging.export import save_full_model
-from evoforge.merging.job import TRAIN_ALL, MergeJob, run_job
+from evoforge.merging.job import TRAIN_ALL, MergeJob, run_job, table_reports
 from evoforge.merging.lora import load_delta
-from evoforge.merging.parallel import table_reports
 from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.student import resolve_student, use_threads

@@ -3,6 +3,11 @@ process, and a merge search with local workers takes the same trials for the sam
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +43,7 @@ def _train_round(run_path: Path, workers: int) -> dict[str, bytes]:
     return {name: (run_path / path / "adapter_model.safetensors").read_bytes() for name, path, _ in trained}
 
 
+@pytest.mark.slow  # ~20 s idle (four tiny deltas, one worker process started), a minute on a loaded machine
 def test_deltas_trained_in_worker_processes_are_the_bits_trained_here(tmp_path: Path) -> None:
     here = _train_round(tmp_path / "one", workers=1)
     pooled = _train_round(tmp_path / "two", workers=2)
@@ -86,3 +92,36 @@ def test_a_worker_error_reaches_the_caller_and_the_worker_serves_on() -> None:
         assert pool.call(sum, [1, 2, 3]) == 6
     finally:
         pool.close()
+
+
+def _gone(pid: int, within: float = 15.0) -> bool:
+    """Whether process ``pid`` has exited (or is a zombie waiting to be reaped) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL])
+def test_no_worker_outlives_a_stopped_or_killed_driver(stop: signal.Signals) -> None:
+    """Ctrl-C (the whole process group) while a worker is busy, or SIGKILL of the driver alone while it idles."""
+    busy = "time.sleep(60)" if stop == signal.SIGINT else "time.sleep(0)"
+    script = (
+        "import os, sys, time\nfrom evoforge.processes import ProcessPool\npool = ProcessPool(1)\n"
+        f"print(pool.call(os.getpid), flush=True)\npool.call(eval, {busy!r})\ntime.sleep(60)\n"
+    )
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert driver.stdout is not None
+    worker = int(driver.stdout.readline())
+    time.sleep(1)
+    if stop == signal.SIGINT:
+        os.killpg(driver.pid, stop)
+    else:
+        driver.kill()
+    driver.wait(timeout=30)
+    assert _gone(worker)
