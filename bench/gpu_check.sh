@@ -220,7 +220,7 @@ EOF
 step init init.log 90 python3 -m evoforge.cli student init --shape "$SHAPE" --output /tmp/qwen --force
 ln -sfn /tmp/qwen "/tmp/shapes/$SHAPE" # scale.py finds the shape there instead of writing it again
 step ifd ifd.log 75 python3 bench/ifd_throughput.py --device cuda --model /tmp/qwen --aiops .whl/AIOps_eval_data.json
-step cycle cycle.log 210 python3 -m evoforge.cli run --config bench/gpu_cycle.yaml --set student.model=/tmp/qwen \
+step cycle cycle.log 240 python3 -m evoforge.cli run --config bench/gpu_cycle.yaml --set student.model=/tmp/qwen \
   --runs-dir /tmp/runs --run-id "gpu-cycle-$STARTED"
 cp "/tmp/runs/gpu-cycle-$STARTED/report.md" "$OUT/cycle_report.md" 2>/dev/null || echo "no report.md" >>"$OUT/cycle.log"
 for phase in "${SCALE_PHASES[@]}"; do
