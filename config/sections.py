@@ -176,6 +176,14 @@ class TrainSettings(Section):
         0.1, gt=0, description="DPO beta: the KL anchor to the base (higher = stay closer to the base)."
     )
     batch_size: int = Field(16, gt=0, description="Sequences (pairs for DPO) per step.")
+    max_batch_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Most padded tokens in one forward pass (rows × the chunk's longest sequence; DPO counts both "
+        "answers): a step of batch_size sequences is split into micro-batches with gradient accumulation, same "
+        "sequences and loss per step. None = on a CPU 16M logits / vocabulary (16,384 tokens for a 1,024-token "
+        "vocabulary, 524 for 32k: TRL's LM head holds float32 tokens × vocabulary tiles), on a GPU no bound.",
+    )
     max_length: int = Field(
         512,
         gt=8,

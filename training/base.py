@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from evoforge.errors import DataError
 from evoforge.runs import atomic_write_json
+from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.examples import fit_lengths, prompt_length
 from evoforge.training.progress import TokenCounter, progress_callback
 
@@ -37,7 +38,8 @@ class DeltaConfig:
 
     The hyper-parameters have no defaults here: each comes from a ``train`` setting, documented with its default
     once, on :class:`evoforge.config.TrainSettings`. ``lora_r``, ``lora_alpha``, ``lora_dropout``,
-    ``target_modules``, ``epochs``, ``batch_size`` and ``max_length`` are the settings of the same name;
+    ``target_modules``, ``epochs``, ``batch_size``, ``max_length`` and ``max_batch_tokens`` are the settings of
+    the same name;
     ``learning_rate`` and the method's own fields are mapped by the subclass (``SFTDeltaConfig``,
     ``DPODeltaConfig``). The run fields:
 
@@ -54,6 +56,7 @@ class DeltaConfig:
     learning_rate: float
     batch_size: int
     max_length: int
+    max_batch_tokens: int | None
     seed: int
     device: str
 
@@ -65,7 +68,16 @@ class DeltaConfig:
     @classmethod
     def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
         """The fields taken from the ``train`` section; a subclass adds its method's."""
-        names = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "batch_size", "max_length")
+        names = (
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "target_modules",
+            "epochs",
+            "batch_size",
+            "max_length",
+            "max_batch_tokens",
+        )
         return {name: getattr(settings, name) for name in names}
 
     def lora(self) -> Any:
@@ -80,8 +92,8 @@ class DeltaConfig:
             task_type="CAUSAL_LM",
         )
 
-    def trainer_kwargs(self, work_dir: Path) -> dict[str, Any]:
-        """Keyword arguments common to ``SFTConfig`` and ``DPOConfig``."""
+    def trainer_kwargs(self, work_dir: Path, plan: BatchPlan) -> dict[str, Any]:
+        """Keyword arguments common to ``SFTConfig`` and ``DPOConfig``; ``plan`` cuts a step into micro-batches."""
         from evoforge.training.student import pick_device
 
         cpu = pick_device(self.device) == "cpu"
@@ -89,8 +101,9 @@ class DeltaConfig:
             "output_dir": str(work_dir),
             "num_train_epochs": self.epochs,
             "learning_rate": self.learning_rate,
-            "per_device_train_batch_size": self.batch_size,
-            "per_device_eval_batch_size": self.batch_size,
+            "per_device_train_batch_size": plan.rows,
+            "per_device_eval_batch_size": plan.rows,
+            "gradient_accumulation_steps": plan.accumulation,
             "lr_scheduler_type": "cosine",
             "warmup_steps": 0.1,
             "max_length": self.max_length,
@@ -166,6 +179,7 @@ class DeltaTrainer:
     """Trains one LoRA delta on a chunk; subclasses say how records become a TRL dataset and trainer."""
 
     method = "delta"
+    sequences_per_record = 1  # rows a record adds to a forward pass (DPO: chosen and rejected)
 
     def __init__(self, config: DeltaConfig) -> None:
         self.config = config
@@ -174,8 +188,10 @@ class DeltaTrainer:
         """A normalised record as a conversational TRL example."""
         raise NotImplementedError
 
-    def make_trainer(self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path) -> Any:
-        """The TRL trainer for this method."""
+    def make_trainer(
+        self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path, plan: BatchPlan
+    ) -> Any:
+        """The TRL trainer for this method, its batches cut by ``plan``."""
         raise NotImplementedError
 
     def trainer_inputs(self, model: Any, tokenizer: Any, train: Any, evaluation: Any) -> dict[str, Any]:
@@ -224,24 +240,28 @@ class DeltaTrainer:
         tokenizer = AutoTokenizer.from_pretrained(base)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        records, truncated, dropped = fit_lengths(tokenizer, records, self.config.max_length, chunk)
-        dtype = torch.float32 if pick_device(self.config.device) == "cpu" else torch.bfloat16
+        records, truncated, dropped, longest = fit_lengths(tokenizer, records, self.config.max_length, chunk)
+        cpu = pick_device(self.config.device) == "cpu"
+        dtype = torch.float32 if cpu else torch.bfloat16
         model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         if init_adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
+        budget = token_budget(self.config.max_batch_tokens, model.config.vocab_size, cpu)
+        plan = plan_batches(self.config.batch_size, longest * self.sequences_per_record, budget)
         train = Dataset.from_list([self.to_example(r) for r in records])
         fitting = [r for r in eval_records or [] if prompt_length(tokenizer, r) < self.config.max_length]
         evaluation = Dataset.from_list([self.to_example(r) for r in fitting]) if fitting else None  # as training does
         with tempfile.TemporaryDirectory(prefix="evoforge-delta-") as work:
-            trainer = self.make_trainer(model, tokenizer, train, evaluation, Path(work))
+            trainer = self.make_trainer(model, tokenizer, train, evaluation, Path(work), plan)
             trainer.remove_callback(PrinterCallback)
             counter = TokenCounter(trainer.data_collator, tokenizer.pad_token_id)
             trainer.data_collator = counter
             before = _eval_metrics(trainer) if evaluation is not None else None
             counter.real = counter.slots = 0
-            steps = max(1, round(len(trainer.get_train_dataloader()) * self.config.epochs))
+            per_epoch = -(-len(trainer.get_train_dataloader()) // plan.accumulation)
+            steps = max(1, round(per_epoch * self.config.epochs))
             started = time.perf_counter()
             with progress(f"{chunk}-{self.method}", steps) as handle:
                 trainer.add_callback(progress_callback(handle, counter, started))
@@ -261,6 +281,8 @@ class DeltaTrainer:
             "truncated": truncated,
             "dropped_too_long": dropped,
             "steps": trainer.state.global_step,
+            "micro_batch": plan.rows,
+            "accumulation": plan.accumulation,
             "loss_curve": curve,
             "final_loss": curve[-1]["loss"] if curve else None,
             "tokens": real,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import DataError
 from evoforge.training.base import DeltaConfig, DeltaTrainer
+from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class DPODelta(DeltaTrainer):
     """One DPO delta on prompt/chosen/rejected pairs (``ref_model=None`` + LoRA: no second model copy)."""
 
     method = "dpo"
+    sequences_per_record = 2
 
     def __init__(self, config: DPODeltaConfig) -> None:
         super().__init__(config)
@@ -54,9 +56,11 @@ class DPODelta(DeltaTrainer):
             "rejected": assistant(record["rejected"]),
         }
 
-    def make_trainer(self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path) -> Any:
+    def make_trainer(
+        self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path, plan: BatchPlan
+    ) -> Any:
         """A TRL ``DPOTrainer`` with the LoRA config and the sigmoid loss."""
         from trl import DPOConfig, DPOTrainer
 
-        args = DPOConfig(**self.config.trainer_kwargs(work_dir), beta=self.config.beta, loss_type=["sigmoid"])
+        args = DPOConfig(**self.config.trainer_kwargs(work_dir, plan), beta=self.config.beta, loss_type=["sigmoid"])
         return DPOTrainer(ref_model=None, args=args, **self.trainer_inputs(model, tokenizer, train, evaluation))

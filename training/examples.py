@@ -32,13 +32,14 @@ def prompt_length(tokenizer: Any, record: dict[str, Any]) -> int:
 
 def fit_lengths(
     tokenizer: Any, records: list[dict[str, Any]], max_length: int, chunk: str
-) -> tuple[list[dict[str, Any]], int, int]:
-    """Apply the length policy: (kept records, how many get truncated, how many are dropped).
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """Apply the length policy: (kept records, how many get truncated, how many are dropped, the longest kept
+    sequence in tokens after truncation).
 
     A record longer than ``max_length`` is kept and truncated at the end; one whose prompt alone fills
     ``max_length`` is dropped (it would train on nothing). DataError when every record would be dropped.
     """
-    kept, truncated = [], 0
+    kept, truncated, longest_sequence = [], 0, 0
     for record in records:
         n_prompt = prompt_length(tokenizer, record)
         if n_prompt >= max_length:
@@ -46,10 +47,11 @@ def fit_lengths(
         answers = [record[k] for k in ("completion", "chosen", "rejected") if k in record]
         longest = max(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
         truncated += n_prompt + longest + 1 > max_length
+        longest_sequence = max(longest_sequence, min(n_prompt + longest + 1, max_length))
         kept.append(record)
     if not kept:
         raise DataError(
             f"chunk '{chunk}': every prompt is at least max_length={max_length} tokens long "
             "(raise train.max_length or shorten the prompts)"
         )
-    return kept, truncated, len(records) - len(kept)
+    return kept, truncated, len(records) - len(kept), longest_sequence

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.training.base import DeltaConfig, DeltaTrainer
+from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
 
 if TYPE_CHECKING:
@@ -49,12 +50,14 @@ class SFTDelta(DeltaTrainer):
             "completion": assistant(record.get("completion", record.get("chosen"))),
         }
 
-    def make_trainer(self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path) -> Any:
+    def make_trainer(
+        self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path, plan: BatchPlan
+    ) -> Any:
         """A TRL ``SFTTrainer`` with the LoRA config and completion-only loss."""
         from trl import SFTConfig, SFTTrainer
 
         args = SFTConfig(
-            **self.config.trainer_kwargs(work_dir),
+            **self.config.trainer_kwargs(work_dir, plan),
             completion_only_loss=True,
             packing=self.config.packing,
             eval_packing=False,

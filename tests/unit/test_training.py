@@ -15,6 +15,7 @@ from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.errors import DataError
 from evoforge.offline.student import StudentBuildConfig, build_tiny_student
 from evoforge.training.base import DeltaConfig
+from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
 from evoforge.training.examples import fit_lengths
@@ -119,17 +120,18 @@ def test_delta_configs_take_every_hyper_parameter_from_the_train_section() -> No
 
     settings = TrainSettings(
         lora_r=3, lora_alpha=5, lora_dropout=0.1, target_modules=["q_proj"], epochs=1.5, learning_rate=1e-3,
-        dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, max_length=64, packing=True,
+        dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, max_length=64, max_batch_tokens=96, packing=True,
     )  # fmt: skip
     shared = {"lora_r": 3, "lora_alpha": 5, "lora_dropout": 0.1, "target_modules": ["q_proj"], "epochs": 1.5}
     sft = asdict(SFTDeltaConfig.from_settings(settings, seed=7, device="cpu"))
     dpo = asdict(DPODeltaConfig.from_settings(settings, seed=7, device="cpu"))
-    run = {"seed": 7, "device": "cpu"}
+    run = {"max_batch_tokens": 96, "seed": 7, "device": "cpu"}
     assert sft == {**shared, "learning_rate": 1e-3, "batch_size": 2, "max_length": 64, **run, "packing": True}
     assert dpo == {**shared, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64, **run, "beta": 0.2}
     # training.json's config keeps its key order
     order = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "learning_rate", "batch_size"]
-    assert list(sft) == [*order, "max_length", "seed", "device", "packing"] and list(dpo)[-1] == "beta"
+    assert list(sft) == [*order, "max_length", "max_batch_tokens", "seed", "device", "packing"]
+    assert list(dpo)[-1] == "beta"
     # one source of defaults: the delta configs have none of their own
     assert all(f.default is MISSING for kind in (SFTDeltaConfig, DPODeltaConfig) for f in fields(kind))
 
@@ -140,7 +142,34 @@ def test_too_long_sequences_are_truncated_dropped_or_refused(micro: Path) -> Non
     tok = AutoTokenizer.from_pretrained(micro)
     long_answer, short = {"prompt": "hi", "completion": "x" * 50}, {"prompt": "hi", "completion": "x"}
     long_prompt = {"prompt": "y" * 40, "completion": "x"}
-    kept, truncated, dropped = fit_lengths(tok, [long_answer, short, long_prompt], max_length=32, chunk="c")
-    assert (kept, truncated, dropped) == ([long_answer, short], 1, 1)
+    kept, truncated, dropped, longest = fit_lengths(tok, [long_answer, short, long_prompt], max_length=32, chunk="c")
+    assert (kept, truncated, dropped, longest) == ([long_answer, short], 1, 1, 32)
     with pytest.raises(DataError, match=r"chunk 'c': every prompt is at least max_length=32"):
         fit_lengths(tok, [long_prompt], max_length=32, chunk="c")
+
+
+def test_a_token_budget_cuts_steps_into_micro_batches_of_a_divisor_of_the_batch() -> None:
+    assert plan_batches(16, 100, None) == plan_batches(16, 100, 1600) == BatchPlan(16, 1)
+    assert plan_batches(16, 100, 1599) == BatchPlan(8, 2)
+    assert plan_batches(12, 100, 500) == BatchPlan(4, 3)
+    assert plan_batches(16, 2000, 524) == BatchPlan(1, 16)  # a row longer than the budget trains alone
+    # the default: logits of tokens × vocabulary on a CPU, none on a GPU
+    assert token_budget(None, 1024, cpu=True) == 16384 and token_budget(None, 32000, cpu=True) == 524
+    assert token_budget(None, 32000, cpu=False) is None and token_budget(300, 32000, cpu=False) == 300
+
+
+def test_micro_batches_with_accumulation_train_the_same_delta_as_whole_steps(micro: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    records = _sft(WORDS + [w * 5 for w in WORDS[:4]])
+    weights = []
+    for name, budget in (("whole", None), ("micro", 40)):
+        delta = SFTDelta(_config(SFTDeltaConfig, epochs=1, batch_size=8, learning_rate=1e-2, max_batch_tokens=budget))
+        metrics = delta.train(micro, records, tmp_path / name, chunk="c")
+        weights.append(load_file(tmp_path / name / "adapter_model.safetensors"))
+        assert metrics["steps"] == 2 and metrics["loss_curve"][-1]["step"] == 2
+    assert metrics["micro_batch"] < 8 and metrics["micro_batch"] * metrics["accumulation"] == 8
+    for key, whole in weights[0].items():
+        assert not torch.equal(whole, torch.zeros_like(whole)) or "lora_B" not in key
+        torch.testing.assert_close(weights[1][key], whole, rtol=1e-4, atol=1e-6)
