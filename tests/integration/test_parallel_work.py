@@ -33,7 +33,7 @@ def _train_round(run_path: Path, workers: int) -> dict[str, bytes]:
     data = run_path / "data.jsonl"
     atomic_write_jsonl(data, seed_records(12, 7, categories=["arithmetic", "strings"]))
     chunks, held_out = chunk_dataset(load_examples(data), "category", 0.25, seed=0)
-    write_chunks(run_path / "rounds" / "1", chunks, held_out)
+    write_chunks(run_path / "rounds" / "1", chunks, held_out, overwrite=True)
     sets = {"epochs": 1, "batch_size": 4, "max_length": 64, "method": "sft", "train_all": False, "workers": workers}
     config = Config.model_validate({"train": sets, "student": {"model": "tiny"}})
     plan = work.plan_training(config, run_path, "rounds/1")
@@ -49,6 +49,10 @@ def test_deltas_trained_in_worker_processes_are_the_bits_trained_here(tmp_path: 
     pooled = _train_round(tmp_path / "two", workers=2)
     assert set(here) == {"arithmetic-sft", "strings-sft"}
     assert pooled == here
+    meta = sorted((tmp_path / "two").glob("rounds/1/adapters/*/training.json"))
+    before = [path.read_bytes() for path in meta]
+    assert _train_round(tmp_path / "two", workers=2) == here  # a resumed round reuses its finished deltas
+    assert [path.read_bytes() for path in meta] == before
 
 
 def _search(root: Path, problem: ToyProblem, eval_path: Path, workers: int) -> list[tuple[dict[str, float], float]]:
