@@ -129,7 +129,13 @@ class ProcessPool:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         process = ctx.Process(target=_serve, args=(child,), name=f"evoforge-worker-{rank}", daemon=True)
-        process.start()
+        try:
+            process.start()
+        except BaseException:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify()
+            raise
         child.close()
         worker = _Worker(rank, process, parent)
         with self._cond:
