@@ -13,11 +13,11 @@ directory with its own config snapshot) and shares the parent's gateway and agen
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -32,6 +32,7 @@ from evoforge.llm.faults import is_transient
 from evoforge.runs import RunDir
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
+T = TypeVar("T")
 
 
 @dataclass(kw_only=True)
@@ -133,6 +134,28 @@ async def resources(ctx: RunContext | None, thread_id: str, command: str, workdi
         sub = Resources(config, run, found.gateway, found.agents, asyncio.Semaphore(config.evolve.concurrency))
         _OPEN[sub_key] = sub
     return sub
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread (student work: training, merging, scoring), then the freed heap handed back.
+
+    glibc gives each thread its own malloc arena and keeps what the thread freed there: the cycle's nodes and its
+    ``Send`` branches each run in a thread of the default executor, so on a 30M-parameter student every delta left
+    about 300 MB behind in its thread's arena (RSS 0.8 GB after the first delta, 2.2 GB after a round's six, 7 GB
+    by the end of two rounds) until ``malloc_trim`` releases it.
+    """
+    try:
+        return await asyncio.to_thread(fn, *args)
+    finally:
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    """glibc's ``malloc_trim(0)``: every arena's free memory back to the OS (nothing where there is no glibc)."""
+    import ctypes
+
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def thread_gateway(res: Resources) -> Any:

@@ -19,7 +19,7 @@ from evoforge.errors import EvoforgeError
 from evoforge.graphs.cycle.report import console_table, write_cycle_report
 from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
-from evoforge.graphs.runtime import Resources, RunContext, node_resources, thread_gateway
+from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
 from evoforge.rounds import work
 
 Update = dict[str, Any]
@@ -101,7 +101,7 @@ async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
 async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
     """Train one LoRA delta (SFT or DPO) in a worker thread; train@all lands in ``train_all``."""
     res = await _resources(runtime)
-    name, path, is_all = await asyncio.to_thread(work.train_delta, res.config, res.run.path, dict(task))
+    name, path, is_all = await in_thread(work.train_delta, res.config, res.run.path, dict(task))
     res.run.event("delta_trained", round=task["round"], delta=name)
     return {"train_all": path} if is_all else {"deltas": {name: path}}
 
@@ -109,7 +109,7 @@ async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
 async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Search the merge weights of the deltas on the held-out split (Optuna; resumes from its storage)."""
     res = await _resources(runtime)
-    results = await asyncio.to_thread(work.merge_round, res.config, res.run.path, dict(state), thread_gateway(res))
+    results = await in_thread(work.merge_round, res.config, res.run.path, dict(state), thread_gateway(res))
     weights = {
         label: {d: float(sum(w) / len(w)) for d, w in m["weights"].items()} for label, m in results["merges"].items()
     }
@@ -122,7 +122,7 @@ async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
 async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Score raw, train@all, each delta, the average and the best merge on the fixed test set."""
     res = await _resources(runtime)
-    test, per_category = await asyncio.to_thread(
+    test, per_category = await in_thread(
         work.evaluate_round, res.config, res.run.path, dict(state), thread_gateway(res)
     )
     return {"result": {**state["result"], "test": test, "per_category": per_category}}
@@ -155,7 +155,7 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     res = await _resources(runtime)
     result: RoundResult = {**state["result"], "round": state["round"], "student": state["student"]}
     promoted = bool(result.get("promoted"))
-    student, result["steering"] = await asyncio.to_thread(
+    student, result["steering"] = await in_thread(
         work.close_round, res.config, res.run.path, dict(state), promoted, thread_gateway(res)
     )
     score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
