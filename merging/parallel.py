@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
+from evoforge.console import ProgressHandle, progress
 from evoforge.llm.usage import UsageLedger
 from evoforge.processes import shared_pool
 
@@ -31,23 +32,46 @@ Remote = Callable[[str, int, "MergeSpec"], T]
 
 
 def side_by_side(
-    here: Callable[[MergeSpec], T], remote: Remote[T], job_json: str, specs: Sequence[MergeSpec], workers: int
+    here: Callable[[MergeSpec], T],
+    remote: Remote[T],
+    job_json: str,
+    specs: Sequence[MergeSpec],
+    workers: int,
+    shown: bool = True,
 ) -> list[T]:
     """``here(spec)`` for the first of every ``workers`` specs, ``remote(job_json, threads, spec)`` in the worker
     processes for the others (on this process's torch threads: the same scores bit for bit), each group at once;
-    the results in the order of ``specs``."""
+    the results in the order of ``specs``, with a progress bar unless not ``shown`` (trials have the search's)."""
+    if not shown:
+        return _groups(here, remote, job_json, specs, workers, ProgressHandle(None, None))
+    with progress(f"score {len(specs)} model(s)", len(specs)) as bar:
+        return _groups(here, remote, job_json, specs, workers, bar)
+
+
+def _groups(
+    here: Callable[[MergeSpec], T],
+    remote: Remote[T],
+    job_json: str,
+    specs: Sequence[MergeSpec],
+    workers: int,
+    bar: ProgressHandle,
+) -> list[T]:
     import torch
 
-    if workers <= 1 or len(specs) <= 1:
-        return [here(spec) for spec in specs]
-    pool, threads = shared_pool(workers - 1), torch.get_num_threads()
     out: list[T] = []
+    if workers <= 1 or len(specs) <= 1:
+        for spec in specs:
+            out.append(here(spec))
+            bar.advance()
+        return out
+    pool, threads = shared_pool(workers - 1), torch.get_num_threads()
     with ThreadPoolExecutor(workers - 1, thread_name_prefix="evoforge-remote") as calls:
         for start in range(0, len(specs), workers):
             group = specs[start : start + workers]
             futures = [calls.submit(pool.call, remote, job_json, threads, spec) for spec in group[1:]]
             out.append(here(group[0]))
             out += [future.result() for future in futures]
+            bar.advance(len(group))
     return out
 
 
@@ -64,7 +88,7 @@ class PooledScorer:
 
     def score_many(self, specs: Sequence[MergeSpec]) -> list[TrialResult]:
         """Score ``specs`` side by side; the results in their order."""
-        return side_by_side(self.runner.score, self.remote, self.job_json, specs, self.workers)
+        return side_by_side(self.runner.score, self.remote, self.job_json, specs, self.workers, shown=False)
 
 
 def count_judge_usage(run: RunDir, judge: LLMGateway, recorded: bool) -> None:
