@@ -2,8 +2,9 @@
 
 :class:`PhaseClock` reads the driver's ``stream_mode="tasks"`` parts (a task's start, then its result) and appends a
 ``phase`` event per finished task to the run's ``events.jsonl``; :func:`phase_rows` folds them into one row per
-node: how often it ran and its wall time (the union of its tasks' intervals, so parallel branches such as a
-round's deltas count once). A resumed run adds its own events; the table covers every session of the run.
+node: how often it ran, its wall time (the union of its tasks' intervals, so parallel branches such as a round's
+deltas count once) and the process's peak RSS by the end of its last task (the node where it jumps is where the
+memory went; worker processes are not counted). A resumed run adds its own events; the table covers every session.
 """
 
 from __future__ import annotations
@@ -32,21 +33,34 @@ class PhaseClock:
         elif part.get("id") in self.started:
             name, start = self.started.pop(part["id"])
             seconds = round(time.time() - start, 3)
-            self.run.event(
-                "phase", node=name, start=round(start, 3), seconds=seconds, error=part.get("error") is not None
-            )
+            error = part.get("error") is not None
+            self.run.event("phase", node=name, start=round(start, 3), seconds=seconds, error=error, peak_rss=_peak())
 
 
-def phase_rows(run: RunDir) -> list[tuple[str, int, float]]:
-    """(node, tasks, wall seconds) per node in the order the nodes first ran, from the run's ``phase`` events."""
+def _peak() -> int:
+    """This process's peak resident set size so far, in bytes."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+Row = tuple[str, int, float, float]  # node, tasks, wall seconds, peak RSS in GB by the end of its last task
+
+
+def phase_rows(run: RunDir) -> list[Row]:
+    """A :data:`Row` per node, in the order the nodes first ran, from the run's ``phase`` events."""
     intervals: dict[str, list[tuple[float, float]]] = {}
+    peaks: dict[str, float] = {}
     events = run.path / "events.jsonl"
     lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
     for line in lines:
         event = json.loads(line)
         if event.get("event") == "phase":
             intervals.setdefault(event["node"], []).append((event["start"], event["start"] + event["seconds"]))
-    return [(node, len(spans), _union(spans)) for node, spans in intervals.items()]
+            peaks[event["node"]] = max(peaks.get(event["node"], 0.0), event.get("peak_rss", 0) / 1e9)
+    return [(node, len(spans), _union(spans), peaks[node]) for node, spans in intervals.items()]
 
 
 def _union(spans: list[tuple[float, float]]) -> float:
@@ -57,22 +71,26 @@ def _union(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def _display(rows: list[tuple[str, int, float]]) -> list[list[str]]:
-    total = sum(wall for _, _, wall in rows)
-    lines = [[node, str(n), f"{wall:.1f}", f"{wall / (total or 1):.0%}"] for node, n, wall in rows]
-    return [*lines, ["total", str(sum(n for _, n, _ in rows)), f"{total:.1f}", "100%"]]
+def _display(rows: list[Row]) -> list[list[str]]:
+    total = sum(row[2] for row in rows)
+    lines = [[node, str(n), f"{wall:.1f}", f"{wall / (total or 1):.0%}", f"{rss:.2f}"] for node, n, wall, rss in rows]
+    peak = max((row[3] for row in rows), default=0.0)
+    return [*lines, ["total", str(sum(row[1] for row in rows)), f"{total:.1f}", "100%", f"{peak:.2f}"]]
 
 
-def phases_markdown(rows: list[tuple[str, int, float]]) -> str:
-    """The report's ``phases`` section: phase | tasks | wall s | share of the phases' total."""
-    return "## Time per phase\n\n" + markdown_table(["phase (graph node)", "tasks", "wall s", "share"], _display(rows))
+HEADER = ("phase (graph node)", "tasks", "wall s", "share", "peak RSS GB")
 
 
-def phases_table(rows: list[tuple[str, int, float]], title: str) -> object:
+def phases_markdown(rows: list[Row]) -> str:
+    """The report's ``phases`` section: one line per node and the total."""
+    return "## Time per phase\n\n" + markdown_table(HEADER, _display(rows))
+
+
+def phases_table(rows: list[Row], title: str) -> object:
     """The same as a rich Table, printed at the end of a drive."""
     from rich.table import Table
 
-    table = Table("phase", "tasks", "wall s", "share", title=title)
+    table = Table(*HEADER, title=title)
     for line in _display(rows):
         table.add_row(*line)
     return table
