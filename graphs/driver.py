@@ -133,8 +133,8 @@ def _report_phases(run: RunDir) -> None:
     """Print the run's time per phase and write it into ``report.md`` (nothing when no node has finished yet)."""
     from evoforge.report import write_section
 
-    rows = phase_rows(run)
+    rows, peak = phase_rows(run)
     if rows:
-        write_section(run.path / "report.md", "phases", phases_markdown(rows))
+        write_section(run.path / "report.md", "phases", phases_markdown(rows, peak))
         if verbosity() >= 1:
-            console.print(phases_table(rows, f"time per phase of {run.run_id}"))
+            console.print(phases_table(rows, peak, f"time per phase of {run.run_id}"))

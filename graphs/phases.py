@@ -3,8 +3,8 @@
 :class:`PhaseClock` reads the driver's ``stream_mode="tasks"`` parts (a task's start, then its result) and appends a
 ``phase`` event per finished task to the run's ``events.jsonl``; :func:`phase_rows` folds them into one row per
 node: how often it ran, its wall time (the union of its tasks' intervals, so parallel branches such as a round's
-deltas count once) and the process's peak RSS by the end of its last task (the node where it jumps is where the
-memory went; worker processes are not counted). A resumed run adds its own events; the table covers every session.
+deltas count once) and how much its tasks raised the process's peak RSS (where the memory went; worker processes are
+not counted; the total row shows the peak itself). A resumed run adds its own events; the table covers every session.
 """
 
 from __future__ import annotations
@@ -46,21 +46,24 @@ def _peak() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-Row = tuple[str, int, float, float]  # node, tasks, wall seconds, peak RSS in GB by the end of its last task
+Row = tuple[str, int, float, float]  # node, tasks, wall seconds, GB its tasks raised the peak RSS by
 
 
-def phase_rows(run: RunDir) -> list[Row]:
-    """A :data:`Row` per node, in the order the nodes first ran, from the run's ``phase`` events."""
+def phase_rows(run: RunDir) -> tuple[list[Row], float]:
+    """A :data:`Row` per node, in the order the nodes first ran, and the peak RSS in GB, from the ``phase`` events."""
     intervals: dict[str, list[tuple[float, float]]] = {}
-    peaks: dict[str, float] = {}
+    rises: dict[str, float] = {}
+    peak = highest = 0.0
     events = run.path / "events.jsonl"
     lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
     for line in lines:
         event = json.loads(line)
         if event.get("event") == "phase":
             intervals.setdefault(event["node"], []).append((event["start"], event["start"] + event["seconds"]))
-            peaks[event["node"]] = max(peaks.get(event["node"], 0.0), event.get("peak_rss", 0) / 1e9)
-    return [(node, len(spans), _union(spans), peaks[node]) for node, spans in intervals.items()]
+            now = event.get("peak_rss", 0) / 1e9
+            rises[event["node"]] = rises.get(event["node"], 0.0) + (max(0.0, now - peak) if peak else 0.0)
+            peak, highest = now, max(highest, now)
+    return [(node, len(spans), _union(spans), rises[node]) for node, spans in intervals.items()], highest
 
 
 def _union(spans: list[tuple[float, float]]) -> float:
@@ -71,26 +74,27 @@ def _union(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def _display(rows: list[Row]) -> list[list[str]]:
+def _display(rows: list[Row], peak: float) -> list[list[str]]:
     total = sum(row[2] for row in rows)
-    lines = [[node, str(n), f"{wall:.1f}", f"{wall / (total or 1):.0%}", f"{rss:.2f}"] for node, n, wall, rss in rows]
-    peak = max((row[3] for row in rows), default=0.0)
-    return [*lines, ["total", str(sum(row[1] for row in rows)), f"{total:.1f}", "100%", f"{peak:.2f}"]]
+    lines = [
+        [node, str(n), f"{wall:.1f}", f"{wall / (total or 1):.0%}", f"+{rise:.2f}"] for node, n, wall, rise in rows
+    ]
+    return [*lines, ["total", str(sum(row[1] for row in rows)), f"{total:.1f}", "100%", f"peak {peak:.2f}"]]
 
 
 HEADER = ("phase (graph node)", "tasks", "wall s", "share", "peak RSS GB")
 
 
-def phases_markdown(rows: list[Row]) -> str:
-    """The report's ``phases`` section: one line per node and the total."""
-    return "## Time per phase\n\n" + markdown_table(HEADER, _display(rows))
+def phases_markdown(rows: list[Row], peak: float) -> str:
+    """The report's ``phases`` section: one line per node and the total (``peak``: the run's peak RSS in GB)."""
+    return "## Time per phase\n\n" + markdown_table(HEADER, _display(rows, peak))
 
 
-def phases_table(rows: list[Row], title: str) -> object:
+def phases_table(rows: list[Row], peak: float, title: str) -> object:
     """The same as a rich Table, printed at the end of a drive."""
     from rich.table import Table
 
     table = Table(*HEADER, title=title)
-    for line in _display(rows):
+    for line in _display(rows, peak):
         table.add_row(*line)
     return table
