@@ -31,18 +31,28 @@ from scale_h100 import extrapolate, fmt, table  # noqa: E402
 
 PHASES = ("sft", "dpo", "merge", "generate", "ifd", "judge", "serve", "checkpoint")
 MODEL_FREE = ("judge", "checkpoint")  # the simulated judge and the checkpoint store do not see the student
-WORKS = {  # work sizes and their unit
-    "sft": ((8, 16, 32), "records"),
-    "dpo": ((8, 16, 32), "pairs"),
-    "merge": ((4, 8, 16), "trials"),
-    "generate": ((8, 16, 32), "items"),
-    "ifd": ((16, 32, 64), "records"),
-    "judge": ((16, 32, 64), "items"),
-    "serve": ((8, 16, 32), "requests"),
+WORKS = {  # work sizes (the first is every shape's) and their unit; batches: train 16, eval 32, IFD 32
+    "sft": ((16, 32, 64), "records"),
+    "dpo": ((16, 8, 32), "pairs"),
+    "merge": ((8, 4, 16, 32), "trials"),
+    "generate": ((64, 32, 128), "items"),
+    "ifd": ((64, 32, 128), "records"),
+    "judge": ((64, 128, 256), "items"),
+    "serve": ((16, 32, 64), "requests"),
     "checkpoint": ((3,), "rounds"),
 }
 QUICK_PHASES = ("sft", "generate", "ifd")
-OTHER = ("req_s", "steps", "padding", "bytes_by_round", "checkpoints", "largest_checkpoint", "largest_write")
+OTHER = (
+    "req_s",
+    "steps",
+    "padding",
+    "linear_path",
+    "dense_mb",
+    "bytes_by_round",
+    "rows_by_round",
+    "largest_by_round",
+    "file_bytes",
+)
 
 
 def shape_dir(name: str, root: Path) -> Path:
@@ -57,7 +67,7 @@ def shape_dir(name: str, root: Path) -> Path:
             from evoforge.offline.shapes import write_shape
 
             write_shape(name, out, force=True)
-    if not (out / "adapters" / "d4" / "adapter_config.json").is_file():
+    if not (out / "adapters" / "delta_4" / "adapter_config.json").is_file():
         measure("prepare", out, 0, "cpu", 1)
     return out
 
@@ -77,12 +87,11 @@ def plan(phases: list[str], shapes: list[str], work_shape: str, quick: bool) -> 
     for phase in phases:
         works, _ = WORKS[phase]
         if quick:
-            runs.append((phase, shapes[0], works[0]))
+            runs.append((phase, shapes[0], min(works)))
             continue
-        middle = works[len(works) // 2]
         for shape in [shapes[0]] if phase in MODEL_FREE else shapes:
-            runs.append((phase, shape, middle))
-        runs += [(phase, shapes[0] if phase in MODEL_FREE else work_shape, w) for w in works if w != middle]
+            runs.append((phase, shape, works[0]))
+        runs += [(phase, shapes[0] if phase in MODEL_FREE else work_shape, w) for w in works[1:]]
     return runs
 
 
@@ -117,8 +126,7 @@ def phase_section(phase: str, results: list[dict[str, Any]], work_shape: str) ->
     lines += table(header, rows)
     fits: dict[str, Any] = {}
     works = sorted({r["work"] for r in ok})
-    middle = WORKS[phase][0][len(WORKS[phase][0]) // 2]
-    at_middle = [r for r in ok if r["work"] == middle]
+    at_middle = [r for r in ok if r["work"] == WORKS[phase][0][0]]
     on_shape = [r for r in ok if r["shape"] == (ok[0]["shape"] if phase in MODEL_FREE else work_shape)]
     if phase == "checkpoint" and ok:
         sizes = ok[0]["bytes_by_round"]
@@ -127,12 +135,14 @@ def phase_section(phase: str, results: list[dict[str, Any]], work_shape: str) ->
     elif len(works) > 1:
         fits["work"] = slope([r["work"] for r in on_shape], [r["wall_s"] for r in on_shape])
         ts = sorted((r["work"], r["wall_s"]) for r in on_shape)
-        if len(ts) == 3:  # the cost of the last step of work over the cost of the first, per unit: 1 when linear
+        if len(ts) >= 3:  # the cost per unit of the last step of work over that of the first: 1 when linear
             first = (ts[1][1] - ts[0][1]) / (ts[1][0] - ts[0][0])
-            fits["increment_ratio"] = (ts[2][1] - ts[1][1]) / (ts[2][0] - ts[1][0]) / first if first > 0 else None
+            last = (ts[-1][1] - ts[-2][1]) / (ts[-1][0] - ts[-2][0])
+            fits["increment_ratio"] = last / first if first > 0 else None
     if phase not in MODEL_FREE:
         fits["params"] = slope([r["params"] for r in at_middle], [r["wall_s"] for r in at_middle])
-    lines += ["", "exponent of time: " + ", ".join(f"{k} {fmt(v)}" for k, v in fits.items()), ""]
+    what = "exponent of the stored bytes in rounds" if phase == "checkpoint" else "exponent of time"
+    lines += ["", f"{what}: " + ", ".join(f"{k} {fmt(v)}" for k, v in fits.items()), ""]
     return lines, fits
 
 

@@ -26,6 +26,7 @@ TARGETS = ("qwen2.5-0.5b", "llama-3-8b")
 EVAL_MAX_NEW, EVAL_BATCH, HELD_OUT = 48, 32, 100  # the eval section's defaults; a 100-item held-out split
 TRAIN_BATCH, TRAIN_LENGTH, LORA_R = 16, 512, 8  # the train section's defaults
 SERVE_TOKENS, SERVE_CONCURRENCY = 16, 8
+IFD_BATCH = 16  # records per IFD batch: 32 sequences, the eval section's ifd_batch_size
 GB = 1e9
 FACTOR = {"sft": 4, "dpo": 6, "ifd": 2}  # FLOPs per parameter per token
 
@@ -51,6 +52,13 @@ def _kv_dim(cfg: Any) -> int:
     return int(cfg.num_key_value_heads * (getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads))
 
 
+def _batched(tokens: float, batch: int, factor: int, n: int, layers: int) -> float:
+    """Seconds for 1,000 units of ``tokens`` each in batches of ``batch`` units: a batch costs its FLOPs
+    (``factor``·N per token) or, when more, the launch floor of its ``factor // 2`` passes over the layers."""
+    per_batch = max(batch * tokens * factor * n / (PEAK_FLOPS * UTILISATION), factor // 2 * layers * LAUNCH_S_PER_LAYER)
+    return math.ceil(1000 / batch) * per_batch
+
+
 def _step(n: int, layers: int, batch: int) -> float:
     flops = PEAK_FLOPS * UTILISATION
     return max(2 * n / HBM_BYTES_S, layers * LAUNCH_S_PER_LAYER, 2 * n * batch / flops)
@@ -62,14 +70,15 @@ def extrapolate(results: list[dict[str, Any]], shapes: list[str]) -> list[str]:
         from evoforge.offline.shapes import parameter_count, shape_config
     except ImportError:
         return ["## Extrapolation: needs evoforge.offline.shapes (not in this checkout)", ""]
-    flops = PEAK_FLOPS * UTILISATION
     out = [
         "## EXTRAPOLATION (a model, not a measurement): one H100, bf16",
         "",
         f"Assumptions: dense bf16 peak {PEAK_FLOPS / 1e12:.0f} TFLOP/s at {UTILISATION:.0%} utilisation; HBM "
         f"{HBM_BYTES_S / 1e12:.2f} TB/s; decode step = max(weights/bandwidth, layers × {LAUNCH_S_PER_LAYER * 1e3} ms "
         f"launch floor, 2·N·batch/FLOP/s); LoRA r {LORA_R} on every linear layer; training 4·N FLOPs/token (DPO "
-        f"6·N), IFD 2·N; eval batch {EVAL_BATCH}, {EVAL_MAX_NEW} new tokens (random weights: always all of them); "
+        f"6·N), IFD 2·N, a training or IFD batch at least its passes × layers × the launch floor (batch "
+        f"{TRAIN_BATCH} records or pairs, IFD {IFD_BATCH} records); eval batch {EVAL_BATCH}, {EVAL_MAX_NEW} new "
+        "tokens (random weights: always all of them); "
         f"a merge trial scores a {HELD_OUT}-item held-out split; serving at concurrency {SERVE_CONCURRENCY}, "
         f"{SERVE_TOKENS} tokens a request. Token counts per unit are measured (source rows below).",
         "",
@@ -85,23 +94,20 @@ def extrapolate(results: list[dict[str, Any]], shapes: list[str]) -> list[str]:
         per = {p: m[0] for p, m in measured.items() if m}
         batches = math.ceil(1000 / EVAL_BATCH)
         row: list[Any] = [name, f"{n / 1e9:.2f}B"]
-        row.append(1000 * per["sft"] * FACTOR["sft"] * n / flops if "sft" in per else None)
-        row.append(1000 * per["dpo"] * FACTOR["dpo"] * n / flops if "dpo" in per else None)
+        for phase, batch in (("sft", TRAIN_BATCH), ("dpo", TRAIN_BATCH), ("ifd", IFD_BATCH)):
+            row.append(_batched(per[phase], batch, FACTOR[phase], n, layers) if phase in per else None)
         row.append(batches * EVAL_MAX_NEW * _step(n, layers, EVAL_BATCH))
         row.append(math.ceil(HELD_OUT / EVAL_BATCH) * EVAL_MAX_NEW * _step(n, layers, EVAL_BATCH))
-        row.append(1000 * per["ifd"] * FACTOR["ifd"] * n / flops if "ifd" in per else None)
         row.append(SERVE_CONCURRENCY / (SERVE_TOKENS * _step(n, layers, SERVE_CONCURRENCY)))
-        kv_dim = cfg.num_key_value_heads * (
-            getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        )
+        kv_dim = _kv_dim(cfg)
         logits = 2 * TRAIN_BATCH * TRAIN_LENGTH * vocab * 4  # fp32 logits and their gradient
         acts = layers * TRAIN_BATCH * TRAIN_LENGTH * cfg.hidden_size * 2  # one checkpointed bf16 input per layer
         train_mem = 2 * n + 16 * _lora_params(cfg) + logits + acts
         kv = 2 * layers * kv_dim * 2 * EVAL_BATCH * (TRAIN_LENGTH + EVAL_MAX_NEW)
         row += [2 * n / GB, logits / GB, train_mem / GB, (2 * n + kv) / GB]
         rows.append(row)
-    header = ["target", "params", "SFT s/1k records", "DPO s/1k pairs", "eval s/1k items", "merge trial s",
-              "IFD s/1k records", "serve req/s c=8", "bf16 weights GB", "train logits GB (b16×512)",
+    header = ["target", "params", "SFT s/1k records", "DPO s/1k pairs", "IFD s/1k records", "eval s/1k items",
+              "merge trial s", "serve req/s c=8", "bf16 weights GB", "train logits GB (b16×512)",
               "train peak GB", "eval peak GB (b32×560 KV)"]  # fmt: skip
     out += table(header, rows)
     out += [

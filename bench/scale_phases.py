@@ -7,7 +7,7 @@
 (default 1). Every phase goes through evoforge's own code path, the one the cycle calls; its work is timed from
 after the imports, model loading included (except ``judge`` and ``serve``, timed after a warm-up, and
 ``checkpoint``, a whole ``evoforge run``). The last line printed is a JSON object: ``wall_s``, ``rss_base_mb``
-(after the imports), ``rss_peak_mb`` (ru_maxrss), ``cuda_peak_mb``, ``params``, ``tokens`` (the work's tokens)
+(after the imports), ``rss_peak_mb`` (VmHWM), ``cuda_peak_mb``, ``params``, ``tokens`` (the work's tokens)
 and the phase's own figures.
 """
 
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent / "tests"))
 MAX_NEW_TOKENS = 16  # generation, merge trials and serving: random weights always run to this many tokens
 EVAL_ITEMS = 8  # the merge trial's held-out set
 N_ADAPTERS = 4
@@ -46,23 +45,24 @@ CYCLE = [  # the checkpoint phase's reduced cycle (tests/integration/small_runs.
 ]
 
 
-def _rss_mb() -> float:
+def _rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident set (``VmRSS``) or its peak (``VmHWM``: unlike ru_maxrss, which Linux carries over
+    ``exec`` from the parent, it is this process's own), in MiB."""
     with open("/proc/self/status", encoding="ascii") as status:
-        line = next(x for x in status if x.startswith("VmRSS:"))
+        line = next(x for x in status if x.startswith(f"{field}:"))
     return int(line.split()[1]) / 1024
 
 
 def _adapters(base: Path) -> dict[str, Path]:
-    return {f"d{i}": base / "adapters" / f"d{i}" for i in range(1, N_ADAPTERS + 1)}
+    return {f"delta_{i}": base / "adapters" / f"delta_{i}" for i in range(1, N_ADAPTERS + 1)}
 
 
 def prepare(base: Path) -> None:
-    """Write the shape's four random LoRA adapters (q, v, o projections, r 4) once."""
-    from helpers_models import build_lora_adapter
+    """Write the shape's four random LoRA adapters (every linear layer, r 8: the train section's defaults), with
+    ``bench/merge_search.py``'s helper."""
+    from merge_search import _random_adapters
 
-    for i, (_name, path) in enumerate(_adapters(base).items(), 1):
-        if not (path / "adapter_config.json").is_file():
-            build_lora_adapter(base, path, seed=i)
+    _random_adapters(base, base / "adapters", N_ADAPTERS)
 
 
 def _train(base: Path, method: str, rows: list[dict[str, Any]], device: str, tmp: Path) -> dict[str, Any]:
@@ -119,14 +119,21 @@ def _merge_job(base: Path, adapters: dict[str, Path], device: str, tmp: Path, tr
 
 
 def merge(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
-    """A merge search of ``work`` trials over two deltas (``merging.job.run_job``, as each round's merge node)."""
+    """A merge search of ``work`` trials over two deltas with a third as train@all (``merging.job.run_job``, as
+    each round's merge node calls it); every trial scores the held-out set."""
     from evoforge.merging.job import run_job
+    from evoforge.merging.lora import load_delta
+    from evoforge.merging.trial import TrialRunner
     from evoforge.runs import RunDir
 
-    adapters = dict(list(_adapters(base).items())[:2])
-    run_job(_merge_job(base, adapters, device, tmp, work), RunDir(tmp))
-    evaluations = work + 1  # the trials and the raw reference
-    return {"tokens": evaluations * EVAL_ITEMS * MAX_NEW_TOKENS, "evaluations": evaluations}
+    *searched, train_all = list(_adapters(base).items())[:3]
+    job = _merge_job(base, dict(searched), device, tmp, work).model_copy(update={"train_all": train_all[1]})
+    run_job(job, RunDir(tmp))
+    deltas = [load_delta(path, None, name) for name, path in job.all_deltas().items()]
+    path = TrialRunner(object(), deltas, float).linear_path  # the path a trial takes (auto: by dense ΔW bytes)
+    dense = TrialRunner(object(), deltas, float).dense_bytes()
+    evaluations = work + 2  # the trials and the raw and train@all references
+    return {"tokens": evaluations * EVAL_ITEMS * MAX_NEW_TOKENS, "linear_path": path, "dense_mb": dense / 2**20}
 
 
 def generate(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
@@ -203,26 +210,37 @@ def serve(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[s
 
 
 def checkpoint(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
-    """A reduced cycle of ``work`` rounds on the tiny student (``evoforge run``): the size of its LangGraph
-    checkpoint database (``checkpoints.sqlite`` and its WAL) at the end of each round, its rows and largest blob."""
-    sets = [a for item in [*CYCLE, f"cycle.rounds={work}"] for a in ("--set", item)]
+    """A reduced cycle of ``work`` rounds on the tiny student (``evoforge run``): what its LangGraph checkpoint
+    database (``checkpoints.sqlite``) holds at the end of each round: checkpoint and write rows and their bytes."""
+    sets = [a for item in [*CYCLE, f"cycle.rounds={work}", f"cycle.patience={work}"] for a in ("--set", item)]
     cmd = [sys.executable, "-m", "evoforge.cli", "-q", "run", "--runs-dir", str(tmp), "--run-id", "ck", *sets]
     run = tmp / "ck"
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sizes: list[int] = []
-    while proc.poll() is None or len(sizes) < _rounds_done(run):
-        if len(sizes) < _rounds_done(run):
-            sizes.append(sum(p.stat().st_size for p in run.glob("checkpoints.sqlite*")))
+    by_round: list[tuple[int, int, int]] = []
+    while proc.poll() is None:
+        if len(by_round) < _rounds_done(run):
+            by_round.append(_stored(run / "checkpoints.sqlite"))
         time.sleep(0.2)
     out = proc.stdout.read() if proc.stdout else ""
-    if proc.returncode:
-        raise SystemExit(f"evoforge run failed:\n{out[-3000:]}")
+    if proc.returncode or len(by_round) < work:
+        raise SystemExit(f"evoforge run failed or stopped early:\n{out[-3000:]}")
     with sqlite3.connect(run / "checkpoints.sqlite") as db:
-        rows, biggest = db.execute("SELECT count(*), max(length(checkpoint)) FROM checkpoints").fetchone()
-        writes = db.execute("SELECT count(*), max(length(value)) FROM writes").fetchone()
+        largest = db.execute("SELECT max(length(checkpoint)) FROM checkpoints").fetchone()[0]
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"tokens": 0, "bytes_by_round": sizes, "checkpoints": rows, "largest_checkpoint": biggest,
-            "writes": writes[0], "largest_write": writes[1], "child_rss_peak_mb": children}  # fmt: skip
+    files = sum(p.stat().st_size for p in run.glob("checkpoints.sqlite*"))
+    return {"tokens": 0, "bytes_by_round": [b for b, _, _ in by_round], "rows_by_round": [r for _, r, _ in by_round],
+            "largest_by_round": [m for _, _, m in by_round], "largest_checkpoint": largest, "file_bytes": files,
+            "child_rss_peak_mb": children}  # fmt: skip
+
+
+def _stored(path: Path) -> tuple[int, int, int]:
+    """Bytes of every checkpoint and write blob, rows of both tables, and the largest checkpoint blob so far."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+        rows, size, big = db.execute(
+            "SELECT count(*), sum(length(checkpoint) + length(metadata)), max(length(checkpoint)) FROM checkpoints"
+        ).fetchone()
+        writes, written = db.execute("SELECT count(*), sum(length(value)) FROM writes").fetchone()
+    return int(size) + int(written or 0), int(rows) + int(writes), int(big)
 
 
 def _rounds_done(run: Path) -> int:
@@ -270,7 +288,7 @@ def main() -> None:
     config = AutoConfig.from_pretrained(base)
     params = _params(config)
     print(json.dumps({"phase": phase, "work": work, "wall_s": wall, "rss_base_mb": meter.rss_base,
-                      "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rss_peak_mb": _rss_mb("VmHWM"),
                       "cuda_peak_mb": cuda, "params": params, **figures}))  # fmt: skip
 
 
