@@ -11,6 +11,7 @@ locations, and the shipped configs (``configs/*.yaml``, found by name) in :mod:`
 """
 
 from evoforge.config.cycle import CycleSettings
+from evoforge.config.evaluation import EvalSettings
 from evoforge.config.instruct import InstructorSettings, InstructSettings
 from evoforge.config.llm import LLMSettings, ModelEntry, RoleSettings
 from evoforge.config.loading import (
@@ -24,7 +25,6 @@ from evoforge.config.loading import (
     shipped_configs,
 )
 from evoforge.config.sections import (
-    EvalSettings,
     EvolveSettings,
     MergeSettings,
     RunSettings,

@@ -16,11 +16,11 @@ from pydantic import Field, ValidationError
 
 from evoforge.config.airoboros import airoboros_key, from_airoboros, is_airoboros
 from evoforge.config.cycle import CycleSettings, adopt_roles, check_instruct_source
+from evoforge.config.evaluation import EvalSettings
 from evoforge.config.instruct import InstructSettings
 from evoforge.config.llm import LLMSettings
 from evoforge.config.sections import (
     REMOVED_KEY,
-    EvalSettings,
     EvolveSettings,
     MergeSettings,
     RunSettings,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evoforge.config.sections import MAX_BATCH_TOKENS
+from evoforge.config.evaluation import MAX_BATCH_TOKENS
 from evoforge.errors import ConfigError
 
 if TYPE_CHECKING:
