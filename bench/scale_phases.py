@@ -211,41 +211,45 @@ def serve(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[s
 
 def checkpoint(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
     """A reduced cycle of ``work`` rounds on the tiny student (``evoforge run``): what its LangGraph checkpoint
-    database (``checkpoints.sqlite``) holds at the end of each round: checkpoint and write rows and their bytes."""
+    database (``checkpoints.sqlite``) holds once each round is over: checkpoint and write rows and their bytes."""
     sets = [a for item in [*CYCLE, f"cycle.rounds={work}", f"cycle.patience={work}"] for a in ("--set", item)]
     cmd = [sys.executable, "-m", "evoforge.cli", "-q", "run", "--runs-dir", str(tmp), "--run-id", "ck", *sets]
-    run = tmp / "ck"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    by_round: list[tuple[int, int, int]] = []
-    while proc.poll() is None:
-        if len(by_round) < _rounds_done(run):
-            by_round.append(_stored(run / "checkpoints.sqlite"))
-        time.sleep(0.2)
-    out = proc.stdout.read() if proc.stdout else ""
-    if proc.returncode or len(by_round) < work:
-        raise SystemExit(f"evoforge run failed or stopped early:\n{out[-3000:]}")
-    with sqlite3.connect(run / "checkpoints.sqlite") as db:
-        largest = db.execute("SELECT max(length(checkpoint)) FROM checkpoints").fetchone()[0]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"evoforge run failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    by_round = _stored(tmp / "ck" / "checkpoints.sqlite", work)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    files = sum(p.stat().st_size for p in run.glob("checkpoints.sqlite*"))
+    files = sum(p.stat().st_size for p in (tmp / "ck").glob("checkpoints.sqlite*"))
     return {"tokens": 0, "bytes_by_round": [b for b, _, _ in by_round], "rows_by_round": [r for _, r, _ in by_round],
-            "largest_by_round": [m for _, _, m in by_round], "largest_checkpoint": largest, "file_bytes": files,
+            "largest_by_round": [m for _, _, m in by_round], "file_bytes": files,
             "child_rss_peak_mb": children}  # fmt: skip
 
 
-def _stored(path: Path) -> tuple[int, int, int]:
-    """Bytes of every checkpoint and write blob, rows of both tables, and the largest checkpoint blob so far."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
-        rows, size, big = db.execute(
-            "SELECT count(*), sum(length(checkpoint) + length(metadata)), max(length(checkpoint)) FROM checkpoints"
-        ).fetchone()
-        writes, written = db.execute("SELECT count(*), sum(length(value)) FROM writes").fetchone()
-    return int(size) + int(written or 0), int(rows) + int(writes), int(big)
+def _stored(path: Path, rounds: int) -> list[tuple[int, int, int]]:
+    """After each round: bytes of every checkpoint and write blob, rows of both tables, the largest checkpoint.
 
+    A round ends at the first cycle-level checkpoint whose ``results`` holds it (checkpoint ids sort by time)."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-def _rounds_done(run: Path) -> int:
-    events = run / "events.jsonl"
-    return events.read_text().count('"round_finished"') if events.is_file() else 0
+    serde = JsonPlusSerializer()
+    with sqlite3.connect(path) as db:
+        cycle = db.execute("SELECT checkpoint_id, type, checkpoint FROM checkpoints WHERE checkpoint_ns = ''")
+        ends: dict[int, str] = {}
+        for cid, kind, blob in sorted(cycle):
+            done = len(serde.loads_typed((kind, blob))["channel_values"].get("results") or [])
+            ends.setdefault(done, cid)
+        out = []
+        for n in range(1, rounds + 1):
+            rows, size, big = db.execute(
+                "SELECT count(*), sum(length(checkpoint) + length(metadata)), max(length(checkpoint)) "
+                "FROM checkpoints WHERE checkpoint_id <= ?",
+                (ends[n],),
+            ).fetchone()
+            writes, written = db.execute(
+                "SELECT count(*), sum(length(value)) FROM writes WHERE checkpoint_id <= ?", (ends[n],)
+            ).fetchone()
+            out.append((int(size) + int(written or 0), int(rows) + int(writes), int(big)))
+    return out
 
 
 class Meter:
