@@ -218,8 +218,10 @@ class TrialRunner:
     Every merge can go through an in-place ΔW add (the model's adapters silenced meanwhile). Linear merges of
     LoRA deltas can instead go through adapter scales when the model carries the adapters (named as the deltas):
     no dense ΔW in memory, but every active adapter adds its LoRA compute to each forward pass. ``linear_path``
-    picks: ``scales``, ``delta``, or ``auto`` = ``delta`` while the dense ΔW stacks fit in ``DENSE_BUDGET``
-    bytes (small models, where the extra LoRA compute dominates), else ``scales`` (large models).
+    picks: ``scales``, ``delta``, or ``auto`` = ``delta`` while the dense ΔW stacks and the saved copy of the
+    touched weights together take no more than the model's own weights (so a trial holds at most the base plus one
+    copy's worth), or less than ``DENSE_FLOOR`` (the tiny students: a few MB, where the extra LoRA compute of the
+    scales path dominates), else ``scales`` (real sizes: a 30M model with six deltas would hold 3.5 copies).
     """
 
     model: Any
@@ -231,7 +233,7 @@ class TrialRunner:
     _scale: ScaleMixer | None = field(default=None, init=False)
     _delta: DeltaMixer | None = field(default=None, init=False)
 
-    DENSE_BUDGET: ClassVar[int] = 1 << 30
+    DENSE_FLOOR: ClassVar[int] = 64 << 20
 
     def __post_init__(self) -> None:
         if self.linear_path not in ("auto", "scales", "delta"):
@@ -240,17 +242,23 @@ class TrialRunner:
         if loaded:
             self._scale = ScaleMixer(self.model, sorted(loaded), self.groups)
         if self.linear_path == "auto":
-            self.linear_path = "delta" if self.dense_bytes() <= self.DENSE_BUDGET else "scales"
+            weights = sum(4 * t.numel() for t in self.model.parameters())
+            held = self.dense_bytes() + self.touched_bytes()
+            self.linear_path = "delta" if held <= max(weights, self.DENSE_FLOOR) else "scales"
+
+    def _sizes(self, delta: Delta) -> dict[str, int]:
+        if delta.kind == "lora":
+            return {p: f.a.shape[1] * f.b.shape[0] for p, f in delta.factors.items()}
+        return {p: t.numel() for p, t in delta.tensors.items()}
 
     def dense_bytes(self) -> int:
         """Memory the dense ΔW stacks of the delta path take (float32)."""
-        size = 0
-        for d in self.deltas:
-            if d.kind == "lora":
-                size += sum(f.a.shape[1] * f.b.shape[0] for f in d.factors.values())
-            else:
-                size += sum(t.numel() for t in d.tensors.values())
-        return 4 * size
+        return 4 * sum(sum(self._sizes(d).values()) for d in self.deltas)
+
+    def touched_bytes(self) -> int:
+        """Memory the delta path's saved copy of the base weights the deltas touch takes (float32)."""
+        touched = {p: n for d in self.deltas for p, n in self._sizes(d).items()}
+        return 4 * sum(touched.values())
 
     def _uses_scales(self, spec: MergeSpec) -> bool:
         if self.linear_path != "scales" or self._scale is None:

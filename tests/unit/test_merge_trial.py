@@ -130,3 +130,22 @@ def test_saved_cat_adapter_reproduces_the_scale_mix(toy: tuple[Path, dict[str, P
     torch.testing.assert_close(_logits(AutoModelForCausalLM.from_pretrained(full)), expected, atol=1e-5, rtol=1e-5)
     with pytest.raises(ConfigError, match="full model"):
         save_cat_adapter(deltas, MergeSpec(spec.weights, "ties", {"density": 0.5}), tmp_path / "x", groups=2)
+
+
+def test_auto_path_keeps_a_trial_within_the_base_plus_one_copy(
+    toy: tuple[Path, dict[str, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evoforge.merging.trial import TrialRunner
+
+    base, adapters = toy
+    model = load_resident(base, adapters)
+    deltas = [load_lora_delta(p, n) for n, p in adapters.items()]
+    runner = TrialRunner(model, deltas, lambda: 0.0)
+    weights = sum(4 * t.numel() for t in model.parameters())
+    held = runner.dense_bytes() + runner.touched_bytes()
+    assert 0 < runner.touched_bytes() < held
+    # a toy's stacks are far under the floor: the fast dense path
+    assert runner.linear_path == "delta" and held < TrialRunner.DENSE_FLOOR
+    # without the floor, three deltas' stacks plus the saved copy exceed the toy's own weights: adapter scales
+    monkeypatch.setattr(TrialRunner, "DENSE_FLOOR", 0)
+    assert held > weights and TrialRunner(model, deltas, lambda: 0.0).linear_path == "scales"
