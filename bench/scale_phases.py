@@ -121,6 +121,9 @@ def _merge_job(base: Path, adapters: dict[str, Path], device: str, tmp: Path, tr
 def merge(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
     """A merge search of ``work`` trials over two deltas with a third as train@all (``merging.job.run_job``, as
     each round's merge node calls it); every trial scores the held-out set."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
     from evoforge.merging.job import run_job
     from evoforge.merging.lora import load_delta
     from evoforge.merging.trial import TrialRunner
@@ -130,8 +133,10 @@ def merge(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[s
     job = _merge_job(base, dict(searched), device, tmp, work).model_copy(update={"train_all": train_all[1]})
     run_job(job, RunDir(tmp))
     deltas = [load_delta(path, None, name) for name, path in job.all_deltas().items()]
-    path = TrialRunner(object(), deltas, float).linear_path  # the path a trial takes (auto: by dense ΔW bytes)
-    dense = TrialRunner(object(), deltas, float).dense_bytes()
+    with torch.device("meta"):  # the path a trial takes (auto: by dense ΔW bytes against the model's own)
+        shape = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base))
+    runner = TrialRunner(shape, deltas, float)
+    path, dense = runner.linear_path, runner.dense_bytes()
     evaluations = work + 2  # the trials and the raw and train@all references
     return {"tokens": evaluations * EVAL_ITEMS * MAX_NEW_TOKENS, "linear_path": path, "dense_mb": dense / 2**20}
 
