@@ -1,9 +1,8 @@
 """A merge job: what ``evoforge merge`` runs, resumable, with optional worker processes on one study.
 
-The job's inputs are written to ``<run>/merge/job.json``; every worker process rebuilds its own resident model
-from it (``MergeJob.runner`` names the function that does: the eval harness's :class:`Generator` by default).
-The job reads its settings once into the layers below it (the search space and study of :mod:`.search`, the
-:class:`TrialRunner` of :mod:`.trial`) and hands the finished study to :mod:`.results` to write.
+The job's inputs are written to ``<run>/merge/job.json``; every worker process rebuilds its own resident model from
+it (``MergeJob.runner`` names the function: the eval harness's :class:`Generator` by default). It reads its settings
+into :mod:`.search`'s space and study and :mod:`.trial`'s runner, and hands the study to :mod:`.results` to write.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
 from evoforge.database import ENV_PREFIX, resolve_ref
 from evoforge.errors import ConfigError
-from evoforge.evals.generator import Generator
+from evoforge.evals.generator import MAX_BATCH_TOKENS, Generator
 from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
@@ -72,6 +71,7 @@ class MergeJob(BaseModel):
     )
     batch_size: int = 32
     max_new_tokens: int = 48
+    max_batch_tokens: int | None = Field(MAX_BATCH_TOKENS, description="Padded tokens per generate batch.")
     device: str = "auto"
     settings: MergeSettings = Field(default_factory=MergeSettings)
     storage: str = Field(
@@ -155,7 +155,7 @@ def generator_runner(
         get_metric(job.metric)  # a bad metric name fails before the model loads
     paths = job.all_deltas()
     lora = {n: p for n, p in paths.items() if (p / "adapter_config.json").is_file()}
-    gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens)
+    gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens, job.max_batch_tokens)
     gen.set_weights({})
     base_state = read_state(job.base) if len(lora) < len(paths) else None
     deltas = [load_delta(p, base_state, n) for n, p in paths.items()]

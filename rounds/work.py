@@ -178,6 +178,7 @@ def merge_job(config: Config, run_path: Path, state: dict[str, Any], eval_path: 
         llm_cache=response_cache_path(config.llm),
         batch_size=config.eval.batch_size,
         max_new_tokens=config.eval.max_new_tokens,
+        max_batch_tokens=config.eval.max_batch_tokens,
         device=config.student.device,
         settings=config.merge,
         storage=storage,
