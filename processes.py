@@ -155,7 +155,26 @@ class ProcessPool:
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in a worker process (waiting for a free one); its result, or its exception."""
-        worker = self._take()
+        return self._exchange(self._take(), fn, args, kwargs)
+
+    def each(self, fn: Callable[[], T]) -> dict[int, T]:
+        """``fn()`` in every started worker process that is idle now, by rank (between phases: all of them)."""
+        with self._cond:
+            idle, self._idle = sorted(self._idle, key=lambda w: w.rank), []
+            self._busy += len(idle)
+        out: dict[int, T] = {}
+        for i, worker in enumerate(idle):
+            try:
+                out[worker.rank] = self._exchange(worker, fn, (), {})
+            except BaseException:
+                for rest in idle[i + 1 :]:  # taken above but not asked: free again
+                    self._give_back(rest, alive=True)
+                raise
+        return out
+
+    def _exchange(self, worker: _Worker, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        """``fn`` run by ``worker`` (taken for this call, given back after it): its result, or its exception; a
+        worker that dies is an :class:`EvoforgeError`."""
         alive = False
         try:
             worker.conn.send((fn, args, kwargs, _output()))
@@ -170,26 +189,8 @@ class ProcessPool:
             self._give_back(worker, alive)
         if not ok:
             raise value
-        return value
-
-    def each(self, fn: Callable[[], T]) -> dict[int, T]:
-        """``fn()`` in every started worker process that is idle now, by rank (between phases: all of them)."""
-        with self._cond:
-            idle, self._idle = sorted(self._idle, key=lambda w: w.rank), []
-            self._busy += len(idle)
-        out: dict[int, T] = {}
-        for worker in idle:
-            alive = False
-            try:
-                worker.conn.send((fn, (), {}, _output()))
-                ok, value = worker.conn.recv()
-                alive = True
-                if not ok:
-                    raise value
-                out[worker.rank] = value
-            finally:
-                self._give_back(worker, alive)
-        return out
+        result: T = value
+        return result
 
     def close(self) -> None:
         """Stop every worker process (those that do not stop within seconds are terminated)."""

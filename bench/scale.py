@@ -1,7 +1,7 @@
 """Cost curve of the main job: time and peak memory of every phase against model size and against work.
 
 Each phase runs through evoforge's own code path (``bench/scale_phases.py`` says which), each measurement in a
-fresh process so that its peak memory (ru_maxrss; CUDA's max allocated on a GPU) is its own. Model shapes are
+fresh process so that its peak memory (VmHWM; CUDA's max allocated on a GPU) is its own. Model shapes are
 random-initialised real architectures written once by ``evoforge.offline.shapes.write_shape`` (the ``tiny``
 shape is the shipped tiny student); random weights never emit end-of-sequence, so every generation runs to its
 ``max_new_tokens`` (16 here): the worst case. Per phase: every shape at the middle work size, and the work sizes

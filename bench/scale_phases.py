@@ -289,26 +289,18 @@ def main() -> None:
         return
     from transformers import AutoConfig
 
+    from evoforge.offline.shapes import config_parameters
+
     with tempfile.TemporaryDirectory(prefix="evoforge-scale-") as tmp:
         meter = Meter(device)
         figures = globals()[phase](base, work, device, Path(tmp), meter)
         wall = time.perf_counter() - meter.t0
     cuda = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
     config = AutoConfig.from_pretrained(base)
-    params = _params(config)
+    params = config_parameters(config)
     print(json.dumps({"phase": phase, "work": work, "wall_s": wall, "rss_base_mb": meter.rss_base,
                       "rss_peak_mb": _rss_mb("VmHWM"),
                       "cuda_peak_mb": cuda, "params": params, **figures}))  # fmt: skip
-
-
-def _params(config: Any) -> int:
-    """The model's parameter count, from an empty-weight instance of its config."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in model.parameters())
 
 
 if __name__ == "__main__":

@@ -79,11 +79,13 @@ def _build_student(output: Path | None, force: bool, reader: bool) -> None:
 
 
 def _init_shape(shape: str, output: Path, config_only: bool, force: bool, seed: int) -> None:
+    import json
+
     from evoforge.console import info
-    from evoforge.offline.shapes import SHAPES, parameter_count, write_shape
+    from evoforge.offline.shapes import CARD_FILE, SHAPES, write_shape
 
     path = write_shape(shape, output, seed=seed, config_only=config_only, force=force)
-    parameters = parameter_count(shape)
+    parameters = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))["parameters"]
     what = "config and tokenizer" if config_only else f"random float32 weights ({parameters * 4 / 1e9:.2f} GB)"
     info(f"{shape} ({SHAPES[shape].source}): {parameters:,} parameters, {what}, in {path}")
 

@@ -160,11 +160,16 @@ def shape_config(name: str) -> Any:
 
 def parameter_count(name: str) -> int:
     """The shape's exact number of parameters (tied embeddings counted once), computed on the meta device."""
+    return config_parameters(shape_config(name))
+
+
+def config_parameters(config: Any) -> int:
+    """The exact number of parameters of a causal LM built from ``config``, counted without allocating weights."""
     import torch
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(shape_config(name))
+        model = AutoModelForCausalLM.from_config(config)
     return sum(p.numel() for p in model.parameters())
 
 
