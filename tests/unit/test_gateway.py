@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -340,20 +338,20 @@ def test_missing_key_and_unknown_role(fake: ScriptedLLM, monkeypatch: pytest.Mon
     assert fake.calls == []
 
 
-def test_sim_models_register_the_sim_handler_once(fake: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
-    handed_out: list[ScriptedLLM] = []
-
-    def get_handler() -> ScriptedLLM:
-        handed_out.append(fake)
-        return fake
-
-    monkeypatch.setitem(sys.modules, "evoforge.offline.sim", types.SimpleNamespace(get_handler=get_handler))
+def test_sim_models_register_the_sim_handler_once(fake: ScriptedLLM) -> None:
+    """A ``sim/...`` model is served by the handler the ``evoforge.llm_providers`` entry point returns, registered
+    on the first call and reused by later ones (the map keeps one ``sim`` entry, the same object)."""
     gw = LLMGateway(settings(cache=False, models={"main": ModelEntry(model="sim/skills")}))
-    fake.script = ["one", "two"]
-    assert asyncio.run(gw.complete("judge", USER)) == "one"
-    assert asyncio.run(gw.complete("judge", USER, sample=1)) == "two"
-    assert len(handed_out) == 1
+    first = asyncio.run(gw.complete("judge", USER))
+    registered = [item for item in litellm.custom_provider_map if item["provider"] == "sim"]
+    second = asyncio.run(gw.complete("judge", USER, sample=1))
+    assert first.strip() and second.strip()
     assert [item["provider"] for item in litellm.custom_provider_map] == ["evotest", "sim"]
+    (entry,) = registered
+    assert [item for item in litellm.custom_provider_map if item["provider"] == "sim"] == [entry]
+    assert isinstance(entry["custom_handler"], litellm.CustomLLM)
+    assert type(entry["custom_handler"]).__module__.startswith("evoforge.offline.sim")
+    assert fake.calls == []
 
 
 def test_usage_table_renders_roles_and_total(fake: ScriptedLLM) -> None:
