@@ -1,9 +1,9 @@
 """The ``self_evolve`` section: Self-Evolution's loop (seed 003), its command-line parameters as YAML keys.
 
 The keys are the seed's flags (``start_id``, ``end_id``, ``source_data_file``, ``model_path``, ``eval_data``,
-``eval_to_path``, ``mode``, ``train_epoch``, ``ifd_k``, ``batch_size``, ``worker_number``, ``use_vllm``; its
-``identify`` is the run id), with the defaults of the paper where it has one; LoRA rank, alpha, learning rate and
-batch size come from the ``train`` section (r 8, α 16 by default, as there).
+``eval_to_path``, ``mode``, ``train_epoch``, ``ifd_k``, ``batch_size``, ``worker_number``, ``use_vllm``,
+``infer_gpu``, ``cuda_device``; its ``identify`` is the run id), with the defaults of the paper where it has one;
+LoRA rank, alpha, learning rate and batch size come from the ``train`` section (r 8, α 16 by default, as there).
 """
 
 from __future__ import annotations
@@ -57,6 +57,16 @@ class SelfEvolveSettings(Section):
     )
     worker_number: int = Field(1, gt=0, description="Concurrent generation batches (LLM calls with generator llm).")
     use_vllm: bool = Field(False, description="Generate with vLLM (the vllm extra, a GPU) instead of transformers.")
+    infer_gpu: int = Field(1, gt=0, description="GPUs vLLM generates on (its tensor parallel size; with use_vllm).")
+    cuda_device: int | None = Field(
+        None,
+        ge=0,
+        description="The GPU (a physical id, as CUDA_VISIBLE_DEVICES counts) the run trains on, first of the "
+        "infer_gpu GPUs vLLM uses; None = as the environment says.",
+    )
+    export_merged: bool = Field(
+        False, description="Also save each round's model merged into a full Hugging Face folder (rounds/<i>/merged)."
+    )
     generator: Literal["model", "llm"] = Field(
         "model",
         description="Who writes each round's Q&A: the current model itself (the paper), or the agents' gateway "

@@ -1,4 +1,5 @@
-"""Saving a merge: a PEFT adapter for linear merges of LoRA deltas, a full model directory for any merge.
+"""Saving a merge: a PEFT adapter for linear merges of LoRA deltas, a full model directory for any merge (one
+adapter merged into its base among them).
 
 The adapter concatenates the deltas' factors (PEFT's ``combination_type="cat"``, which is exact): per module,
 A = [w₁s₁A₁; w₂s₂A₂; …] and B = [B₁ B₂ …], so B·A = Σ wᵢ·sᵢ·Bᵢ·Aᵢ, with r = lora_alpha = Σ rᵢ (scale 1).
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import ConfigError
-from evoforge.merging.lora import PEFT_PREFIX, Delta, layer_groups
+from evoforge.merging.lora import PEFT_PREFIX, Delta, layer_groups, load_lora_delta
 from evoforge.merging.methods import get_method, normalized
 from evoforge.merging.trial import DeltaMixer, MergeSpec
 from evoforge.runs import atomic_write_json
@@ -95,3 +96,10 @@ def save_full_model(
     with contextlib.suppress(OSError, ValueError):  # a base without tokenizer files (toy models)
         AutoTokenizer.from_pretrained(base).save_pretrained(out)
     return out
+
+
+def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
+    """Save ``base`` with the LoRA ``adapter`` merged in (weight 1) as a full model folder at ``out`` (what
+    LLaMA-Factory's ``export_model.py`` writes), loadable with ``AutoModelForCausalLM.from_pretrained``."""
+    delta = load_lora_delta(adapter, "adapter")
+    return save_full_model(base, [delta], MergeSpec({"adapter": [1.0]}), out)

@@ -112,16 +112,19 @@ def train_round(config: Config, base: Path, run: Path, i: int, records: list[dic
 
 
 def make_generator(config: Config, base: Path, adapter: Path | None) -> Any:
-    """The generation backend of the self_evolve section (transformers, or vLLM with ``use_vllm``) on ``base`` with
-    one adapter (weight 1) or none; its batches are ``eval.batch_size`` prompts and ``eval.max_batch_tokens``
-    padded tokens at most (``self_evolve.batch_size`` is the size of a writer call's chunk, not of a batch)."""
+    """The generation backend of the self_evolve section (transformers, or vLLM with ``use_vllm`` on ``infer_gpu``
+    GPUs, its tensor parallel size) on ``base`` with one adapter (weight 1) or none; its batches are
+    ``eval.batch_size`` prompts and ``eval.max_batch_tokens`` padded tokens at most (``self_evolve.batch_size`` is the
+    size of a writer call's chunk, not of a batch)."""
     use_threads(config.student)
     adapters = {"round": adapter} if adapter is not None else None
     max_new, rows = config.self_evolve.max_new_tokens, config.eval.batch_size
     if config.self_evolve.use_vllm:
         from evoforge.evals.vllm_backend import VLLMGenerator
 
-        return VLLMGenerator(base, adapters, batch_size=rows, max_new_tokens=max_new)
+        return VLLMGenerator(
+            base, adapters, batch_size=rows, max_new_tokens=max_new, tensor_parallel_size=config.self_evolve.infer_gpu
+        )
     from evoforge.evals.generator import Generator
 
     return Generator(base, adapters, config.student.device, rows, max_new, config.eval.max_batch_tokens)

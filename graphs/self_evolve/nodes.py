@@ -24,14 +24,19 @@ from evoforge.graphs.self_evolve.report import write_outputs
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
 from evoforge.selfevolve import rounds as steps
+from evoforge.selfevolve.devices import select_devices
 
 Update = dict[str, Any]
 FRAGMENTS_FILE = "source/fragments.json"
 EVAL_FILE = "source/eval.json"
+MERGED = "merged"
 
 
 async def _resources(runtime: Runtime[RunContext]) -> Resources:
-    return await node_resources(runtime, "self_evolve")
+    """The run's resources, its GPUs made visible first (``self_evolve.cuda_device``, a resumed run's too)."""
+    res = await node_resources(runtime, "self_evolve")
+    select_devices(res.config.self_evolve)
+    return res
 
 
 def _summaries(state: SelfEvolveState, i: int, **fields: Any) -> dict[str, RoundSummary]:
@@ -166,16 +171,24 @@ def _train(res: Resources, state: SelfEvolveState) -> tuple[int, int, Any]:
     replay = steps.replayed(res.config, run, i)
     records = [*fresh, *replay]
     atomic_write_jsonl(steps.round_dir(run, i) / steps.TRAIN_FILE, records)
-    return len(replay), len(records), steps.train_round(res.config, Path(state["base"]), run, i, records)
+    trained = steps.train_round(res.config, Path(state["base"]), run, i, records)
+    if res.config.self_evolve.export_merged:
+        from evoforge.merging.export import merge_adapter
+
+        merge_adapter(Path(state["base"]), steps.round_dir(run, i) / steps.ADAPTER, steps.round_dir(run, i) / MERGED)
+    return len(replay), len(records), trained
 
 
 async def train(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Train the round's adapter on its Q&A and the replayed history (closed book), continuing the last one."""
+    """Train the round's adapter on its Q&A and the replayed history (closed book), continuing the last one; with
+    ``export_merged``, save base + adapter merged as a full model in ``rounds/<i>/merged`` (the seed's export)."""
     res = await _resources(runtime)
     i = state["round"]
     replay, total, trained = await asyncio.to_thread(_train, res, state)
     loss = trained.metrics.get("final_loss")
-    info(f"self-evolve round {i}: trained on {total} Q&A ({replay} replayed, mode {res.config.self_evolve.mode})")
+    settings = res.config.self_evolve
+    merged = f"; merged model in rounds/{i}/{MERGED}" if settings.export_merged else ""
+    info(f"self-evolve round {i}: trained on {total} Q&A ({replay} replayed, mode {settings.mode}){merged}")
     return {"rounds": _summaries(state, i, replayed=replay, trained_on=total, final_loss=loss)}
 
 
