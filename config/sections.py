@@ -135,10 +135,11 @@ class TrainSettings(Section):
 
     chunk_by: str = Field("category", description="Field to chunk by, 'file', or 'parts:N'.")
     eval_fraction: float = Field(0.2, gt=0, lt=1, description="Held-out share, stratified by chunk.")
-    method: Literal["sft", "dpo", "auto", "both"] = Field(
+    method: Literal["sft", "dpo", "auto", "both", "full"] = Field(
         "auto",
         description="What each chunk trains with: sft, dpo (every chunk needs chosen/rejected pairs), auto (DPO "
-        "where a chunk is all pairs, else SFT) or both (SFT, plus DPO where there are pairs; each its own delta).",
+        "where a chunk is all pairs, else SFT) or both (SFT, plus DPO where there are pairs; each its own delta); "
+        "full (evoforge train only): SFT of every weight, one model on all chunks, a checkpoint per epoch.",
     )
     train_all: bool = Field(True, description="Also train train@all, the baseline the merge must beat.")
     preference_data: str | None = Field(
@@ -175,7 +176,15 @@ class TrainSettings(Section):
     dpo_beta: float = Field(
         0.1, gt=0, description="DPO beta: the KL anchor to the base (higher = stay closer to the base)."
     )
-    batch_size: int = Field(16, gt=0, description="Sequences (pairs for DPO) per step.")
+    batch_size: int = Field(
+        16, gt=0, description="Sequences (pairs for DPO) per step, times gradient_accumulation_steps."
+    )
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Batches of batch_size accumulated per optimiser step (run_train.sh's accumulation)."
+    )
+    full_learning_rate: float = Field(
+        1e-5, gt=0, description="method full: peak learning rate of every weight (run_train.sh's), same schedule."
+    )
     max_batch_tokens: int | None = Field(
         None,
         gt=0,

@@ -7,8 +7,8 @@ with ``PeftModel.from_pretrained`` and by ``vllm serve --lora-modules``. Beside 
 records the config, loss curve, tokens/s, padding share, wall time, and the hash of the inputs (data + config +
 base); a delta whose inputs hash is unchanged is not retrained.
 
-On CPU training runs in float32 without gradient checkpointing; on a GPU in bf16 with gradient checkpointing
-(several GPUs: ``accelerate launch -m evoforge.cli train ...``).
+On CPU training runs in float32 without gradient checkpointing; on a GPU in bf16 (a whole model: float32 weights,
+bf16 autocast) with gradient checkpointing (several GPUs: ``accelerate launch -m evoforge.cli train ...``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from evoforge.errors import DataError
 from evoforge.runs import atomic_write_json
 from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.examples import fit_lengths, prompt_length
-from evoforge.training.progress import TokenCounter, progress_callback
+from evoforge.training.progress import TokenCounter, epoch_evals, eval_metrics, progress_callback
 
 if TYPE_CHECKING:
     from evoforge.config import TrainSettings
@@ -38,8 +38,8 @@ class DeltaConfig:
 
     The hyper-parameters have no defaults here: each comes from a ``train`` setting, documented with its default
     once, on :class:`evoforge.config.TrainSettings`. ``lora_r``, ``lora_alpha``, ``lora_dropout``,
-    ``target_modules``, ``epochs``, ``batch_size``, ``max_length`` and ``max_batch_tokens`` are the settings of
-    the same name;
+    ``target_modules``, ``epochs``, ``batch_size``, ``gradient_accumulation_steps``, ``max_length`` and
+    ``max_batch_tokens`` are the settings of the same name;
     ``learning_rate`` and the method's own fields are mapped by the subclass (``SFTDeltaConfig``,
     ``DPODeltaConfig``). The run fields:
 
@@ -55,6 +55,7 @@ class DeltaConfig:
     epochs: float
     learning_rate: float
     batch_size: int
+    gradient_accumulation_steps: int
     max_length: int
     max_batch_tokens: int | None
     seed: int
@@ -75,6 +76,7 @@ class DeltaConfig:
             "target_modules",
             "epochs",
             "batch_size",
+            "gradient_accumulation_steps",
             "max_length",
             "max_batch_tokens",
         )
@@ -166,20 +168,12 @@ def write_training_json(output: Path, payload: dict[str, Any]) -> None:
     atomic_write_json(output / TRAINING_FILE, payload)
 
 
-_EVAL_KEYS = ("eval_loss", "eval_mean_token_accuracy", "eval_rewards/margins", "eval_rewards/accuracies")
-
-
-def _eval_metrics(trainer: Any) -> dict[str, float]:
-    """Held-out loss (and DPO reward margin/accuracy) of the trainer's eval set, without timing noise."""
-    metrics = trainer.evaluate()
-    return {k.removeprefix("eval_"): round(float(v), 5) for k, v in metrics.items() if k in _EVAL_KEYS}
-
-
 class DeltaTrainer:
     """Trains one LoRA delta on a chunk; subclasses say how records become a TRL dataset and trainer."""
 
     method = "delta"
     sequences_per_record = 1  # rows a record adds to a forward pass (DPO: chosen and rejected)
+    whole_model = False  # trains every weight: float32 master weights, the tokenizer saved beside the model
 
     def __init__(self, config: DeltaConfig) -> None:
         self.config = config
@@ -204,6 +198,12 @@ class DeltaTrainer:
             "peft_config": None if hasattr(model, "peft_config") else self.config.lora(),  # a continued adapter
         }
 
+    def workspace(self, output: Path) -> Any:
+        """A context manager giving the trainer's ``output_dir`` for a delta saved to ``output``: here temporary."""
+        import tempfile
+
+        return tempfile.TemporaryDirectory(prefix="evoforge-delta-")
+
     def train(
         self,
         base: Path,
@@ -224,7 +224,6 @@ class DeltaTrainer:
         prompt alone fills ``max_length`` is left out, as a training record is (none left: no held-out metrics).
         """
         import shutil
-        import tempfile
 
         import torch
         from datasets import Dataset
@@ -242,23 +241,24 @@ class DeltaTrainer:
             tokenizer.pad_token = tokenizer.eos_token
         records, truncated, dropped, longest = fit_lengths(tokenizer, records, self.config.max_length, chunk)
         cpu = pick_device(self.config.device) == "cpu"
-        dtype = torch.float32 if cpu else torch.bfloat16
+        dtype = torch.float32 if cpu or self.whole_model else torch.bfloat16  # bf16 autocast on a GPU
         model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         if init_adapter is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
         budget = token_budget(self.config.max_batch_tokens, model.config.vocab_size, cpu)
-        plan = plan_batches(self.config.batch_size, longest * self.sequences_per_record, budget)
+        row_tokens = longest * self.sequences_per_record
+        plan = plan_batches(self.config.batch_size, row_tokens, budget, self.config.gradient_accumulation_steps)
         train = Dataset.from_list([self.to_example(r) for r in records])
         fitting = [r for r in eval_records or [] if prompt_length(tokenizer, r) < self.config.max_length]
         evaluation = Dataset.from_list([self.to_example(r) for r in fitting]) if fitting else None  # as training does
-        with tempfile.TemporaryDirectory(prefix="evoforge-delta-") as work:
+        with self.workspace(output) as work:
             trainer = self.make_trainer(model, tokenizer, train, evaluation, Path(work), plan)
             trainer.remove_callback(PrinterCallback)
             counter = TokenCounter(trainer.data_collator, tokenizer.pad_token_id)
             trainer.data_collator = counter
-            before = _eval_metrics(trainer) if evaluation is not None else None
+            before = eval_metrics(trainer.evaluate()) if evaluation is not None else None
             counter.real = counter.slots = 0
             per_epoch = -(-len(trainer.get_train_dataloader()) // plan.accumulation)
             steps = max(1, round(per_epoch * self.config.epochs))
@@ -268,10 +268,13 @@ class DeltaTrainer:
                 trainer.train()
             seconds = time.perf_counter() - started
             real, slots = counter.real, counter.slots
-            after = _eval_metrics(trainer) if evaluation is not None else None
+            epochs = epoch_evals(trainer.state.log_history)  # the last one is the trained model's
+            after = epochs[-1] if epochs else eval_metrics(trainer.evaluate()) if evaluation is not None else None
             staging = output.parent / f".{output.name}.tmp"
             shutil.rmtree(staging, ignore_errors=True)
             trainer.model.save_pretrained(staging)
+            if self.whole_model:
+                tokenizer.save_pretrained(staging)
         if output.exists():
             shutil.rmtree(output)
         staging.rename(output)
@@ -291,4 +294,5 @@ class DeltaTrainer:
             "wall_seconds": round(seconds, 2),
             "eval_before": before,
             "eval_after": after,
+            "eval_per_epoch": epochs,
         }

@@ -2,9 +2,10 @@
 
 ``method`` picks what each chunk trains with: ``sft``, ``dpo`` (every chunk must hold chosen/rejected pairs),
 ``auto`` (DPO where the chunk is all pairs, SFT otherwise) or ``both`` (SFT, and DPO too where there are pairs;
-each its own delta). Deltas land in ``out_dir/<chunk>-<method>/`` (``train@all`` in ``out_dir/all-<method>/``, on
-every chunk's own records: a record mixed into other chunks counts once) with ``training.json`` beside them; a delta
-whose inputs hash is unchanged is reused, not retrained.
+each its own delta); ``full`` is no delta method (:mod:`evoforge.training.full` trains one whole model). Deltas
+land in ``out_dir/<chunk>-<method>/`` (``train@all`` in ``out_dir/all-<method>/``, on every chunk's own records: a
+record mixed into other chunks counts once) with ``training.json`` beside them; a delta whose inputs hash is
+unchanged is reused, not retrained.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def methods_for(records: Records, method: str, chunk: str) -> list[str]:
         return ["dpo"] if pairs == len(records) else ["sft"]
     if method == "both":
         return ["sft", "dpo"] if pairs else ["sft"]
+    if method == "full":
+        raise DataError("train.method full trains one whole model (evoforge train); deltas need sft, dpo, auto or both")
     raise DataError(f"unknown training method '{method}' (expected sft, dpo, auto or both)")
 
 
@@ -56,6 +59,11 @@ def make_trainer(method: str, settings: TrainSettings, *, seed: int, device: str
     from evoforge.training.dpo import DPODelta, DPODeltaConfig
 
     return DPODelta(DPODeltaConfig.from_settings(settings, seed=seed, device=device))
+
+
+def every_record(chunks: dict[str, Records]) -> Records:
+    """The records of every chunk, each once (a record mixed into other chunks counts in its own)."""
+    return [r for records in chunks.values() for r in own_records(records)]
 
 
 def read_chunks(chunks_dir: Path) -> dict[str, Records]:
@@ -140,8 +148,7 @@ def plan_deltas(chunks_dir: Path, settings: TrainSettings) -> list[DeltaJob]:
             raise DataError(
                 f"a chunk is named '{ALL_CHUNK}', which train@all uses; rename it or set train.train_all=false"
             )
-        everything = [r for records in chunks.values() for r in own_records(records)]
-        jobs += [DeltaJob(ALL_CHUNK, m) for m in methods_for(everything, settings.method, ALL_CHUNK)]
+        jobs += [DeltaJob(ALL_CHUNK, m) for m in methods_for(every_record(chunks), settings.method, ALL_CHUNK)]
     return jobs
 
 
@@ -159,9 +166,10 @@ def train_planned(
     """Train (or reuse) the delta of ``job`` into ``out_dir/<job.name>``.
 
     ``eval_path`` (the held-out ``eval.jsonl``) adds the delta's held-out metrics before/after training, on the
-    held-out rows of its chunk (all of them for train@all). With ``settings.backend`` ray it trains as one Ray
-    task claiming ``ray_num_cpus`` and ``ray_num_gpus`` (paths must be the same on every node): the same seed and
-    inputs give the same adapter as training here, bit for bit on CPU with the same number of torch threads.
+    held-out rows of its chunk and the rows of no chunk (a validation set; all of them for train@all). With
+    ``settings.backend`` ray it trains as one Ray task claiming ``ray_num_cpus`` and ``ray_num_gpus`` (paths must be
+    the same on every node): the same seed and inputs give the same adapter as training here, bit for bit on CPU with
+    the same number of torch threads.
     """
     if settings.backend == "ray":
         from evoforge.cluster import gpus_per_task, run_task
@@ -173,9 +181,9 @@ def train_planned(
     chunks = read_chunks(chunks_dir)
     held_out = read_records(eval_path) if eval_path and eval_path.is_file() and eval_path.stat().st_size else []
     if job.chunk == ALL_CHUNK:
-        records, evals = [r for rows in chunks.values() for r in own_records(rows)], held_out
+        records, evals = every_record(chunks), held_out
     else:
-        records, evals = chunks[job.chunk], [r for r in held_out if r.get("chunk") == job.chunk]
+        records, evals = chunks[job.chunk], [r for r in held_out if r.get("chunk") in (job.chunk, None)]
     info(f"delta {job.name} on {len(records)} records")
     trainer = make_trainer(job.method, settings, seed=seed, device=device)
     return train_one(trainer, student_path, records, out_dir / job.name, job.chunk, evals)

@@ -1,4 +1,5 @@
-"""Watching a delta train: real and padded token slots of every batch, and the progress bar (loss, tokens/s)."""
+"""Watching a delta train: real and padded token slots of every batch, the progress bar (loss, tokens/s), and the
+held-out metrics (before and after training, and after each epoch)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def progress_callback(handle: Any, counter: TokenCounter, started: float) -> Any
                 handle.note(f"loss {logs['loss']:.3f}  {rate:,.0f} tok/s")
 
     return _Progress()
+
+
+EVAL_KEYS = ("eval_loss", "eval_mean_token_accuracy", "eval_rewards/margins", "eval_rewards/accuracies")
+
+
+def eval_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """Held-out loss (and DPO reward margin/accuracy) of an evaluation's logs, without timing noise."""
+    return {k.removeprefix("eval_"): round(float(v), 5) for k, v in logs.items() if k in EVAL_KEYS}
+
+
+def epoch_evals(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """The evaluations a trainer logged while training (``eval_strategy="epoch"``: one per epoch), with their epoch."""
+    return [{"epoch": round(h["epoch"], 2), **eval_metrics(h)} for h in log_history if "eval_loss" in h]

@@ -50,18 +50,22 @@ class SFTDelta(DeltaTrainer):
             "completion": assistant(record.get("completion", record.get("chosen"))),
         }
 
+    def sft_args(self, work_dir: Path, plan: BatchPlan, evaluation: Any) -> dict[str, Any]:
+        """The ``SFTConfig`` keywords: the shared ones, completion-only loss, packing or length grouping."""
+        return {
+            **self.config.trainer_kwargs(work_dir, plan),
+            "completion_only_loss": True,
+            "packing": self.config.packing,
+            "eval_packing": False,
+            # batches of similar lengths: far less padding when not packing
+            "train_sampling_strategy": "random" if self.config.packing else "group_by_length",
+        }
+
     def make_trainer(
         self, model: Any, tokenizer: Any, train: Any, evaluation: Any, work_dir: Path, plan: BatchPlan
     ) -> Any:
         """A TRL ``SFTTrainer`` with the LoRA config and completion-only loss."""
         from trl import SFTConfig, SFTTrainer
 
-        args = SFTConfig(
-            **self.config.trainer_kwargs(work_dir, plan),
-            completion_only_loss=True,
-            packing=self.config.packing,
-            eval_packing=False,
-            # batches of similar lengths: far less padding when not packing
-            train_sampling_strategy="random" if self.config.packing else "group_by_length",
-        )
+        args = SFTConfig(**self.sft_args(work_dir, plan, evaluation))
         return SFTTrainer(args=args, **self.trainer_inputs(model, tokenizer, train, evaluation))

@@ -19,6 +19,7 @@ from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
 from evoforge.training.examples import fit_lengths
+from evoforge.training.full import FullConfig
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 from evoforge.training.student import load_student
 
@@ -120,20 +121,24 @@ def test_delta_configs_take_every_hyper_parameter_from_the_train_section() -> No
 
     settings = TrainSettings(
         lora_r=3, lora_alpha=5, lora_dropout=0.1, target_modules=["q_proj"], epochs=1.5, learning_rate=1e-3,
-        dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, max_length=64, max_batch_tokens=96, packing=True,
+        dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, gradient_accumulation_steps=4, max_length=64,
+        max_batch_tokens=96, packing=True, full_learning_rate=2e-6,
     )  # fmt: skip
     shared = {"lora_r": 3, "lora_alpha": 5, "lora_dropout": 0.1, "target_modules": ["q_proj"], "epochs": 1.5}
     sft = asdict(SFTDeltaConfig.from_settings(settings, seed=7, device="cpu"))
     dpo = asdict(DPODeltaConfig.from_settings(settings, seed=7, device="cpu"))
-    run = {"max_batch_tokens": 96, "seed": 7, "device": "cpu"}
+    run = {"gradient_accumulation_steps": 4, "max_batch_tokens": 96, "seed": 7, "device": "cpu"}
     assert sft == {**shared, "learning_rate": 1e-3, "batch_size": 2, "max_length": 64, **run, "packing": True}
     assert dpo == {**shared, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64, **run, "beta": 0.2}
+    full = asdict(FullConfig.from_settings(settings, seed=7, device="cpu"))
+    assert full == {**sft, "learning_rate": 2e-6}
     # training.json's config keeps its key order
     order = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "learning_rate", "batch_size"]
-    assert list(sft) == [*order, "max_length", "max_batch_tokens", "seed", "device", "packing"]
+    order += ["gradient_accumulation_steps", "max_length", "max_batch_tokens", "seed", "device"]
+    assert list(sft) == [*order, "packing"] and list(full) == list(sft)
     assert list(dpo)[-1] == "beta"
     # one source of defaults: the delta configs have none of their own
-    assert all(f.default is MISSING for kind in (SFTDeltaConfig, DPODeltaConfig) for f in fields(kind))
+    assert all(f.default is MISSING for kind in (SFTDeltaConfig, DPODeltaConfig, FullConfig) for f in fields(kind))
 
 
 def test_too_long_sequences_are_truncated_dropped_or_refused(micro: Path) -> None:
@@ -153,6 +158,8 @@ def test_a_token_budget_cuts_steps_into_micro_batches_of_a_divisor_of_the_batch(
     assert plan_batches(16, 100, 1599) == BatchPlan(8, 2)
     assert plan_batches(12, 100, 500) == BatchPlan(4, 3)
     assert plan_batches(16, 2000, 524) == BatchPlan(1, 16)  # a row longer than the budget trains alone
+    # train.gradient_accumulation_steps: that many batches of batch_size per step, each cut as before
+    assert plan_batches(16, 100, None, 3) == BatchPlan(16, 3) and plan_batches(16, 100, 1599, 3) == BatchPlan(8, 6)
     # the default: logits of tokens × vocabulary on a CPU, none on a GPU
     assert token_budget(None, 1024, cpu=True) == 16384 and token_budget(None, 32000, cpu=True) == 524
     assert token_budget(None, 32000, cpu=False) is None and token_budget(300, 32000, cpu=False) == 300
@@ -173,3 +180,10 @@ def test_micro_batches_with_accumulation_train_the_same_delta_as_whole_steps(mic
     for key, whole in weights[0].items():
         assert not torch.equal(whole, torch.zeros_like(whole)) or "lora_B" not in key
         torch.testing.assert_close(weights[1][key], whole, rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_accumulation_reaches_the_trainer_and_makes_longer_steps(micro: Path, tmp_path: Path) -> None:
+    delta = _KeepTrainer(_config(SFTDeltaConfig, epochs=1, batch_size=2, gradient_accumulation_steps=2))
+    metrics = delta.train(micro, _sft(WORDS[:8]), tmp_path / "acc", chunk="c")
+    assert delta.trainer.args.gradient_accumulation_steps == 2 and delta.trainer.args.per_device_train_batch_size == 2
+    assert (metrics["micro_batch"], metrics["accumulation"], metrics["steps"]) == (2, 2, 2)  # 8 records, 4 a step
