@@ -13,6 +13,7 @@ import typer
 
 from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options
 from evoforge.config import SHIPPED_CONFIGS, Config
+from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
 
@@ -47,7 +48,6 @@ def _execute(
     """Drive the run's graph (``start``: its input, for a new run) and record how it ended in the manifest."""
     import asyncio
 
-    from evoforge.console import info
     from evoforge.graphs.driver import drive
 
     with run.recording(interrupted_hint=f"resume with: evoforge resume {run.run_id} --runs-dir {run.path.parent}"):
@@ -74,6 +74,26 @@ LoopOpt = Annotated[int | None, typer.Option("--loop", help="Generations (evolve
 CandidateSizeOpt = Annotated[
     int | None, typer.Option("--candidate-size", help="Methods per step (evolve.candidate_size).")
 ]
+EvolLLMOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--evol-llm-config",
+        "--evol_llm_config",
+        help="The evolver's model: a YAML file with one llm.models entry, or the seed's 'key=value ...'.",
+    ),
+]
+OptimLLMOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--optim-llm-config",
+        "--optim_llm_config",
+        help="The analyzer's and optimizer's model: a YAML file with one llm.models entry, or 'key=value ...'.",
+    ),
+]
+IsLocalDataOpt = Annotated[
+    int | None,
+    typer.Option("--is-local-data", min=0, max=1, help="1 = --data-path is a local JSON file (checked)."),
+]
 TestRunOpt = Annotated[
     int | None,
     typer.Option("--test-run", min=0, max=1, help="1 = dataset from 10 seeds (evolve.test_run)."),
@@ -97,7 +117,14 @@ def evolve(
     loop: LoopOpt = None,
     candidate_size: CandidateSizeOpt = None,
     test_run: TestRunOpt = None,
-    save_path: Annotated[str | None, typer.Option(help="Extra output; .json = columns (evolve.save_path).")] = None,
+    save_path: Annotated[
+        str | None,
+        typer.Option(help="Extra output, relative to this directory; .json = columns (evolve.save_path)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --save-path file.")] = False,
+    evol_llm_config: EvolLLMOpt = None,
+    optim_llm_config: OptimLLMOpt = None,
+    is_local_data: IsLocalDataOpt = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
     *,
@@ -105,8 +132,13 @@ def evolve(
 ) -> None:
     """Optimise the evolving method on seed data (Auto Evol-Instruct), then evolve and answer the dataset.
 
-    Takes seed 001's flags too (--data-path, --max-step, --test-run 0/1, ...), each setting its evolve.* key.
+    Takes seed 001's flags too (--data-path, --max-step, --test-run 0/1, --evol-llm-config, ...), each setting its
+    evolve.* key or the roles' model.
     """
+    if is_local_data and not (data and Path(data).expanduser().is_file()):
+        raise ConfigError(f"--is-local-data 1: --data-path {data} is not a file here")
+    if save_path:
+        save_path = str(Path.cwd() / Path(save_path).expanduser())
     fields: dict[str, object] = {
         "data_path": data,
         "instruction_field": instruction_field,
@@ -122,7 +154,12 @@ def evolve(
     }
     overrides = [f"evolve.{key}={value}" for key, value in fields.items() if value is not None]
     cfg = opts.resolve(*overrides, *_approval(auto_approve))
-    _refuse_existing_save_path(cfg.evolve.save_path)
+    models = {"evol": evol_llm_config, "optim": optim_llm_config}
+    if any(models.values()):
+        from evoforge.config.role_models import with_role_models
+
+        cfg = with_role_models(cfg, {prefix: value for prefix, value in models.items() if value})
+    _refuse_existing_save_path(cfg.evolve.save_path, overwrite)
     _execute(opts.start(cfg, "evolve"), _decider(interactive, cfg.run.auto_approve))
 
 
@@ -131,9 +168,14 @@ def _approval(auto_approve: bool | None) -> list[str]:
     return [] if auto_approve is None else [f"run.auto_approve={str(auto_approve).lower()}"]
 
 
-def _refuse_existing_save_path(save_path: str | None) -> None:
-    if save_path and Path(save_path).expanduser().is_absolute() and Path(save_path).expanduser().exists():
-        raise ConfigError(f"evolve.save_path {save_path} exists; refusing to overwrite it (choose another path)")
+def _refuse_existing_save_path(save_path: str | None, overwrite: bool) -> None:
+    """Refuse a save path that holds a file already, unless ``--overwrite`` says to replace it."""
+    path = Path(save_path).expanduser() if save_path else None
+    if path is not None and path.is_absolute() and path.exists():
+        if overwrite:
+            info(f"--overwrite: {path} will be replaced when the run ends")
+            return
+        raise ConfigError(f"evolve.save_path {save_path} exists; give --overwrite to replace it, or another path")
 
 
 def resume(

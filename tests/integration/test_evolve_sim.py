@@ -124,13 +124,15 @@ def test_cli_pauses_for_review_then_resumes_with_an_edited_method(tmp_path: Path
     assert json.loads((runs / "p" / "manifest.json").read_text())["status"] == "completed"
 
 
-def test_the_korean_seeds_command_line_runs_a_test_run(tmp_path: Path) -> None:
+def test_the_korean_seeds_command_line_runs_a_test_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seed 001's flags (``--max-step`` as its script spells it, ``--test-run 1``) on the default skills world:
-    the optimisation splits 8 + 8 seeds (more than 10), the dataset is evolved from 10 seeds only."""
+    the optimisation splits 8 + 8 seeds (more than 10), the dataset is evolved from 10 seeds only; the relative
+    ``--save-path`` lands in the working directory."""
     from typer.testing import CliRunner
 
     from evoforge.cli import app
 
+    monkeypatch.chdir(tmp_path)
     runs = tmp_path / "runs"
     seed_flags = "--train-size 8 --dev-size 8 --batch-size 4 --max-step 1 --loop 1 --candidate-size 2 --test-run 1"
     args = ["-q", "evolve", "--set", "evolve.loop=3", *seed_flags.split(), "--save-path", "out.json", "--seed", "7"]
@@ -141,13 +143,14 @@ def test_the_korean_seeds_command_line_runs_a_test_run(tmp_path: Path) -> None:
     snapshot = load_config(run / "config.yaml")
     expected = {"train_size": 8, "dev_size": 8, "batch_size": 4, "max_steps": 1, "loop": 1, "candidate_size": 2}
     assert {key: getattr(snapshot.evolve, key) for key in expected} == expected  # the flags win over --set
-    assert snapshot.evolve.test_run and snapshot.evolve.save_path == "out.json" and snapshot.run.seed == 7
+    assert snapshot.evolve.test_run and snapshot.evolve.save_path == str(tmp_path / "out.json")
+    assert snapshot.run.seed == 7
     seeds = [json.loads(line) for line in (run / "data" / "seeds.jsonl").read_text().splitlines()]
     rows = [json.loads(line) for line in (run / "evolved.jsonl").read_text().splitlines()]
     assert len(seeds) == snapshot.world.n_seeds > 10
     assert rows and len({row["root"] for row in rows}) <= 10
     assert {row["root"] for row in rows} <= {seed["instruction"] for seed in seeds[:10]}
-    assert json.loads((run / "out.json").read_text())["instruction"] == [row["instruction"] for row in rows]
+    assert json.loads((tmp_path / "out.json").read_text())["instruction"] == [row["instruction"] for row in rows]
 
 
 def test_a_run_that_keeps_no_row_fails_and_says_why(tmp_path: Path) -> None:
