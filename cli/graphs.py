@@ -220,6 +220,10 @@ def run(
     """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
     config = either_config(config_file, opts.config) or SHIPPED_CONFIGS / "quickstart.yaml"
     cfg = opts.resolve(*_approval(auto_approve), config=config)
+    if cfg.train.method == "full":
+        raise ConfigError(
+            "train.method full trains one whole model (evoforge train); a cycle merges deltas (sft, dpo, auto, both)"
+        )
     if cfg.cycle.data_source == "instruct":  # the rounds' instruct settings may come from an airoboros file
         warn_unsupported(cfg)
     _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))

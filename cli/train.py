@@ -1,73 +1,133 @@
-"""``evoforge train``: chunk a dataset and train one LoRA delta per chunk (+ train@all).
+"""``evoforge train``: chunk a dataset and train one LoRA delta per chunk (+ train@all), or fine-tune every weight
+of the student on all of it (``--method full``).
+
+The Data-efficient-training seed's ``run_train.sh`` flags work as written: ``--train_dir`` (a folder of record
+files), ``--valid_dir`` (evaluated after every epoch instead of a held-out split), ``--model_name_or_path``,
+``--batch_size`` and ``--gradient_accumulation`` (each also spelled with dashes). A ``--train-dir`` run fine-tunes
+every weight (``train.method: full``) and chunks by file unless the configuration or a flag says otherwise.
 
 Heavy libraries load inside the commands. On several GPUs run ``accelerate launch -m evoforge.cli train ...``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from evoforge.cli.options import RunOptions, run_options
+from evoforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evoforge.config import Config
+    from evoforge.training.base import DeltaResult
 
 
-def _train(
-    data: Path,
-    model: str | None,
-    chunk_by: str | None,
-    method: str | None,
-    fmt: str | None,
-    opts: RunOptions,
-) -> None:
+@dataclass(frozen=True)
+class Sources:
+    """Where the records come from: ``--data`` (a file, dataset or folder) or ``--train-dir``, and ``--valid-dir``."""
+
+    data: Path | None
+    train_dir: Path | None
+    valid_dir: Path | None
+    fmt: str | None
+
+    @property
+    def train(self) -> Path:
+        """The training data's path; ConfigError unless exactly one of ``--data`` and ``--train-dir`` is given."""
+        if (self.data is None) == (self.train_dir is None):
+            raise ConfigError("give the training data as --data PATH or --train-dir DIR (one of them)")
+        return self.train_dir or self.data  # type: ignore[return-value]
+
+
+FOLDER_DEFAULTS = {"chunk_by": "file", "method": "full"}  # run_train.sh's: one model on every file
+
+
+def _folder_defaults(cfg: Config, sources: Sources) -> Config:
+    """With ``--train-dir`` (run_train.sh's folder of files) ``train.chunk_by`` is ``file`` and ``train.method``
+    ``full`` unless the configuration or a flag sets them."""
+    if sources.train_dir is None:
+        return cfg
+    unset = {k: v for k, v in FOLDER_DEFAULTS.items() if k not in cfg.train.model_fields_set}
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update=unset)})
+
+
+def _print_results(results: list[DeltaResult], summary: list[dict[str, Any]], held: str) -> None:
     from rich.table import Table
 
-    from evoforge.console import console, info
+    from evoforge.console import console
+
+    table = Table("delta", "records", "final loss", held, "tok/s", "seconds")
+    for row in summary:
+        after = row["eval_after"] or {}
+        loss = ", ".join(f"{k} {v:.3f}" for k, v in after.items() if k in ("loss", "rewards/margins"))
+        table.add_row(
+            row["name"], str(row["records"]), str(row["final_loss"]), loss, str(row["tokens_per_s"]),
+            str(row["wall_seconds"]),
+        )  # fmt: skip
+    console.print(table)
+    for result in results:
+        if result.metrics.get("eval_per_epoch"):
+            epochs = Table("epoch", f"{held} loss", title=f"{result.name}: {held} after each epoch")
+            for row in result.metrics["eval_per_epoch"]:
+                epochs.add_row(f"{row['epoch']:g}", f"{row['loss']:.4f}")
+            console.print(epochs)
+
+
+def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None:
+    from evoforge.console import info
     from evoforge.data.chunking import chunk_dataset, write_chunks
-    from evoforge.data.formats import load_records
+    from evoforge.data.folders import load_dataset_path
+    from evoforge.data.records import Example
     from evoforge.offline.student import resolve_student, use_threads
     from evoforge.runs import atomic_write_json
     from evoforge.training.deltas import train_deltas
+    from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR, train_full
 
-    settings = {"student.model": model, "train.chunk_by": chunk_by, "train.method": method}
-    cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value))
-    records = load_records(data, fmt)
+    cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value is not None))
+    cfg = _folder_defaults(cfg, sources)
+    records = load_dataset_path(sources.train, sources.fmt)
+    valid = load_dataset_path(sources.valid_dir, sources.fmt) if sources.valid_dir else None
     split = cfg.train
-    chunks, held_out = chunk_dataset(records, split.chunk_by, split.eval_fraction, cfg.run.seed, split.mix_other_chunks)
+    fraction = 0.0 if valid is not None else split.eval_fraction
+    chunks, held_out = chunk_dataset(records, split.chunk_by, fraction, cfg.run.seed, split.mix_other_chunks)
+    if valid is not None:  # no chunk: every delta is evaluated on all of it
+        held_out = [Example.from_row(row, f"{sources.valid_dir} record {i}") for i, row in enumerate(valid)]
     student = resolve_student(cfg.student.model)
     use_threads(cfg.student)
     run = opts.start(cfg, "train")
+    held = "validation" if valid is not None else "held-out"
     with run.recording():
         write_chunks(run.path, chunks, held_out)
-        run.event("chunked", data=str(data), chunks={k: len(v) for k, v in chunks.items()}, eval=len(held_out))
-        info(f"run {run.run_id}: {len(chunks)} chunks, {len(held_out)} held-out records, student {student}")
-        results = train_deltas(
-            student,
-            run.path / "chunks",
-            run.path / "adapters",
-            cfg.train,
-            eval_path=run.path / "eval.jsonl",
-            seed=cfg.run.seed,
-            device=cfg.student.device,
-        )
+        run.event("chunked", data=str(sources.train), chunks={k: len(v) for k, v in chunks.items()}, eval=len(held_out))
+        info(f"run {run.run_id}: {len(chunks)} chunks, {len(held_out)} {held} records, student {student}")
+        if split.method == "full":
+            results = [train_full(student, run.path, split, seed=cfg.run.seed, device=cfg.student.device)]
+        else:
+            results = train_deltas(
+                student,
+                run.path / "chunks",
+                run.path / "adapters",
+                split,
+                eval_path=run.path / "eval.jsonl",
+                seed=cfg.run.seed,
+                device=cfg.student.device,
+            )
+    keys = ("records", "final_loss", "tokens_per_s", "wall_seconds", "eval_after", "eval_per_epoch")
     summary = [
         {"name": r.name, "method": r.method, "chunk": r.chunk, "adapter": str(r.adapter_path), "reused": r.reused}
-        | {k: r.metrics.get(k) for k in ("records", "final_loss", "tokens_per_s", "wall_seconds", "eval_after")}
+        | {k: r.metrics.get(k) for k in keys}
         for r in results
     ]
     atomic_write_json(run.file("deltas.json"), summary)
     run.finish("completed", student=str(student), deltas=[r.name for r in results])
-    table = Table("delta", "records", "final loss", "held-out", "tok/s", "seconds")
-    for row in summary:
-        after = row["eval_after"] or {}
-        held = ", ".join(f"{k} {v:.3f}" for k, v in after.items() if k in ("loss", "rewards/margins"))
-        table.add_row(
-            row["name"], str(row["records"]), str(row["final_loss"]), held, str(row["tokens_per_s"]),
-            str(row["wall_seconds"]),
-        )  # fmt: skip
-    console.print(table)
-    info(f"adapters in {run.path / 'adapters'}")
+    _print_results(results, summary, held)
+    if split.method == "full":
+        info(f"model in {run.path / MODEL_DIR}, a checkpoint per epoch in {run.path / CHECKPOINTS_DIR}")
+    else:
+        info(f"adapters in {run.path / 'adapters'}")
 
 
 def register(app: typer.Typer) -> None:
@@ -76,15 +136,67 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     @run_options()
     def train(
-        data: Annotated[Path, typer.Option("--data", "-d", help="Dataset file, HF dataset dir or dataset_info.json.")],
-        model: Annotated[str | None, typer.Option("--model", "-m", help="'tiny' or a local HF model dir.")] = None,
+        data: Annotated[
+            Path | None, typer.Option("--data", "-d", help="Dataset file, HF dataset dir, dataset_info.json or folder.")
+        ] = None,
+        train_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--train-dir",
+                "--train_dir",
+                help="A folder of record files, as run_train.sh's: each file a chunk, "
+                "method full, unless train.chunk_by / train.method are set.",
+            ),
+        ] = None,
+        valid_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--valid-dir",
+                "--valid_dir",
+                help="Validation records (file or folder), evaluated after every epoch "
+                "(method full) or before/after each delta, instead of a held-out split.",
+            ),
+        ] = None,
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model", "-m", "--model-name-or-path", "--model_name_or_path", help="'tiny' or a local HF model dir."
+            ),
+        ] = None,
         chunk_by: Annotated[
             str | None, typer.Option("--chunk-by", help="Field, 'file' or 'parts:N' (train.chunk_by).")
         ] = None,
-        method: Annotated[str | None, typer.Option("--method", help="sft | dpo | auto | both (train.method).")] = None,
+        method: Annotated[
+            str | None,
+            typer.Option(
+                "--method",
+                help="sft | dpo | auto | both: LoRA deltas; full: every weight, one model on all the "
+                "chunks, a checkpoint per epoch (train.method).",
+            ),
+        ] = None,
+        batch_size: Annotated[
+            int | None, typer.Option("--batch-size", "--batch_size", min=1, help="Batch size (train.batch_size).")
+        ] = None,
+        accumulation: Annotated[
+            int | None,
+            typer.Option(
+                "--gradient-accumulation",
+                "--gradient_accumulation",
+                min=1,
+                help="Batches per optimiser step (train.gradient_accumulation_steps).",
+            ),
+        ] = None,
+        epochs: Annotated[
+            float | None, typer.Option("--epochs", min=0.01, help="Passes over the data (run_train.sh: 15).")
+        ] = None,
         fmt: Annotated[str | None, typer.Option("--format", help="Record format (default: detected).")] = None,
         *,
         opts: RunOptions,
     ) -> None:
-        """Chunk a dataset, hold out an eval split, and train a LoRA delta per chunk (+ train@all) in a new run."""
-        _train(data, model, chunk_by, method, fmt, opts)
+        """Chunk a dataset, hold out an eval split (or take --valid-dir), and train a LoRA delta per chunk
+        (+ train@all), or with --method full one whole model on every chunk, in a new run."""
+        settings = {
+            "student.model": model, "train.chunk_by": chunk_by, "train.method": method,
+            "train.batch_size": batch_size, "train.gradient_accumulation_steps": accumulation, "train.epochs": epochs,
+        }  # fmt: skip
+        _train(Sources(data, train_dir, valid_dir, fmt), settings, opts)

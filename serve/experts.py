@@ -46,7 +46,14 @@ def check_adapter_dirs(adapters: Mapping[str, Path | str]) -> None:
         if name == BASE_ADAPTER:
             raise ConfigError(f"'{BASE_ADAPTER}' is reserved for the base model; rename that expert")
         if not (Path(path) / "adapter_config.json").is_file():
-            raise ConfigError(f"expert '{name}': {path} is not a PEFT adapter directory (no adapter_config.json)")
+            whole = (
+                "; a whole model (a full fine-tune) is served as --base"
+                if (Path(path) / "config.json").is_file()
+                else ""
+            )
+            raise ConfigError(
+                f"expert '{name}': {path} is not a PEFT adapter directory (no adapter_config.json){whole}"
+            )
 
 
 def parse_pairs(values: Sequence[str], flag: str) -> dict[str, str]:
@@ -118,7 +125,11 @@ def latest_round(run_path: Path) -> int:
         int(p.parent.parent.name) for p in run_path.glob("rounds/*/merge/job.json") if p.parent.parent.name.isdigit()
     ]
     if not done:
-        raise ConfigError(f"run {run_path.name} has no round with a finished merge search (rounds/<n>/merge/job.json)")
+        model = run_path / "model"  # evoforge train --method full
+        full = f"; it is a full fine-tune: serve it with --base {model}" if (model / "config.json").is_file() else ""
+        raise ConfigError(
+            f"run {run_path.name} has no round with a finished merge search (rounds/<n>/merge/job.json){full}"
+        )
     return max(done)
 
 
