@@ -1,6 +1,7 @@
 """The LMoE behind an OpenAI-compatible HTTP API: ``/v1/models``, ``/v1/chat/completions``, ``/v1/completions``.
 
-Each request is routed (``model: auto``) or sent to the expert it names; its completions go to the engine's decoder
+Each request is routed (``model: auto`` or the base model's own name, as airoboros routes it) or sent to the expert
+it names (as its ``model``, or in airoboros' ``expert`` field); its completions go to the engine's decoder
 (PEFT: the batcher's mixed-adapter batch, which it joins at the next step; vLLM: vLLM's running batch). The chosen
 expert is the response's ``model`` and its ``x-expert`` header (several experts, comma-separated, when the prompts
 of one ``/v1/completions`` request went to different ones), and is logged. Streaming answers in server-sent events
@@ -86,7 +87,7 @@ def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None 
         sampling = body.sampling(limits, body.max_completion_tokens)
         turns = [m.text() for m in body.messages]
         users = [t["content"] for t in turns if t["role"] == "user"]
-        [route] = await _route(lmoe, body.model, [users[-1] if users else turns[-1]["content"]])
+        [route] = await _route(lmoe, body, [users[-1] if users else turns[-1]["content"]])
         prompt = lmoe.engine.chat_prompt(with_identity(turns, lmoe.identity))
         return await _answer(request, decoder, "chat", body, [(prompt, route)], sampling, lmoe)
 
@@ -95,7 +96,7 @@ def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None 
         body: CompletionRequest = parse(CompletionRequest, await _read_json(request, limits.max_body_bytes))
         sampling = body.sampling(limits)
         texts = body.prompts(limits)
-        routes = await _route(lmoe, body.model, texts)
+        routes = await _route(lmoe, body, texts)
         prompts = [(lmoe.engine.encode(text), route) for text, route in zip(texts, routes, strict=True)]
         return await _answer(request, decoder, "text", body, prompts, sampling, lmoe)
 
@@ -121,14 +122,13 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {error}") from None
 
 
-async def _route(lmoe: LMoE, model: str, texts: Sequence[str]) -> list[Route]:
+async def _route(lmoe: LMoE, body: ChatRequest | CompletionRequest, texts: Sequence[str]) -> list[Route]:
     try:
-        return await lmoe.route(model, texts)
-    except UnknownModel:
+        return await lmoe.route(body.model, texts, body.expert)
+    except UnknownModel as error:
         served = ", ".join(lmoe.models)
-        raise ApiError(
-            404, f"model '{model}' does not exist; served: {served}", "not_found_error", "model_not_found"
-        ) from None
+        what = f"expert '{body.expert}'" if str(error) == body.expert else f"model '{body.model}'"
+        raise ApiError(404, f"{what} does not exist; served: {served}", "not_found_error", "model_not_found") from None
 
 
 async def _answer(

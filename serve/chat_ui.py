@@ -3,8 +3,10 @@
 It talks to any OpenAI-compatible server — ``evoforge serve lmoe``, the in-process LMoE that ``evoforge chat``
 starts on a loopback port, or ``vllm serve`` — so one code path fronts them all. The picker lists the server's
 models (``auto`` first when served); under each answer the UI shows the expert that wrote it (the response's
-``x-expert`` header, else its ``model``). The identity, when given, is the system prompt of every conversation.
-Needs the ``ui`` extra (gradio).
+``x-expert`` header, else its ``model``), and how many earlier turns were left out when the conversation outgrew
+the model's context (:mod:`evoforge.serve.conversation`). The identity, when given, is the system prompt of every
+conversation; with a :class:`~evoforge.serve.conversation.ChatLog` each conversation is logged to its own JSONL
+file. Needs the ``ui`` extra (gradio).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from evoforge.errors import ConfigError
-from evoforge.serve.identity import with_identity
+from evoforge.serve.conversation import ChatLog, TooLong, answer
 
 ANSWERED_BY = "answered by"
+DROPPED = "earlier turn(s) left out to fit the model's context"
 
 
-def build_chat_ui(base_url: str, api_key: str = "unused", identity: str = "", max_tokens: int = 128) -> Any:
+def build_chat_ui(
+    base_url: str, api_key: str = "unused", identity: str = "", max_tokens: int = 128, log: ChatLog | None = None
+) -> Any:
     """A gradio ``Blocks`` app chatting with the OpenAI-compatible server at ``base_url`` (ending in ``/v1``)."""
     try:
         import gradio as gr
@@ -33,25 +38,27 @@ def build_chat_ui(base_url: str, api_key: str = "unused", identity: str = "", ma
     if not models:
         raise ConfigError(f"{base_url} serves no model")
 
-    def reply(message: str, history: list[dict[str, Any]], model: str) -> tuple[list[dict[str, Any]], str, str]:
+    def reply(
+        message: str, history: list[dict[str, Any]], model: str, conversation: str | None, request: gr.Request
+    ) -> tuple[list[dict[str, Any]], str, str, str | None]:
         turns = [
             {"role": t["role"], "content": _text(t["content"])} for t in history if t["role"] in ("user", "assistant")
         ]
-        turns.append({"role": "user", "content": message})
+        asked = [*history, {"role": "user", "content": message}]
         try:
-            raw = client.chat.completions.with_raw_response.create(
-                model=model,
-                messages=with_identity(turns, identity),
-                max_tokens=max_tokens,
-                temperature=0,
-            )
+            got = answer(client, model, [*turns, {"role": "user", "content": message}], identity=identity,
+                         max_tokens=max_tokens)  # fmt: skip
+        except TooLong:
+            return history, message, "error: this message alone is longer than the model's context", conversation
         except openai.APIError as error:
-            return [*history, {"role": "user", "content": message}], "", f"error: {error}"
-        answer = raw.parse()
-        expert = raw.headers.get("x-expert") or answer.model
-        text = answer.choices[0].message.content or ""
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": text}]
-        return history, "", f"{ANSWERED_BY}: {expert}"
+            return asked, "", f"error: {error}", conversation
+        if log is not None:
+            conversation = conversation or log.new()
+            log.write(conversation, getattr(request.client, "host", "") or "", model, message, got)
+        notice = f"{ANSWERED_BY}: {got.expert}" + (f" · {got.dropped} {DROPPED}" if got.dropped else "")
+        return [*asked, {"role": "assistant", "content": got.text}], "", notice, conversation
+
+    reply.__annotations__["request"] = gr.Request  # gradio passes the request to a parameter typed gr.Request
 
     with gr.Blocks(title="evoforge chat") as app:
         gr.Markdown("## evoforge chat")
@@ -59,9 +66,17 @@ def build_chat_ui(base_url: str, api_key: str = "unused", identity: str = "", ma
         chat = gr.Chatbot(label="conversation", elem_id="conversation", height=420)
         expert = gr.Markdown("", elem_id="answered-by")
         box = gr.Textbox(placeholder="Type a message and press Enter", show_label=False, elem_id="message")
-        box.submit(reply, [box, chat, picker], [chat, box, expert])
-        gr.Button("clear").click(lambda: ([], ""), None, [chat, expert])
+        conversation = gr.State(None)  # this browser session's conversation id in the chat log
+        box.submit(reply, [box, chat, picker, conversation], [chat, box, expert, conversation])
+        gr.Button("clear").click(lambda: ([], "", None), None, [chat, expert, conversation])
     return app
+
+
+def serve_ui(app: Any, host: str, port: int, *, share: bool = False, block: bool = True) -> str | None:
+    """Start ``app`` at http://HOST:PORT, with gradio's public share link when ``share`` (its URL, None when gradio
+    could not create one: gradio says why); ``block=False`` returns once it is up."""
+    app.launch(server_name=host, server_port=port, share=share, quiet=True, prevent_thread_lock=not block)
+    return getattr(app, "share_url", None)
 
 
 def _text(content: Any) -> str:

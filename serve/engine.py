@@ -31,12 +31,19 @@ class LoraEngine(PromptTokens):
         base: a local Hugging Face model directory.
         adapters: expert name → PEFT adapter directory (all loaded now).
         device: ``auto`` (a GPU when visible), ``cpu`` or ``cuda``.
+        trust_remote_code: let the model folder run its own code (the user's opt-in).
     """
 
-    def __init__(self, base: Path | str, adapters: Mapping[str, Path | str] | None = None, device: str = "auto"):
+    def __init__(
+        self,
+        base: Path | str,
+        adapters: Mapping[str, Path | str] | None = None,
+        device: str = "auto",
+        trust_remote_code: bool = False,
+    ):
         from evoforge.training.student import load_student
 
-        self.model, self.tokenizer = load_student(base, device=device)
+        self.model, self.tokenizer = load_student(base, device=device, trust_remote_code=trust_remote_code)
         self.adapters: list[str] = list(adapters or {})
         if adapters:
             self._load(adapters)
@@ -49,10 +56,17 @@ class LoraEngine(PromptTokens):
         from peft import PeftModel
 
         check_adapter_dirs(adapters)
-        (first, first_path), *rest = adapters.items()
-        self.model = PeftModel.from_pretrained(self.model, first_path, adapter_name=first)
-        for name, path in rest:
-            self.model.load_adapter(path, adapter_name=name)
+        for name, path in adapters.items():
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(path, adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name)
+            except (RuntimeError, ValueError, KeyError) as error:  # shapes or module names of another base
+                reason = " ".join(str(error).split())[:300] + "…"
+                raise ConfigError(
+                    f"expert '{name}': the adapter {path} does not fit this base model: {reason}"
+                ) from None
         self.model.eval()
 
     @property

@@ -57,35 +57,50 @@ class RouterSettings:
 class LMoE:
     """Experts over one engine (PEFT's :class:`LoraEngine` or vLLM's), ``router`` for ``auto`` (None: not served)."""
 
-    def __init__(self, engine: Engine, experts: Sequence[Expert], router: Router | None, identity: str = ""):
+    def __init__(
+        self,
+        engine: Engine,
+        experts: Sequence[Expert],
+        router: Router | None,
+        identity: str = "",
+        base_name: str | None = None,
+    ):
         self.engine = engine
         self.experts = {e.name: e for e in experts}
         self.router = router
         self.identity = identity
+        self.base_name = base_name if base_name not in {AUTO, BASE, *self.experts} else None
 
     @property
     def models(self) -> list[str]:
-        """Every servable model name: ``auto`` (when routed), each expert, and ``base``."""
-        return ([AUTO] if self.router is not None else []) + [*self.experts, BASE]
+        """Every servable model name: ``auto`` (when routed), each expert, ``base``, and the base model's own name."""
+        named = [self.base_name] if self.base_name else []
+        return ([AUTO] if self.router is not None else []) + [*self.experts, BASE, *named]
 
     def adapter(self, name: str) -> str:
         """The engine's adapter name for the model ``name`` (``__base__`` for ``base``)."""
-        if name == BASE:
+        if name in (BASE, self.base_name):
             return BASE_ADAPTER
         if name not in self.experts:
             raise UnknownModel(name)
         return name
 
-    async def route(self, model: str, texts: Sequence[str]) -> list[Route]:
-        """Where each text of a request for ``model`` goes: routed for ``auto``, else the named model.
+    async def route(self, model: str, texts: Sequence[str], expert: str | None = None) -> list[Route]:
+        """Where each text of a request for ``model`` goes: ``expert`` when given (airoboros' request field), routed
+        for ``auto`` and for the base model's own name (as airoboros routes it), else the named model.
 
         Raises:
-            UnknownModel: ``model`` is not served.
+            UnknownModel: ``model`` or ``expert`` is not served.
         """
-        if model == AUTO and self.router is not None:
-            routes = await self.router.route(texts)
+        router = self.router if model in (AUTO, self.base_name) else None
+        if router is None:
+            self.adapter(model)  # a served model, else UnknownModel
+        if expert:
+            self.adapter(expert)
+            routes = [Route(expert, "request")] * len(texts)
+        elif router is not None:
+            routes = await router.route(texts)
         else:
-            self.adapter(model)
             routes = [Route(model, "request")] * len(texts)
         for route in routes:
             log.info("routed to %s by %s %s", route.expert, route.router, route.detail)
@@ -102,10 +117,14 @@ def build_lmoe(
     device: str = "auto",
     backend: Backend = "peft",
     engine_args: Mapping[str, Any] | None = None,
+    base_name: str | None = None,
+    trust_remote_code: bool = False,
 ) -> LMoE:
     """Load the base model with every expert's adapter on ``backend`` and build the router ``router`` asks for.
 
-    ``device`` places the PEFT model; ``engine_args`` are more of vLLM's engine arguments (``--vllm-arg``).
+    ``device`` places the PEFT model; ``engine_args`` are more of vLLM's engine arguments (``--vllm-arg``);
+    ``base_name`` is the name a request gives the base model itself (routed like ``auto``, as airoboros does);
+    ``trust_remote_code`` lets a model run the code its folder ships (only when the user asked for it).
     """
     names = [e.name for e in experts]
     reserved = {AUTO, BASE} & set(names)
@@ -117,12 +136,13 @@ def build_lmoe(
     if backend == "vllm":
         from evoforge.serve.vllm_engine import VllmEngine
 
-        engine = VllmEngine(base, adapters, engine_args)
+        remote = {"trust_remote_code": True} if trust_remote_code else {}
+        engine = VllmEngine(base, adapters, {**remote, **(engine_args or {})})
     else:
         if engine_args:
             raise ConfigError("--vllm-arg applies to --backend vllm only")
-        engine = LoraEngine(base, adapters, device=device)
-    return LMoE(engine, experts, _router(settings, experts, gateway), identity)
+        engine = LoraEngine(base, adapters, device=device, trust_remote_code=trust_remote_code)
+    return LMoE(engine, experts, _router(settings, experts, gateway), identity, base_name)
 
 
 def _router(settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None) -> Router | None:

@@ -29,7 +29,8 @@ class Reply:
 
     def _head(self, suffix: str = "") -> dict[str, Any]:
         obj = "chat.completion" if self.kind == "chat" else "text_completion"
-        return {"id": self.object_id, "object": obj + suffix, "created": self.created, "model": self.model}
+        head = {"id": self.object_id, "object": obj + suffix, "created": self.created, "model": self.model}
+        return {**head, "expert": self.model}  # airoboros' field, for its clients
 
     def body(self, rows: list[Row], prompt_tokens: int) -> dict[str, Any]:
         """The whole (non-streamed) response for ``rows``, choice ``i`` being ``rows[i]``."""

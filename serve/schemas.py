@@ -88,6 +88,7 @@ class _Generation(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     seed: int | None = None
+    expert: str | None = None  # airoboros' field: the expert that answers, whatever the model routes to
 
     def sampling(self, limits: Limits, requested: int | None = None) -> Sampling:
         """The per-completion :class:`Sampling`, checked against ``limits`` (ApiError 400 past them)."""

@@ -65,8 +65,9 @@ class VllmEngine(PromptTokens):
         self.slots: dict[str, LoraSlot] = lora_slots(adapters or {})
         self.adapters: list[str] = list(self.slots)
         self.engine_args = dict(engine_args or {})
-        self.tokenizer = AutoTokenizer.from_pretrained(self.base)
-        config = AutoConfig.from_pretrained(self.base)
+        remote = bool(self.engine_args.get("trust_remote_code"))  # vLLM's own argument, also for transformers here
+        self.tokenizer = AutoTokenizer.from_pretrained(self.base, trust_remote_code=remote)
+        config = AutoConfig.from_pretrained(self.base, trust_remote_code=remote)
         self.context = int(self.engine_args.get("max_model_len") or context_length(config, self.tokenizer))
         try:
             generation: Any = GenerationConfig.from_pretrained(self.base)

@@ -37,10 +37,13 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
-def load_student(path: str | Path, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:
+def load_student(
+    path: str | Path, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
+) -> tuple[Any, Any]:
     """Load a student for generation: (model in eval mode, tokenizer padding left).
 
-    ``dtype="auto"`` is float32 on CPU and bfloat16 on GPU.
+    ``dtype="auto"`` is float32 on CPU and bfloat16 on GPU. ``trust_remote_code`` lets a model folder that ships
+    its own code (Baichuan2, …) run it; without it such a folder is a ConfigError saying how to opt in.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -52,11 +55,21 @@ def load_student(path: str | Path, device: str = "auto", dtype: str = "auto") ->
     device = pick_device(device)
     if dtype == "auto":
         dtype = "float32" if device == "cpu" else "bfloat16"
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
+        )
+    except ValueError as error:
+        if trust_remote_code or "trust_remote_code" not in str(error):
+            raise
+        raise ConfigError(
+            f"{path} ships its own model code, which runs only when you trust it: pass --trust-remote-code "
+            "(Python: trust_remote_code=True)"
+        ) from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     model.to(device)
     model.eval()
     return model, tokenizer
