@@ -166,7 +166,7 @@ def _refuse_changed(run: RunDir, wanted: dict[str, object]) -> None:
 
 
 def draw_scores(
-    father_dir: Annotated[Path, typer.Option("--father-dir", help="A run's <id>_generations folder.")],
+    father_dir: Annotated[Path, _opt("father_dir", "A run's <id>_generations folder.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG to write.")] = None,
 ) -> None:
     """Draw the grouped bar chart (BLEU-4, ROUGE-1/2/L per generation) of a Self-Evolution run's predict files."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import DATASETS
 
 from evoforge.config import load_config
 from evoforge.graphs.driver import drive
@@ -151,6 +152,30 @@ def test_the_korean_seeds_command_line_runs_a_test_run(tmp_path: Path, monkeypat
     assert rows and len({row["root"] for row in rows}) <= 10
     assert {row["root"] for row in rows} <= {seed["instruction"] for seed in seeds[:10]}
     assert json.loads((tmp_path / "out.json").read_text())["instruction"] == [row["instruction"] for row in rows]
+
+
+SEED_001_MAIN_SH = """
+    --data-path seed_tasks.jsonl --train-size 20 --dev-size 50 --seed 42 --batch-size 10 --max-step 3 --loop 3
+    --candidate-size 5 --test-run 0 --save-path evolution_result.json
+"""  # main.sh as the seed's README writes it; the data path is a local seed file instead of a hub dataset
+
+
+@pytest.mark.slow
+def test_the_seeds_main_sh_line_writes_evolution_result_json_where_it_ran(tmp_path: Path) -> None:
+    seeds = DATASETS / "self-instruct" / "seed_tasks.jsonl"
+    if not seeds.is_file():
+        pytest.skip(f"no seed file at {seeds}")
+    (tmp_path / "seed_tasks.jsonl").write_bytes(seeds.read_bytes())
+    argv = [EVOFORGE, "-q", "evolve", *SEED_001_MAIN_SH.split()]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "evolution_result.json").read_text())
+    (run,) = (tmp_path / "runs").iterdir()
+    rows = [json.loads(line) for line in (run / "evolved.jsonl").read_text().splitlines()]
+    assert rows and result["instruction"] == [row["instruction"] for row in rows]
+    assert len(result["response"]) == len(result["root"]) == len(rows) and not (run / "evolution_result.json").exists()
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert again.returncode == 2 and "give --overwrite" in " ".join(again.stderr.split())
 
 
 def test_a_run_that_keeps_no_row_fails_and_says_why(tmp_path: Path) -> None:

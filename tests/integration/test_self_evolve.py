@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "self-evolution"
@@ -65,6 +66,70 @@ def test_toy_data_two_rounds_the_second_continued_write_each_generation_and_the_
     skipped = evoforge("self-evolve", *flags, "--mode", "hard", "--start-id", "4", "--end-id", "5", check=False)
     assert skipped.returncode != 0 and "rounds [2, 3]" in " ".join(skipped.stderr.split())
     assert "Traceback" not in skipped.stderr
+
+
+SEED_003_COMMAND = """
+    --start_id 0 --end_id 3 --source_data_file data/toy_data.json --identify test --model_path tiny-reader
+    --eval_data data/toy_eval_data.json --eval_to_path eval_result/qas_train --mode hard --train_epoch 1 --ifd_k 5
+    --batch_size 5 --worker_number 1 --infer_gpu 1 --cuda_device 0 --use_vllm
+"""  # the seed README's Getting Started command; only the model is a local stand-in (and 2 rounds, not 3, for time)
+
+
+@pytest.mark.slow
+def test_the_seeds_getting_started_command_writes_its_generations_where_it_ran(tmp_path: Path) -> None:
+    """Seed 003's command verbatim (run where its data/ is), with --export-merged: predict files per generation in
+    ./eval_result/qas_train/test_generations, the seed's draw_scores.py line, and each round's merged model that
+    answers as base + adapter does."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from evoforge.offline.student import resolve_student
+
+    if not (SHARED / "toy_data.json").is_file():
+        pytest.skip(f"the seed's toy data is not at {SHARED}")
+    (tmp_path / "data").mkdir()
+    for name in ("toy_data.json", "toy_eval_data.json"):
+        (tmp_path / "data" / name).write_bytes((SHARED / name).read_bytes())
+    proc = subprocess.run(
+        [EVOFORGE, "self-evolve", *SEED_003_COMMAND.split(), "--end_id", "2", "--export-merged"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if not torch.cuda.is_available():
+        assert "--use_vllm: no CUDA GPU is visible; generating the Q&A and the evaluation with transformers" in (
+            proc.stdout + proc.stderr
+        )
+    generations = tmp_path / "eval_result" / "qas_train" / "test_generations"
+    assert sorted(p.name for p in generations.iterdir()) == ["generation_0", "generation_1"]
+    for folder in generations.iterdir():
+        assert len((folder / "generated_predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 10
+        assert all(0 <= value <= 100 for value in scores(folder).values())
+    run = tmp_path / "runs" / "test"
+    settings = yaml.safe_load((run / "config.yaml").read_text())["self_evolve"]
+    given = {"end_id": 2, "mode": "hard", "train_epoch": 1.0, "ifd_k": 5, "batch_size": 5, "infer_gpu": 1}
+    assert {key: settings[key] for key in given} == given and settings["cuda_device"] == 0
+    assert settings["eval_to_path"] == str(tmp_path / "eval_result" / "qas_train")
+    drawn = subprocess.run(
+        [EVOFORGE, "-q", "draw-scores", "--father_dir", "./eval_result/qas_train/test_generations"], cwd=tmp_path
+    )
+    assert drawn.returncode == 0 and (generations / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    base = resolve_student("tiny-reader")
+    ids = torch.tensor([[5, 17, 42, 9, 3]])
+    for i in range(2):
+        rounds = run / "rounds" / str(i)
+        merged = AutoModelForCausalLM.from_pretrained(rounds / "merged")
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), rounds / "adapter")
+        with torch.no_grad(), adapted.disable_adapter():
+            plain = adapted(ids).logits
+        with torch.no_grad():
+            logits = merged(ids).logits
+            assert torch.allclose(logits, adapted(ids).logits, atol=1e-4)
+        assert not torch.allclose(logits, plain, atol=1e-4)  # the round's training is in it
 
 
 @pytest.mark.slow
