@@ -24,7 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 BaseOpt = Annotated[
     str | None,
     typer.Option(
-        "--base", "--base-model", help="Base model: a folder, a Hugging Face hub id, or 'tiny' (the offline student)."
+        "--base",
+        "--base-model",
+        "--model_name_or_path",
+        help="Base model: a folder, a Hugging Face hub id, or 'tiny' (the offline student).",
     ),
 ]
 LmoeOpt = Annotated[
@@ -132,6 +135,7 @@ class ModelSource:
         from evoforge.cli.options import resolve_config
         from evoforge.console import info
         from evoforge.serve.experts import parse_pairs
+        from evoforge.serve.function_router import FUNCTION
         from evoforge.serve.lmoe import RouterSettings, build_lmoe
         from evoforge.serve.loading import model_name, resolve_experts, router_gateway
         from evoforge.serve.vllm_args import parse_engine_args
@@ -154,7 +158,8 @@ class ModelSource:
         )
         kind = "agent" if self.agent_router else self.router
         settings = RouterSettings(kind=kind, k=self.router_k, max_samples=self.max_samples)
-        gateway = router_gateway(cfg.llm, settings.role) if kind == "agent" else None
+        own_router = any(e.name == FUNCTION for e in experts)  # airoboros: the package's function adapter routes
+        gateway = router_gateway(cfg.llm, settings.role) if kind == "agent" and not own_router else None
         names = ", ".join(e.name for e in experts) or "-"
         info(f"loading {base_dir} with {len(experts)} expert(s) on {self.backend}: {names}")
         return build_lmoe(

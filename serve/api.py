@@ -44,7 +44,7 @@ def create_app(lmoe: LMoE, *, limits: Limits | None = None, api_key: str | None 
     ``max_batch`` bounds the completions decoded together (1 = one at a time). The engine starts decoding now.
     """
     limits = limits or Limits()
-    decoder = lmoe.engine.start(max_batch)
+    decoder = lmoe.start(max_batch)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

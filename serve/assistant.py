@@ -31,12 +31,15 @@ class Assistant:
     """A model (+ LoRA experts) answering conversations in batches, greedy by default.
 
     Args:
-        model_or_run: a Hugging Face model directory, ``tiny`` (the offline student), or the id of a cycle run in
-            ``runs_dir`` (its round ``round_n``, default the latest: deltas, train@all and the best merge).
+        model_or_run: a Hugging Face model directory, a hub id (``org/name``: from the hub cache, downloaded first
+            when the hub can be reached), ``tiny`` (the offline student), or the id of a cycle run in ``runs_dir``
+            (its round ``round_n``, default the latest: deltas, train@all and the best merge).
         adapters: LoRA adapter directories: one, several (named after their folders), or ``{name: dir}``.
         identity_file: the identity file; its first line becomes every conversation's system prompt (when the
             file exists). The default is the seed's ``./model_identity.txt``; None: no identity.
         max_new_tokens: the default answer length; ``max_batch``: conversations decoded together.
+        trust_remote_code: let a model that ships its own code (Baichuan2, …) run it; off unless you opt in (the
+            seed always passed True).
 
     A context may name its ``expert``; without one it goes to ``auto`` (routed by the experts' training
     instructions) when the experts have some, to the only adapter when there is one, else to the base model.
@@ -53,6 +56,7 @@ class Assistant:
         device: str = "auto",
         max_new_tokens: int = 256,
         max_batch: int = 16,
+        trust_remote_code: bool = False,
     ) -> None:
         named = _named(adapters)
         if looks_like_run(str(model_or_run), runs_dir) and not named:
@@ -60,7 +64,14 @@ class Assistant:
         else:
             base, experts = resolve_experts(base=str(model_or_run), adapters=named)
         identity = read_identity(identity_file) if identity_file is not None and identity_file.is_file() else ""
-        self.lmoe: LMoE = build_lmoe(base, experts, router=RouterSettings(), identity=identity, device=device)
+        self.lmoe: LMoE = build_lmoe(
+            base,
+            experts,
+            router=RouterSettings(),
+            identity=identity,
+            device=device,
+            trust_remote_code=trust_remote_code,
+        )
         assert isinstance(self.lmoe.engine, LoraEngine)  # the PEFT backend: batches are decoded in this thread
         self.engine: LoraEngine = self.lmoe.engine
         self.default_expert = _default(self.lmoe, experts)

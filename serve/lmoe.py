@@ -9,6 +9,7 @@ serves a model name, whichever backend decodes. The HTTP server (:mod:`evoforge.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
-from evoforge.serve.backend import Engine
-from evoforge.serve.decoding import BASE_ADAPTER
+from evoforge.serve.backend import Decoder, Engine
+from evoforge.serve.decoding import BASE_ADAPTER, Row
 from evoforge.serve.engine import LoraEngine
 from evoforge.serve.experts import AUTO, BASE, Expert
+from evoforge.serve.function_router import FUNCTION, FunctionRouter
 from evoforge.serve.routing import AgentRouter, EmbeddingRouter, Route, Router
 
 if TYPE_CHECKING:
@@ -40,7 +42,8 @@ class RouterSettings:
 
     Attributes:
         kind: ``embedding`` (faiss over the experts' training instructions), ``agent`` (an LLM reads their
-            descriptions, the embedding router as its fallback when experts have instructions) or ``none``.
+            descriptions, the embedding router as its fallback when experts have instructions; with a ``function``
+            expert, as in airoboros' LMoE packages, that adapter is the LLM) or ``none``.
         k: nearest instructions averaged per expert (airoboros' ``router_k``).
         max_samples: instructions indexed per expert at most (airoboros' ``router_max_samples``).
         role: the gateway role of the agent router.
@@ -70,6 +73,21 @@ class LMoE:
         self.router = router
         self.identity = identity
         self.base_name = base_name if base_name not in {AUTO, BASE, *self.experts} else None
+        self.decoder: Decoder | None = None
+
+    def start(self, max_batch: int) -> Decoder:
+        """Start the engine's decoder (the HTTP server's): at most ``max_batch`` completions decoded together."""
+        self.decoder = self.engine.start(max_batch)
+        return self.decoder
+
+    async def complete(self, row: Row) -> Row:
+        """Decode ``row`` to its end: through the running decoder, else here (the Assistant's PEFT engine)."""
+        if self.decoder is not None:
+            return await self.decoder.submit(row).result()
+        if not isinstance(self.engine, LoraEngine):
+            raise ConfigError("this engine decodes only once started (LMoE.start)")
+        await asyncio.to_thread(self.engine.run, [row])
+        return row
 
     @property
     def models(self) -> list[str]:
@@ -142,10 +160,14 @@ def build_lmoe(
         if engine_args:
             raise ConfigError("--vllm-arg applies to --backend vllm only")
         engine = LoraEngine(base, adapters, device=device, trust_remote_code=trust_remote_code)
-    return LMoE(engine, experts, _router(settings, experts, gateway), identity, base_name)
+    lmoe = LMoE(engine, experts, None, identity, base_name)
+    lmoe.router = _router(settings, experts, gateway, lmoe)
+    return lmoe
 
 
-def _router(settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None) -> Router | None:
+def _router(
+    settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None, lmoe: LMoE
+) -> Router | None:
     routable = [e for e in experts if e.routable]
     embedding = (
         EmbeddingRouter(
@@ -154,6 +176,9 @@ def _router(settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGat
         if routable and settings.kind != "none"
         else None
     )
+    if settings.kind == "agent" and FUNCTION in lmoe.experts and embedding is not None:
+        descriptions = {e.name: e.description for e in routable}
+        return FunctionRouter(lmoe.complete, lmoe.engine.encode, descriptions, embedding)
     if settings.kind == "agent":
         if gateway is None:
             raise ConfigError("the agent router needs an LLM gateway (the llm settings of --config)")

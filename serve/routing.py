@@ -81,7 +81,9 @@ class EmbeddingRouter:
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Unit-length float32 embeddings of ``texts``, one row each."""
-        vectors = self.embedder.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self.embedder.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return vectors.astype("float32")
 
     def distances(self, texts: Sequence[str]) -> list[dict[str, float]]:

@@ -17,10 +17,18 @@ def evoforge(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_both_commands_take_the_same_model_options() -> None:
-    shared = ("--base", "--expert", "--run", "--round", "--router-k", "--backend", "--vllm-arg", "--threads")
-    for command in (("serve", "lmoe"), ("chat",)):
+    shared = ("--base", "--base-model", "--lmoe", "--expert", "--run", "--round", "--router-k", "--agent-router",
+              "--backend", "--vllm-arg", "--threads", "--trust-remote-code", "--identity", "--no-identity")  # fmt: skip
+    for command, own in ((("serve", "lmoe"), ()), (("chat",), ("--share", "--log-dir"))):
         out = evoforge(*command, "--help")
-        assert out.returncode == 0 and all(option in out.stdout for option in shared), out.stdout
+        assert out.returncode == 0 and all(option in out.stdout for option in shared + own), out.stdout
+
+
+def test_a_bad_lmoe_package_is_refused_naming_its_path(tmp_path: Path) -> None:
+    (tmp_path / "lmoe" / "adapters" / "code").mkdir(parents=True)
+    out = evoforge("serve", "lmoe", "--base-model", "tiny", "--lmoe", str(tmp_path / "lmoe"))
+    text = " ".join((out.stderr + out.stdout).split())
+    assert out.returncode == 2 and f"no routing_data/ folder at {tmp_path / 'lmoe' / 'routing_data'}" in text
 
 
 def test_a_url_and_a_local_model_at_once_is_refused() -> None:
