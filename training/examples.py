@@ -55,3 +55,15 @@ def fit_lengths(
             "(raise train.max_length or shorten the prompts)"
         )
     return kept, truncated, len(records) - len(kept), longest_sequence
+
+
+def every_answer(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A conversation as one record per assistant answer, each after the turns before it (the last answer is the
+    record itself): training on them all puts the loss on every answer, as run_train.sh does, not only the last."""
+    history = record.get("history", [])
+    earlier = [
+        {**record, "history": history[: i - 1], "prompt": history[i - 1]["content"], "completion": turn["content"]}
+        for i, turn in enumerate(history)
+        if turn["role"] == "assistant" and i and history[i - 1]["role"] == "user"
+    ]
+    return [*earlier, record]

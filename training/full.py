@@ -4,7 +4,8 @@ all the files of its ``--train_dir``.
 
 Chunking still cuts the run's records (``train.chunk_by``; ``evoforge train --train-dir`` chunks by file) and, when
 no validation set is given, holds out ``train.eval_fraction`` of each chunk; the model trains on all the chunks at
-once. It is evaluated on the held-out or validation rows after every epoch and checkpointed after every epoch
+once, with the loss on every assistant answer of a conversation (one example per answer, after the turns before
+it), as run_train.sh's. It is evaluated on the held-out or validation rows and checkpointed after every epoch
 (``<run>/checkpoints/checkpoint-<step>``: the model and tokenizer, no optimiser state); the final model, with its
 tokenizer and ``training.json``, is a Hugging Face model folder in ``<run>/model``. The learning rate is
 ``train.full_learning_rate`` (1e-5, run_train.sh's) with its AdamW weight decay 0.1 and beta2 0.95; the schedule
@@ -26,6 +27,7 @@ from evoforge.data.io import read_jsonl
 from evoforge.training.base import DeltaResult
 from evoforge.training.batches import BatchPlan
 from evoforge.training.deltas import ALL_CHUNK, every_record, read_chunks, train_one
+from evoforge.training.examples import every_answer
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 
 if TYPE_CHECKING:
@@ -73,17 +75,19 @@ class FullSFT(SFTDelta):
 
 
 def train_full(student: Path, run_path: Path, settings: TrainSettings, *, seed: int, device: str) -> DeltaResult:
-    """Fine-tune every weight of ``student`` on all of ``run_path/chunks`` (each record once), evaluated on
-    ``run_path/eval.jsonl`` after each epoch; the model lands in ``run_path/model``, the per-epoch checkpoints in
-    ``run_path/checkpoints``."""
+    """Fine-tune every weight of ``student`` on every answer of ``run_path/chunks`` (each record once, a
+    conversation's earlier answers too), evaluated on those of ``run_path/eval.jsonl`` after each epoch; the model
+    lands in ``run_path/model``, the per-epoch checkpoints in ``run_path/checkpoints``."""
     chunks = read_chunks(run_path / "chunks")
     eval_path = run_path / "eval.jsonl"
-    held_out = read_jsonl(eval_path) if eval_path.is_file() else []
-    records = every_record(chunks)
+    held_out = [r for row in (read_jsonl(eval_path) if eval_path.is_file() else []) for r in every_answer(row)]
+    conversations = every_record(chunks)
+    records = [r for record in conversations for r in every_answer(record)]
     config = FullConfig.from_settings(settings, seed=seed, device=device)
     info(
-        f"full fine-tune of every weight on {len(records)} records ({len(chunks)} chunks), {config.epochs:g} epochs "
-        f"at learning rate {config.learning_rate:g}, {len(held_out)} evaluation records"
+        f"full fine-tune of every weight on {len(conversations)} records ({len(records)} answers, {len(chunks)} "
+        f"chunks), {config.epochs:g} epochs at learning rate {config.learning_rate:g}, {len(held_out)} evaluation "
+        "answers"
     )
     trainer = FullSFT(config, run_path / CHECKPOINTS_DIR)
     return train_one(trainer, student, records, run_path / MODEL_DIR, ALL_CHUNK, held_out)

@@ -65,6 +65,7 @@ def _seed_folders(root: Path) -> tuple[Path, Path]:
 
     def lines(items: list[str]) -> str:
         turns = [[{"role": "user", "content": f"Repeat {w}"}, {"role": "assistant", "content": w}] for w in items]
+        turns[0] += [{"role": "user", "content": "Backwards?"}, {"role": "assistant", "content": items[0][::-1]}]
         return "".join(json.dumps({"messages": t}, ensure_ascii=False) + "\n" for t in turns)
 
     train, valid = root / "data" / "curated" / "full", root / "data" / "curated" / "valid"
@@ -125,14 +126,15 @@ def test_run_train_sh_flags_as_written_fine_tune_every_weight(tmp_path: Path, mo
     result = CliRunner().invoke(app, ["train", *(arg.strip('"') for arg in command.split())])
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "runs").iterdir()
-    assert "full fine-tune of every weight on 12 records (2 chunks), 2 epochs" in result.output
+    assert "full fine-tune of every weight on 12 records (14 answers, 2 chunks), 2 epochs" in result.output
+    assert "4 evaluation answers" in result.output  # a conversation's every answer, as run_train.sh trains
     assert "validation loss" in result.output
     summary = json.loads((run / "deltas.json").read_text())
     assert [(d["name"], d["method"]) for d in summary] == [("model", "full")]
     per_epoch = summary[0]["eval_per_epoch"]
     assert [e["epoch"] for e in per_epoch] == [1.0, 2.0] and all(e["loss"] > 0 for e in per_epoch)
     checkpoints = sorted((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    assert [p.name for p in checkpoints] == ["checkpoint-2", "checkpoint-4"]  # 12 records, 8 a step, 2 epochs
+    assert [p.name for p in checkpoints] == ["checkpoint-2", "checkpoint-4"]  # 14 answers, 8 a step, 2 epochs
     assert all((p / "model.safetensors").is_file() and (p / "tokenizer.json").is_file() for p in checkpoints)
 
     tuned = AutoModelForCausalLM.from_pretrained(run / "model")

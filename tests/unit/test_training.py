@@ -18,7 +18,7 @@ from evoforge.training.base import DeltaConfig
 from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
-from evoforge.training.examples import fit_lengths
+from evoforge.training.examples import every_answer, fit_lengths
 from evoforge.training.full import FullConfig
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 from evoforge.training.student import load_student
@@ -187,3 +187,11 @@ def test_gradient_accumulation_reaches_the_trainer_and_makes_longer_steps(micro:
     metrics = delta.train(micro, _sft(WORDS[:8]), tmp_path / "acc", chunk="c")
     assert delta.trainer.args.gradient_accumulation_steps == 2 and delta.trainer.args.per_device_train_batch_size == 2
     assert (metrics["micro_batch"], metrics["accumulation"], metrics["steps"]) == (2, 2, 2)  # 8 records, 4 a step
+
+
+def test_a_conversation_is_one_record_per_answer_for_a_full_fine_tune() -> None:
+    turns = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "a1"}]
+    record = {"system": "s", "history": turns, "prompt": "q2", "completion": "a2", "source_file": "f"}
+    first, last = every_answer(record)
+    assert first == {"system": "s", "history": [], "prompt": "q1", "completion": "a1", "source_file": "f"}
+    assert last is record and every_answer({"prompt": "q", "completion": "a"}) == [{"prompt": "q", "completion": "a"}]
