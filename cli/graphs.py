@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options
+from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options, seed_spellings
 from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
@@ -78,7 +78,6 @@ EvolLLMOpt = Annotated[
     str | None,
     typer.Option(
         "--evol-llm-config",
-        "--evol_llm_config",
         help="The evolver's model: a YAML file with one llm.models entry, or the seed's 'key=value ...'.",
     ),
 ]
@@ -86,7 +85,6 @@ OptimLLMOpt = Annotated[
     str | None,
     typer.Option(
         "--optim-llm-config",
-        "--optim_llm_config",
         help="The analyzer's and optimizer's model: a YAML file with one llm.models entry, or 'key=value ...'.",
     ),
 ]
@@ -101,6 +99,7 @@ TestRunOpt = Annotated[
 
 
 @run_options()
+@seed_spellings("evol_llm_config", "optim_llm_config")
 def evolve(
     data: Annotated[
         str | None,

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import typer
 
@@ -120,6 +120,46 @@ def run_options() -> Callable[[F], F]:
 
         wrapper.__signature__ = signature.replace(parameters=[*own, *tail])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *tail]}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def seed_spellings(*names: str) -> Callable[[F], F]:
+    """Let a seed's underscore flags (``--start_id``) stand for a command's dashed options (``--start-id``): each
+    parameter in ``names`` gets a twin option under ``--<name>``, hidden from ``--help``, whose value is used when
+    given. The parameters are ``Annotated[T, typer.Option(...)]``; a required one is required in either spelling."""
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        params = dict(signature.parameters)
+        required = [name for name in names if params[name].default is inspect.Parameter.empty]
+        for name in required:
+            params[name] = params[name].replace(default=None)
+        twins = [
+            inspect.Parameter(
+                f"{name}__seed",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=params[name].default,
+                annotation=Annotated[get_args(params[name].annotation)[0], typer.Option(f"--{name}", hidden=True)],
+            )
+            for name in names
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for name in names:
+                twin = kwargs.pop(f"{name}__seed", params[name].default)
+                if twin != params[name].default:
+                    kwargs[name] = twin
+                if name in required and kwargs.get(name) is None:
+                    raise ConfigError(f"missing option --{name.replace('_', '-')}")
+            return command(*args, **kwargs)
+
+        head = [p for p in params.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        tail = [p for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        wrapper.__signature__ = signature.replace(parameters=[*head, *twins, *tail])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*head, *twins, *tail]}
         return wrapper  # type: ignore[return-value]
 
     return decorate

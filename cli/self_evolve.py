@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute
-from evoforge.cli.options import RunOptions, run_options
+from evoforge.cli.options import RunOptions, run_options, seed_spellings
 from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
@@ -19,35 +19,53 @@ from evoforge.selfevolve.devices import device_plan
 DEFAULT_CONFIG = SHIPPED_CONFIGS / "self-evolve.yaml"
 
 
-def _opt(name: str, help: str) -> Any:
-    """An option spelt ``--name-with-dashes`` that also takes the seed's ``--name_with_underscores``."""
-    dashed = f"--{name.replace('_', '-')}"
-    return typer.Option(dashed, f"--{name}", help=help) if "_" in name else typer.Option(dashed, help=help)
+SEED_FLAGS = (
+    "start_id",
+    "end_id",
+    "source_data_file",
+    "model_path",
+    "eval_data",
+    "eval_to_path",
+    "train_epoch",
+    "ifd_k",
+    "batch_size",
+    "worker_number",
+    "infer_gpu",
+    "cuda_device",
+    "use_vllm",
+)
+"""The seed's flags with an underscore, taken as they are."""
 
 
 @run_options()
+@seed_spellings(*SEED_FLAGS)
 def self_evolve(
-    start_id: Annotated[int | None, _opt("start_id", "First round; > 0 continues --identify.")] = None,
-    end_id: Annotated[int | None, _opt("end_id", "Rounds run: start-id .. end-id - 1.")] = None,
+    start_id: Annotated[int | None, typer.Option("--start-id", help="First round; > 0 continues --identify.")] = None,
+    end_id: Annotated[int | None, typer.Option("--end-id", help="Rounds run: start-id .. end-id - 1.")] = None,
     source_data_file: Annotated[
-        str | None, _opt("source_data_file", "Fragments: a JSON list of {instruction}.")
+        str | None, typer.Option("--source-data-file", help="Fragments: a JSON list of {instruction}.")
     ] = None,
-    identify: Annotated[str | None, _opt("identify", "The run id (the seed's identify).")] = None,
-    model_path: Annotated[str | None, _opt("model_path", "Base model directory or tiny-reader.")] = None,
+    identify: Annotated[str | None, typer.Option("--identify", help="The run id (the seed's identify).")] = None,
+    model_path: Annotated[str | None, typer.Option("--model-path", help="Base model directory or tiny-reader.")] = None,
     eval_data: Annotated[
-        str | None, _opt("eval_data", "Closed-book eval: a JSON list of {instruction, input, output}.")
+        str | None, typer.Option("--eval-data", help="Closed-book eval: a JSON list of {instruction, input, output}.")
     ] = None,
     eval_to_path: Annotated[
-        str | None, _opt("eval_to_path", "Root of the predict files (relative: to this directory, as the seed).")
+        str | None,
+        typer.Option("--eval-to-path", help="Root of the predict files (relative: to this directory, as the seed)."),
     ] = None,
-    mode: Annotated[str | None, _opt("mode", "Replay by IFD: random, easy, even, hard, all.")] = None,
-    train_epoch: Annotated[float | None, _opt("train_epoch", "Epochs per round.")] = None,
-    ifd_k: Annotated[int | None, _opt("ifd_k", "Earlier Q&A replayed per round.")] = None,
-    batch_size: Annotated[int | None, _opt("batch_size", "Fragments per writer call.")] = None,
-    worker_number: Annotated[int | None, _opt("worker_number", "Concurrent generation calls.")] = None,
-    infer_gpu: Annotated[int | None, _opt("infer_gpu", "GPUs vLLM generates on (tensor parallel size).")] = None,
-    cuda_device: Annotated[int | None, _opt("cuda_device", "The GPU id training uses (CUDA_VISIBLE_DEVICES).")] = None,
-    use_vllm: Annotated[bool, _opt("use_vllm", "Generate with vLLM (the vllm extra, a GPU).")] = False,
+    mode: Annotated[str | None, typer.Option("--mode", help="Replay by IFD: random, easy, even, hard, all.")] = None,
+    train_epoch: Annotated[float | None, typer.Option("--train-epoch", help="Epochs per round.")] = None,
+    ifd_k: Annotated[int | None, typer.Option("--ifd-k", help="Earlier Q&A replayed per round.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Fragments per writer call.")] = None,
+    worker_number: Annotated[int | None, typer.Option("--worker-number", help="Concurrent generation calls.")] = None,
+    infer_gpu: Annotated[
+        int | None, typer.Option("--infer-gpu", help="GPUs vLLM generates on (tensor parallel size).")
+    ] = None,
+    cuda_device: Annotated[
+        int | None, typer.Option("--cuda-device", help="The GPU id training uses (CUDA_VISIBLE_DEVICES).")
+    ] = None,
+    use_vllm: Annotated[bool, typer.Option("--use-vllm", help="Generate with vLLM (the vllm extra, a GPU).")] = False,
     export_merged: Annotated[
         bool, typer.Option("--export-merged", help="Save each round's merged model in rounds/<i>/merged.")
     ] = False,
@@ -165,8 +183,9 @@ def _refuse_changed(run: RunDir, wanted: dict[str, object]) -> None:
         )
 
 
+@seed_spellings("father_dir")
 def draw_scores(
-    father_dir: Annotated[Path, _opt("father_dir", "A run's <id>_generations folder.")],
+    father_dir: Annotated[Path, typer.Option("--father-dir", help="A run's <id>_generations folder.")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="PNG to write.")] = None,
 ) -> None:
     """Draw the grouped bar chart (BLEU-4, ROUGE-1/2/L per generation) of a Self-Evolution run's predict files."""

@@ -107,6 +107,8 @@ def test_overwrite_leaves_a_run_of_another_command(tmp_path: Path) -> None:
 def test_the_seeds_underscore_flags_reach_the_config(tmp_path: Path) -> None:
     proc = seed_003(tmp_path, "--mode", "sideways")
     assert proc.returncode == 2 and "self_evolve.mode" in proc.stderr and "No such option" not in proc.stderr
+    shown = evoforge("self-evolve", "--help", cwd=tmp_path).stdout
+    assert "--start-id" in shown and "--cuda-device" in shown and "--start_id" not in shown  # the twins are hidden
 
 
 def test_an_existing_save_path_in_the_working_directory_is_refused_naming_overwrite(tmp_path: Path) -> None:
