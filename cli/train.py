@@ -190,6 +190,9 @@ def register(app: typer.Typer) -> None:
             float | None, typer.Option("--epochs", min=0.01, help="Passes over the data (run_train.sh: 15).")
         ] = None,
         fmt: Annotated[str | None, typer.Option("--format", help="Record format (default: detected).")] = None,
+        remote_code: Annotated[
+            bool, typer.Option("--trust-remote-code", help="Let the model run the code it ships (Baichuan2, …).")
+        ] = False,
         *,
         opts: RunOptions,
     ) -> None:
@@ -198,5 +201,6 @@ def register(app: typer.Typer) -> None:
         settings = {
             "student.model": model, "train.chunk_by": chunk_by, "train.method": method,
             "train.batch_size": batch_size, "train.gradient_accumulation_steps": accumulation, "train.epochs": epochs,
+            "train.trust_remote_code": remote_code or None,
         }  # fmt: skip
         _train(Sources(data, train_dir, valid_dir, fmt), settings, opts)

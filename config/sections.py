@@ -185,6 +185,9 @@ class TrainSettings(Section):
     full_learning_rate: float = Field(
         1e-5, gt=0, description="method full: peak learning rate of every weight (run_train.sh's), same schedule."
     )
+    trust_remote_code: bool = Field(
+        False, description="Let the student's folder run the code it ships while training (Baichuan2, ...); opt-in."
+    )
     max_batch_tokens: int | None = Field(
         None,
         gt=0,

@@ -13,14 +13,12 @@ bf16 autocast) with gradient checkpointing (several GPUs: ``accelerate launch -m
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from evoforge.errors import DataError
+from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_json
 from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.examples import fit_lengths, prompt_length
@@ -38,8 +36,8 @@ class DeltaConfig:
 
     The hyper-parameters have no defaults here: each comes from a ``train`` setting, documented with its default
     once, on :class:`evoforge.config.TrainSettings`. ``lora_r``, ``lora_alpha``, ``lora_dropout``,
-    ``target_modules``, ``epochs``, ``batch_size``, ``gradient_accumulation_steps``, ``max_length`` and
-    ``max_batch_tokens`` are the settings of the same name;
+    ``target_modules``, ``epochs``, ``batch_size``, ``gradient_accumulation_steps``, ``max_length``,
+    ``max_batch_tokens`` and ``trust_remote_code`` are the settings of the same name;
     ``learning_rate`` and the method's own fields are mapped by the subclass (``SFTDeltaConfig``,
     ``DPODeltaConfig``). The run fields:
 
@@ -58,6 +56,7 @@ class DeltaConfig:
     gradient_accumulation_steps: int
     max_length: int
     max_batch_tokens: int | None
+    trust_remote_code: bool
     seed: int
     device: str
 
@@ -79,6 +78,7 @@ class DeltaConfig:
             "gradient_accumulation_steps",
             "max_length",
             "max_batch_tokens",
+            "trust_remote_code",
         )
         return {name: getattr(settings, name) for name in names}
 
@@ -120,35 +120,6 @@ class DeltaConfig:
             "activation_checkpointing": not cpu,
             "dataloader_num_workers": 0,
         }
-
-
-def inputs_hash(
-    records: list[dict[str, Any]], config: Any, base: Path, method: str, continues: str | None = None
-) -> str:
-    """Hash of what determines a delta: its data, its config, the base model's weights/config, the method, and the
-    inputs hash of the adapter it continues (``continues``; a delta that starts fresh hashes as it always did)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(records, sort_keys=True, ensure_ascii=False, default=str).encode())
-    cfg = {k: v for k, v in asdict(config).items() if k != "device"}
-    what: dict[str, Any] = {"config": cfg, "method": method} | ({"continues": continues} if continues else {})
-    digest.update(json.dumps(what, sort_keys=True, default=str).encode())
-    for name in ("config.json", "model.safetensors", "model.safetensors.index.json"):
-        path = base / name
-        if path.is_file():
-            stat = path.stat()
-            digest.update(f"{name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    return digest.hexdigest()[:20]
-
-
-def is_current(output: Path, data_hash: str) -> bool:
-    """Whether ``output`` already holds a delta trained from exactly these inputs."""
-    meta = output / TRAINING_FILE
-    if not (meta.is_file() and (output / "adapter_config.json").is_file()):
-        return False
-    try:
-        return bool(json.loads(meta.read_text(encoding="utf-8")).get("inputs_hash") == data_hash)
-    except json.JSONDecodeError:
-        return False
 
 
 @dataclass
@@ -204,6 +175,25 @@ class DeltaTrainer:
 
         return tempfile.TemporaryDirectory(prefix="evoforge-delta-")
 
+    def load(self, base: Path, dtype: Any) -> tuple[Any, Any]:
+        """The tokenizer (EOS pads when it has no pad token) and the model in ``dtype``; ConfigError for a model
+        without a chat template (LoRA deltas train on chat examples and are served through the base's template)."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        remote = self.config.trust_remote_code
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
+            model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=remote)
+        except ValueError as error:
+            if remote or "trust_remote_code" not in str(error):
+                raise
+            raise ConfigError(f"{base} ships its own model code: set train.trust_remote_code=true to run it") from None
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if not tokenizer.chat_template and not self.whole_model:
+            raise ConfigError(f"{base} has no chat template: give its tokenizer one, or train it whole (method full)")
+        return tokenizer, model
+
     def train(
         self,
         base: Path,
@@ -227,7 +217,7 @@ class DeltaTrainer:
 
         import torch
         from datasets import Dataset
-        from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+        from transformers import PrinterCallback
 
         from evoforge.console import progress
         from evoforge.training.student import pick_device, quiet_libraries
@@ -236,13 +226,9 @@ class DeltaTrainer:
             raise DataError(f"chunk '{chunk}' has no records to train on")
         quiet_libraries()
         torch.manual_seed(self.config.seed)
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        records, truncated, dropped, longest = fit_lengths(tokenizer, records, self.config.max_length, chunk)
         cpu = pick_device(self.config.device) == "cpu"
-        dtype = torch.float32 if cpu or self.whole_model else torch.bfloat16  # bf16 autocast on a GPU
-        model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        tokenizer, model = self.load(base, torch.float32 if cpu or self.whole_model else torch.bfloat16)
+        records, truncated, dropped, longest = fit_lengths(tokenizer, records, self.config.max_length, chunk)
         if init_adapter is not None:
             from peft import PeftModel
 

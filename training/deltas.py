@@ -10,6 +10,8 @@ unchanged is reused, not retrained.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from evoforge.data.formats import is_preference
 from evoforge.data.io import read_records
 from evoforge.errors import DataError
 from evoforge.runs import now_iso
-from evoforge.training.base import TRAINING_FILE, DeltaConfig, DeltaResult, inputs_hash, is_current, write_training_json
+from evoforge.training.base import TRAINING_FILE, DeltaConfig, DeltaResult, write_training_json
 
 if TYPE_CHECKING:
     from evoforge.config import TrainSettings
@@ -28,6 +30,35 @@ if TYPE_CHECKING:
 
 ALL_CHUNK = "all"
 Records = list[dict[str, Any]]
+
+
+def inputs_hash(
+    records: list[dict[str, Any]], config: Any, base: Path, method: str, continues: str | None = None
+) -> str:
+    """Hash of what determines a delta: its data, its config, the base model's weights/config, the method, and the
+    inputs hash of the adapter it continues (``continues``; a delta that starts fresh hashes as it always did)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(records, sort_keys=True, ensure_ascii=False, default=str).encode())
+    cfg = {k: v for k, v in asdict(config).items() if k != "device"}
+    what: dict[str, Any] = {"config": cfg, "method": method} | ({"continues": continues} if continues else {})
+    digest.update(json.dumps(what, sort_keys=True, default=str).encode())
+    for name in ("config.json", "model.safetensors", "model.safetensors.index.json"):
+        path = base / name
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    return digest.hexdigest()[:20]
+
+
+def is_current(output: Path, data_hash: str) -> bool:
+    """Whether ``output`` already holds a delta trained from exactly these inputs."""
+    meta = output / TRAINING_FILE
+    if not (meta.is_file() and (output / "adapter_config.json").is_file()):
+        return False
+    try:
+        return bool(json.loads(meta.read_text(encoding="utf-8")).get("inputs_hash") == data_hash)
+    except json.JSONDecodeError:
+        return False
 
 
 def methods_for(records: Records, method: str, chunk: str) -> list[str]:
@@ -90,8 +121,6 @@ def train_one(
 ) -> DeltaResult:
     """Train (or reuse, when its inputs are unchanged) one delta and write its ``training.json``; with
     ``init_adapter`` (a delta trained here before) training continues that adapter."""
-    import json
-
     method = trainer.method
     if method == "dpo":
         records = [r for r in records if is_preference(r)]

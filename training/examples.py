@@ -12,6 +12,13 @@ from typing import Any
 
 from evoforge.errors import DataError
 
+# a model without a chat template (a base model) fine-tuned whole learns this one, saved with it for serving
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}"
+)
+
 
 def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
     """The chat messages of a normalised record's prompt (system, earlier turns, then the user prompt)."""

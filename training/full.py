@@ -11,6 +11,10 @@ tokenizer and ``training.json``, is a Hugging Face model folder in ``<run>/model
 ``train.full_learning_rate`` (1e-5, run_train.sh's) with its AdamW weight decay 0.1 and beta2 0.95; the schedule
 (warm-up, cosine decay), epochs (``train.epochs``; run_train.sh trains 15) and batches are those of the deltas.
 
+A model without a chat template (a base model such as Baichuan2-13B-Base) learns :data:`PLAIN_CHAT_TEMPLATE`
+(``user: ...`` / ``assistant: ...`` lines), saved with its tokenizer; a folder that ships its own model code loads
+only with ``train.trust_remote_code``.
+
 Memory: the weights are float32 (bf16 autocast on a GPU), so AdamW holds about 16 bytes per parameter plus the
 activations: a 7B model needs several GPUs (``accelerate launch`` with an FSDP or DeepSpeed config).
 """
@@ -27,7 +31,7 @@ from evoforge.data.io import read_jsonl
 from evoforge.training.base import DeltaResult
 from evoforge.training.batches import BatchPlan
 from evoforge.training.deltas import ALL_CHUNK, every_record, read_chunks, train_one
-from evoforge.training.examples import every_answer
+from evoforge.training.examples import PLAIN_CHAT_TEMPLATE, every_answer
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 
 if TYPE_CHECKING:
@@ -68,6 +72,12 @@ class FullSFT(SFTDelta):
         per_epoch = {"save_strategy": "epoch", "save_only_model": True}
         evaluating = {"eval_strategy": "epoch"} if evaluation is not None else {}
         return {**super().sft_args(work_dir, plan, evaluation), **OPTIMISER, **per_epoch, **evaluating}
+
+    def load(self, base: Path, dtype: Any) -> tuple[Any, Any]:
+        """The tokenizer and model; a model without a chat template (a base model) learns the plain one."""
+        tokenizer, model = super().load(base, dtype)
+        tokenizer.chat_template = tokenizer.chat_template or PLAIN_CHAT_TEMPLATE
+        return tokenizer, model
 
     def trainer_inputs(self, model: Any, tokenizer: Any, train: Any, evaluation: Any) -> dict[str, Any]:
         """The trainer's inputs without a PEFT config: every weight trains."""

@@ -12,14 +12,14 @@ import pytest
 
 from evoforge.config import TrainSettings
 from evoforge.data.chunking import chunk_dataset, write_chunks
-from evoforge.errors import DataError
+from evoforge.errors import ConfigError, DataError
 from evoforge.offline.student import StudentBuildConfig, build_tiny_student
 from evoforge.training.base import DeltaConfig
 from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
-from evoforge.training.examples import every_answer, fit_lengths
-from evoforge.training.full import FullConfig
+from evoforge.training.examples import PLAIN_CHAT_TEMPLATE, every_answer, fit_lengths
+from evoforge.training.full import FullConfig, FullSFT
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 from evoforge.training.student import load_student
 
@@ -122,19 +122,20 @@ def test_delta_configs_take_every_hyper_parameter_from_the_train_section() -> No
     settings = TrainSettings(
         lora_r=3, lora_alpha=5, lora_dropout=0.1, target_modules=["q_proj"], epochs=1.5, learning_rate=1e-3,
         dpo_learning_rate=1e-4, dpo_beta=0.2, batch_size=2, gradient_accumulation_steps=4, max_length=64,
-        max_batch_tokens=96, packing=True, full_learning_rate=2e-6,
+        max_batch_tokens=96, packing=True, full_learning_rate=2e-6, trust_remote_code=True,
     )  # fmt: skip
     shared = {"lora_r": 3, "lora_alpha": 5, "lora_dropout": 0.1, "target_modules": ["q_proj"], "epochs": 1.5}
     sft = asdict(SFTDeltaConfig.from_settings(settings, seed=7, device="cpu"))
     dpo = asdict(DPODeltaConfig.from_settings(settings, seed=7, device="cpu"))
-    run = {"gradient_accumulation_steps": 4, "max_batch_tokens": 96, "seed": 7, "device": "cpu"}
+    run = {"gradient_accumulation_steps": 4, "max_batch_tokens": 96, "trust_remote_code": True}
+    run |= {"seed": 7, "device": "cpu"}
     assert sft == {**shared, "learning_rate": 1e-3, "batch_size": 2, "max_length": 64, **run, "packing": True}
     assert dpo == {**shared, "learning_rate": 1e-4, "batch_size": 2, "max_length": 64, **run, "beta": 0.2}
     full = asdict(FullConfig.from_settings(settings, seed=7, device="cpu"))
     assert full == {**sft, "learning_rate": 2e-6}
     # training.json's config keeps its key order
     order = ["lora_r", "lora_alpha", "lora_dropout", "target_modules", "epochs", "learning_rate", "batch_size"]
-    order += ["gradient_accumulation_steps", "max_length", "max_batch_tokens", "seed", "device"]
+    order += ["gradient_accumulation_steps", "max_length", "max_batch_tokens", "trust_remote_code", "seed", "device"]
     assert list(sft) == [*order, "packing"] and list(full) == list(sft)
     assert list(dpo)[-1] == "beta"
     # one source of defaults: the delta configs have none of their own
@@ -195,3 +196,22 @@ def test_a_conversation_is_one_record_per_answer_for_a_full_fine_tune() -> None:
     first, last = every_answer(record)
     assert first == {"system": "s", "history": [], "prompt": "q1", "completion": "a1", "source_file": "f"}
     assert last is record and every_answer({"prompt": "q", "completion": "a"}) == [{"prompt": "q", "completion": "a"}]
+
+
+def test_a_model_without_a_chat_template_is_refused_for_deltas_and_learns_the_plain_one_whole(
+    micro: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    bare = tmp_path / "base-model"
+    shutil.copytree(micro, bare)
+    (bare / "chat_template.jinja").unlink()
+    with pytest.raises(ConfigError, match="base-model has no chat template"):
+        SFTDelta(_config(SFTDeltaConfig)).train(bare, _sft(WORDS[:4]), tmp_path / "delta", chunk="c")
+    full = FullSFT(_config(FullConfig, epochs=1, batch_size=4), tmp_path / "checkpoints")
+    metrics = full.train(bare, _sft(WORDS[:4]), tmp_path / "model", chunk="all", eval_records=_sft(["owl"]))
+    assert AutoTokenizer.from_pretrained(tmp_path / "model").chat_template == PLAIN_CHAT_TEMPLATE
+    assert [p.name for p in (tmp_path / "checkpoints").glob("checkpoint-*")] == ["checkpoint-1"]
+    assert [e["epoch"] for e in metrics["eval_per_epoch"]] == [1.0] and metrics["eval_after"]["loss"] > 0
