@@ -12,6 +12,7 @@ per-token mean is the figure that stays comparable across lengths and across exp
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from evoforge.serve.identity import IDENTITY_FILE, read_identity, with_identity
 from evoforge.serve.lmoe import LMoE, RouterSettings, UnknownModel, build_lmoe
 from evoforge.serve.loading import looks_like_run, resolve_experts
 
+log = logging.getLogger("evoforge.serve")
 Adapters = Mapping[str, str | Path] | Sequence[str | Path] | str | Path
 
 
@@ -40,6 +42,8 @@ class Assistant:
         max_new_tokens: the default answer length; ``max_batch``: conversations decoded together.
         trust_remote_code: let a model that ships its own code (Baichuan2, …) run it; off unless you opt in (the
             seed always passed True).
+        max_context: prompt + answer tokens at most (the seed's README caps a context at 2048); default, and at
+            most, the model's context. A longer conversation loses its oldest turns first (logged as a warning).
 
     A context may name its ``expert``; without one it goes to ``auto`` (routed by the experts' training
     instructions) when the experts have some, to the only adapter when there is one, else to the base model.
@@ -57,6 +61,7 @@ class Assistant:
         max_new_tokens: int = 256,
         max_batch: int = 16,
         trust_remote_code: bool = False,
+        max_context: int | None = None,
     ) -> None:
         named = _named(adapters)
         if looks_like_run(str(model_or_run), runs_dir) and not named:
@@ -77,6 +82,7 @@ class Assistant:
         self.default_expert = _default(self.lmoe, experts)
         self.max_new_tokens = max_new_tokens
         self.max_batch = max_batch
+        self.max_context = min(max_context or self.engine.context, self.engine.context)
 
     def inference(
         self,
@@ -94,10 +100,8 @@ class Assistant:
         sampling = Sampling(max_new_tokens or self.max_new_tokens, temperature, top_p)
         conversations = [_messages(n, c) for n, c in enumerate(contexts, 1)]
         models = [str(c.get("expert") or self.default_expert) for c in contexts]
-        rows = [
-            Row(self.engine.chat_prompt(with_identity(messages, self.lmoe.identity)), "", sampling)
-            for messages in conversations
-        ]
+        rows = [Row(self._prompt(n, messages, sampling.max_tokens), "", sampling) for n, messages in
+                enumerate(conversations, 1)]  # fmt: skip
         for model in sorted(set(models)):
             picked = [i for i, m in enumerate(models) if m == model]
             texts = [
@@ -113,6 +117,18 @@ class Assistant:
         for start in range(0, len(order), self.max_batch):
             self.engine.run([rows[i] for i in order[start : start + self.max_batch]])
         return [row.text.strip() for row in rows], [row.mean_logprob for row in rows]
+
+    def _prompt(self, n: int, messages: list[dict[str, str]], answer_tokens: int) -> list[int]:
+        """Context ``n``'s prompt with the identity, its oldest turns dropped until ``answer_tokens`` more fit."""
+        kept = list(messages)
+        ids = self.engine.chat_prompt(with_identity(kept, self.lmoe.identity))
+        while len(ids) + answer_tokens > self.max_context and len(kept) > 1 + (kept[0]["role"] == "system"):
+            del kept[1 if kept[0]["role"] == "system" else 0]
+            ids = self.engine.chat_prompt(with_identity(kept, self.lmoe.identity))
+        if len(kept) < len(messages):
+            log.warning("context %d: %d earlier turn(s) left out to fit %d tokens", n, len(messages) - len(kept),
+                        self.max_context)  # fmt: skip
+        return ids
 
 
 def _named(adapters: Adapters | None) -> dict[str, str]:

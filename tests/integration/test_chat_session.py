@@ -113,3 +113,22 @@ def test_share_reaches_gradios_tunnel(url: str, tmp_path: Path, monkeypatch: pyt
         assert serve_ui(local, "127.0.0.1", free_port(), block=False) is None
     finally:
         local.close()
+
+
+def test_the_assistant_drops_the_oldest_turns_past_its_context(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from helpers_models import build_tiny_lm
+
+    from evoforge.serve import Assistant
+
+    assistant = Assistant(build_tiny_lm(tmp_path / "base"), identity_file=None, device="cpu", max_new_tokens=4,
+                          max_context=CONTEXT)  # fmt: skip
+    turns = [{"role": "system", "content": "Be brief."}, *history(8), {"role": "user", "content": "And 2 plus 2?"}]
+    with caplog.at_level("WARNING", logger="evoforge.serve"):
+        [long], _ = assistant.inference([{"messages": turns}])
+    [warning] = [r.getMessage() for r in caplog.records]
+    dropped = int(warning.split(": ")[1].split()[0])
+    assert dropped > 0 and warning.endswith(f"left out to fit {CONTEXT} tokens")
+    [short], _ = assistant.inference([{"messages": [turns[0], *turns[1 + dropped :]]}])
+    assert long == short  # the same prompt: the system message kept, the oldest turns gone
