@@ -53,6 +53,7 @@ class ResponseRequest(BaseModel):
     role: str = "generator"
     params: dict[str, Any] = Field(default_factory=dict)
     filters: list[str] = Field(default_factory=list)
+    batch: Batch | None = None  # the batch it came from: its settings (a response prompt file), language, flesch
 
 
 class Response(BaseModel):
@@ -93,6 +94,6 @@ def filtered_by(text: str, filters: list[str]) -> str | None:
 
 async def respond(gw: LLMGateway, inp: ResponseRequest) -> Response:
     """The response to one instruction, checked against the response filters."""
-    messages = REGISTRY[inp.instructor].response_messages(inp.instruction)
+    messages = REGISTRY[inp.instructor].response_messages(inp.instruction, inp.batch)
     text = (await gw.complete(inp.role, messages, **inp.params)).strip()
     return Response(text=text, filtered=filtered_by(text, inp.filters))

@@ -1,6 +1,7 @@
 """CLI: ``evoforge instruct generate-topics`` and ``evoforge instruct generate-instructions`` (airoboros' two
-commands, on the ``instruct`` graph). ``--config`` takes an evoforge config with an ``instruct`` section or a
-config file written for airoboros itself; ``--model NAME`` points every LLM role at one model."""
+commands, on the ``instruct`` graph). ``--config`` (or airoboros' spelling, ``--config-path``) takes an evoforge
+config with an ``instruct`` section or a config file written for airoboros itself; ``--model NAME`` points every LLM
+role at one model."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute, warn_unsupported
-from evoforge.cli.options import RunOptions, run_options
+from evoforge.cli.options import RunOptions, either_config, run_options
 from evoforge.config import Config, LLMSettings
 from evoforge.console import console
 from evoforge.errors import ConfigError, DataError
@@ -26,6 +27,9 @@ ModelOpt = Annotated[
     str | None,
     typer.Option("--model", help="Point every LLM role at this LiteLLM model (e.g. sim/skills, openai/gpt-4o)."),
 ]
+ConfigPathOpt = Annotated[
+    Path | None, typer.Option("--config-path", help="airoboros' spelling of --config (its config file as it is).")
+]
 CLI_MODEL = "cli"
 
 
@@ -38,19 +42,30 @@ def with_model(cfg: Config, model: str) -> Config:
     return cfg.model_copy(update={"llm": LLMSettings.model_validate(data)})
 
 
-def _resolve(opts: RunOptions, model: str | None, *extra: str) -> Config:
-    """The config with absolute output and topics paths and ``--model``; warns about what it cannot honour."""
-    cfg = opts.resolve(*extra)
+def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, *extra: str) -> Config:
+    """The config (``--config`` or ``--config-path``) with absolute output, topics and prompt paths (a user's prompt
+    files checked) and ``--model``; warns about what it cannot honour."""
+    from evoforge.agents.instructors import check_prompt_files
+
+    cfg = opts.resolve(*extra, config=either_config(config_path, opts.config))
     cfg = cfg.model_copy(update={"instruct": cfg.instruct.with_absolute_paths()})
+    check_prompt_files(cfg.instruct)
     if model:
         cfg = with_model(cfg, model)
     warn_unsupported(cfg)
     return cfg
 
 
-def _run(opts: RunOptions, model: str | None, interactive: bool, auto_approve: bool | None, mode: str) -> None:
+def _run(
+    opts: RunOptions,
+    config_path: Path | None,
+    model: str | None,
+    interactive: bool,
+    auto_approve: bool | None,
+    mode: str,
+) -> None:
     """Resolve the config, refuse a bad start, then run the instruct graph."""
-    cfg = _resolve(opts, model, *_approval(auto_approve))
+    cfg = _resolve(opts, config_path, model, *_approval(auto_approve))
     topics = cfg.instruct.topics_path
     if mode == "topics" and topics and Path(topics).exists():
         raise ConfigError(f"topics file {topics} exists; delete it or set instruct.topics_path to a new file")
@@ -61,6 +76,7 @@ def _run(opts: RunOptions, model: str | None, interactive: bool, auto_approve: b
 
 @run_options()
 def generate_topics(
+    config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
@@ -68,11 +84,12 @@ def generate_topics(
     opts: RunOptions,
 ) -> None:
     """Generate the topics file (instruct.topics_path): topic_request_count requests at once, de-duplicated."""
-    _run(opts, model, interactive, auto_approve, "topics")
+    _run(opts, config_path, model, interactive, auto_approve, "topics")
 
 
 @run_options()
 def generate_instructions(
+    config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
@@ -80,7 +97,7 @@ def generate_instructions(
     opts: RunOptions,
 ) -> None:
     """Generate records with every configured instructor (topics first when the topics file is missing)."""
-    _run(opts, model, interactive, auto_approve, "instructions")
+    _run(opts, config_path, model, interactive, auto_approve, "instructions")
 
 
 @run_options()
@@ -91,6 +108,7 @@ def cull(
     output: Annotated[
         Path | None, typer.Option("--output", help="Also write the kept records here (a new file).")
     ] = None,
+    config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
     *,
     opts: RunOptions,
@@ -104,7 +122,7 @@ def cull(
     from evoforge.graphs.runtime import build_gateway
     from evoforge.runs import atomic_write_jsonl
 
-    cfg = _resolve(opts, model)
+    cfg = _resolve(opts, config_path, model)
     path = source or (Path(cfg.instruct.output_path) if cfg.instruct.output_path else None)
     if path is None or not path.is_file():
         raise ConfigError(

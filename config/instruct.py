@@ -14,13 +14,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from evoforge.config.sections import Section
+from evoforge.errors import ConfigError
 
 # instructor name -> the options of its own it takes (beside count, batch_size, api_params, ...)
 INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "general": (),
     "contextual": ("context_styles", "formatting_options"),
     "counterfactual_contextual": ("context_styles",),
-    "coding": ("languages", "related_software", "plain_ratio"),
+    "coding": ("coding_languages", "related_software", "plain_ratio"),
     "trivia": (),
     "orca": (),
     "riddle": (),
@@ -34,8 +35,10 @@ INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "song": (),
     "multiple_choice": ("contextual_ratio",),
     "detailed_writing": (),
-    "experience": (),
+    "experience": ("word_count",),
     "misconception": (),
+    "awareness": (),
+    "card": (),
 }
 OPTION_NAMES: tuple[str, ...] = tuple(dict.fromkeys(o for options in INSTRUCTOR_OPTIONS.values() for o in options))
 
@@ -53,13 +56,16 @@ class InstructorSettings(Section):
     language: str | None = Field(None, description="Language its instructions are written in (language).")
     flesch: str | None = Field(None, description="Readability sentence added to its prompts (default_flesch).")
     role: str | None = Field(None, description="llm.roles entry of its instructions and responses (instruct.role).")
+    prompt_path: str | None = Field(None, description="Its own instruction prompt: an airoboros-style template file.")
+    response_prompt_path: str | None = Field(None, description="Its own response prompt ({instruction}).")
     context_styles: list[str] | None = Field(None, description="contextual: writing styles of the generated context.")
     formatting_options: list[str] | None = Field(None, description="contextual: output formats a question may ask.")
-    languages: list[str] | None = Field(None, description="coding: programming languages.")
+    coding_languages: list[str] | None = Field(None, description="coding: programming languages.")
     related_software: list[str] | None = Field(None, description="coding: software a task may involve.")
     plain_ratio: float | None = Field(None, ge=0, le=1, description="coding: share of code-only tasks.")
     styles: list[str] | None = Field(None, description="writing: writing styles.")
     contextual_ratio: float | None = Field(None, ge=0, le=1, description="multiple_choice: share with a context.")
+    word_count: int | None = Field(None, gt=0, description="experience: least words of a response (800).")
 
 
 class InstructSettings(Section):
@@ -134,9 +140,21 @@ class InstructSettings(Section):
     def with_absolute_paths(self) -> InstructSettings:
         """This section with relative output and topics paths (its instructors' too) made absolute against the
         working directory, as airoboros reads them from where it runs (a run keeps them absolute, so a resume finds
-        the same files)."""
+        the same files); an instructor's prompt files as :func:`_prompt_file` finds them.
+
+        Raises:
+            ConfigError: a prompt file that is neither a file nor airoboros' own prompt of the instructor.
+        """
         instructors = {
-            name: own.model_copy(update={"topics_path": _absolute(own.topics_path)})
+            name: own.model_copy(
+                update={
+                    "topics_path": _absolute(own.topics_path),
+                    "prompt_path": _prompt_file(own.prompt_path, name, "prompt_path", f"{name}.txt"),
+                    "response_prompt_path": _prompt_file(
+                        own.response_prompt_path, name, "response_prompt_path", f"{name}_response.txt"
+                    ),
+                }
+            )
             for name, own in self.instructors.items()
         }
         update = {
@@ -170,6 +188,23 @@ class InstructSettings(Section):
 
 def _absolute(value: str | None) -> str | None:
     return None if not value else str(Path(value).expanduser().resolve())
+
+
+def _prompt_file(value: str | None, name: str, key: str, packaged: str) -> str | None:
+    """An instructor's prompt file as airoboros finds it: the path as written (from the working directory), else a
+    file name in airoboros' packaged prompts, where its own prompt (``packaged``) is evoforge's built-in one (None).
+    """
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file():
+        return str(path.resolve())
+    if path.name == packaged:
+        return None
+    raise ConfigError(
+        f"instructors.{name}.{key}: prompt file {value!r} not found (not a file from {Path.cwd()}, nor airoboros' "
+        f"own {packaged}, which is evoforge's built-in {name} prompt)"
+    )
 
 
 def _owners(option: str) -> str:

@@ -3,7 +3,9 @@ concurrency and rate limits) and one de-duplication index.
 
 A producer asks for batches of ``batch_size`` instructions (batch *b* is the request's sample index, its topics the
 next ``batch_size`` of the instructor's topic order), keeps the new ones that are not near duplicates, has each
-answered, drops a response that a response filter matches, and writes each record as soon as it has it. It stops
+answered, drops a response that a response filter matches, and writes each record as soon as it has it. A
+single-pass instructor's reply holds its records already (airoboros' inline Q&A): the new ones are written as they
+are, without a responder. It stops
 when its count is reached, when ``patience`` batches in a row added nothing (``exhausted``), or when the token
 budget is spent (``budget``: every producer stops; what was written stays). A resumed run starts again from batch 0:
 an instruction already in the file is passed over (``already_written``; with the response cache it costs nothing),
@@ -17,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from evoforge.agents.instruct import ResponseRequest, TaskRequest, respond, write_tasks
+from evoforge.agents.instruct import ResponseRequest, TaskRequest, filtered_by, respond, write_tasks
 from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
 from evoforge.config import InstructSettings
 from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
@@ -110,7 +112,7 @@ class Producers:
     def _stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
 
-    async def _answer(self, name: str, instruction: str, role: str, progress: Progress) -> bool:
+    async def _answer(self, name: str, instruction: str, role: str, batch: Batch, progress: Progress) -> bool:
         """Answer one instruction and write its record; False when nothing was written."""
         request = ResponseRequest(
             instructor=name,
@@ -118,6 +120,7 @@ class Producers:
             role=role,
             params=self.settings.params(name),
             filters=self.settings.response_filters,
+            batch=batch,
         )
         try:
             response = await respond(self.gw, request)
@@ -162,8 +165,28 @@ class Producers:
                 idle += 1
                 continue
             progress.skipped.update(tasks.skipped)
+            if REGISTRY[name].single_pass:
+                idle = 0 if await self._write_own(name, tasks.written, progress) else idle + 1
+                continue
             wanted = target - progress.before - progress.written
             novel = await self._novel(name, tasks.tasks, wanted, progress)
-            answered = await asyncio.gather(*(self._answer(name, text, responder, progress) for text in novel))
+            answered = await asyncio.gather(*(self._answer(name, text, responder, batch, progress) for text in novel))
             idle = 0 if any(answered) else idle + 1
         return progress
+
+    async def _write_own(self, name: str, written: list[list[dict[str, Any]]], progress: Progress) -> bool:
+        """Write a single-pass instructor's records of its new tasks (a response filter drops the task), up to its
+        count; False when nothing was written."""
+        novel = set(await self._novel(name, [rows[0]["instruction"] for rows in written], len(written), progress))
+        before = progress.written
+        for rows in written:
+            if rows[0]["instruction"] not in novel:
+                continue
+            filters = self.settings.response_filters if REGISTRY[name].filter_responses else None
+            if filters is not None and any(filtered_by(row["response"], filters) for row in rows):
+                progress.skipped["response_filtered"] += 1
+                continue
+            for row in rows[: progress.target - progress.before - progress.written]:
+                await asyncio.to_thread(self.output.append, row)
+                progress.written += 1
+        return progress.written > before

@@ -1,10 +1,30 @@
-"""airoboros' instructors: one small class per category (:mod:`.plain`, :mod:`.structured`) over :mod:`.base`.
+"""airoboros' instructors: one small class per category (:mod:`.plain`, :mod:`.structured`, :mod:`.inline`) over
+:mod:`.base`; a user's own prompt files through :mod:`.custom`.
 
 ``REGISTRY`` maps each name to its instructor; ``evoforge.config.instruct.INSTRUCTOR_OPTIONS`` declares the names
 and their options, and every declared name has a class here.
 """
 
-from evoforge.agents.instructors import plain, structured
-from evoforge.agents.instructors.base import REGISTRY, Batch, Instructor, TaskList, dedup_key, parse_tasks
+from evoforge.agents.instructors import inline, plain, structured
+from evoforge.agents.instructors.base import (
+    REGISTRY,
+    Batch,
+    Instructor,
+    TaskList,
+    check_prompt_files,
+    dedup_key,
+    parse_tasks,
+)
 
-__all__ = ["REGISTRY", "Batch", "Instructor", "TaskList", "dedup_key", "parse_tasks", "plain", "structured"]
+__all__ = [
+    "REGISTRY",
+    "Batch",
+    "Instructor",
+    "TaskList",
+    "check_prompt_files",
+    "dedup_key",
+    "inline",
+    "parse_tasks",
+    "plain",
+    "structured",
+]

@@ -9,13 +9,15 @@ instructor cannot read) is skipped and counted by reason, never raised.
 
 from __future__ import annotations
 
+import json
 import re
 from random import Random
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, Field
 
-from evoforge.config import InstructorSettings
+from evoforge.agents.instructors.custom import render
+from evoforge.config import InstructorSettings, InstructSettings
 from evoforge.config.instruct import INSTRUCTOR_OPTIONS
 from evoforge.prompts import PromptTemplate, load_prompt
 
@@ -40,9 +42,11 @@ class Batch(BaseModel):
 
 
 class TaskList(BaseModel):
-    """The usable tasks of one reply, and what was skipped, by reason."""
+    """The usable tasks of one reply, and what was skipped, by reason; a single-pass instructor's reply also holds
+    the records of each task (``written``, one list per task, its first record's instruction the task's)."""
 
     tasks: list[str] = Field(default_factory=list)
+    written: list[list[dict[str, Any]]] = Field(default_factory=list)
     skipped: dict[str, int] = Field(default_factory=dict)
 
     def skip(self, reason: str, n: int = 1) -> None:
@@ -76,27 +80,55 @@ class Instructor:
 
     Its prompt is ``prompts/<language>/instruct/<name>.md`` with ``$tasks`` (one requirement line per task),
     ``$rules``, ``$batch_size``, ``$topic_avoidance`` and ``$flesch``; ``response_prompt`` names a prompt that wraps
-    the instruction when the responder gets more than the bare instruction (``$instruction``).
+    the instruction when the responder gets more than the bare instruction (``$instruction`` and
+    :meth:`response_values`). A user's own ``prompt_path`` replaces the prompt (filled with :meth:`template_values`),
+    ``response_prompt_path`` the response prompt (``{instruction}``, ``{language}``, ``{flesch}``).
     """
 
     name: ClassVar[str]
     response_prompt: ClassVar[str | None] = None
     system: ClassVar[str | None] = None  # a system prompt the responder gets, written into the record
+    single_pass: ClassVar[bool] = False  # its reply holds the responses too (airoboros' inline Q&A): no responder
+    filter_responses: ClassVar[bool] = True  # whether response_filters and refusal openings drop its responses
 
     def task_line(self, index: int, topic: str, settings: InstructorSettings, rng: Random) -> str:
         """The requirement line of task ``index`` (its topic, and the instructor's extra per-task choices)."""
         return f' * TSK {index} is about the topic "{topic}".'
+
+    def task_lines(self, batch: Batch, rng: Random) -> list[str]:
+        """The requirement lines of a batch, one per task."""
+        return [self.task_line(i, topic, batch.settings, rng) for i, topic in enumerate(batch.topics, 1)]
+
+    def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """The values of a user's prompt file, as airoboros fills its templates: ``{batch_size}``, ``{topics}`` (one
+        line per task), ``{topic_avoidance}``, ``{flesch}``, ``{language}``, and the instructor's own."""
+        topics = "\n".join(
+            f" * TSK {i} must be related to topic: {json.dumps(topic)}" for i, topic in enumerate(batch.topics, 1)
+        )
+        return {
+            "batch_size": str(len(batch.topics)),
+            "topics": topics,
+            "topic_avoidance": batch.topic_avoidance,
+            "flesch": batch.flesch,
+            "language": batch.language,
+        }
+
+    def response_values(self, settings: InstructorSettings) -> dict[str, str]:
+        """The instructor's own values of its response prompt (beside ``$instruction``)."""
+        return {}
 
     def prompt(self) -> PromptTemplate:
         """The instruction-writing prompt of this instructor."""
         return load_prompt(f"instruct/{self.name}")
 
     def messages(self, batch: Batch) -> list[dict[str, str]]:
-        """The chat messages of one batch request."""
+        """The chat messages of one batch request (the user's own prompt file when the instructor names one)."""
         rng = Random(f"{batch.seed}|{self.name}|lines")
-        lines = [self.task_line(i, topic, batch.settings, rng) for i, topic in enumerate(batch.topics, 1)]
+        if batch.settings.prompt_path:
+            key = f"instructors.{self.name}.prompt_path"
+            return render(batch.settings.prompt_path, key, self.template_values(batch, rng))
         return self.prompt().messages(
-            tasks="\n".join(lines),
+            tasks="\n".join(self.task_lines(batch, rng)),
             rules=RULES.format(language=batch.language),
             batch_size=str(len(batch.topics)),
             topic_avoidance=batch.topic_avoidance,
@@ -125,10 +157,15 @@ class Instructor:
         wraps every task in the same text)."""
         return instruction
 
-    def response_messages(self, instruction: str) -> list[dict[str, str]]:
-        """What the responder is sent for ``instruction``."""
+    def response_messages(self, instruction: str, batch: Batch | None = None) -> list[dict[str, str]]:
+        """What the responder is sent for ``instruction`` (``batch``: the settings and language it came with)."""
+        batch = batch or Batch(topics=[])
+        if batch.settings.response_prompt_path:
+            values = {"instruction": instruction, "language": batch.language, "flesch": batch.flesch}
+            return render(batch.settings.response_prompt_path, f"instructors.{self.name}.response_prompt_path", values)
         if self.response_prompt is not None:
-            return load_prompt(f"instruct/{self.response_prompt}").messages(instruction=instruction)
+            values = self.response_values(batch.settings)
+            return load_prompt(f"instruct/{self.response_prompt}").messages(instruction=instruction, **values)
         system = [{"role": "system", "content": self.system}] if self.system else []
         return [*system, {"role": "user", "content": instruction}]
 
@@ -161,3 +198,17 @@ def dedup_key(category: str, instruction: str) -> str:
 def pick(options: list[str] | None, default: tuple[str, ...], rng: Random) -> str:
     """One of the configured options (the instructor's defaults when none are configured)."""
     return rng.choice(list(options or default))
+
+
+def check_prompt_files(settings: InstructSettings) -> None:
+    """Render every user's prompt file of the section once, so that a file that cannot be read or a placeholder its
+    instructor cannot fill is refused before a run starts (ConfigError naming the file, the key and the placeholder)."""
+    for name, own in settings.instructors.items():
+        instructor = REGISTRY.get(name)
+        if instructor is None or not (own.prompt_path or own.response_prompt_path):
+            continue
+        batch = Batch(topics=["a topic"] * settings.batch_size(name), settings=own, language=settings.language)
+        if own.prompt_path:
+            instructor.messages(batch)
+        if own.response_prompt_path:
+            instructor.response_messages("an instruction", batch)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from evoforge.agents.instructors.base import Instructor, register
+from random import Random
+
+from evoforge.agents.instructors.base import Batch, Instructor, register
+from evoforge.config import InstructorSettings
 
 
 @register
@@ -56,9 +59,19 @@ class Misconception(Instructor):
 
 @register
 class Experience(Instructor):
-    """Guided experiences: a walk through a place or a calming journey, in the second person."""
+    """Guided experiences: a walk through a place or a calming journey, in the second person, answered at a length
+    of at least ``word_count`` words (airoboros' default 800)."""
 
     name = "experience"
+    response_prompt = "experience_response"
+
+    def response_values(self, settings: InstructorSettings) -> dict[str, str]:
+        """The least words of the experience."""
+        return {"word_count": str(settings.word_count or 800)}
+
+    def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """airoboros' experience template also takes ``{word_count}``."""
+        return super().template_values(batch, rng) | self.response_values(batch.settings)
 
 
 @register

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from random import Random
 
-from evoforge.agents.instructors.base import Instructor, pick, register
+from evoforge.agents.instructors.base import Batch, Instructor, pick, register
 from evoforge.config import InstructorSettings
 
 CONTEXT_STYLES = ("news article", "blog post", "chat log", "email", "short story", "encyclopedia entry", "memo")
@@ -83,16 +83,36 @@ class MultipleChoice(Instructor):
 
 @register
 class Coding(Instructor):
-    """Programming tasks in configured languages, sometimes with related software; some ask for code only."""
+    """Programming tasks in the configured ``coding_languages`` (drawn without repeats within a batch while there are
+    enough), one task of a batch of more than three using one of the ``related_software``, as airoboros asks; a
+    ``plain_ratio`` share ask for code only."""
 
     name = "coding"
 
-    def task_line(self, index: int, topic: str, settings: InstructorSettings, rng: Random) -> str:
-        """The topic, the language, and sometimes a piece of related software."""
-        line = f' * TSK {index} is about the topic "{topic}"; write it for {pick(settings.languages, LANGUAGES, rng)}'
-        if settings.related_software and rng.random() < 0.3:
-            line += f" and make it use {rng.choice(settings.related_software)}"
-        return line + "."
+    def choices(self, batch: Batch, rng: Random) -> tuple[list[str], int, str]:
+        """Each task's language, and which task uses which related software (index -1: none)."""
+        languages, size = list(batch.settings.coding_languages or LANGUAGES), len(batch.topics)
+        picked = rng.sample(languages, size) if size < len(languages) else rng.choices(languages, k=size)
+        software = batch.settings.related_software
+        if size > 3 and software:
+            return picked, rng.randrange(size), rng.choice(software)
+        return picked, -1, ""
+
+    def task_lines(self, batch: Batch, rng: Random) -> list[str]:
+        """The topic and the language of each task, and the related software of one of them."""
+        languages, index, software = self.choices(batch, rng)
+        return [
+            f' * TSK {i} is about the topic "{topic}"; write it for {languages[i - 1]}'
+            + (f" and make it use {software}." if i - 1 == index else ".")
+            for i, topic in enumerate(batch.topics, 1)
+        ]
+
+    def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """airoboros' coding template also takes ``{languages}`` (a line per task) and ``{related_software}``."""
+        languages, index, software = self.choices(batch, rng)
+        lines = "\n".join(f" * task {i} should ask the user to use {name}" for i, name in enumerate(languages, 1))
+        related = f"One of the tasks should require interacting with {software}." if index >= 0 else ""
+        return super().template_values(batch, rng) | {"languages": lines, "related_software": related}
 
     def instruction(self, task: str, settings: InstructorSettings, rng: Random) -> str | None:
         """The task, marked ``PLAINFORMAT`` (code only, no prose) for a ``plain_ratio`` share, as airoboros does."""
@@ -111,6 +131,15 @@ class Writing(Instructor):
         """The topic and the style."""
         style = pick(settings.styles, WRITING_STYLES, rng)
         return f' * TSK {index} is about the topic "{topic}"; ask for a {style} style.'
+
+    def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """airoboros' writing template also takes ``{style_extra}``: a style for a quarter of the batch (at least
+        one), from ``styles``."""
+        styles, size = batch.settings.styles or [], len(batch.topics)
+        chosen = rng.sample(styles, min(max(size // 4, 1 if size > 1 else 0), len(styles)))
+        lines = [f"- instruction {i} should specify that the style be {style}" for i, style in enumerate(chosen, 1)]
+        extra = "Additional requirements:\n" + "\n".join(lines) if lines else ""
+        return super().template_values(batch, rng) | {"style_extra": extra}
 
 
 class ToolUse(Instructor):

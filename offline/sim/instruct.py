@@ -4,7 +4,8 @@ It reads what a real model reads. A topic request ("a numbered list of N ... top
 of a subject from fixed lists. An instructor's request (its prompt names the ``Kind of task:`` and has one
 ``TSK i is about the topic "..."`` line per task) gets a ``TSK i.`` list with one instruction per line, from a few
 phrasings of our own per kind, filled with the topic and the line's extras (a programming language, a style); the
-closed-context kinds write a short made-up passage and a ``QUESTION:`` line, multiple choice four lettered options.
+closed-context kinds write a short made-up passage and a ``QUESTION:`` line, multiple choice four lettered options,
+the single-pass kinds the task with its answers (:mod:`.inline`).
 A wrapped request (``#Request#:``) is answered like any text; a closed-context one from its passage's first
 sentence that shares a word with the question. Nothing here knows anything: the texts are about the request.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 from random import Random
 
+from evoforge.offline.sim.inline import awareness_task, card_task
 from evoforge.offline.sim.open_answer import compose_answer, content_words
 
 _KIND = re.compile(r"^Kind of task:\s*(\w+)", re.MULTILINE)
@@ -130,6 +132,9 @@ _PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 
+_INLINE = {"awareness": awareness_task, "card": card_task}  # tasks written with their answers
+
+
 def topics_reply(n: int, rng: Random) -> str:
     """A numbered list of ``n`` topics."""
     picks = [rng.choice(_ASPECTS).format(s=rng.choice(_SUBJECTS)) for _ in range(min(n, 200))]
@@ -146,6 +151,8 @@ def _passage(topic: str, rng: Random, changed: bool) -> str:
 
 
 def _task(kind: str, topic: str, style: str, extra: str, rng: Random) -> str:
+    if kind in _INLINE:
+        return _INLINE[kind](topic, extra, rng)
     if kind in ("contextual", "counterfactual_contextual"):
         question = f"In which year was the study on {topic} published, and by whom?"
         return f"{_passage(topic, rng, kind != 'contextual')}\nQUESTION: {question}"

@@ -99,10 +99,10 @@ instructors:
   coding:
     count: 50
     plain_ratio: 0.5
-    languages: [python, go]
+    coding_languages: [python, go]
     model: gpt-3.5-turbo
   riddles: {count: 7, batch_size: 5, prompt_path: riddles.txt}
-  chat: {count: 10}
+  inline_qa: {count: 10}
 """
 
 
@@ -117,22 +117,28 @@ def test_an_airoboros_config_loads_and_names_what_it_cannot_honour(tmp_path: Pat
     assert cfg.llm.max_tokens_total == 5000 and cfg.llm.roles["responder"].model == "airoboros"
     assert cfg.llm.roles["instructor_coding"].model == "airoboros_coding" and settings.instructors["coding"].role
     assert settings.count("general") == 100 and settings.batch_size("general") == 10 and settings.count("riddle") == 7
-    assert settings.params("general")["presence_penalty"] == 2 and settings.instructors["coding"].languages == [
+    assert settings.params("general")["presence_penalty"] == 2 and settings.instructors["coding"].coding_languages == [
         "python",
         "go",
     ]
     assert settings.default_flesch and settings.topic_avoidance == "Avoid politics."
     unsupported = "\n".join(settings.unsupported)
-    for named in ("openai_api_key", "bot_name", "instructors.general.prompt_path", "instructors.riddles.prompt_path",
-                  "instructors.chat"):  # fmt: skip
+    for named in ("openai_api_key (line 2): not", "bot_name", "instructors.inline_qa (line 35): not applicable"):
         assert named in unsupported
+    assert "prompt_path" not in unsupported and len(settings.unsupported) == 3
     assert "sk-not-a-real-key" not in cfg.to_yaml()  # the key is never copied
+    # airoboros' own prompt of an instructor is evoforge's built-in one; another name that is no file is refused
+    assert settings.instructors["general"].prompt_path == "general.txt"
+    with pytest.raises(ConfigError, match=r"instructors\.riddle\.prompt_path: prompt file 'riddles.txt' not found"):
+        settings.with_absolute_paths()
+    del settings.instructors["riddle"]
+    assert settings.with_absolute_paths().instructors["general"].prompt_path is None
 
 
 def test_a_bad_instructor_option_is_an_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"instruct": {"instructors": {"joke": {"languages": ["go"]}}}}))
-    with pytest.raises(Exception, match=r"instructors\.joke\.languages: only coding"):
+    path.write_text(yaml.safe_dump({"instruct": {"instructors": {"joke": {"coding_languages": ["go"]}}}}))
+    with pytest.raises(Exception, match=r"instructors\.joke\.coding_languages: only coding"):
         load_config(path)
 
 
@@ -170,7 +176,7 @@ def test_an_error_in_an_airoboros_config_names_the_file_the_line_and_the_key(tmp
     assert "instruct.default_count (line 2, key default_count): Input should be greater than or equal to 0" in message
     assert "llm.max_tokens_total (line 3, key max_tokens)" in message
     assert "instruct.instructors.riddle.count (line 6, key instructors.riddles.count)" in message
-    path.write_text("model: gpt-4\ninstructors:\n  coding:\n    prompt_path: coding.txt\n  chat: {}\n")
+    path.write_text("model: gpt-4\nbot: x\ninstructors:\n  coding:\n    prompt_path: coding.txt\n  simple_task: {}\n")
     unsupported = load_config(path).instruct.unsupported  # what cannot be honoured names its line too
-    assert unsupported[0].startswith("instructors.coding.prompt_path (line 4): ")
-    assert unsupported[1].startswith("instructors.chat (line 5): ")
+    assert unsupported[0].startswith("bot (line 2): ")
+    assert unsupported[1].startswith("instructors.simple_task (line 6): not applicable: airoboros' shared generator")
