@@ -51,6 +51,10 @@ RouterOpt = Annotated[
     Literal["embedding", "agent", "none"], typer.Option("--router", help="How 'model: auto' picks an expert.")
 ]
 AgentRouterOpt = Annotated[bool, typer.Option("--agent-router", help="airoboros' spelling of --router agent.")]
+RouterModelOpt = Annotated[
+    str | None,
+    typer.Option("--router-model", help="Embedding model of the router (sentence-transformers name or folder)."),
+]
 RouterKOpt = Annotated[int, typer.Option("--router-k", min=1, help="Nearest instructions averaged per expert.")]
 SamplesOpt = Annotated[int, typer.Option("--router-max-samples", min=1, help="Instructions indexed per expert.")]
 IdentityOpt = Annotated[
@@ -107,6 +111,7 @@ class ModelSource:
     router: RouterOpt = "embedding"
     agent_router: AgentRouterOpt = False
     router_k: RouterKOpt = 25
+    router_model: RouterModelOpt = None
     max_samples: SamplesOpt = 1000
     backend: BackendOpt = "peft"
     vllm_arg: VllmArgOpt = None
@@ -157,7 +162,7 @@ class ModelSource:
             lmoe=self.lmoe,
         )
         kind = "agent" if self.agent_router else self.router
-        settings = RouterSettings(kind=kind, k=self.router_k, max_samples=self.max_samples)
+        settings = RouterSettings(kind, self.router_k, self.max_samples, embedding_model=self.router_model)
         own_router = any(e.name == FUNCTION for e in experts)  # airoboros: the package's function adapter routes
         gateway = router_gateway(cfg.llm, settings.role) if kind == "agent" and not own_router else None
         names = ", ".join(e.name for e in experts) or "-"

@@ -68,7 +68,11 @@ class EmbeddingRouter:
         if max_samples < 1 or k < 1:
             raise ConfigError("router max_samples and k must be positive")
         self.k = k
-        self.embedder = load_embedder(model)
+        try:
+            self.embedder = load_embedder(model)
+        except (OSError, ValueError) as error:  # not a folder, not in the hub cache, the hub out of reach
+            reason = " ".join(str(error).split())[:200]
+            raise ConfigError(f"the router's embedding model '{model}' cannot be loaded: {reason}") from None
         self.indexes: dict[str, Any] = {}
         for name, texts in instructions.items():
             if not texts:

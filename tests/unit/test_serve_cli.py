@@ -17,8 +17,9 @@ def evoforge(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_both_commands_take_the_same_model_options() -> None:
-    shared = ("--base", "--base-model", "--lmoe", "--expert", "--run", "--round", "--router-k", "--agent-router",
-              "--backend", "--vllm-arg", "--threads", "--trust-remote-code", "--identity", "--no-identity")  # fmt: skip
+    shared = ("--base", "--base-model", "--lmoe", "--expert", "--run", "--round", "--router-k", "--router-model",
+              "--agent-router", "--backend", "--vllm-arg", "--threads", "--trust-remote-code", "--identity",
+              "--no-identity")  # fmt: skip
     for command, own in ((("serve", "lmoe"), ()), (("chat",), ("--share", "--log-dir"))):
         out = evoforge(*command, "--help")
         assert out.returncode == 0 and all(option in out.stdout for option in shared + own), out.stdout

@@ -113,3 +113,11 @@ def test_an_adapter_for_another_base_is_refused_naming_it(tmp_path: Path) -> Non
     other = build_lora_adapter(build_tiny_lm(tmp_path / "small", hidden_size=32), tmp_path / "code", seed=1)
     with pytest.raises(ConfigError, match=f"expert 'code': the adapter {other} does not fit this base model: .*size"):
         LoraEngine(build_tiny_lm(tmp_path / "base"), {"code": other}, device="cpu")
+
+
+def test_a_router_model_that_cannot_be_loaded_is_a_clear_error(tmp_path: Path) -> None:
+    from evoforge.serve.routing import EmbeddingRouter
+
+    missing = str(tmp_path / "gte-small")
+    with pytest.raises(ConfigError, match=f"the router's embedding model '{missing}' cannot be loaded"):
+        EmbeddingRouter({"qa": ["Who?"]}, model=missing)
