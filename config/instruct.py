@@ -37,6 +37,12 @@ INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "detailed_writing": (),
     "experience": ("word_count",),
     "misconception": (),
+    # the dependent instructors: they read the cards or the records the others wrote (a second pass)
+    "character": ("seed_path", "output_dir"),
+    "rp": ("turn_count",),
+    "stylized_response": ("categories",),
+    "gtkm": ("question_count", "max_prompt_words"),
+    "editor": (),
     "awareness": (),
     "card": (),
 }
@@ -65,6 +71,12 @@ class InstructorSettings(Section):
     plain_ratio: float | None = Field(None, ge=0, le=1, description="coding: share of code-only tasks.")
     styles: list[str] | None = Field(None, description="writing: writing styles.")
     contextual_ratio: float | None = Field(None, ge=0, le=1, description="multiple_choice: share with a context.")
+    seed_path: str | None = Field(None, description="character: folder of example cards (*.txt); None = built-in.")
+    output_dir: str | None = Field(None, description="character: folder of the cards; None = <run>/characters.")
+    turn_count: int | None = Field(None, gt=2, description="rp: messages per chat, system prompt included (50).")
+    question_count: int | None = Field(None, gt=2, description="gtkm: questions asked of each character (20).")
+    max_prompt_words: int | None = Field(None, gt=0, description="gtkm: longest prompt of a record, in words (2500).")
+    categories: list[str] | None = Field(None, description="stylized_response: categories re-answered in voice.")
     word_count: int | None = Field(None, gt=0, description="experience: least words of a response (800).")
 
 
@@ -149,6 +161,8 @@ class InstructSettings(Section):
             name: own.model_copy(
                 update={
                     "topics_path": _absolute(own.topics_path),
+                    "output_dir": _absolute(own.output_dir),
+                    "seed_path": _folder_or_name(own.seed_path),
                     "prompt_path": _prompt_file(own.prompt_path, name, "prompt_path", f"{name}.txt"),
                     "response_prompt_path": _prompt_file(
                         own.response_prompt_path, name, "response_prompt_path", f"{name}_response.txt"
@@ -188,6 +202,11 @@ class InstructSettings(Section):
 
 def _absolute(value: str | None) -> str | None:
     return None if not value else str(Path(value).expanduser().resolve())
+
+
+def _folder_or_name(value: str | None) -> str | None:
+    """A folder that exists from the working directory, made absolute; anything else as written (a built-in name)."""
+    return _absolute(value) if value and Path(value).expanduser().is_dir() else value
 
 
 def _prompt_file(value: str | None, name: str, key: str, packaged: str) -> str | None:

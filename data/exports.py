@@ -2,7 +2,8 @@
 
 ShareGPT is the conversation format airoboros users asked for: ``{"conversations": [{"from": "system"|"human"|"gpt",
 "value": ...}], "category": ...}``; alpaca is ``{"instruction", "input": "", "output", "category"}`` (plus
-``system`` when the record has one).
+``system`` when the record has one). A conversation record (``rp``, ``gtkm``: ``messages`` beside airoboros' flat
+``instruction``) exports its turns to ShareGPT and its flat text to alpaca.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+_SHAREGPT = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
 def to_alpaca(record: dict[str, Any]) -> dict[str, Any]:
@@ -21,7 +24,10 @@ def to_alpaca(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_sharegpt(record: dict[str, Any]) -> dict[str, Any]:
-    """One record as a ShareGPT conversation."""
+    """One record as a ShareGPT conversation (a conversation record's own turns, ``messages``, when it has them)."""
+    if record.get("messages"):
+        turns = [{"from": _SHAREGPT[m["role"]], "value": m["content"]} for m in record["messages"]]
+        return {"conversations": turns, "category": record.get("category")}
     turns = [{"from": "system", "value": record["system"]}] if record.get("system") else []
     turns += [{"from": "human", "value": record["instruction"]}, {"from": "gpt", "value": record["response"]}]
     return {"conversations": turns, "category": record.get("category")}

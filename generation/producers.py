@@ -21,6 +21,7 @@ from typing import Any
 
 from evoforge.agents.instruct import ResponseRequest, TaskRequest, filtered_by, respond, write_tasks
 from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
+from evoforge.agents.instructors.characters import Dependent
 from evoforge.config import InstructSettings
 from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, LLMError
@@ -76,8 +77,8 @@ class Producers:
         self._lock = asyncio.Lock()
 
     async def run(self) -> dict[str, Progress]:
-        """Run every configured instructor's producer to its end."""
-        names = list(self.settings.instructors)
+        """Run every configured instructor's producer to its end (those of the second pass run after them)."""
+        names = [name for name in self.settings.instructors if not isinstance(REGISTRY[name], Dependent)]
         done = await asyncio.gather(*(self._produce(name) for name in names))
         return dict(zip(names, done, strict=True))
 

@@ -5,7 +5,7 @@
 and their options, and every declared name has a class here.
 """
 
-from evoforge.agents.instructors import inline, plain, structured
+from evoforge.agents.instructors import characters, inline, plain, rp, structured
 from evoforge.agents.instructors.base import (
     REGISTRY,
     Batch,
@@ -21,10 +21,12 @@ __all__ = [
     "Batch",
     "Instructor",
     "TaskList",
+    "characters",
     "check_prompt_files",
     "dedup_key",
     "inline",
     "parse_tasks",
     "plain",
+    "rp",
     "structured",
 ]

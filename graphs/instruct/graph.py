@@ -1,9 +1,10 @@
 """The ``instruct`` graph: airoboros' generation as a LangGraph state machine.
 
 topics (read the file, or generate it) → human review of the topics → (generate-topics ends here) → prepare the
-output file (append / overwrite) → every instructor's producer at once → human review of a sample per instructor →
-outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends the run with what is
-written kept.
+output file (append / overwrite) → every instructor's producer at once → the second pass (character cards, then
+the instructors that use them or the records written: rp, gtkm, stylized_response, editor) → human review of a
+sample per instructor → outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends
+the run with what is written kept.
 
 Mounted in the cycle (``cycle.data_source: instruct``) it works in the round's folder (``workdir``) and hands back
 :class:`~evoforge.graphs.instruct.state.InstructSummary` as ``instructed``.
@@ -45,13 +46,15 @@ def build() -> StateGraph:
     builder.add_node("review_topics", nodes.review_topics)
     builder.add_node("prepare_output", nodes.prepare_output)
     builder.add_node("generate", nodes.generate, retry_policy=retry)
+    builder.add_node("generate_dependent", nodes.generate_dependent, retry_policy=retry)
     builder.add_node("review_sample", nodes.review_sample)
     builder.add_node("write_outputs", nodes.write_outputs)
     builder.add_edge(START, "topics")
     builder.add_edge("topics", "review_topics")
     builder.add_conditional_edges("review_topics", after_topic_review)
     builder.add_edge("prepare_output", "generate")
-    builder.add_edge("generate", "review_sample")
+    builder.add_edge("generate", "generate_dependent")
+    builder.add_edge("generate_dependent", "review_sample")
     builder.add_conditional_edges("review_sample", after_sample_review)
     builder.add_edge("write_outputs", END)
     return builder

@@ -126,6 +126,34 @@ async def generate(state: InstructState, runtime: Runtime[RunContext]) -> Update
     return {"progress": figures, "stop_reason": producers.stop_reason, "counts": dict(output.counts)}
 
 
+async def generate_dependent(state: InstructState, runtime: Runtime[RunContext]) -> Update:
+    """The second pass: the instructors that work on what the first pass wrote (character cards, then rp, gtkm,
+    stylized_response and editor), resumed from the output file and the cards folder as the first pass is."""
+    from evoforge.generation.dependent import DependentPass, dependent_names
+
+    res = await _resources(runtime, state)
+    settings = res.config.instruct
+    if not dependent_names(settings):
+        return {}
+    character = settings.instructors.get("character")
+    cards = _path(res, character.output_dir if character else None, "characters")
+    output, index, by_name = await asyncio.to_thread(_open_generation, res, state)
+    try:
+        second = DependentPass(res.gateway, settings, output, index, by_name, res.config.run.seed, cards)
+        progress = await second.run()
+    finally:
+        output.close()
+    figures = {name: p.as_dict() for name, p in progress.items()}
+    for name, p in figures.items():
+        info(f"instruct: {name}: {p['total']}/{p['target']} ({p['written']} new, stopped: {p['stopped']})")
+    return {
+        "progress": {**(state.get("progress") or {}), **figures},
+        "stop_reason": state.get("stop_reason") or second.stop_reason,
+        "counts": dict(output.counts),
+        "cards_dir": str(cards),
+    }
+
+
 async def review_sample(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Human checkpoint: approve a sample of each instructor's records, or reject (the records stay written)."""
     from evoforge.generation.records import read_records

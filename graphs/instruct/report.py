@@ -42,6 +42,12 @@ def report_section(res: Resources, state: InstructState, outputs: dict[str, str]
                 progress_rows(state["progress"]),
             ),
         ]
+    if state.get("cards_dir"):
+        lines += [
+            "",
+            f"Character cards: `{state['cards_dir']}`. `character` counts cards, `rp` and `gtkm` conversations (one "
+            "record per reply), the others records.",
+        ]
     if state.get("stop_reason") == "budget":
         lines += ["", "The token budget stopped the run; raise it and run again with `append: true` to finish."]
     if settings.unsupported:

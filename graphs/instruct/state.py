@@ -56,6 +56,7 @@ class InstructState(InstructInput, InstructOutput, total=False):
         stop_reason: why generation stopped early (``budget``), or None.
         counts: records per category in the output file. sample: a few records per instructor shown at review.
         outputs: names of the files written (relative to the run directory unless absolute).
+        cards_dir: the folder of the character cards (absolute), when the run has a second pass.
         instructed: the summary handed to a parent graph.
     """
 
@@ -71,3 +72,4 @@ class InstructState(InstructInput, InstructOutput, total=False):
     sample: list[dict[str, Any]]
     sample_decision: Decision
     outputs: dict[str, str]
+    cards_dir: str

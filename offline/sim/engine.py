@@ -14,6 +14,8 @@ from typing import Any
 
 from evoforge.offline.sim.analyst import analyze_reply, optimize_reply
 from evoforge.offline.sim.answerer import answer_reply, compare_reply, grade_reply
+from evoforge.offline.sim.characters import TASKS as CHARACTER_TASKS
+from evoforge.offline.sim.characters import character_reply
 from evoforge.offline.sim.evolver import breadth_reply, evolve_reply
 from evoforge.offline.sim.instruct import tasks_reply, topics_reply, wrapped_answer
 from evoforge.offline.sim.reader import Request, read_request
@@ -77,6 +79,8 @@ def _reply(request: Request, rng: Any, error_rate: float, sampled: bool) -> str 
         return topics_reply(int(parts["n"]), rng("topics"))
     if request.task == "instruct_tasks":
         return tasks_reply(parts["prompt"], rng("tasks", parts["prompt"]))
+    if request.task in CHARACTER_TASKS:
+        return character_reply(request.task, parts, rng(request.task, *parts.values()))
     if request.task == "instruct_answer":
         return wrapped_answer(parts["instruction"])
     return answer_reply(parts["instruction"], rng("answer", parts["instruction"]), error_rate)

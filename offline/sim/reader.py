@@ -17,6 +17,14 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _METHOD = re.compile(r"#Current Method#:\s*```[^\n]*\n(?P<method>.*?)\n```", re.DOTALL)
 _FEEDBACK = re.compile(r"#Feedback#:\s*\n(?P<feedback>.*?)\n\s*\n[^\n]*\n```Optimized Method", re.DOTALL)
 _JUDGE_MARKER = re.compile(r"^#(?P<name>Question|Reference Answer|Answer|Answer A|Answer B)#:", re.MULTILINE)
+_PLAYING = re.compile(r"^Rules for playing (.+?):$", re.MULTILINE)
+_CHARACTER_KINDS = {
+    "character card": "cards",
+    "chat setting": "setting",
+    "get-to-know-me questions": "questions",
+    "rewrite with errors": "spoil",
+}
+AIROBOROS_TASKS = re.compile(r'^ \* TSK \d+ must be related to topic: "', re.MULTILINE)  # airoboros' own prompts
 TOPIC_REQUEST = re.compile(r"numbered list of (\d+)\b[^\n]*?\btopics", re.IGNORECASE)  # airoboros' topic prompts
 _SCHEMA = re.compile(r"JSON schema:\s*(\{.*\})\s*$", re.DOTALL)
 
@@ -104,12 +112,23 @@ def read_request(messages: list[dict[str, Any]], response_format: dict[str, Any]
         text = user[:cut].strip()
         parts = {"method": text, "instruction": user[cut + len("#Instruction#:") :].strip()}
         return Request("evolve", parts, language_of(text), key)
-    return _instruct_request(user, key)
+    last = _content(messages[-1]) if messages else ""
+    return _character_request(system, user, last, key) or _instruct_request(user, key)
+
+
+def _character_request(system: str, user: str, last: str, key: str | None) -> Request | None:
+    """The dependent instructors' requests: a chat message or an answer as a character (its system prompt names
+    the role), or a request that names its kind of task (cards, setting, questions, a rewrite with errors)."""
+    if playing := _PLAYING.search(system):
+        task = "rp_turn" if "NEXT:" in system else "in_voice"
+        return Request(task, {"system": system, "name": playing.group(1), "message": last}, "en", key)
+    kind = _CHARACTER_KINDS.get(user.split("\n", 1)[0].removeprefix("Kind of task:").strip())
+    return Request(kind, {"prompt": user}, "en", key) if kind else None
 
 
 def _instruct_request(user: str, key: str | None) -> Request:
     """airoboros' writers (an instructor's batch, a wrapped response, a topic list), else an answer."""
-    if user.startswith("Kind of task:"):
+    if user.startswith("Kind of task:") or AIROBOROS_TASKS.search(user):
         return Request("instruct_tasks", {"prompt": user}, "en", key)
     if user.startswith("#Request#:"):
         return Request("instruct_answer", {"instruction": user[len("#Request#:") :].strip()}, "en", key)

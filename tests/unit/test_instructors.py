@@ -9,6 +9,7 @@ import yaml
 
 from evoforge.agents.instruct import filtered_by, parse_topics
 from evoforge.agents.instructors import REGISTRY, Batch, parse_tasks
+from evoforge.agents.instructors.characters import Dependent
 from evoforge.config import load_config
 from evoforge.config.instruct import INSTRUCTOR_OPTIONS
 from evoforge.errors import ConfigError, DataError
@@ -16,13 +17,14 @@ from evoforge.generation.records import RecordFile, read_records
 from evoforge.offline.sim.instruct import tasks_reply
 
 NAMES = sorted(REGISTRY)
+TASK_WRITERS = [name for name in NAMES if not isinstance(REGISTRY[name], Dependent)]  # the second pass has no TSK list
 
 
 def test_every_declared_instructor_is_built() -> None:
     assert sorted(INSTRUCTOR_OPTIONS) == NAMES and len(NAMES) >= 19
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TASK_WRITERS)
 def test_each_instructor_reads_its_list_and_counts_what_it_skips(name: str) -> None:
     instructor, batch = REGISTRY[name], Batch(topics=["lighthouses", "comets", "owls"])
     prompt = instructor.messages(batch)[-1]["content"]
