@@ -39,7 +39,7 @@ INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "misconception": (),
     # the dependent instructors: they read the cards or the records the others wrote (a second pass)
     "character": ("seed_path", "output_dir"),
-    "rp": ("turn_count",),
+    "rp": ("turn_count", "setting_prompt_path"),
     "stylized_response": ("categories",),
     "gtkm": ("question_count", "max_prompt_words"),
     "editor": (),
@@ -74,6 +74,7 @@ class InstructorSettings(Section):
     seed_path: str | None = Field(None, description="character: folder of example cards (*.txt); None = built-in.")
     output_dir: str | None = Field(None, description="character: folder of the cards; None = <run>/characters.")
     turn_count: int | None = Field(None, gt=2, description="rp: messages per chat, system prompt included (50).")
+    setting_prompt_path: str | None = Field(None, description="rp: its own setting prompt ({characters}, {topic}).")
     question_count: int | None = Field(None, gt=2, description="gtkm: questions asked of each character (20).")
     max_prompt_words: int | None = Field(None, gt=0, description="gtkm: longest prompt of a record, in words (2500).")
     categories: list[str] | None = Field(None, description="stylized_response: categories re-answered in voice.")
@@ -166,6 +167,9 @@ class InstructSettings(Section):
                     "prompt_path": _prompt_file(own.prompt_path, name, "prompt_path", f"{name}.txt"),
                     "response_prompt_path": _prompt_file(
                         own.response_prompt_path, name, "response_prompt_path", f"{name}_response.txt"
+                    ),
+                    "setting_prompt_path": _prompt_file(
+                        own.setting_prompt_path, name, "setting_prompt_path", "rp_setting.txt"
                     ),
                 }
             )

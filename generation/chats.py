@@ -56,7 +56,9 @@ class ChatWriter:
             return []
         cards = rng.sample(self.cards, size)
         topic = self.topics[number % len(self.topics)]
-        setting = await self._say(self.rp.setting_messages(cards, topic), number, answering=False)
+        setting = await self._say(
+            self.rp.setting_messages(cards, topic, self.owner.settings.instructors["rp"]), number, answering=False
+        )
         if not setting.strip():
             self.progress.skipped["no_setting"] += 1
             return []

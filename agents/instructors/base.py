@@ -205,10 +205,10 @@ def check_prompt_files(settings: InstructSettings) -> None:
     instructor cannot fill is refused before a run starts (ConfigError naming the file, the key and the placeholder)."""
     for name, own in settings.instructors.items():
         instructor = REGISTRY.get(name)
-        if instructor is None or not (own.prompt_path or own.response_prompt_path):
+        if instructor is None or not (own.prompt_path or own.response_prompt_path or own.setting_prompt_path):
             continue
         batch = Batch(topics=["a topic"] * settings.batch_size(name), settings=own, language=settings.language)
-        if own.prompt_path:
+        if own.prompt_path or own.setting_prompt_path:  # rp renders its setting prompt file in its sample request
             instructor.messages(batch)
         if own.response_prompt_path:
             instructor.response_messages("an instruction", batch)

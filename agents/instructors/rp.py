@@ -15,8 +15,10 @@ import re
 from random import Random
 from typing import Any
 
-from evoforge.agents.instructors.base import register
+from evoforge.agents.instructors.base import Batch, register
 from evoforge.agents.instructors.characters import Card, Dependent, conversation_row
+from evoforge.agents.instructors.custom import render
+from evoforge.config import InstructorSettings
 from evoforge.prompts import load_prompt
 
 _NEXT = re.compile(r"NEXT:[ \t]*([^\n]+)")
@@ -68,9 +70,18 @@ class Roleplay(Dependent):
 
     name = "rp"
 
-    def setting_messages(self, cards: list[Card], topic: str) -> list[dict[str, str]]:
-        """The request for the chat's setting."""
+    def messages(self, batch: Batch) -> list[dict[str, str]]:
+        """A sample setting request (a user's ``setting_prompt_path`` rendered; a ``prompt_path`` refused)."""
+        super().messages(batch)
+        sample = Card(description="An example character.", stay_in_character="Stay in character.", name="Example")
+        return self.setting_messages([sample, sample], "an example topic", batch.settings)
+
+    def setting_messages(self, cards: list[Card], topic: str, settings: InstructorSettings) -> list[dict[str, str]]:
+        """The request for the chat's setting (the user's ``setting_prompt_path`` when set, airoboros' values)."""
         described = "\n\n".join(f"{card.name}: {card.description}" for card in cards)
+        if settings.setting_prompt_path:
+            values = {"characters": described, "topic": topic}
+            return render(settings.setting_prompt_path, "instructors.rp.setting_prompt_path", values)
         return load_prompt("instruct/rp_setting").messages(characters=described, topic=topic)
 
     def chat_system(self, cards: list[Card], setting: str, mark: str | None) -> str:

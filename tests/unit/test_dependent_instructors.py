@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import pytest
 
@@ -152,10 +153,12 @@ def test_a_users_prompt_files_are_rendered_with_airoboros_placeholders_or_refuse
     cards.write_text("Like {example}, write {batch_size} cards in {language}. {skip}\nDESCRIPTION: / NAME: / GUIDE:")
     questions = tmp_path / "questions.txt"
     questions.write_text("Ask {name} ({description}) {question_count} things, as QUESTION: lines.")
+    setting = tmp_path / "setting.txt"
+    setting.write_text("A scene for {characters}, about {topic}.")
     section = {
         "character": {"prompt_path": str(cards)},
         "gtkm": {"prompt_path": str(questions)},
-        "rp": {},
+        "rp": {"setting_prompt_path": str(setting)},
     }
     settings = InstructSettings(instructors=section)
     check_prompt_files(settings)  # every placeholder is one the instructor fills
@@ -163,8 +166,31 @@ def test_a_users_prompt_files_are_rendered_with_airoboros_placeholders_or_refuse
     assert prompt.startswith("Like EX, write 2 cards in French. Do not reuse any of these names: Ada.")
     asked = GetToKnowMe().question_messages(ADA, 5, settings.instructors["gtkm"])[0]["content"]
     assert asked == "Ask Ada (A Victorian mathematician.) 5 things, as QUESTION: lines."
+    scene = Roleplay().setting_messages([ADA, KOFI], "tea", settings.instructors["rp"])[0]["content"]
+    assert scene == "A scene for Ada: A Victorian mathematician.\n\nKofi: A taxi driver in Accra., about tea."
+    (tmp_path / "place.txt").write_text("A scene in {place}.")
+    with pytest.raises(ConfigError, match=r"setting_prompt_path.*\{place\}"):
+        check_prompt_files(InstructSettings(instructors={"rp": {"setting_prompt_path": str(tmp_path / "place.txt")}}))
     with pytest.raises(ConfigError, match=r"instructors\.rp\.prompt_path"):
         check_prompt_files(InstructSettings(instructors={"rp": {"prompt_path": str(cards)}}))
     (tmp_path / "bad.txt").write_text("{example} {topics}")
     with pytest.raises(ConfigError, match="topics"):
         check_prompt_files(InstructSettings(instructors={"character": {"prompt_path": str(tmp_path / "bad.txt")}}))
+
+
+def test_paths_are_read_from_the_working_directory_as_airoboros_reads_them(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_seeds").mkdir()
+    section = {
+        "character": {"seed_path": "my_seeds", "output_dir": "characters"},
+        "gtkm": {"prompt_path": "gtkm.txt"},  # airoboros' own prompt's name: evoforge's built-in one
+        "rp": {"setting_prompt_path": "rp_setting.txt"},
+    }
+    settings = InstructSettings(instructors=section).with_absolute_paths().instructors
+    assert settings["character"].seed_path == str(tmp_path / "my_seeds")
+    assert settings["character"].output_dir == str(tmp_path / "characters")
+    assert settings["gtkm"].prompt_path is None and settings["rp"].setting_prompt_path is None
+    builtin = InstructSettings(instructors={"character": {"seed_path": "character_seeds"}}).with_absolute_paths()
+    assert builtin.instructors["character"].seed_path == "character_seeds"  # no such folder here: the built-in seeds
+    with pytest.raises(ConfigError, match="setting_prompt_path"):
+        InstructSettings(instructors={"rp": {"setting_prompt_path": "missing.txt"}}).with_absolute_paths()
