@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from evoforge.config import load_config
 from evoforge.data.formats import load_examples
+from evoforge.generation.records import read_records
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
@@ -119,3 +124,38 @@ def test_editor_without_writing_records_writes_nothing_and_says_why(tmp_path: Pa
     values = _run(config)
     assert values["progress"]["editor"]["stopped"] == "no writing records"
     assert values["counts"] == {"general": 2}
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_second_pass_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    slow = ["--set", "llm.models.sim={model: sim/skills, params: {latency: 0.1}}", "--run-id", "killed"]
+    command = [sys.executable, "-m", "evoforge.cli", "-q", "instruct", "generate-instructions", *slow, "--config"]
+    log = (tmp_path / "evoforge.log").open("a")
+    process = subprocess.Popen([*command, str(_config(tmp_path))], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    output, deadline = tmp_path / "instructions.jsonl", time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+        r["category"] in ("gtkm", "stylized_response", "editor") for r in _records_if_any(output)
+    ):
+        assert process.poll() is None, (tmp_path / "evoforge.log").read_text()[-3000:]
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = read_records(output)  # a record cut short by the kill is dropped, as the resumed run drops it
+    assert _conversations(before, "rp") < 2  # killed inside the second pass, before the chats were all written
+    resume = [sys.executable, "-m", "evoforge.cli", "-q", "resume", "killed", "--runs-dir", str(tmp_path / "runs")]
+    done = subprocess.run(resume, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, timeout=150)
+    assert done.returncode == 0, (tmp_path / "evoforge.log").read_text()[-3000:]
+    records = _records(output)
+    assert records[: len(before)] == before
+    assert len({(r["category"], r["instruction"]) for r in records}) == len(records)
+    assert len(list((tmp_path / "characters").glob("*.json"))) == 4
+    assert _conversations(records, "rp") == 2 and _conversations(records, "gtkm") == 2
+    counts = Counter(r["category"] for r in records)
+    assert counts["stylized_response"] == 4 and counts["editor"] == 2
+
+
+def _records_if_any(path: Path) -> list[dict[str, Any]]:
+    try:
+        return _records(path) if path.is_file() else []
+    except json.JSONDecodeError:  # a line being written
+        return []
