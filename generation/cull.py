@@ -5,7 +5,9 @@ Records are grouped by the instruct section's de-duplication rule and threshold 
 generation's one index does: :func:`~evoforge.data.near_groups.near_duplicate_groups` joins near pairs into connected
 groups. A record near no other is kept as it is, ungraded. In a group the judge (role ``instruct.cull_role``) grades
 each member's response to its instruction from 1 to 10 (no reference); the best grade is kept, a tie going to the
-member written first. The kept records stay in the file's order.
+member written first. The kept records stay in the file's order. The records of an instructor that is not
+``culled`` (rp, gtkm: the rows of one chat share their prompt's beginning; stylized_response: it repeats another
+record's instruction on purpose) are kept as they are, as airoboros' cull keeps rp and stylized_response.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evoforge.agents.instructors import dedup_key
+from evoforge.agents.instructors import REGISTRY, dedup_key
 from evoforge.agents.judge import GradeInput, grade
 from evoforge.config import InstructSettings
 from evoforge.data.near_groups import near_duplicate_groups
@@ -49,9 +51,11 @@ async def cull_records(
     gw: Any, records: Sequence[Row], settings: InstructSettings, language: str = "en", embedder: Any = None
 ) -> CullResult:
     """Keep the best-graded record of each group of near duplicates in ``records`` (see the module)."""
-    texts = [dedup_key(str(r.get("category", "")), str(r["instruction"])) for r in records]
+    compared = [i for i, r in enumerate(records) if _culled(str(r.get("category", "")))]
+    texts = [dedup_key(str(records[i].get("category", "")), str(records[i]["instruction"])) for i in compared]
     where = (settings.dedup, settings.threshold(), settings.embedding_model, settings.embedding_device, embedder)
-    groups = await asyncio.to_thread(near_duplicate_groups, texts, *where)
+    found = await asyncio.to_thread(near_duplicate_groups, texts, *where)
+    groups = [[compared[j] for j in group] for group in found]
     members = [i for group in groups for i in group]
     grades = await asyncio.gather(
         *(
@@ -89,3 +93,9 @@ async def cull_records(
         )
     kept = [dict(r) for i, r in enumerate(records) if i not in dropped]
     return CullResult(kept, described, len(records))
+
+
+def _culled(category: str) -> bool:
+    """Whether the records of ``category`` are compared (a category no instructor of ours writes is)."""
+    instructor = REGISTRY.get(category)
+    return instructor is None or instructor.culled

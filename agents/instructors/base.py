@@ -90,6 +90,7 @@ class Instructor:
     system: ClassVar[str | None] = None  # a system prompt the responder gets, written into the record
     single_pass: ClassVar[bool] = False  # its reply holds the responses too (airoboros' inline Q&A): no responder
     filter_responses: ClassVar[bool] = True  # whether response_filters and refusal openings drop its responses
+    culled: ClassVar[bool] = True  # whether evoforge instruct cull compares its records with the others
 
     def task_line(self, index: int, topic: str, settings: InstructorSettings, rng: Random) -> str:
         """The requirement line of task ``index`` (its topic, and the instructor's extra per-task choices)."""

@@ -136,6 +136,7 @@ class GetToKnowMe(Dependent):
     chat whose system prompt is the card, so the model learns to keep to a system prompt over many turns."""
 
     name = "gtkm"
+    culled = False  # the rows of one chat share their prompt's beginning: comparing them would drop its later rows
 
     def messages(self, batch: Batch) -> list[dict[str, str]]:
         """A sample question request (the user's prompt file, when the instructor names one)."""
@@ -213,6 +214,7 @@ class StylizedResponse(Dependent):
     system prompt."""
 
     name = "stylized_response"
+    culled = False  # it repeats another record's instruction on purpose; airoboros' cull leaves it alone too
 
     def system_prompt(self, card: Card) -> str:
         """The record's system prompt: who to play (the rules it was answered under are not part of it)."""

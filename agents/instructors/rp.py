@@ -69,6 +69,7 @@ class Roleplay(Dependent):
     """Multi-turn, multi-character chats between character cards (``turn_count`` messages each)."""
 
     name = "rp"
+    culled = False  # as in airoboros' cull: the rows of one chat share their prompt's beginning
 
     def messages(self, batch: Batch) -> list[dict[str, str]]:
         """A sample setting request (a user's ``setting_prompt_path`` rendered; a ``prompt_path`` refused)."""

@@ -3,6 +3,7 @@ model's replies, and the records they make; the training side reads a conversati
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -24,6 +25,7 @@ from evoforge.data.exports import to_sharegpt
 from evoforge.data.formats import normalise_row
 from evoforge.errors import ConfigError
 from evoforge.generation.cards import read_cards, seed_examples, write_card
+from evoforge.generation.cull import cull_records
 from evoforge.offline.sim.engine import respond
 
 ADA = Card(description="A Victorian mathematician.", stay_in_character="Always answer as Ada would.", name="Ada")
@@ -194,3 +196,24 @@ def test_paths_are_read_from_the_working_directory_as_airoboros_reads_them(tmp_p
     assert builtin.instructors["character"].seed_path == "character_seeds"  # no such folder here: the built-in seeds
     with pytest.raises(ConfigError, match="setting_prompt_path"):
         InstructSettings(instructors={"rp": {"setting_prompt_path": "missing.txt"}}).with_absolute_paths()
+
+
+def test_cull_leaves_the_records_that_repeat_a_start_or_an_instruction_on_purpose() -> None:
+    owls = "Tell me a joke about owls."
+    chat = Roleplay().rows(
+        [
+            {"role": "system", "content": "SYSTEM"},
+            {"role": "user", "content": "Start."},
+            {"role": "assistant", "content": "Ada: hello"},
+            {"role": "user", "content": "Kofi: hi"},
+            {"role": "assistant", "content": "Ada: bye"},
+        ]
+    )
+    records = [
+        {"instruction": owls, "response": "Because they give a hoot.", "category": "joke"},
+        StylizedResponse().record(owls, "Hark, a hooting jest!", "Take on the role of Ada."),
+        *chat,
+    ]
+    settings = InstructSettings(dedup="rouge", rouge_threshold=0.5)  # the chat's rows are near each other
+    result = asyncio.run(cull_records(None, records, settings))  # no group: no grade asked of any model
+    assert result.kept == records and result.groups == []
