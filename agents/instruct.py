@@ -94,6 +94,7 @@ def filtered_by(text: str, filters: list[str]) -> str | None:
 
 async def respond(gw: LLMGateway, inp: ResponseRequest) -> Response:
     """The response to one instruction, checked against the response filters."""
-    messages = REGISTRY[inp.instructor].response_messages(inp.instruction, inp.batch)
-    text = (await gw.complete(inp.role, messages, **inp.params)).strip()
+    instructor = REGISTRY[inp.instructor]
+    messages = instructor.response_messages(inp.instruction, inp.batch)
+    text = instructor.finish_response(inp.instruction, await gw.complete(inp.role, messages, **inp.params)).strip()
     return Response(text=text, filtered=filtered_by(text, inp.filters))

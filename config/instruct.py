@@ -34,7 +34,7 @@ INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "joke": (),
     "song": (),
     "multiple_choice": ("contextual_ratio",),
-    "detailed_writing": (),
+    "detailed_writing": ("word_count",),
     "experience": ("word_count",),
     "misconception": (),
     # the dependent instructors: they read the cards or the records the others wrote (a second pass)
@@ -78,7 +78,9 @@ class InstructorSettings(Section):
     question_count: int | None = Field(None, gt=2, description="gtkm: questions asked of each character (20).")
     max_prompt_words: int | None = Field(None, gt=0, description="gtkm: longest prompt of a record, in words (2500).")
     categories: list[str] | None = Field(None, description="stylized_response: categories re-answered in voice.")
-    word_count: int | None = Field(None, gt=0, description="experience: least words of a response (800).")
+    word_count: int | None = Field(
+        None, gt=0, description="experience, detailed_writing: least words of a response (800, 4000)."
+    )
 
 
 class InstructSettings(Section):

@@ -82,7 +82,7 @@ class Instructor:
     ``$rules``, ``$batch_size``, ``$topic_avoidance`` and ``$flesch``; ``response_prompt`` names a prompt that wraps
     the instruction when the responder gets more than the bare instruction (``$instruction`` and
     :meth:`response_values`). A user's own ``prompt_path`` replaces the prompt (filled with :meth:`template_values`),
-    ``response_prompt_path`` the response prompt (``{instruction}``, ``{language}``, ``{flesch}``).
+    ``response_prompt_path`` the response prompt (``{instruction}``, ``{language}``, ``{flesch}`` and its own).
     """
 
     name: ClassVar[str]
@@ -163,12 +163,17 @@ class Instructor:
         batch = batch or Batch(topics=[])
         if batch.settings.response_prompt_path:
             values = {"instruction": instruction, "language": batch.language, "flesch": batch.flesch}
+            values |= self.response_values(batch.settings)
             return render(batch.settings.response_prompt_path, f"instructors.{self.name}.response_prompt_path", values)
         if self.response_prompt is not None:
             values = self.response_values(batch.settings)
             return load_prompt(f"instruct/{self.response_prompt}").messages(instruction=instruction, **values)
         system = [{"role": "system", "content": self.system}] if self.system else []
         return [*system, {"role": "user", "content": instruction}]
+
+    def finish_response(self, instruction: str, response: str) -> str:
+        """The response as the record keeps it (as the model wrote it, unless the instructor trims it)."""
+        return response
 
     def record(self, instruction: str, response: str) -> dict[str, Any]:
         """The airoboros record (``instruction, response, category``, and ``system`` where one was used)."""

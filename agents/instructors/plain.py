@@ -83,10 +83,16 @@ class Roleplay(Instructor):
 
 @register
 class DetailedWriting(Instructor):
-    """Long, detailed pieces of writing with several constraints, answered at length."""
+    """Long, detailed pieces of writing with several constraints, answered at length (``word_count``)."""
 
     name = "detailed_writing"
     response_prompt = "detailed_writing_response"
+
+    def response_values(self, settings: InstructorSettings) -> dict[str, str]:
+        """The least words of the piece (airoboros' default 4000), and a third of it, which airoboros' own response
+        template also takes."""
+        words = settings.word_count or 4000
+        return {"word_count": str(words), "third": str(words // 3)}
 
 
 @register

@@ -10,7 +10,7 @@ from evoforge.agents.instructors.base import Batch, Instructor, pick, register
 from evoforge.config import InstructorSettings
 
 CONTEXT_STYLES = ("news article", "blog post", "chat log", "email", "short story", "encyclopedia entry", "memo")
-FORMATS = ("", "", "Answer in one sentence.", "Answer as a bullet list.", "Answer in JSON.", "Cite the source.")
+FORMATS = ("JSON", "a bullet list", "a numbered list", "one sentence", "a markdown table", "YAML")
 LANGUAGES = ("python", "javascript", "java", "c", "c++", "go", "rust", "bash", "sql")
 WRITING_STYLES = ("humorous", "formal", "suspenseful", "poetic", "matter-of-fact", "nostalgic")
 TOOLS = (
@@ -18,6 +18,11 @@ TOOLS = (
     "calculator(expression): evaluates an arithmetic expression.",
     "read_page(url): returns the text of a web page.",
     "answer(question, context): answers a question from a text.",
+)
+PLAIN = "PLAINFORMAT"
+PLAIN_REQUEST = (
+    "Write only the code, as one plain text output: no introduction, no usage notes or warnings, no markdown fence "
+    "around it; comment the code where it helps."
 )
 _QUESTION = re.compile(r"^\s*QUESTION\s*:\s*", re.MULTILINE | re.IGNORECASE)
 _WRAPPED = re.compile(r"^(?:Request|Question): (.*?)\n\n(?:Functions|Tools):", re.MULTILINE | re.DOTALL)
@@ -42,7 +47,7 @@ class Contextual(Instructor):
 
     name = "contextual"
     response_prompt = "contextual_response"
-    formats = True  # add a formatting request (formatting_options) to some questions
+    formats = True  # ask a fifth of the questions for an output format (formatting_options), as airoboros does
 
     def task_line(self, index: int, topic: str, settings: InstructorSettings, rng: Random) -> str:
         """The topic and the style of the passage."""
@@ -51,7 +56,8 @@ class Contextual(Instructor):
 
     def instruction(self, task: str, settings: InstructorSettings, rng: Random) -> str | None:
         """The passage and question in the context layout, with a formatting request now and then."""
-        note = pick(settings.formatting_options, FORMATS, rng) if self.formats else ""
+        wanted = self.formats and rng.random() < 0.2
+        note = f"Give the answer as {pick(settings.formatting_options, FORMATS, rng)}." if wanted else ""
         return context_instruction(task, note)
 
 
@@ -107,6 +113,18 @@ class Coding(Instructor):
             for i, topic in enumerate(batch.topics, 1)
         ]
 
+    def response_messages(self, instruction: str, batch: Batch | None = None) -> list[dict[str, str]]:
+        """A ``PLAINFORMAT`` task is sent without the marker, with airoboros' request for bare code."""
+        if instruction.endswith(PLAIN):
+            instruction = f"{instruction.removesuffix(PLAIN).rstrip()}\n{PLAIN_REQUEST}"
+        return super().response_messages(instruction, batch)
+
+    def finish_response(self, instruction: str, response: str) -> str:
+        """The code of a ``PLAINFORMAT`` task's response without the fence around it, as airoboros keeps it."""
+        if instruction.endswith(PLAIN) and "```" in response:
+            return re.split(r"```[^\n]*(?:$|[\r\n])", response)[1]
+        return response
+
     def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
         """airoboros' coding template also takes ``{languages}`` (a line per task) and ``{related_software}``."""
         languages, index, software = self.choices(batch, rng)
@@ -117,7 +135,7 @@ class Coding(Instructor):
     def instruction(self, task: str, settings: InstructorSettings, rng: Random) -> str | None:
         """The task, marked ``PLAINFORMAT`` (code only, no prose) for a ``plain_ratio`` share, as airoboros does."""
         ratio = 0.5 if settings.plain_ratio is None else settings.plain_ratio
-        return f"{task} PLAINFORMAT" if rng.random() < ratio else task
+        return f"{task} {PLAIN}" if rng.random() < ratio else task
 
 
 @register

@@ -2,7 +2,8 @@
 
 It reads what a real model reads. A topic request ("a numbered list of N ... topics") gets N topics, each an aspect
 of a subject from fixed lists. An instructor's request (its prompt names the ``Kind of task:`` and has one
-``TSK i is about the topic "..."`` line per task) gets a ``TSK i.`` list with one instruction per line, from a few
+``TSK i is about the topic "..."`` line per task, or airoboros' own ``TSK i must be related to topic: "..."`` from a
+user's prompt file, read as the general kind) gets a ``TSK i.`` list with one instruction per line, from a few
 phrasings of our own per kind, filled with the topic and the line's extras (a programming language, a style); the
 closed-context kinds write a short made-up passage and a ``QUESTION:`` line, multiple choice four lettered options,
 the single-pass kinds the task with its answers (:mod:`.inline`).
@@ -19,8 +20,9 @@ from evoforge.offline.sim.inline import awareness_task, card_task
 from evoforge.offline.sim.open_answer import compose_answer, content_words
 
 _KIND = re.compile(r"^Kind of task:\s*(\w+)", re.MULTILINE)
-_LINE = re.compile(
-    r'^ \* TSK (\d+) (?:is an? (?P<style>[^"]+?) )?(?:is )?about the topic "(?P<topic>[^"]+)"(?P<extra>[^\n]*)$'
+_LINE = re.compile(  # ours, or airoboros' own (a user's prompt file): ' * TSK 1 must be related to topic: "..."'
+    r'^ \* TSK (\d+) (?:(?:is an? (?P<style>[^"]+?) )?(?:is )?about the topic|must be related to topic:) '
+    r'"(?P<topic>[^"]+)"(?P<extra>[^\n]*)$'
 )
 _LANGUAGE = re.compile(r"write it for ([^;.]+?)(?: and make it use (?P<software>[^;.]+))?\.$")
 _STYLE = re.compile(r"ask for a ([^;.]+?) style")
