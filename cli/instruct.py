@@ -44,16 +44,14 @@ def with_model(cfg: Config, model: str) -> Config:
 
 def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, *extra: str) -> Config:
     """The config (``--config`` or ``--config-path``) with absolute output, topics and prompt paths (a user's prompt
-    files checked) and ``--model``; warns about what it cannot honour."""
+    files checked) and ``--model``; warns first about what it cannot honour."""
     from evoforge.agents.instructors import check_prompt_files
 
     cfg = opts.resolve(*extra, config=either_config(config_path, opts.config))
+    warn_unsupported(cfg)
     cfg = cfg.model_copy(update={"instruct": cfg.instruct.with_absolute_paths()})
     check_prompt_files(cfg.instruct)
-    if model:
-        cfg = with_model(cfg, model)
-    warn_unsupported(cfg)
-    return cfg
+    return with_model(cfg, model) if model else cfg
 
 
 def _run(
