@@ -13,7 +13,7 @@ import typer
 from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute, warn_unsupported
 from evoforge.cli.options import RunOptions, either_config, run_options
 from evoforge.config import Config, LLMSettings
-from evoforge.console import console
+from evoforge.console import console, set_verbosity
 from evoforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ ModelOpt = Annotated[
 ConfigPathOpt = Annotated[
     Path | None, typer.Option("--config-path", help="airoboros' spelling of --config (its config file as it is).")
 ]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="airoboros' --debug: more detail (evoforge -v).")]
 CLI_MODEL = "cli"
 
 
@@ -42,11 +43,13 @@ def with_model(cfg: Config, model: str) -> Config:
     return cfg.model_copy(update={"llm": LLMSettings.model_validate(data)})
 
 
-def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, *extra: str) -> Config:
+def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, debug: bool, *extra: str) -> Config:
     """The config (``--config`` or ``--config-path``) with absolute output, topics and prompt paths (a user's prompt
-    files checked) and ``--model``; warns first about what it cannot honour."""
+    files checked) and ``--model``; warns first about what it cannot honour. ``--debug`` is ``-v``."""
     from evoforge.agents.instructors import check_prompt_files
 
+    if debug:
+        set_verbosity(2)
     cfg = opts.resolve(*extra, config=either_config(config_path, opts.config))
     warn_unsupported(cfg)
     cfg = cfg.model_copy(update={"instruct": cfg.instruct.with_absolute_paths()})
@@ -58,12 +61,13 @@ def _run(
     opts: RunOptions,
     config_path: Path | None,
     model: str | None,
+    debug: bool,
     interactive: bool,
     auto_approve: bool | None,
     mode: str,
 ) -> None:
     """Resolve the config, refuse a bad start, then run the instruct graph."""
-    cfg = _resolve(opts, config_path, model, *_approval(auto_approve))
+    cfg = _resolve(opts, config_path, model, debug, *_approval(auto_approve))
     topics = cfg.instruct.topics_path
     if mode == "topics" and topics and Path(topics).exists():
         raise ConfigError(f"topics file {topics} exists; delete it or set instruct.topics_path to a new file")
@@ -76,26 +80,28 @@ def _run(
 def generate_topics(
     config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
+    debug: DebugOpt = False,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
     *,
     opts: RunOptions,
 ) -> None:
     """Generate the topics file (instruct.topics_path): topic_request_count requests at once, de-duplicated."""
-    _run(opts, config_path, model, interactive, auto_approve, "topics")
+    _run(opts, config_path, model, debug, interactive, auto_approve, "topics")
 
 
 @run_options()
 def generate_instructions(
     config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
+    debug: DebugOpt = False,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
     *,
     opts: RunOptions,
 ) -> None:
     """Generate records with every configured instructor (topics first when the topics file is missing)."""
-    _run(opts, config_path, model, interactive, auto_approve, "instructions")
+    _run(opts, config_path, model, debug, interactive, auto_approve, "instructions")
 
 
 @run_options()
@@ -108,6 +114,7 @@ def cull(
     ] = None,
     config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
+    debug: DebugOpt = False,
     *,
     opts: RunOptions,
 ) -> None:
@@ -120,7 +127,7 @@ def cull(
     from evoforge.graphs.runtime import build_gateway
     from evoforge.runs import atomic_write_jsonl
 
-    cfg = _resolve(opts, config_path, model)
+    cfg = _resolve(opts, config_path, model, debug)
     path = source or (Path(cfg.instruct.output_path) if cfg.instruct.output_path else None)
     if path is None or not path.is_file():
         raise ConfigError(

@@ -165,11 +165,11 @@ def test_prompt_paths_resolve_as_airoboros_finds_them(tmp_path: Path, monkeypatc
     assert resolved["trivia"].prompt_path is None  # airoboros' packaged trivia.txt: evoforge's built-in prompt
 
 
-def test_config_path_is_airoboros_spelling_and_a_bad_prompt_stops_before_a_run(tmp_path: Path) -> None:
+def test_config_path_and_debug_are_airoboros_spellings_and_a_bad_prompt_stops_before_a_run(tmp_path: Path) -> None:
     config = tmp_path / "airoboros.yaml"
     config.write_text(yaml.safe_dump({"model": "sim/skills", "instructors": {"general": {"prompt_path": "nope.txt"}}}))
     for command in ("generate-topics", "generate-instructions", "cull"):
-        args = ["instruct", command, "--config-path", str(config), "--runs-dir", str(tmp_path / "runs")]
+        args = ["instruct", command, "--config-path", str(config), "--debug", "--runs-dir", str(tmp_path / "runs")]
         result = CliRunner().invoke(app, args)
         assert isinstance(result.exception, ConfigError) and "prompt file 'nope.txt' not found" in str(result.exception)
     assert not (tmp_path / "runs").exists()
