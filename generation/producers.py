@@ -166,7 +166,7 @@ class Producers:
                 idle += 1
                 continue
             progress.skipped.update(tasks.skipped)
-            if REGISTRY[name].single_pass:
+            if REGISTRY[name].single_pass or tasks.written:  # the reply holds the responses already
                 idle = 0 if await self._write_own(name, tasks.written, progress) else idle + 1
                 continue
             wanted = target - progress.before - progress.written

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from random import Random
 
-from evoforge.agents.instructors.base import Batch, Instructor, register
+from evoforge.agents.instructors.base import Batch, Instructor, TaskList, register
 from evoforge.config import InstructorSettings
+
+_SETTING = re.compile(r"^[ \t]*SETTING:\s*(.*?)^[ \t]*EXPERIENCE:\s*(.*)", re.DOTALL | re.MULTILINE)
 
 
 @register
@@ -72,6 +75,18 @@ class Experience(Instructor):
     def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
         """airoboros' experience template also takes ``{word_count}``."""
         return super().template_values(batch, rng) | self.response_values(batch.settings)
+
+    def parse(self, text: str, batch: Batch) -> TaskList:
+        """The tasks of a reply; a reply in airoboros' own layout (from a user's copy of its experience prompt), a
+        ``SETTING:`` and the ``EXPERIENCE:`` itself, is one record, written as it is."""
+        found = _SETTING.search(text or "")
+        if found is None or "TSK" in text[: found.start()]:
+            return super().parse(text, batch)
+        setting, experience = found.group(1).strip(), found.group(2).strip()
+        if not (setting and experience):
+            return TaskList(skipped={"unreadable_task": 1})
+        row = {"instruction": setting, "response": experience, "category": self.name}
+        return TaskList(tasks=[setting], written=[[row]])
 
 
 @register

@@ -4,6 +4,7 @@ airoboros' inline layouts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,10 @@ from evoforge.agents.instructors import REGISTRY, Batch, check_prompt_files
 from evoforge.cli import app
 from evoforge.config import InstructorSettings, load_config
 from evoforge.config.airoboros import ALIASES, NOT_APPLICABLE, from_airoboros
+from evoforge.data.dedup import make_index
 from evoforge.errors import ConfigError
+from evoforge.generation.producers import Producers
+from evoforge.generation.records import RecordFile, read_records
 
 DATA = Path(__file__).parents[1] / "data"
 TOPICS = ["owls", "comets", "kites", "maps", "bridges"]
@@ -202,3 +206,35 @@ def test_card_writes_the_request_and_the_card_in_one_pass() -> None:
         [{"instruction": "A card for an owl.\nName: its name", "response": "Name: Hoot", "category": "card"}]
     ]
     assert card.single_pass  # no responder is asked
+
+
+class _Replies:
+    """A gateway that answers every request with the same text (what a model following airoboros' prompt writes)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.sent = text, []
+
+    async def complete(self, role: str, messages: list[dict[str, str]], **params: Any) -> str:
+        self.sent.append(messages)
+        return self.text
+
+
+def test_airoboros_own_experience_prompt_is_one_record_written_as_the_model_wrote_it(tmp_path: Path) -> None:
+    template = _file(tmp_path, "Invent a place. {flesch}\nAt least {word_count} words, in {language}.\nSETTING: ...")
+    own = {"experience": {"count": 2, "prompt_path": template, "word_count": 300}}
+    settings = load_config(None, [f"instruct.instructors={json.dumps(own)}", "instruct.dedup=exact"]).instruct
+    reply = "SETTING:\nA cove at dawn.\n\nTake me through the cove.\n\nEXPERIENCE:\nYou step onto cold sand..."
+    gateway, output = _Replies(reply), RecordFile(tmp_path / "out.jsonl")
+    producers = Producers(gateway, settings, output, make_index("exact", 0.7), {"experience": TOPICS}, seed=0)
+    progress = asyncio.run(producers.run())["experience"]
+    output.close()
+    assert "At least 300 words, in English." in gateway.sent[0][0]["content"] and len(gateway.sent) == 6
+    [record] = read_records(tmp_path / "out.jsonl")  # the same setting again is no new record
+    assert record == {
+        "instruction": "A cove at dawn.\n\nTake me through the cove.",
+        "response": "You step onto cold sand...",
+        "category": "experience",
+    }
+    assert (
+        progress.stopped == "exhausted" and progress.skipped["already_written"] + progress.skipped["too_similar"] == 5
+    )
