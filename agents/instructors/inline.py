@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from evoforge.agents.instructors.base import Batch, Instructor, TaskList, parse_tasks, register
 from evoforge.config import InstructorSettings
+from evoforge.errors import ConfigError
 
 # what an awareness question asks about, and the parts its answer needs; weights as airoboros draws its templates
 AWARENESS = (
@@ -70,6 +71,15 @@ class InlineQA(Instructor):
     def rows(self, parts: dict[str, str], rng: Random) -> list[dict[str, Any]]:
         """The records of one task (empty when a part is missing)."""
         raise NotImplementedError
+
+    def response_messages(self, instruction: str, batch: Batch | None = None) -> list[dict[str, str]]:
+        """None: the model answers in the task's own reply; a response prompt file is refused, not ignored."""
+        if batch is not None and batch.settings.response_prompt_path:
+            raise ConfigError(
+                f"instructors.{self.name}.response_prompt_path: the {self.name} instructor writes its answers in the "
+                "same reply as its questions (airoboros' inline Q&A reads no response prompt); remove the key"
+            )
+        return super().response_messages(instruction, batch)
 
 
 @register

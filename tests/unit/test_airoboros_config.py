@@ -157,6 +157,10 @@ def test_a_prompt_file_it_cannot_render_is_refused_naming_file_key_and_placehold
         settings = load_config(None, [f"instruct.instructors={{general: {{{key}: {path}}}}}"]).instruct
         with pytest.raises(ConfigError, match=rf"instructors\.general\.{key}: prompt file {path} .*{message}"):
             check_prompt_files(settings)
+    answer = _file(tmp_path, "{instruction}", "answer.txt")
+    settings = load_config(None, [f"instruct.instructors={{card: {{response_prompt_path: {answer}}}}}"]).instruct
+    with pytest.raises(ConfigError, match=r"instructors\.card\.response_prompt_path: the card instructor writes its"):
+        check_prompt_files(settings)
 
 
 def test_prompt_paths_resolve_as_airoboros_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
