@@ -22,7 +22,6 @@ from evoforge.errors import ConfigError
 
 if TYPE_CHECKING:
     from evoforge.config import Config
-    from evoforge.training.base import DeltaResult
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def _folder_defaults(cfg: Config, sources: Sources) -> Config:
     return cfg.model_copy(update={"train": cfg.train.model_copy(update=unset)})
 
 
-def _print_results(results: list[DeltaResult], summary: list[dict[str, Any]], held: str) -> None:
+def _print_results(summary: list[dict[str, Any]], held: str) -> None:
     from rich.table import Table
 
     from evoforge.console import console
@@ -68,11 +67,11 @@ def _print_results(results: list[DeltaResult], summary: list[dict[str, Any]], he
             str(row["wall_seconds"]),
         )  # fmt: skip
     console.print(table)
-    for result in results:
-        if result.metrics.get("eval_per_epoch"):
-            epochs = Table("epoch", f"{held} loss", title=f"{result.name}: {held} after each epoch")
-            for row in result.metrics["eval_per_epoch"]:
-                epochs.add_row(f"{row['epoch']:g}", f"{row['loss']:.4f}")
+    for row in summary:
+        if row["eval_per_epoch"]:
+            epochs = Table("epoch", f"{held} loss", title=f"{row['name']}: {held} after each epoch")
+            for evaluation in row["eval_per_epoch"]:
+                epochs.add_row(f"{evaluation['epoch']:g}", f"{evaluation['loss']:.4f}")
             console.print(epochs)
 
 
@@ -123,7 +122,7 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
     ]
     atomic_write_json(run.file("deltas.json"), summary)
     run.finish("completed", student=str(student), deltas=[r.name for r in results])
-    _print_results(results, summary, held)
+    _print_results(summary, held)
     if split.method == "full":
         info(f"model in {run.path / MODEL_DIR}, a checkpoint per epoch in {run.path / CHECKPOINTS_DIR}")
     else:
