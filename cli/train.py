@@ -123,6 +123,13 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
     atomic_write_json(run.file("deltas.json"), summary)
     run.finish("completed", student=str(student), deltas=[r.name for r in results])
     _print_results(summary, held)
+    for result in results:
+        cut, left_out = result.metrics.get("truncated", 0), result.metrics.get("dropped_too_long", 0)
+        if cut or left_out:
+            info(
+                f"{result.name}: {cut} sequences cut at train.max_length={split.max_length} tokens, {left_out} left "
+                "out (the prompt alone fills it); run_train.sh's limit is 2048: --set train.max_length=2048"
+            )
     if split.method == "full":
         info(f"model in {run.path / MODEL_DIR}, a checkpoint per epoch in {run.path / CHECKPOINTS_DIR}")
     else:
