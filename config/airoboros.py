@@ -49,6 +49,7 @@ INSTRUCTOR_KEYS = (
     "flesch",
     "prompt_path",
     "response_prompt_path",
+    "topic_avoidance",
 )
 # older airoboros names
 ALIASES = {

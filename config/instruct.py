@@ -34,7 +34,7 @@ INSTRUCTOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "joke": (),
     "song": (),
     "multiple_choice": ("contextual_ratio",),
-    "detailed_writing": ("word_count",),
+    "detailed_writing": ("word_count", "seed_path"),
     "experience": ("word_count",),
     "misconception": (),
     # the dependent instructors: they read the cards or the records the others wrote (a second pass)
@@ -61,6 +61,7 @@ class InstructorSettings(Section):
     min_docsearch_score: float | None = Field(None, ge=0, description="Its own de-duplication threshold.")
     language: str | None = Field(None, description="Language its instructions are written in (language).")
     flesch: str | None = Field(None, description="Readability sentence added to its prompts (default_flesch).")
+    topic_avoidance: str | None = Field(None, description="Its own topic-avoidance sentence (topic_avoidance).")
     role: str | None = Field(None, description="llm.roles entry of its instructions and responses (instruct.role).")
     prompt_path: str | None = Field(None, description="Its own instruction prompt: an airoboros-style template file.")
     response_prompt_path: str | None = Field(None, description="Its own response prompt ({instruction}).")
@@ -71,7 +72,9 @@ class InstructorSettings(Section):
     plain_ratio: float | None = Field(None, ge=0, le=1, description="coding: share of code-only tasks.")
     styles: list[str] | None = Field(None, description="writing: writing styles.")
     contextual_ratio: float | None = Field(None, ge=0, le=1, description="multiple_choice: share with a context.")
-    seed_path: str | None = Field(None, description="character: folder of example cards (*.txt); None = built-in.")
+    seed_path: str | None = Field(
+        None, description="character, detailed_writing: folder of *.txt examples; None = built-in."
+    )
     output_dir: str | None = Field(None, description="character: folder of the cards; None = <run>/characters.")
     turn_count: int | None = Field(None, gt=2, description="rp: messages per chat, system prompt included (50).")
     setting_prompt_path: str | None = Field(None, description="rp: its own setting prompt ({characters}, {topic}).")

@@ -85,10 +85,11 @@ class Producers:
     def _batch(self, name: str, number: int) -> Batch:
         settings = self.settings.instructors[name]
         topics, size = self.topics[name], self.settings.batch_size(name)
+        own_avoidance = settings.topic_avoidance  # airoboros' contextual reads its own
         return Batch(
             topics=[topics[(number * size + i) % len(topics)] for i in range(size)],
             language=settings.language or self.settings.language,
-            topic_avoidance=self.settings.topic_avoidance,
+            topic_avoidance=self.settings.topic_avoidance if own_avoidance is None else own_avoidance,
             flesch=settings.flesch or self.settings.default_flesch or "",
             settings=settings,
             seed=f"{self.seed}|{number}",

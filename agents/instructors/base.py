@@ -134,7 +134,12 @@ class Instructor:
             batch_size=str(len(batch.topics)),
             topic_avoidance=batch.topic_avoidance,
             flesch=batch.flesch,
+            **self.prompt_values(batch, rng),
         )
+
+    def prompt_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """The instructor's own values of its built-in prompt (beside ``$tasks``, ``$rules`` ...)."""
+        return {}
 
     def parse(self, text: str, batch: Batch) -> TaskList:
         """The usable instructions of a reply: its tasks, each made an instruction (:meth:`instruction`)."""
@@ -207,14 +212,16 @@ def pick(options: list[str] | None, default: tuple[str, ...], rng: Random) -> st
 
 
 def check_prompt_files(settings: InstructSettings) -> None:
-    """Render every user's prompt file of the section once, so that a file that cannot be read or a placeholder its
-    instructor cannot fill is refused before a run starts (ConfigError naming the file, the key and the placeholder)."""
+    """Render every user's prompt file (and folder of examples) of the section once, so that a file that cannot be
+    read or a placeholder its instructor cannot fill is refused before a run starts (ConfigError naming the file, the
+    key and the placeholder)."""
     for name, own in settings.instructors.items():
         instructor = REGISTRY.get(name)
-        if instructor is None or not (own.prompt_path or own.response_prompt_path or own.setting_prompt_path):
+        read = own.prompt_path or own.setting_prompt_path or own.seed_path
+        if instructor is None or not (read or own.response_prompt_path):
             continue
         batch = Batch(topics=["a topic"] * settings.batch_size(name), settings=own, language=settings.language)
-        if own.prompt_path or own.setting_prompt_path:  # rp renders its setting prompt file in its sample request
+        if read:  # rp renders its setting prompt file in its sample request
             instructor.messages(batch)
         if own.response_prompt_path:
             instructor.response_messages("an instruction", batch)

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 from random import Random
 
 from evoforge.agents.instructors.base import Batch, Instructor, TaskList, register
 from evoforge.config import InstructorSettings
+from evoforge.errors import ConfigError
+
+PACKAGED_SEEDS = "detailed_writing_seeds"  # airoboros' default seed_path: its packaged examples
+
+
+@cache
+def read_examples(folder: str) -> list[str]:
+    """The example requests of a folder of ``*.txt`` files, by name (ConfigError when there are none)."""
+    files = sorted(Path(folder).expanduser().glob("*.txt")) if Path(folder).expanduser().is_dir() else []
+    if not files:
+        raise ConfigError(
+            f"instructors.detailed_writing.seed_path: {folder!r} is not a folder of *.txt example requests (from "
+            f"{Path.cwd()}); leave it out, or write {PACKAGED_SEEDS}, for evoforge's prompt without an example"
+        )
+    return [path.read_text(encoding="utf-8").strip() for path in files]
+
 
 _SETTING = re.compile(r"^[ \t]*SETTING:\s*(.*?)^[ \t]*EXPERIENCE:\s*(.*)", re.DOTALL | re.MULTILINE)
 
@@ -102,6 +121,34 @@ class DetailedWriting(Instructor):
 
     name = "detailed_writing"
     response_prompt = "detailed_writing_response"
+
+    def example(self, batch: Batch) -> str:
+        """One example request of ``seed_path`` (a folder of ``*.txt``, as airoboros' seeds), or none: airoboros'
+        own seeds' name means evoforge's built-in prompt, which asks without an example."""
+        seeds = batch.settings.seed_path
+        if not seeds or (seeds == PACKAGED_SEEDS and not Path(seeds).is_dir()):
+            return ""
+        return Random(f"{batch.seed}|{self.name}|example").choice(read_examples(seeds))
+
+    def prompt_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """An example request to match in scale and detail, when ``seed_path`` gives some."""
+        example = self.example(batch)
+        return {
+            "example": f"An example of such a request, for its scale and detail only:\n{example}" if example else ""
+        }
+
+    def template_values(self, batch: Batch, rng: Random) -> dict[str, str]:
+        """airoboros' detailed_writing template also takes ``{example}`` and ``{topic}`` (the batch's first)."""
+        own = {"example": self.example(batch), "topic": json.dumps(batch.topics[0] if batch.topics else "")}
+        return super().template_values(batch, rng) | own
+
+    def parse(self, text: str, batch: Batch) -> TaskList:
+        """The tasks of a reply; a reply without numbered tasks to a user's prompt file (airoboros' own template asks
+        for one task a request) is that one task."""
+        found = super().parse(text, batch)
+        if found.skipped != {"no_numbered_tasks": 1} or not batch.settings.prompt_path:
+            return found
+        return TaskList(tasks=[text.strip()])
 
     def response_values(self, settings: InstructorSettings) -> dict[str, str]:
         """The least words of the piece (airoboros' default 4000), and a third of it, which airoboros' own response

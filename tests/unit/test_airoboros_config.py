@@ -242,3 +242,39 @@ def test_airoboros_own_experience_prompt_is_one_record_written_as_the_model_wrot
     assert (
         progress.stopped == "exhausted" and progress.skipped["already_written"] + progress.skipped["too_similar"] == 5
     )
+
+
+def test_detailed_writing_shows_an_example_of_seed_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writing = REGISTRY["detailed_writing"]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "0.txt").write_text("BEGINEXAMPLE\nWrite the opening chapter of a novel.\nENDEXAMPLE")
+    prompt = writing.messages(_batch("detailed_writing", seed_path=str(seeds)))[-1]["content"]
+    assert "for its scale and detail only:\nBEGINEXAMPLE\nWrite the opening chapter" in prompt
+    monkeypatch.chdir(tmp_path)  # airoboros' own seeds' name, no such folder here: evoforge's prompt, no example
+    assert "BEGINEXAMPLE" not in writing.messages(_batch("x", seed_path="detailed_writing_seeds"))[-1]["content"]
+    with pytest.raises(ConfigError, match=r"instructors\.detailed_writing\.seed_path: 'nope' is not a folder of"):
+        writing.messages(_batch("x", seed_path="nope"))
+    template = _file(tmp_path, "{example}\nRelate it to {topic}. {flesch}")  # airoboros' own layout: one task a reply
+    [message] = writing.messages(_batch("x", seed_path=str(seeds), prompt_path=template))
+    assert message["content"].startswith("BEGINEXAMPLE") and 'Relate it to "owls".' in message["content"]
+    assert writing.parse("Write a saga about owls.", _batch("x", prompt_path=template)).tasks == [
+        "Write a saga about owls."
+    ]
+    assert writing.parse("Write a saga about owls.", _batch("x")).skipped == {"no_numbered_tasks": 1}  # ours: a list
+
+
+def test_an_instructors_own_topic_avoidance_replaces_the_sections(tmp_path: Path) -> None:
+    data = {
+        "topic_avoidance": "Avoid A.",
+        "instructors": {"contextual": {"topic_avoidance": "Avoid B."}, "general": {}},
+    }
+    settings = load_config(_file(tmp_path, yaml.safe_dump(data), "airoboros.yaml")).instruct
+    assert settings.unsupported == []
+    gateway, topics = _Replies("no tasks today"), {"contextual": TOPICS, "general": TOPICS}
+    output = RecordFile(tmp_path / "o.jsonl")
+    asyncio.run(Producers(gateway, settings, output, make_index("exact", 0.7), topics, seed=0).run())
+    output.close()
+    sent = {m[-1]["content"].split("\n")[0]: m[-1]["content"] for m in gateway.sent}
+    contextual, general = sent["Kind of task: contextual"], sent["Kind of task: general"]
+    assert "Avoid B." in contextual and "Avoid A." not in contextual and "Avoid A." in general
