@@ -3,7 +3,7 @@ of the student on all of it (``--method full``).
 
 The Data-efficient-training seed's ``run_train.sh`` flags work as written: ``--train_dir`` (a folder of record
 files), ``--valid_dir`` (evaluated after every epoch instead of a held-out split), ``--model_name_or_path``,
-``--batch_size`` and ``--gradient_accumulation`` (each also spelled with dashes). A ``--train-dir`` run fine-tunes
+``--batch_size`` and ``--gradient_accumulation`` (hidden twins of the dashed options). A ``--train-dir`` run fine-tunes
 every weight (``train.method: full``) and chunks by file unless the configuration or a flag says otherwise.
 
 Heavy libraries load inside the commands. On several GPUs run ``accelerate launch -m evoforge.cli train ...``.
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from evoforge.cli.options import RunOptions, run_options
+from evoforge.cli.options import RunOptions, run_options, seed_spellings
 from evoforge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     @run_options()
+    @seed_spellings("train_dir", "valid_dir", "model_name_or_path", "batch_size", "gradient_accumulation")
     def train(
         data: Annotated[
             Path | None, typer.Option("--data", "-d", help="Dataset file, HF dataset dir, dataset_info.json or folder.")
@@ -149,25 +150,20 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--train-dir",
-                "--train_dir",
-                help="A folder of record files, as run_train.sh's: each file a chunk, "
-                "method full, unless train.chunk_by / train.method are set.",
+                help="A folder of record files, as run_train.sh's: each file a chunk, method full, unless "
+                "train.chunk_by / train.method are set.",
             ),
         ] = None,
         valid_dir: Annotated[
             Path | None,
             typer.Option(
                 "--valid-dir",
-                "--valid_dir",
-                help="Validation records (file or folder), evaluated after every epoch "
-                "(method full) or before/after each delta, instead of a held-out split.",
+                help="Validation records (file or folder), evaluated after every epoch (method full) or "
+                "before/after each delta, instead of a held-out split.",
             ),
         ] = None,
-        model: Annotated[
-            str | None,
-            typer.Option(
-                "--model", "-m", "--model-name-or-path", "--model_name_or_path", help="'tiny' or a local HF model dir."
-            ),
+        model_name_or_path: Annotated[
+            str | None, typer.Option("--model", "-m", "--model-name-or-path", help="'tiny' or a local HF model dir.")
         ] = None,
         chunk_by: Annotated[
             str | None, typer.Option("--chunk-by", help="Field, 'file' or 'parts:N' (train.chunk_by).")
@@ -176,20 +172,17 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--method",
-                help="sft | dpo | auto | both: LoRA deltas; full: every weight, one model on all the "
-                "chunks, a checkpoint per epoch (train.method).",
+                help="sft | dpo | auto | both: LoRA deltas; full: every weight, one model on all the chunks, a "
+                "checkpoint per epoch (train.method).",
             ),
         ] = None,
         batch_size: Annotated[
-            int | None, typer.Option("--batch-size", "--batch_size", min=1, help="Batch size (train.batch_size).")
+            int | None, typer.Option("--batch-size", min=1, help="Batch size (train.batch_size).")
         ] = None,
-        accumulation: Annotated[
+        gradient_accumulation: Annotated[
             int | None,
             typer.Option(
-                "--gradient-accumulation",
-                "--gradient_accumulation",
-                min=1,
-                help="Batches per optimiser step (train.gradient_accumulation_steps).",
+                "--gradient-accumulation", min=1, help="Batches per optimiser step (train.gradient_accumulation_steps)."
             ),
         ] = None,
         epochs: Annotated[
@@ -205,8 +198,8 @@ def register(app: typer.Typer) -> None:
         """Chunk a dataset, hold out an eval split (or take --valid-dir), and train a LoRA delta per chunk
         (+ train@all), or with --method full one whole model on every chunk, in a new run."""
         settings = {
-            "student.model": model, "train.chunk_by": chunk_by, "train.method": method,
-            "train.batch_size": batch_size, "train.gradient_accumulation_steps": accumulation, "train.epochs": epochs,
-            "train.trust_remote_code": remote_code or None,
+            "student.model": model_name_or_path, "train.chunk_by": chunk_by, "train.method": method,
+            "train.batch_size": batch_size, "train.gradient_accumulation_steps": gradient_accumulation,
+            "train.epochs": epochs, "train.trust_remote_code": remote_code or None,
         }  # fmt: skip
         _train(Sources(data, train_dir, valid_dir, fmt), settings, opts)
