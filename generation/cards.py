@@ -22,16 +22,18 @@ from evoforge.prompts import PROMPTS_DIR
 from evoforge.runs import atomic_write_text
 
 BUILT_IN_SEEDS = "character_seeds"
+PACKAGED_SEEDS = (BUILT_IN_SEEDS, "chat_card_seeds")  # airoboros' packaged seeds: 2.2's name, 2.0's (chat_card)
 
 
 def seed_examples(seed_path: str | None) -> list[str]:
-    """The example cards: ``seed_path``'s ``*.txt`` files (by name), or the built-in ones for airoboros' default.
+    """The example cards: ``seed_path``'s ``*.txt`` files (by name), or the built-in ones for airoboros' default
+    (``character_seeds``, or ``chat_card_seeds`` in airoboros 2.0's configs).
 
     Raises:
         ConfigError: ``seed_path`` is neither a folder of ``*.txt`` files nor the built-in seeds' name.
     """
     folder = Path(seed_path or BUILT_IN_SEEDS).expanduser()
-    if not folder.is_dir() and folder.name == BUILT_IN_SEEDS:
+    if not folder.is_dir() and folder.name in PACKAGED_SEEDS:
         folder = PROMPTS_DIR / "en" / "instruct" / BUILT_IN_SEEDS
     files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
     if not files:

@@ -19,6 +19,7 @@ from evoforge.config import InstructorSettings, load_config
 from evoforge.config.airoboros import ALIASES, NOT_APPLICABLE, from_airoboros
 from evoforge.data.dedup import make_index
 from evoforge.errors import ConfigError
+from evoforge.generation.cards import seed_examples
 from evoforge.generation.producers import Producers
 from evoforge.generation.records import RecordFile, read_records
 
@@ -278,3 +279,10 @@ def test_an_instructors_own_topic_avoidance_replaces_the_sections(tmp_path: Path
     sent = {m[-1]["content"].split("\n")[0]: m[-1]["content"] for m in gateway.sent}
     contextual, general = sent["Kind of task: contextual"], sent["Kind of task: general"]
     assert "Avoid B." in contextual and "Avoid A." not in contextual and "Avoid A." in general
+
+
+def test_airoboros_packaged_card_seeds_by_either_versions_name_are_the_built_in_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # v2.0.24's chat_card.seed_path is chat_card_seeds, v2.2.2's character_seeds
+    assert seed_examples("chat_card_seeds") == seed_examples("character_seeds") == seed_examples(None) != []
