@@ -80,7 +80,8 @@ def open_round(config: Config, run_path: Path, n: int, plan: dict[str, int]) -> 
 
 
 def without_test_prompts(config: Config, run_path: Path, examples: list[Example]) -> list[Example]:
-    """``examples`` without those whose prompt is a test prompt; writes the fixed test set first when the run has
+    """``examples`` without those whose prompt is a test prompt (a conversation's turn stays: its prompt is asked
+    after other turns); writes the fixed test set first when the run has
     none yet (round 1): ``eval.test_path``'s rows, else ``eval.test_size`` of ``examples`` carved off.
 
     Raises:
@@ -91,19 +92,28 @@ def without_test_prompts(config: Config, run_path: Path, examples: list[Example]
         test = pool.user_test_set(config.eval.test_path) if config.eval.test_path else _carve(config, examples)
         atomic_write_jsonl(path, test)
     prompts = {normalize(row["prompt"]) for row in read_jsonl(path)}
-    kept = [example for example in examples if normalize(example.prompt) not in prompts]
+    kept = [example for example in examples if _in_chat(example) or normalize(example.prompt) not in prompts]
     if not kept:
         raise DataError(f"every generated record of this round is a test prompt ({path}); nothing is left to train on")
     return kept
 
 
+def _in_chat(example: Example) -> bool:
+    """Whether ``example`` is a turn of a conversation: it has earlier turns, or it is a chat airoboros wrote
+    already formatted (``skip_prompt_formatting``: rp, gtkm, awareness in character)."""
+    return example.history is not None or bool(example.get("skip_prompt_formatting"))
+
+
 def _carve(config: Config, examples: list[Example]) -> list[dict[str, str]]:
-    """``eval.test_size`` evaluation items, taken in turn from each category's shuffled records."""
+    """``eval.test_size`` evaluation items, taken in turn from each category's shuffled records. A turn of a
+    conversation (:func:`_in_chat`) is no test item: its prompt means nothing without the turns
+    before it, which an evaluation item does not carry."""
     size = config.eval.test_size
     rng = random.Random(config.run.seed + TEST_SEED_OFFSET)
     by_category: dict[str, list[Example]] = {}
     for example in examples:
-        by_category.setdefault(example.category or NO_CATEGORY, []).append(example)
+        if not _in_chat(example):
+            by_category.setdefault(example.category or NO_CATEGORY, []).append(example)
     spare = {category: group[KEPT_PER_CATEGORY:] for category, group in sorted(by_category.items())}
     for group in spare.values():
         rng.shuffle(group)

@@ -178,16 +178,10 @@ class DeltaTrainer:
     def load(self, base: Path, dtype: Any) -> tuple[Any, Any]:
         """The tokenizer (EOS pads when it has no pad token) and the model in ``dtype``; ConfigError for a model
         without a chat template (LoRA deltas train on chat examples and are served through the base's template)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from evoforge.training.student import load_pretrained
 
-        remote = self.config.trust_remote_code
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=remote)
-            model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, trust_remote_code=remote)
-        except ValueError as error:
-            if remote or "trust_remote_code" not in str(error):
-                raise
-            raise ConfigError(f"{base} ships its own model code: set train.trust_remote_code=true to run it") from None
+        opt_in = "set train.trust_remote_code=true"
+        tokenizer, model = load_pretrained(base, dtype, self.config.trust_remote_code, opt_in)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         if not tokenizer.chat_template and not self.whole_model:

@@ -37,6 +37,21 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+def load_pretrained(path: str | Path, dtype: Any, trust_remote_code: bool, opt_in: str) -> tuple[Any, Any]:
+    """(tokenizer, model) of the Hugging Face folder ``path`` in ``dtype``. A folder that ships its own model code
+    runs it only with ``trust_remote_code``; without it that is a ConfigError saying how to opt in (``opt_in``)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code)
+    except ValueError as error:
+        if trust_remote_code or "trust_remote_code" not in str(error):
+            raise
+        raise ConfigError(f"{path} ships its own model code, which runs only when you trust it: {opt_in}") from None
+    return tokenizer, model
+
+
 def load_student(
     path: str | Path, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
@@ -46,7 +61,6 @@ def load_student(
     its own code (Baichuan2, …) run it; without it such a folder is a ConfigError saying how to opt in.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
     if not (path / "config.json").is_file():
@@ -55,18 +69,9 @@ def load_student(
     device = pick_device(device)
     if dtype == "auto":
         dtype = "float32" if device == "cpu" else "bfloat16"
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            path, dtype=getattr(torch, dtype), trust_remote_code=trust_remote_code
-        )
-    except ValueError as error:
-        if trust_remote_code or "trust_remote_code" not in str(error):
-            raise
-        raise ConfigError(
-            f"{path} ships its own model code, which runs only when you trust it: pass --trust-remote-code "
-            "(Python: trust_remote_code=True)"
-        ) from None
+    tokenizer, model = load_pretrained(
+        path, getattr(torch, dtype), trust_remote_code, "pass --trust-remote-code (Python: trust_remote_code=True)"
+    )
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

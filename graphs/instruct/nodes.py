@@ -7,6 +7,7 @@ reads it and continues, and the gateway's response cache answers the calls that 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +119,18 @@ async def generate(state: InstructState, runtime: Runtime[RunContext]) -> Update
         progress = await producers.run()
     finally:
         output.close()
-    figures = {name: p.as_dict() for name, p in progress.items()}
-    for name, p in figures.items():
-        info(f"instruct: {name}: {p['total']}/{p['target']} ({p['written']} new, stopped: {p['stopped']})")
+    figures = _announce(progress)
     if producers.stop_reason == "budget":
         info("instruct: the token budget is spent; what was written is kept. Raise it and run again with append: true")
     return {"progress": figures, "stop_reason": producers.stop_reason, "counts": dict(output.counts)}
+
+
+def _announce(progress: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each instructor's figures (``as_dict`` of its progress), one line printed per instructor."""
+    figures = {name: p.as_dict() for name, p in progress.items()}
+    for name, p in figures.items():
+        info(f"instruct: {name}: {p['total']}/{p['target']} ({p['written']} new, stopped: {p['stopped']})")
+    return figures
 
 
 async def generate_dependent(state: InstructState, runtime: Runtime[RunContext]) -> Update:
@@ -143,9 +150,7 @@ async def generate_dependent(state: InstructState, runtime: Runtime[RunContext])
         progress = await second.run()
     finally:
         output.close()
-    figures = {name: p.as_dict() for name, p in progress.items()}
-    for name, p in figures.items():
-        info(f"instruct: {name}: {p['total']}/{p['target']} ({p['written']} new, stopped: {p['stopped']})")
+    figures = _announce(progress)
     return {
         "progress": {**(state.get("progress") or {}), **figures},
         "stop_reason": state.get("stop_reason") or second.stop_reason,

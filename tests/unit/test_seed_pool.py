@@ -100,3 +100,27 @@ def test_too_few_answered_seeds_for_the_test_set_is_a_clear_error(tmp_path: Path
     config = _config(tmp_path, "eval.test_size=175")
     with pytest.raises(ConfigError, match=r"eval\.test_size"):
         pool.prepare(config, tmp_path)
+
+
+def test_instruct_test_set_takes_no_turn_of_a_chat(tmp_path: Path) -> None:
+    """airoboros' rp/gtkm rows are turns of a chat: none becomes a test item (its prompt means nothing alone), and
+    none is taken out of training because its last prompt happens to equal a test prompt."""
+    from evoforge.data.records import Example, Turn
+    from evoforge.rounds import instruct_source
+
+    plain = [Example(prompt=f"Question {i}?", completion=f"Answer {i}.", category="general") for i in range(8)]
+    opening = Example(
+        prompt="Question 7?", completion="Sam: hi", system="A chat.", category="rp",
+        meta={"skip_prompt_formatting": True},
+    )  # fmt: skip
+    later = Example(
+        prompt="Question 6?", completion="Sam: yo", system="A chat.", category="rp",
+        history=(Turn("user", "Open the chat."), Turn("assistant", "Sam: hi")),
+    )  # fmt: skip
+    chats = [opening, later] * 3
+    config = load_config(None, overrides=["eval.test_size=4", f"run.runs_dir={tmp_path}"])
+    kept = instruct_source.without_test_prompts(config, tmp_path, [*plain, *chats])
+    test = _rows(tmp_path / pool.TEST_FILE)
+    assert len(test) == 4 and {row["category"] for row in test} == {"general"}
+    assert kept.count(opening) == 3 and kept.count(later) == 3
+    assert len([e for e in kept if e.category == "general"]) == 8 - 4
