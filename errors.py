@@ -46,6 +46,11 @@ class StructuredOutputError(LLMError):
     """An LLM's answer did not match the requested schema, even after one repair request."""
 
 
+class LLMTransportError(LLMError):
+    """An LLM call lost to transport faults (timeouts, 429, 5xx) on every model, after every retry: the request
+    itself was fine, so trying it again later may well succeed (a run keeps such rows apart as lost to errors)."""
+
+
 def import_extra(module: str, extra: str, feature: str) -> object:
     """Import ``module``, which the optional ``extra`` provides for ``feature``; a clear error with the install
     command when it is missing."""

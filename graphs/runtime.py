@@ -27,7 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 from evoforge.agents.bundle import Agents
 from evoforge.config import Config, load_config
 from evoforge.database import aconnect, database_url
-from evoforge.errors import import_extra
+from evoforge.errors import LLMTransportError, import_extra
 from evoforge.llm.faults import is_transient
 from evoforge.runs import RunDir
 
@@ -214,9 +214,16 @@ def thread_config(run: RunDir) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
 
 
-def llm_retry() -> RetryPolicy:
-    """Retry a node only on transient faults (timeouts, 429, 5xx); 4xx and user errors fail at once.
+def retried_node_error(exc: BaseException) -> bool:
+    """Whether a node that raised ``exc`` is run again: a transient fault (timeout, 429, 5xx) or an LLM call lost
+    to them after the gateway's retries (:class:`LLMTransportError`); 4xx and user errors fail at once."""
+    return isinstance(exc, LLMTransportError) or is_transient(exc)
 
-    The gateway already retries each call; this catches a transient fault that escapes a node as a whole.
+
+def llm_retry() -> RetryPolicy:
+    """Retry a node only on transient faults (:func:`retried_node_error`).
+
+    The gateway already retries each call; this catches a transient fault that escapes a node as a whole. A node
+    run again is answered by the response cache for every call that had returned, so only lost calls are re-sent.
     """
-    return RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=is_transient)
+    return RetryPolicy(max_attempts=3, initial_interval=1.0, retry_on=retried_node_error)

@@ -108,7 +108,14 @@ def price_if_unknown(model: str) -> None:
 
 
 class ModelFailed(Exception):
-    """One model gave up on a request (retries exhausted, a non-transient error, no key); the message is secret-free."""
+    """One model gave up on a request (retries exhausted, a non-transient error, no key); the message is secret-free.
+
+    ``transient``: the last error was a transport fault (timeout, 429, 5xx), so the request may succeed later.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def api_key_of(entry: ModelEntry) -> str | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
-from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
+from evoforge.errors import BudgetExceeded, ConfigError, LLMError, LLMTransportError, StructuredOutputError
 from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module
 from evoforge.llm.cache import CachedResponse, request_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
@@ -92,7 +92,8 @@ class LLMGateway:
             overrides: LiteLLM parameters that replace the role's (temperature, max_tokens, stop, ...).
 
         Raises:
-            LLMError: every model of the role failed (the message names role, models and errors, never a key).
+            LLMError: every model of the role failed (the message names role, models and errors, never a key);
+                LLMTransportError when each failed on transport faults (timeouts, 429, 5xx) after its retries.
             BudgetExceeded: the budget was spent before this call.
         """
         answer = await self._generate(role, messages, sample, overrides, None)
@@ -188,6 +189,7 @@ class LLMGateway:
         usage = self._ledger.role(role)
         sampling = {"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens}
         problems: list[str] = []
+        transient = True  # every model's last error was a transport fault
         for name in [settings.model, *settings.fallbacks]:
             entry = self.settings.models[name]
             if problems:
@@ -204,9 +206,11 @@ class LLMGateway:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)
             except ModelFailed as exc:
                 problems.append(f"model '{name}' ({entry.model}): {exc}")
+                transient = transient and exc.transient
         usage.failures += 1
-        await self._event("llm_failure", role=role, error="; ".join(problems))
-        raise LLMError(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
+        await self._event("llm_failure", role=role, error="; ".join(problems), transport=transient)
+        error = LLMTransportError if transient else LLMError
+        raise error(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
 
     async def _load_provider(self, name: str, entry: ModelEntry) -> None:
         """Import LiteLLM (seconds) and register ``entry``'s plug-in provider off the event loop, once per model
@@ -280,7 +284,7 @@ class LLMGateway:
                         wait = max(backoff, retry_after(exc) or 0.0)
                         await self._event("llm_retry", role=role, model=name, attempt=attempt + 1, error=problem)
                         continue
-                    raise ModelFailed(problem) from None
+                    raise ModelFailed(problem, transient=is_transient(exc)) from None
                 latency = time.monotonic() - start
             return self._ledger.record(role, entry, response, latency)
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -14,6 +14,7 @@ from litellm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
 from evoforge.offline.sim.engine import SimOptions, SimReply, respond
+from evoforge.offline.sim.faults import current, raise_fault
 
 
 def _reply(messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> SimReply:
@@ -38,7 +39,16 @@ def _fill(model_response: ModelResponse, model: str, reply: SimReply) -> ModelRe
 
 
 class SimProvider(CustomLLM):
-    """LiteLLM handler that answers with the simulated LLM (``latency`` seconds later, if set)."""
+    """LiteLLM handler that answers with the simulated LLM (``latency`` seconds later, if set), or fails with the
+    transport fault ``EVOFORGE_SIM_FAULTS`` injects (:mod:`.faults`)."""
+
+    def _answer(
+        self, model: str, messages: list, optional_params: dict, model_response: ModelResponse
+    ) -> ModelResponse:
+        status = current().status(model, messages, optional_params)
+        if status is not None:
+            raise_fault(status, model)
+        return _fill(model_response, model, _reply(messages, optional_params))
 
     def completion(
         self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse,
@@ -49,7 +59,7 @@ class SimProvider(CustomLLM):
         latency = SimOptions.from_params(optional_params).latency
         if latency > 0:
             time.sleep(latency)
-        return _fill(model_response, model, _reply(messages, optional_params))
+        return self._answer(model, messages, optional_params, model_response)
 
     async def acompletion(
         self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: ModelResponse,
@@ -60,4 +70,4 @@ class SimProvider(CustomLLM):
         latency = SimOptions.from_params(optional_params).latency
         if latency > 0:
             await asyncio.sleep(latency)
-        return _fill(model_response, model, _reply(messages, optional_params))
+        return self._answer(model, messages, optional_params, model_response)

@@ -1,0 +1,67 @@
+"""Calls lost to transport faults: the simulated LLM's injected faults (``EVOFORGE_SIM_FAULTS``) and the gateway's
+``LLMTransportError``, apart from the errors that retrying cannot fix."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from evoforge.config import LLMSettings, ModelEntry, RoleSettings
+from evoforge.errors import ConfigError, LLMError, LLMTransportError
+from evoforge.graphs.runtime import retried_node_error
+from evoforge.llm.gateway import LLMGateway
+from evoforge.offline.sim.faults import FAULTS_ENV, Faults
+
+QUESTIONS = [f"What is {i} plus 1?" for i in range(24)]
+
+
+def gateway(retries: int, **entry: object) -> LLMGateway:
+    settings = LLMSettings(
+        models={"sim": ModelEntry(model="sim/skills", **entry)},  # type: ignore[arg-type]
+        roles={"judge": RoleSettings(model="sim")},
+        retry_backoff=0.0,
+        num_retries=retries,
+        cache=False,
+    )
+    return LLMGateway(settings)
+
+
+def outcomes(gw: LLMGateway) -> list[str]:
+    async def ask() -> list[object]:
+        calls = (gw.complete("judge", [{"role": "user", "content": q}]) for q in QUESTIONS)
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    return [type(result).__name__ for result in asyncio.run(ask())]
+
+
+def test_a_call_lost_to_injected_faults_is_a_transport_error_and_the_draws_follow_the_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(FAULTS_ENV, "0.5:3")
+    first = outcomes(gateway(retries=0))
+    assert "LLMTransportError" in first and "str" in first
+    assert set(first) == {"LLMTransportError", "str"}
+    monkeypatch.setenv(FAULTS_ENV, "0.5:4")  # another seed: other draws, and counters start again
+    assert outcomes(gateway(retries=0)) != first
+    monkeypatch.setenv(FAULTS_ENV, "0.5:3")
+    assert outcomes(gateway(retries=0)) == first
+    # the same process sending the same requests again draws their next attempts: enough retries answer all
+    monkeypatch.setenv(FAULTS_ENV, "0.5:5")
+    assert set(outcomes(gateway(retries=12))) == {"str"}
+
+
+def test_an_error_that_retrying_cannot_fix_is_no_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVOFORGE_TEST_UNSET_KEY", raising=False)
+    gw = gateway(retries=2, api_key_env="EVOFORGE_TEST_UNSET_KEY")
+    with pytest.raises(LLMError) as caught:
+        asyncio.run(gw.complete("judge", [{"role": "user", "content": QUESTIONS[0]}]))
+    assert not isinstance(caught.value, LLMTransportError)
+    assert not retried_node_error(caught.value)
+    assert retried_node_error(LLMTransportError("lost"))
+
+
+@pytest.mark.parametrize("value", ["fast", "1.5", "0.2:x", "-0.1"])
+def test_a_malformed_fault_setting_is_a_config_error_naming_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match=FAULTS_ENV):
+        Faults.parse(value)
