@@ -9,6 +9,7 @@ import typer
 
 from evoforge.cli.options import RunOptions, run_options
 from evoforge.errors import ConfigError, DataError
+from evoforge.preflight import ensure, flag_inputs
 from evoforge.runs import RunDir
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate greedily for every prompt of an eval set and score it; per-category table and JSON report."""
         cfg = opts.resolve(*([f"eval.metric={metric}"] if metric else []))
+        ensure(cfg, "eval", {"--model": model, "--data": data, **flag_inputs("--adapter", adapter)})
         run_eval(cfg, model, adapter or [], weight or [], data, name, opts.run_id)
 
     @app.command("ifd")

@@ -15,6 +15,7 @@ from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_
 from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
+from evoforge.preflight import ensure
 from evoforge.runs import RunDir
 
 InteractiveOpt = Annotated[
@@ -159,6 +160,7 @@ def evolve(
 
         cfg = with_role_models(cfg, {prefix: value for prefix, value in models.items() if value})
     _refuse_existing_save_path(cfg.evolve.save_path, overwrite)
+    ensure(cfg, "evolve")
     _execute(opts.start(cfg, "evolve"), _decider(interactive, cfg.run.auto_approve))
 
 
@@ -225,6 +227,7 @@ def run(
         )
     if cfg.cycle.data_source == "instruct":  # the rounds' instruct settings may come from an airoboros file
         warn_unsupported(cfg)
+    ensure(cfg, "run")
     _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
 
 

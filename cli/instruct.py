@@ -15,6 +15,7 @@ from evoforge.cli.options import RunOptions, either_config, run_options
 from evoforge.config import Config, LLMSettings
 from evoforge.console import console, set_verbosity
 from evoforge.errors import ConfigError, DataError
+from evoforge.preflight import ensure
 
 if TYPE_CHECKING:
     from evoforge.generation.cull import CullResult
@@ -73,6 +74,7 @@ def _run(
         raise ConfigError(f"topics file {topics} exists; delete it or set instruct.topics_path to a new file")
     if mode == "instructions" and not cfg.instruct.instructors:
         raise ConfigError("instruct.instructors names no instructor; add at least one (e.g. general: {count: 10})")
+    ensure(cfg, "instruct")
     _execute(opts.start(cfg, "instruct"), _decider(interactive, cfg.run.auto_approve), start={"mode": mode})
 
 

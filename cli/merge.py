@@ -9,6 +9,7 @@ import typer
 
 from evoforge.cli.options import RunOptions, run_options
 from evoforge.errors import ConfigError, DataError
+from evoforge.preflight import ensure, flag_inputs
 
 if TYPE_CHECKING:
     from evoforge.config import Config, MergeSettings, RunSettings
@@ -161,6 +162,8 @@ def register(app: typer.Typer) -> None:
         else:
             if eval_file is None:
                 raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
+            given = {"--eval": eval_file, "--base": base or cfg.student.model, "--train-all": train_all}
+            ensure(cfg, "merge", given | flag_inputs("--adapter", adapter))
             job = _new_job(cfg, base, adapter or [], eval_file, train_all)
             run = opts.start(cfg, "merge")
         settings = job.settings.model_dump() | updates

@@ -126,6 +126,25 @@ class ModelSource:
         """Whether any model was named (a run, a base, an LMoE package or an expert)."""
         return bool(self.base or self.run or self.expert or self.lmoe)
 
+    def preflight(self, command: str, flags: dict[str, str | None]) -> None:
+        """:func:`evoforge.preflight.ensure` for ``command`` (serve, chat) over these options and the command's own
+        ``flags`` (``{"--api-key-env": ..., "--url": ...}``): every problem together, before any weights load."""
+        from evoforge.cli.options import resolve_config
+        from evoforge.preflight import ensure, flag_inputs
+
+        given = {
+            "--base": self.base,
+            "--lmoe": self.lmoe,
+            "--run": self.run,
+            "--router": "agent" if self.agent_router else self.router,
+            "--router-model": self.router_model,
+            "--backend": self.backend,
+            **flags,
+        }
+        inputs = {flag: value for flag, value in given.items() if value is not None}
+        inputs |= flag_inputs("--expert", self.expert) | flag_inputs("--expert-data", self.expert_data)
+        ensure(resolve_config(self.config, runs_dir=self.runs_dir), command, inputs)
+
     def run_folder(self, name: str) -> Path | None:
         """The folder ``name`` in ``--run``'s run directory (None without ``--run``)."""
         if self.run is None:

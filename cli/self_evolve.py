@@ -13,6 +13,7 @@ from evoforge.cli.options import RunOptions, run_options, seed_spellings
 from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
+from evoforge.preflight import ensure
 from evoforge.runs import RunDir
 from evoforge.selfevolve.devices import device_plan
 
@@ -106,7 +107,7 @@ def self_evolve(
     opts.run_id = identify or opts.run_id
     cfg = opts.resolve(*overrides, *_approval(auto_approve), config=DEFAULT_CONFIG)
     settings = cfg.self_evolve
-    _check_files(settings.source_data_file, settings.eval_data)
+    ensure(cfg, "self-evolve")  # before a run is made, so that a bad input leaves no failed run behind
     devices, notices = device_plan(settings)
     for notice in notices:
         info(notice)
@@ -160,16 +161,6 @@ def _clear(cfg: Config, run_id: str | None, overwrite: bool) -> None:
     for target in found:
         info(f"--overwrite: deleting {target}")
         shutil.rmtree(target)
-
-
-def _check_files(fragments: str | None, eval_data: str | None) -> None:
-    """Read the data files once before a run is made, so that a bad one leaves no failed run behind."""
-    from evoforge.selfevolve.data import read_eval_items, read_fragments
-
-    if fragments:
-        read_fragments(Path(fragments).expanduser())
-    if eval_data:
-        read_eval_items(Path(eval_data).expanduser())
 
 
 def _refuse_changed(run: RunDir, wanted: dict[str, object]) -> None:

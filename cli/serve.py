@@ -84,6 +84,7 @@ def serve_lmoe(
     from evoforge.serve.api import create_app
     from evoforge.serve.schemas import Limits
 
+    source.preflight("serve", {"--api-key-env": api_key_env})
     key = api_key(api_key_env)
     lmoe = source.open(_identity(identity, no_identity))
     limits = Limits(max_body_bytes=max_body, max_tokens=max_tokens, default_max_tokens=min(128, max_tokens))
@@ -127,6 +128,7 @@ def chat(
     from evoforge.serve.chat_ui import build_chat_ui, serve_ui
     from evoforge.serve.conversation import ChatLog
 
+    source.preflight("chat", {"--api-key-env": api_key_env, "--url": url})
     text = _identity(identity, no_identity)
     key = api_key(api_key_env)
     with ExitStack() as stack:

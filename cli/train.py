@@ -19,6 +19,7 @@ import typer
 
 from evoforge.cli.options import RunOptions, run_options, seed_spellings
 from evoforge.errors import ConfigError
+from evoforge.preflight import ensure
 
 if TYPE_CHECKING:
     from evoforge.config import Config
@@ -87,6 +88,7 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
 
     cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value is not None))
     cfg = _folder_defaults(cfg, sources)
+    ensure(cfg, "train", {"--data": sources.train, "--valid-dir": sources.valid_dir, "--format": sources.fmt})
     records = load_dataset_path(sources.train, sources.fmt)
     valid = load_dataset_path(sources.valid_dir, sources.fmt) if sources.valid_dir else None
     split = cfg.train

@@ -71,7 +71,7 @@ def _check_text(text: str, path: Path, line: int = 1) -> str:
     if control is not None and at == control.start():
         raise DataError(
             f"{path}: line {line} holds the control byte 0x{ord(text[at]):02x} (column {column}): this looks like "
-            "a binary file (or UTF-16 text), not UTF-8 JSON text"
+            "a binary file (or UTF-16 text), not UTF-8 text"
         )
     byte = ord(text[at]) - 0xDC00
     raise DataError(
@@ -203,6 +203,18 @@ def read_located(path: str | Path) -> list[Located]:
     if not rows:
         raise DataError(f"{path}: holds no records")
     return rows
+
+
+def read_text(path: str | Path, what: str = "text") -> str:
+    """The UTF-8 text of a plain text file (a byte-order mark skipped); DataError naming the file (and the line) when
+    it is missing, a folder, or not UTF-8 text (another encoding, binary data)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a {what} file")
+    _refuse_foreign(path, what)
+    return _check_text(path.read_bytes().decode("utf-8-sig", errors="surrogateescape"), path)
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:

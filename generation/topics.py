@@ -9,6 +9,7 @@ from typing import Any
 
 from evoforge.agents.instruct import TopicRequest, write_topics
 from evoforge.config import InstructSettings
+from evoforge.data.io import read_text
 from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_text
 
@@ -45,10 +46,11 @@ def read_topics(path: Path) -> list[str]:
 
     Raises:
         ConfigError: the file is missing or holds no topic.
+        DataError: the file is a folder or not UTF-8 text (binary data, another encoding), naming the line.
     """
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"topics file not found: {path} (run `evoforge instruct generate-topics` first)")
-    topics = unique(path.read_text(encoding="utf-8").splitlines())
+    topics = unique(read_text(path, "topics").splitlines())
     if not topics:
         raise ConfigError(f"topics file {path} holds no topic")
     return topics

