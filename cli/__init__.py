@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.cli.train",
     "evoforge.cli.instruct",
     "evoforge.cli.self_evolve",
+    "evoforge.cli.plan",
 )
 
 

@@ -215,6 +215,9 @@ def run(
     ] = None,
     interactive: InteractiveOpt = False,
     auto_approve: AutoApproveOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and its cost (as `evoforge plan`), run nothing.")
+    ] = False,
     *,
     opts: RunOptions,
 ) -> None:
@@ -227,6 +230,11 @@ def run(
         )
     if cfg.cycle.data_source == "instruct":  # the rounds' instruct settings may come from an airoboros file
         warn_unsupported(cfg)
+    if dry_run:
+        from evoforge.cli.plan import show_plan
+
+        show_plan(cfg)
+        return
     ensure(cfg, "run")
     _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
 

@@ -1,0 +1,139 @@
+"""The price and the time class of a planned run (:mod:`evoforge.rounds.plan`).
+
+Prices come from LiteLLM's offline price table (or a model entry's own ``input_cost_per_token`` /
+``output_cost_per_token``); output lengths are not known before a run, so each role's cost is a range over
+:data:`TOKENS`, the assumed tokens in and out of one request (a role's ``max_tokens`` caps the output). The time
+class uses the per-phase figures of docs/scaling.md for the student's shape; LLM latency is not in it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from evoforge.config import Config
+from evoforge.rounds.plan import RunPlan
+
+TOKENS: dict[str, tuple[int, int, int]] = {
+    "evolver": (700, 60, 400),  # the method (≈400 tokens) + one instruction → one evolved instruction
+    "analyzer": (1500, 300, 2000),  # a mini-batch of trajectories → feedback (reasoning models write more)
+    "optimizer": (1200, 300, 1500),  # the method + feedback → a revised method
+    "validator": (200, 100, 800),  # one evolved instruction → its answer
+    "generator": (200, 100, 1000),  # one instruction (or an instruct batch request) → its answer
+    "judge": (700, 30, 200),  # instruction, reference and answer → a grade and a reason
+}
+"""Assumed (tokens in, tokens out low, tokens out high) of one request per role; other roles use ``generator``'s."""
+
+
+@dataclass(frozen=True)
+class RoleCost:
+    """One role's requests and their cost range (None: the model is not in the price table)."""
+
+    role: str
+    model: str
+    calls: tuple[int, int]
+    usd: tuple[float, float] | None
+
+
+def _unit_prices(cfg: Config, role: str) -> tuple[str, tuple[float, float] | None]:
+    """The role's model and its USD per (input, output) token: the entry's own prices, else LiteLLM's table."""
+    from evoforge.llm.backend import litellm_module
+
+    entry = cfg.llm.models[cfg.llm.roles[role].model]
+    if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
+        return entry.model, (entry.input_cost_per_token or 0.0, entry.output_cost_per_token or 0.0)
+    try:
+        cost_in, cost_out = litellm_module().cost_per_token(model=entry.model, prompt_tokens=1, completion_tokens=1)
+    except Exception:  # LiteLLM says "This model isn't mapped yet" with a plain Exception
+        return entry.model, None
+    return entry.model, (float(cost_in), float(cost_out))
+
+
+def tokens(cfg: Config, role: str) -> tuple[int, int, int]:
+    """The assumed tokens of one request of ``role``, the output capped by the role's ``max_tokens``."""
+    tokens_in, low, high = TOKENS.get(role, TOKENS["generator"])
+    cap = cfg.llm.roles[role].max_tokens if role in cfg.llm.roles else None
+    return (tokens_in, min(low, cap), min(high, cap)) if cap else (tokens_in, low, high)
+
+
+def costs(cfg: Config, plan: RunPlan) -> list[RoleCost]:
+    """Each role's requests over the run (low, high) and their cost: low requests at short outputs, high requests
+    at long ones."""
+    rows: list[RoleCost] = []
+    for role, (low, high) in sorted(plan.calls().items()):
+        if role not in cfg.llm.roles:
+            rows.append(RoleCost(role, "(no llm.roles entry)", (low, high), None))
+            continue
+        model, prices = _unit_prices(cfg, role)
+        if prices is None:
+            rows.append(RoleCost(role, model, (low, high), None))
+            continue
+        tokens_in, out_low, out_high = tokens(cfg, role)
+        usd = (
+            low * (tokens_in * prices[0] + out_low * prices[1]),
+            high * (tokens_in * prices[0] + out_high * prices[1]),
+        )
+        rows.append(RoleCost(role, model, (low, high), usd))
+    return rows
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Seconds per unit of each phase for one shape and machine (docs/scaling.md)."""
+
+    shape: str
+    sft_record: float
+    dpo_pair: float
+    eval_item: float
+    trial_batch: float  # one merge trial's scoring of one batch of held-out items (eval.batch_size)
+
+
+CPU_TINY = Figures("tiny (1M) on a 2-core CPU, measured (scale bench, tiny row)", 0.0762, 0.135, 0.0259, 1.28)
+H100_SMALL = Figures("qwen2.5-0.5b on one H100, extrapolated (not measured)", 0.756e-3, 1.13e-3, 9.22e-3, 1.15 / 4)
+H100_8B = Figures("llama-3-8b on one H100, extrapolated (not measured)", 2.93e-3, 8.29e-3, 12.3e-3, 1.54 / 4)
+"""The tiny row's units are small measurements that each load the model (an upper bound per unit); the H100 rows'
+merge trial scores a 100-item split, four batches of 32."""
+BILLIONS = re.compile(r"(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
+CLASSES = ((600, "minutes"), (3600, "tens of minutes"), (36000, "hours"))
+
+
+def figures_for(cfg: Config) -> Figures:
+    """The figures of the student's shape: the tiny student's measured CPU row; a model whose name says ≤ 2B
+    parameters (or says nothing) the 0.5B H100 row; a larger one the 8B row."""
+    name = cfg.student.model
+    if name == "tiny":
+        return CPU_TINY
+    size = BILLIONS.search(name.rsplit("/", 1)[-1])
+    return H100_8B if size and float(size.group(1)) > 2 else H100_SMALL
+
+
+@dataclass(frozen=True)
+class TimeClass:
+    """The local work of the run (training, merge search, test table, steering), in seconds and as a class."""
+
+    figures: Figures
+    seconds: float
+    label: str
+    phases: dict[str, float]
+
+
+def time_class(cfg: Config, plan: RunPlan) -> TimeClass | None:
+    """The run's local work at the student's figures (every round, every trial); None when the sizes are unknown."""
+    fig = figures_for(cfg)
+    phases = {"train": 0.0, "merge": 0.0, "test table": 0.0, "steering": 0.0}
+    prefs = cfg.world.n_prefs if not cfg.evolve.data_path and cfg.cycle.data_source == "evolve" else 0
+    for round_plan in plan.plans:
+        if round_plan.rows is None or round_plan.held_out is None or plan.test_size is None:
+            return None
+        trained = round_plan.rows * (1 - cfg.train.eval_fraction) * cfg.train.epochs
+        copies = 1 + int(cfg.train.train_all)  # every record trains its chunk's delta and train@all
+        phases["train"] += copies * (trained * fig.sft_record + prefs * cfg.train.epochs * fig.dpo_pair)
+        refs = 1 + int(cfg.train.train_all)
+        batches = -(-round_plan.held_out // cfg.eval.batch_size)
+        phases["merge"] += (round_plan.trials + refs) * batches * fig.trial_batch
+        table = 1 + len(round_plan.deltas) + 2 + int(bool(cfg.merge.human_weights))  # raw, deltas, merges
+        phases["test table"] += table * plan.test_size * fig.eval_item
+        phases["steering"] += round_plan.held_out * fig.eval_item
+    seconds = sum(phases.values())
+    label = next((name for limit, name in CLASSES if seconds < limit), "days")
+    return TimeClass(fig, seconds, label, phases)
