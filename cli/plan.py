@@ -14,6 +14,8 @@ import typer
 from evoforge.cli.options import ConfigOpt, SetOpt, either_config, resolve_config
 from evoforge.config import SHIPPED_CONFIGS, Config
 
+SHOWN = 6  # deltas named in a round's row
+
 
 def _span(low: int | float, high: int | float, money: bool = False) -> str:
     """``low–high`` (one figure when they agree); dollars with ``money``."""
@@ -30,8 +32,9 @@ def _rounds_table(plan: Any) -> Any:
     table.add_column("deltas")
     table.add_column("trials", justify="right")
     for r in plan.plans:
-        drawn = ", ".join(f"{k} {v}" for k, v in r.records.items()) if r.records else r.seeds
-        cells = [r.number, drawn, r.rows, r.held_out, f"{len(r.deltas)}: {', '.join(r.deltas)}", r.trials]
+        drawn = f"{sum(r.records.values())} ({len(r.records)} instructors)" if r.records else r.seeds
+        named = ", ".join(r.deltas[:SHOWN]) + (f", … {len(r.deltas) - SHOWN} more" if len(r.deltas) > SHOWN else "")
+        cells = [r.number, drawn, r.rows, r.held_out, f"{len(r.deltas)}: {named}", r.trials]
         table.add_row(*("?" if c is None else str(c) for c in cells))
     return table
 
@@ -71,6 +74,9 @@ def show_plan(cfg: Config) -> None:
     out.print(f"test set: {plan.test_size if plan.test_size is not None else '?'} items, {plan.test_source}")
     out.print(f"student: {cfg.student.model}; eval.metric {cfg.eval.metric}")
     out.print(_rounds_table(plan))
+    if plan.plans and plan.plans[0].records:
+        each = ", ".join(f"{name} {n}" for name, n in plan.plans[0].records.items())
+        out.print(f"records per instructor (round 1; later rounds follow the weak categories): {each}")
     rows = costs(cfg, plan)
     out.print(_cost_table(cfg, rows))
     priced = [row.usd for row in rows if row.usd is not None]
