@@ -91,8 +91,9 @@ class Figures:
 CPU_TINY = Figures("tiny (1M) on a 2-core CPU, measured (scale bench, tiny row)", 0.0762, 0.135, 0.0259, 1.28)
 H100_SMALL = Figures("qwen2.5-0.5b on one H100, extrapolated (not measured)", 0.756e-3, 1.13e-3, 9.22e-3, 1.15 / 4)
 H100_8B = Figures("llama-3-8b on one H100, extrapolated (not measured)", 2.93e-3, 8.29e-3, 12.3e-3, 1.54 / 4)
-"""The tiny row's units are small measurements that each load the model (an upper bound per unit); the H100 rows'
-merge trial scores a 100-item split, four batches of 32."""
+"""The tiny row's units are small measurements that each load the model, an upper bound per unit (the shipped
+quickstart, whose plan these figures put at ≈20 minutes, takes 1.8 minutes on an idle 2-core CPU, README); the H100
+rows are docs/scaling.md's extrapolation, whose merge trial scores a 100-item split, four batches of 32."""
 BILLIONS = re.compile(r"(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
 CLASSES = ((600, "minutes"), (3600, "tens of minutes"), (36000, "hours"))
 

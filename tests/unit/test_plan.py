@@ -99,3 +99,15 @@ def test_evolve_calls_follow_the_graph_shape() -> None:
     assert calls["evolver"][0] == 8 + 1 * (4 * 2 + 2 * 8) + 24 * 2  # low: patience 1, e0 is the carried method
     assert calls["analyzer"] == calls["optimizer"] == (2, 6)
     assert calls["generator"] == (48, 48)
+
+
+def test_instruct_source_plans_records_per_instructor() -> None:
+    cfg = load_config(None, ["cycle.data_source=instruct", "cycle.instruct_config=airoboros-example"])
+    plan = plan_run(cfg)
+    first = plan.plans[0]
+    assert first.records == {name: cfg.instruct.count(name) for name in cfg.instruct.instructors}
+    assert first.seeds is None and first.rows == sum(first.records.values())
+    tasks = sum(-(-n // cfg.instruct.batch_size(name)) for name, n in first.records.items())
+    low = sum(span[0] for span in plan.calls().values())
+    assert low >= len(plan.plans) * (tasks + sum(first.records.values()))  # a task request per batch, a response each
+    assert plan.test_size == cfg.eval.test_size
