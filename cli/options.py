@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar, get_args
 import typer
 
 from evoforge.config import Config, load_config, shipped_configs
+from evoforge.config.applicability import refuse_inapplicable
 from evoforge.database import run_claim
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir, new_run_id
@@ -73,11 +74,20 @@ class RunOptions:
     runs_dir: Path | None = None
     run_id: str | None = None
     seed: int | None = None
+    command: str | None = None
+    """The command as typed after ``evoforge`` (``run``, ``evolve``, ``instruct``, ``self-evolve``, ...)."""
 
     def resolve(self, *extra: str, config: Path | None = None) -> Config:
         """The run's configuration: the file (``--config``, else the command's own ``config``), ``--set``
-        overrides, then ``extra`` overrides from the command's own options, then ``--runs-dir`` and ``--seed``."""
-        return resolve_config(self.config or config, [*self.overrides, *extra], self.runs_dir, self.seed)
+        overrides, then ``extra`` overrides from the command's own options, then ``--runs-dir`` and ``--seed``.
+
+        Raises:
+            ConfigError: a key the user set that the command's mode ignores (:mod:`evoforge.config.applicability`).
+        """
+        cfg = resolve_config(self.config or config, [*self.overrides, *extra], self.runs_dir, self.seed)
+        if self.command is not None:
+            refuse_inapplicable(cfg, self.command)
+        return cfg
 
     def start(self, cfg: Config, command: str) -> RunDir:
         """Create the run directory of ``command`` (named by ``--run-id`` when given), its id first claimed in the
@@ -96,6 +106,9 @@ _TAIL: tuple[tuple[str, Any], ...] = (
 )
 
 
+_CONTEXT = "typed_command_context"  # typer passes the command's context to a parameter of type typer.Context
+
+
 def run_options() -> Callable[[F], F]:
     """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``."""
 
@@ -104,7 +117,7 @@ def run_options() -> Callable[[F], F]:
         own = [p for p in signature.parameters.values() if p.name != "opts"]
         tail = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-            for name, annotation in _TAIL
+            for name, annotation in (*_TAIL, (_CONTEXT, typer.Context))
         ]
 
         @functools.wraps(command)
@@ -115,6 +128,7 @@ def run_options() -> Callable[[F], F]:
                 runs_dir=kwargs.pop("runs_dir", None),
                 run_id=kwargs.pop("run_id", None),
                 seed=kwargs.pop("seed", None),
+                command=_typed_command(kwargs.pop(_CONTEXT, None)),
             )
             return command(*args, opts=opts, **kwargs)
 
@@ -123,6 +137,17 @@ def run_options() -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _typed_command(ctx: typer.Context | None) -> str | None:
+    """The command the user typed after ``evoforge`` (``instruct`` for ``evoforge instruct cull``), from the
+    command's context; None outside a command line."""
+    names = []
+    node: Any = ctx
+    while node is not None and node.parent is not None:
+        names.append(node.info_name)
+        node = node.parent
+    return names[-1] if names else None
 
 
 def seed_spellings(*names: str) -> Callable[[F], F]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
 from evoforge.config.airoboros import airoboros_key, from_airoboros, is_airoboros
 from evoforge.config.cycle import CycleSettings, adopt_roles, check_instruct_source
@@ -47,6 +47,18 @@ class Config(Section):
     cycle: CycleSettings = Field(default_factory=CycleSettings)
     instruct: InstructSettings = Field(default_factory=InstructSettings)
     self_evolve: SelfEvolveSettings = Field(default_factory=SelfEvolveSettings)
+    _user_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def user_keys(self) -> frozenset[str]:
+        """The ``section.key`` names the user gave (a YAML file of theirs, ``--set``, a command's flags), whatever
+        their value; a shipped config's own keys are not among them. Empty for a config not made by
+        :func:`load_config`."""
+        return self._user_keys
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings make equal configurations, whoever set them (:attr:`user_keys` is left out)."""
+        return isinstance(other, Config) and dict(self) == dict(other)
 
     def to_yaml(self) -> str:
         """Render the resolved configuration as YAML (it holds no secrets by construction)."""
@@ -189,16 +201,21 @@ def _load(path: Path | None, overrides: list[str] | tuple[str, ...]) -> tuple[Co
             def key_of(loc: tuple[str, ...]) -> tuple[str, ...] | None:
                 return airoboros_key(loc, loaded)
 
+    shipped = path is not None and path.resolve().parent == SHIPPED_CONFIGS
+    user_keys = set() if shipped else {f"{s}.{k}" for s, keys in data.items() if isinstance(keys, dict) for k in keys}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value")
         key, raw = item.split("=", 1)
         _set_path(data, key.strip(), raw.strip())
+        user_keys.add(".".join(key.strip().split(".")[:2]))
     try:
-        return Config.model_validate(data), data
+        config = Config.model_validate(data)
     except ValidationError as exc:
         suffix = f" (with overrides {', '.join(overrides)})" if overrides else ""
         raise ConfigError(format_validation_error(exc, source + suffix, text, key_of)) from None
+    config._user_keys = frozenset(user_keys)
+    return config, data
 
 
 BUDGET_KEYS = ("max_tokens_total", "max_cost_usd")

@@ -21,7 +21,8 @@ def load_seeds(config: Config) -> list[Row]:
     """The run's seed records: the configured file, or the skills world when ``evolve.data_path`` is None."""
     settings = config.evolve
     if settings.data_path is None:
-        rows = seed_records(config.world.n_seeds, config.run.seed)
+        world = config.world
+        rows = seed_records(world.n_seeds, config.run.seed, world.categories, world.max_level)
         raw = [(f"skills world record {i + 1}", row) for i, row in enumerate(rows)]
         seeds = seeds_io.normalise(raw, "instruction", "output")
     else:

@@ -1,8 +1,7 @@
 """The cycle's heavy work, as plain blocking functions the nodes run in worker threads.
 
-Each takes the run's config and directory plus run-dir-relative paths from the state, writes its files under
-``rounds/<n>/`` and returns paths and figures. Each is idempotent: run again with the same inputs, it rewrites
-the same files (training and the merge study skip what is already done).
+Each takes the run's config and directory plus run-dir-relative paths from the state, writes under ``rounds/<n>/``
+and returns paths and figures; each is idempotent (training and the merge study skip what is already done).
 """
 
 from __future__ import annotations
@@ -101,10 +100,11 @@ def open_round(
 
 
 def write_test_set(config: Config, run_path: Path) -> Path:
-    """The skills world's fixed test set (oracle answers): the same for every round, never searched on."""
-    path = run_path / TEST_FILE
+    """The skills world's fixed test set (``eval.test_path``'s rows, else oracle tasks): the same every round."""
+    path, test, world = run_path / TEST_FILE, config.eval.test_path, config.world
     if not path.is_file():
-        rows = eval_records(config.world.n_eval, config.run.seed + TEST_SEED_OFFSET, config.world.categories)
+        seed = config.run.seed + TEST_SEED_OFFSET
+        rows = pool.user_test_set(test) if test else eval_records(world.n_eval, seed, world.categories)
         atomic_write_jsonl(path, rows)
     return path
 

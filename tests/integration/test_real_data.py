@@ -127,7 +127,8 @@ def test_two_round_judge_cycle_on_user_data_keeps_the_test_set_out(student: Path
     rows = [json.loads(line) for line in USER_TEST.read_text(encoding="utf-8").splitlines()][:16]
     test_file = runs_dir.parent / "my_test.jsonl"
     test_file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    sets = [*REDUCED, f"student.model={student}", "cycle.rounds=2", f"eval.test_path={test_file}", "eval.metric=judge"]
+    reduced = [item for item in REDUCED if not item.startswith("eval.test_size=")]  # the file is the test set
+    sets = [*reduced, f"student.model={student}", "cycle.rounds=2", f"eval.test_path={test_file}", "eval.metric=judge"]
     sets.append("train.chunk_by=parts:2")  # seed tasks have no category
     done = _cli("run", "--runs-dir", str(runs_dir), "--run-id", "user", *[a for s in sets for a in ("--set", s)])
     out = done.stdout + done.stderr
