@@ -53,14 +53,14 @@ def _refused(cfg: Config, command: str) -> dict[str, str | None]:
             out |= dict.fromkeys(embedding)
         elif command != "self-evolve":
             out |= dict.fromkeys(embedding, "only evolve.dedup embedding reads it here; set that, or remove it")
-    if instruct_source or command in ("instruct", "self-evolve") or not world:
+    if instruct_source or command in ("instruct", "self-evolve") or (command in ("run", "evolve") and not world):
         reason = "the skills world makes no data here"
         if not world:
             reason = "evolve.data_path replaces the skills world: the seeds are the user's"
         out["world."] = f"{reason}; remove it"
     if instruct_source or command in ("instruct", "self-evolve"):
         out["evolve."] = "Auto Evol-Instruct does not run here; remove it"
-    elif world:
+    elif world and command in ("run", "evolve"):
         for key in ("evolve.instruction_field", "evolve.response_field"):
             out[key] = "it names a field of evolve.data_path's records; the skills world's are its own; remove it"
     if command == "run":

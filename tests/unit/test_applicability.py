@@ -69,6 +69,7 @@ def test_a_key_the_mode_ignores_is_refused_by_name(command: str, overrides: tupl
         ("instruct", ("instruct.default_count=3", "cycle.rounds=3")),
         ("self-evolve", ("self_evolve.end_id=3", "train.lora_r=4", "eval.batch_size=8", "student.device=cpu")),
         ("train", ("self_evolve.end_id=3", "merge.trials=3", "world.n_seeds=10")),  # the tools refuse nothing
+        ("eval", (DATA, "world.n_seeds=10", "evolve.instruction_field=question", "instruct.default_count=3")),
     ],
 )
 def test_a_key_the_mode_reads_is_accepted(command: str, overrides: tuple[str, ...]) -> None:
