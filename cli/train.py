@@ -88,7 +88,8 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
 
     cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value is not None))
     cfg = _folder_defaults(cfg, sources)
-    ensure(cfg, "train", {"--data": sources.train, "--valid-dir": sources.valid_dir, "--format": sources.fmt})
+    data = {"--train-dir" if sources.train_dir else "--data": sources.train}
+    ensure(cfg, "train", data | {"--valid-dir": sources.valid_dir, "--format": sources.fmt})
     records = load_dataset_path(sources.train, sources.fmt)
     valid = load_dataset_path(sources.valid_dir, sources.fmt) if sources.valid_dir else None
     split = cfg.train

@@ -107,7 +107,7 @@ def _flag_files(command: str, inputs: Mapping[str, str]) -> Iterator[tuple[str, 
     """(flag, path, reader) of each data file the command's flags name."""
     for flag, value in inputs.items():
         option = flag.split()[0]
-        if command == "train" and option in ("--data", "--valid-dir"):
+        if command == "train" and option in ("--data", "--train-dir", "--valid-dir"):
             yield flag, value, _training(inputs.get("--format"))
         elif command in ("eval", "merge") and option in ("--data", "--eval"):
             yield flag, value, _eval_set
@@ -120,10 +120,8 @@ def _flag_files(command: str, inputs: Mapping[str, str]) -> Iterator[tuple[str, 
 def _folder(path: str) -> None:
     """A folder a flag names (an adapter, a checkpoint, a package) exists and is a folder."""
     found = Path(path).expanduser()
-    if not found.exists():
-        raise DataError(f"{found}: no such folder")
     if not found.is_dir():
-        raise DataError(f"{found}: a file, not a folder (a LoRA adapter or a model checkpoint)")
+        raise DataError(f"{found} is not a directory (a LoRA adapter, a model checkpoint or a package folder)")
 
 
 def file_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:

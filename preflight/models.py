@@ -12,6 +12,7 @@ from pathlib import Path
 from evoforge.config import Config
 from evoforge.errors import EvoforgeError
 from evoforge.preflight import Problem
+from evoforge.serve.loading import HUB_ID
 
 EVOLVE_ROLES = ("evolver", "analyzer", "optimizer", "validator", "generator")
 INSTRUCT_EXTRA = 'pip install "evoforge[instruct]"'
@@ -82,8 +83,6 @@ def _needs(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[tup
         yield "ray", "config key merge.backend"
     if command in ("run", "eval", "merge") and cfg.eval.backend == "vllm":
         yield "vllm", "config key eval.backend"
-    if command == "self-evolve" and cfg.self_evolve.use_vllm:
-        yield "vllm", "config key self_evolve.use_vllm"
     if command in ("serve", "chat") and inputs.get("--backend") == "vllm":
         yield "vllm", "flag --backend"
     if command in ("serve", "chat") and _embedding_router(inputs):
@@ -141,27 +140,26 @@ def hub_model(name: str, files: tuple[str, ...] = ("config.json",)) -> str | Non
         if path.is_dir() and any((path / file).is_file() for file in files):
             return None
         return f"{path} is not a model folder (no {' or '.join(files)} there)"
-    if path.is_absolute() or name.startswith((".", "~")) or name.count("/") != 1:
-        return f"{name}: no such folder (and not a Hugging Face hub id owner/name)"
+    if not HUB_ID.fullmatch(name):
+        return f"model '{name}': no such folder (and not a Hugging Face hub id owner/name)"
     from huggingface_hub import try_to_load_from_cache
 
     if any(isinstance(try_to_load_from_cache(name, file), str) for file in files):
         return None
+    unfound = f"model '{name}' is no local folder and is not in the Hugging Face cache"
     offline = _offline()
     if offline:
         return (
-            f"the Hugging Face model '{name}' is not in the local cache and {offline} is set, so it cannot be "
-            "downloaded: give a local folder, download it once with the network on, or unset " + offline
+            f"{unfound}, and {offline} is set, so it cannot be fetched: give a local folder, fetch it once with the "
+            f"network on, or unset {offline}"
         )
     try:
         from huggingface_hub import HfApi
 
         HfApi().model_info(name, timeout=10)
     except Exception as exc:  # not found, gated, no network: each is the user's to fix, named with the model
-        return (
-            f"the Hugging Face model '{name}' is not in the local cache and the hub cannot give it "
-            f"({type(exc).__name__}); give a local folder or check the name and the network"
-        )
+        why = type(exc).__name__
+        return f"{unfound}, and the hub cannot give it ({why}): give a local folder, or check the name and the network"
     return None
 
 

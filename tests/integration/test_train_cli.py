@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evoforge.cli import app
-from evoforge.errors import ConfigError, DataError
+from evoforge.errors import ConfigError, DataError, EvoforgeError
 from evoforge.offline.student import StudentBuildConfig, build_tiny_student
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
@@ -102,7 +102,8 @@ def test_train_data_flags_and_a_folder_without_records_are_clear_errors(tmp_path
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "README.md").write_text("no records here")
     empty = CliRunner().invoke(app, ["train", "--train_dir", str(tmp_path / "empty"), *runs])
-    assert isinstance(empty.exception, DataError)  # exit 2, no traceback
+    assert isinstance(empty.exception, EvoforgeError) and empty.exception.exit_code == 2  # no traceback
+    assert "--train-dir" in str(empty.exception)
     assert str(tmp_path / "empty") in str(empty.exception) and "no record files" in str(empty.exception)
     cycle = CliRunner().invoke(app, ["run", "--set", "train.method=full", *runs])
     assert isinstance(cycle.exception, ConfigError) and "a cycle merges deltas" in str(cycle.exception)

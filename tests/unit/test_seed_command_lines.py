@@ -70,8 +70,16 @@ def test_device_flags_here_say_what_they_become(monkeypatch: pytest.MonkeyPatch)
     assert device_plan(SelfEvolveSettings()) == ([], [])
 
 
+def unloadable_model(folder: Path) -> Path:
+    """A model folder the preflight finds (it holds a config.json) that fails to load once the run has started."""
+    model = folder / "unloadable-model"
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    return model
+
+
 def test_a_repeated_identify_is_refused_naming_overwrite_and_nothing_is_deleted(tmp_path: Path) -> None:
-    earlier = seed_003(tmp_path, "--end_id", "1", "--model_path", str(tmp_path / "no-model"))
+    earlier = seed_003(tmp_path, "--end_id", "1", "--model_path", str(unloadable_model(tmp_path)))
     assert earlier.returncode != 0 and (tmp_path / "runs" / "test" / "manifest.json").is_file()  # the run failed
     kept = tmp_path / "eval_result" / "qas_train" / "test_generations" / "generation_0"
     kept.mkdir(parents=True)
@@ -85,7 +93,7 @@ def test_a_repeated_identify_is_refused_naming_overwrite_and_nothing_is_deleted(
 
 
 def test_overwrite_deletes_the_earlier_run_and_its_predict_files(tmp_path: Path) -> None:
-    no_model = ("--end_id", "1", "--model_path", str(tmp_path / "no-model"))  # each run fails at once, after its start
+    no_model = ("--end_id", "1", "--model_path", str(unloadable_model(tmp_path)))  # each run fails after its start
     assert seed_003(tmp_path, *no_model).returncode != 0
     marker = tmp_path / "runs" / "test" / "old.txt"
     marker.write_text("earlier run")
