@@ -62,7 +62,8 @@ def show_plan(cfg: Config) -> None:
     """
     from rich.console import Console
 
-    from evoforge.preflight import PreflightError, collect
+    from evoforge.config.applicability import inapplicable
+    from evoforge.preflight import PreflightError, Problem, collect
     from evoforge.rounds.estimate import costs, time_class
     from evoforge.rounds.plan import plan_run
 
@@ -99,7 +100,8 @@ def show_plan(cfg: Config) -> None:
         out.print(f"  figures: {timing.figures.shape}, docs/scaling.md; LLM latency not included")
     for note in plan.notes:
         out.print(f"note: {note}")
-    problems = collect(cfg, "run")
+    refused = [Problem("settings", message) for message in inapplicable(cfg, "run")]
+    problems = [*refused, *collect(cfg, "run")]
     if problems:
         raise PreflightError("run", problems)
     out.print("preflight: no problems")

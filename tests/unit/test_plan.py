@@ -111,3 +111,12 @@ def test_instruct_source_plans_records_per_instructor() -> None:
     low = sum(span[0] for span in plan.calls().values())
     assert low >= len(plan.plans) * (tasks + sum(first.records.values()))  # a task request per batch, a response each
     assert plan.test_size == cfg.eval.test_size
+
+
+def test_a_setting_the_run_ignores_is_a_problem_after_the_plan(runs_dir: Path) -> None:
+    from evoforge.preflight import PreflightError
+
+    result = CliRunner().invoke(app, ["plan", "--set", f"run.runs_dir={runs_dir}", "--set", "eval.test_size=20"])
+    assert isinstance(result.exception, PreflightError) and result.exception.exit_code == 2
+    assert "eval.test_size=20" in str(result.exception)  # the skills world's test set is world.n_eval
+    assert "LLM requests per role" in result.output and list(runs_dir.iterdir()) == []
