@@ -147,7 +147,7 @@ async def _measure(
     from evoforge.agents.bundle import Agents
     from evoforge.agents.evolving_method import INITIAL_METHOD
     from evoforge.config import ModelEntry, load_config
-    from evoforge.evolution.steps import answer_rows, evolve_dataset
+    from evoforge.evolution.dataset import answer_rows, evolve_dataset
     from evoforge.graphs.runtime import Resources
     from evoforge.runs import RunDir
 

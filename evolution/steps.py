@@ -3,7 +3,9 @@
 Each function takes a :class:`Workbench` (config, gateway, agents, concurrency limit, run directory) and records,
 calls the agents, and returns rows; the caller (the evolve graph's nodes) decides where rows are written. Every
 call is deterministic for its inputs (same prompt, same ``sample``), so a re-run after a crash is answered by the
-gateway's response cache.
+gateway's response cache. A call lost to transport faults is not counted as the method's failure: the optimisation
+steps (trajectories, validation) raise once every call has returned, so that the node runs again and only the lost
+calls are sent; the final dataset (:mod:`.dataset`) keeps such rows apart.
 """
 
 from __future__ import annotations
@@ -17,15 +19,7 @@ from evoforge.agents import analyzer, evolver, generator, optimizer, validator
 from evoforge.agents.bundle import Agents
 from evoforge.config import Config
 from evoforge.console import detail, progress
-from evoforge.data.dedup import (
-    EMBEDDING_DISTANCE,
-    ROUGE_THRESHOLD,
-    ExactIndex,
-    NearDuplicateIndex,
-    add_each,
-    make_index,
-)
-from evoforge.errors import LLMError
+from evoforge.errors import LLMError, LLMTransportError
 from evoforge.runs import RunDir
 
 T = TypeVar("T")
@@ -43,14 +37,46 @@ class Workbench(Protocol):
 
 
 async def _guarded(res: Workbench, call: Awaitable[T], what: str) -> T | None:
-    """Await ``call`` under the run's concurrency limit; a call that failed for good gives None (logged)."""
+    """Await ``call`` under the run's concurrency limit; a call that failed for good gives None (logged).
+
+    Raises:
+        LLMTransportError: the call was lost to transport faults (logged as ``item_lost``): not the method's
+            failure, so the caller keeps it apart (:func:`kept_apart`).
+    """
     async with res.limiter:
         try:
             return await call
+        except LLMTransportError as exc:
+            await asyncio.to_thread(res.run.event, "item_lost", what=what, error=str(exc)[:300])
+            detail(f"{what}: lost: {exc}")
+            raise
         except LLMError as exc:
             await asyncio.to_thread(res.run.event, "item_failed", what=what, error=str(exc)[:300])
             detail(f"{what}: {exc}")
             return None
+
+
+async def kept_apart(call: Awaitable[T]) -> tuple[T | None, str | None]:
+    """``call``'s result and None, or None and the reason when it was lost to transport faults."""
+    try:
+        return await call, None
+    except LLMTransportError as exc:
+        return None, " ".join(str(exc).split())[:300]
+
+
+def require_all(rows: Sequence[Row], what: str) -> None:
+    """Raise when a row of a step that decides something (trajectories, validation) lost a call.
+
+    Raises:
+        LLMTransportError: naming how many; the graph runs the node again (the response cache answers the calls
+            that returned) and, when the faults go on, the run stops for ``evoforge resume``.
+    """
+    lost = [row for row in rows if row.get("lost")]
+    if lost:
+        raise LLMTransportError(
+            f"{what}: {len(lost)} of {len(rows)} rows lost calls to transport errors after every retry "
+            f"(first: {lost[0]['lost']}); a decision on the rest would differ from a fault-free run's"
+        )
 
 
 async def fan_out(
@@ -90,20 +116,21 @@ def in_breadth(res: Workbench, what: str, generation: int) -> bool:
 
 
 async def evolve_chain(
-    res: Workbench, instruction: str, method: str, loop: int, what: str, breadth: bool = False
-) -> list[str]:
-    """The trajectory X, X¹, …, Xˡ of one instruction; it stops early where an evolution failed.
+    res: Workbench, stages: Sequence[str], method: str, loop: int, what: str, breadth: bool = False
+) -> tuple[list[str], str | None]:
+    """The trajectory X, X¹, …, Xˡ of one instruction, continued from ``stages`` (X and the generations made
+    before); it stops early where an evolution failed, and says why when its call was lost to transport faults.
 
     With ``breadth``, each generation is in-breadth with probability ``evolve.in_breadth`` (final dataset only).
     """
-    stages = [instruction]
-    for generation in range(1, loop + 1):
+    stages = list(stages)
+    for generation in range(len(stages), loop + 1):
         wide = breadth and in_breadth(res, what, generation)
-        evolved = await evolve_once(res, stages[-1], method, f"{what} g{generation}", wide)
+        evolved, lost = await kept_apart(evolve_once(res, stages[-1], method, f"{what} g{generation}", wide))
         if evolved is None:
-            break
+            return stages, lost
         stages.append(evolved)
-    return stages
+    return stages, None
 
 
 async def trajectories(res: Workbench, records: Sequence[Row], method: str, step: int) -> list[Row]:
@@ -111,10 +138,12 @@ async def trajectories(res: Workbench, records: Sequence[Row], method: str, step
     loop = res.config.evolve.loop
 
     async def one(record: Row) -> Row:
-        stages = await evolve_chain(res, record["instruction"], method, loop, f"trajectory {record['id']}")
-        return {"case_id": str(record["id"]), "stages": stages}
+        stages, lost = await evolve_chain(res, [record["instruction"]], method, loop, f"trajectory {record['id']}")
+        return {"case_id": str(record["id"]), "stages": stages, "lost": lost}
 
-    return await fan_out(res, records, one, f"step {step}: evolve mini-batch")
+    rows = await fan_out(res, records, one, f"step {step}: evolve mini-batch")
+    require_all(rows, f"step {step}: evolve mini-batch")
+    return [{key: row[key] for key in ("case_id", "stages")} for row in rows]
 
 
 async def optimize_candidate(res: Workbench, rows: Sequence[Row], method: str, index: int) -> tuple[str, str] | None:
@@ -165,8 +194,10 @@ async def validate(res: Workbench, dev: Sequence[Row], methods: dict[str, str]) 
     async def one(pair: tuple[str, Row]) -> Row:
         cid, record = pair
         what = f"validate {cid} on {record['id']}"
-        evolved = await evolve_once(res, record["instruction"], methods[cid], what)
-        response = await answer(res, evolved, what, role="validator") if evolved is not None else None
+        evolved, lost = await kept_apart(evolve_once(res, record["instruction"], methods[cid], what))
+        response = None
+        if evolved is not None:
+            response, lost = await kept_apart(answer(res, evolved, what, role="validator"))
         reason = failure(response, extra) if evolved is not None else "the evolution failed"
         return {
             "candidate": cid,
@@ -175,98 +206,9 @@ async def validate(res: Workbench, dev: Sequence[Row], methods: dict[str, str]) 
             "evolved": evolved,
             "response": response,
             "failure": reason,
+            **({"lost": lost} if lost else {}),
         }
 
     rows = await fan_out(res, pairs, one, f"validate {len(methods)} method(s) on dev")
+    require_all(rows, "validate")
     return {cid: [r for r in rows if r["candidate"] == cid] for cid in methods}
-
-
-async def evolve_dataset(res: Workbench, seeds: Sequence[Row], method: str, method_id: str) -> list[Row]:
-    """Evolve every seed ``loop`` generations with the selected method: one row per generation."""
-    loop = res.config.evolve.loop
-
-    async def one(seed: Row) -> Row:
-        stages = await evolve_chain(res, seed["instruction"], method, loop, f"dataset {seed['id']}", breadth=True)
-        return {"seed": seed, "stages": stages}
-
-    chains = await fan_out(res, seeds, one, "evolve dataset")
-    rows: list[Row] = []
-    for chain in chains:
-        seed, stages = chain["seed"], chain["stages"]
-        for generation in range(1, len(stages)):
-            rows.append(
-                {
-                    "id": f"{seed['id']}-g{generation}",
-                    "instruction": stages[generation],
-                    "parent": stages[generation - 1],
-                    "root": seed["instruction"],
-                    "root_id": seed["id"],
-                    "generation": generation,
-                    "method_id": method_id,
-                    "category": seed.get("category"),
-                }
-            )
-    return rows
-
-
-async def answer_rows(res: Workbench, rows: Sequence[Row]) -> list[Row]:
-    """Answer every evolved instruction: the rows with their ``response`` (None where the call failed)."""
-
-    async def one(row: Row) -> Row:
-        return {**row, "response": await answer(res, row["instruction"], f"answer {row['id']}")}
-
-    return await fan_out(res, rows, one, "answer dataset")
-
-
-def duplicate_index(config: Config) -> NearDuplicateIndex:
-    """The index that finds duplicate instructions in the final data: ``evolve.dedup`` at ``evolve.dedup_threshold``
-    (else the rule's default), embeddings by ``instruct.embedding_model`` (loads the model; call it off the loop)."""
-    settings = config.evolve
-    default = EMBEDDING_DISTANCE if settings.dedup == "embedding" else ROUGE_THRESHOLD
-    limit = default if settings.dedup_threshold is None else settings.dedup_threshold
-    return make_index(settings.dedup, limit, config.instruct.embedding_model, config.instruct.embedding_device)
-
-
-def filter_rows(
-    rows: Sequence[Row], extra_rules: bool, elimination: bool, index: NearDuplicateIndex | None = None
-) -> tuple[list[Row], dict[str, int]]:
-    """Drop failed responses, Evol-Instruct eliminations (optional), then duplicate instructions: those ``index``
-    finds near an instruction kept before them (default: the same text, case and white space ignored)."""
-    answered: list[Row] = []
-    counts = {"answered": len(rows), "failed": 0, "eliminated": 0, "duplicates": 0}
-    for row in rows:
-        if failure(row["response"], extra_rules) is not None:
-            counts["failed"] += 1
-        elif elimination and validator.eliminate(row["parent"], row["instruction"], row["response"]) is not None:
-            counts["eliminated"] += 1
-        else:
-            answered.append(row)
-    novel = add_each(index or ExactIndex(), [row["instruction"] for row in answered])
-    kept = [row for row, new in zip(answered, novel, strict=True) if new]
-    counts["duplicates"] = len(answered) - len(kept)
-    counts["kept"] = len(kept)
-    return kept, counts
-
-
-def empty_dataset_message(rows: Sequence[Row], counts: dict[str, int], extra_rules: bool) -> str:
-    """Why :func:`filter_rows` kept none of ``rows`` (its ``counts``), with the most common failures and what to
-    change (the message of an evolve run that ends with an empty dataset)."""
-    if not rows:
-        return (
-            "evolve: the final dataset is empty: no seed evolved into a new instruction (every evolution failed); "
-            "check the evolver model (llm.roles.evolver) and the item_failed events in events.jsonl"
-        )
-    reasons: dict[str, int] = {}
-    for row in rows:
-        reason = failure(row["response"], extra_rules)
-        if reason is not None:
-            reasons[reason] = reasons.get(reason, 0) + 1
-    common = "; ".join(f"{n}× {why}" for why, n in sorted(reasons.items(), key=lambda item: -item[1])[:3])
-    return (
-        f"evolve: the final dataset is empty: all {counts['answered']} answers were dropped — "
-        f"{counts['failed']} failed the validator" + (f" ({common})" if common else "") + ", "
-        f"{counts['eliminated']} eliminated by Evol-Instruct's rules, {counts['duplicates']} duplicates. "
-        "See dataset/answered.jsonl in the run directory; check that the generator model (llm.roles.generator) "
-        "answers these instructions and that evolve.instruction_field names the instruction, or relax the filters "
-        "(--set evolve.elimination=false, evolve.extra_rules=false)"
-    )

@@ -4,7 +4,9 @@ reviewable.
 :func:`drive` runs a graph's thread until it ends or stops at a human checkpoint that nobody answers. The same
 call resumes: after an interrupt, a Ctrl-C or a kill -9 it continues from the last checkpoint (the node that was
 running starts again; the gateway's response cache answers the LLM calls that had already returned).
-Graphs that can be resumed are registered in :data:`GRAPHS` by the ``command`` their run's manifest names.
+Graphs that can be resumed are registered in :data:`GRAPHS` by the ``command`` their run's manifest names; one
+whose module has ``reopen(values)`` is taken up again after it completed when that returns ``(update, as_node)``
+(the evolve graph's, for dataset rows lost to transport errors).
 """
 
 from __future__ import annotations
@@ -89,8 +91,13 @@ async def drive(
             snapshot = await graph.aget_state(config)
             inputs: Any = None if snapshot.values else dict(start or {})
             if snapshot.values and finished(snapshot):
-                info(f"run {run.run_id} has already completed")
-                return Result("completed", dict(snapshot.values))
+                again = getattr(module, "reopen", lambda values: None)(snapshot.values)
+                if again is None:
+                    info(f"run {run.run_id} has already completed")
+                    return Result("completed", dict(snapshot.values))
+                info(f"run {run.run_id} lost rows to transport errors: sending those calls again")
+                await graph.aupdate_state(config, again[0], as_node=again[1])
+                snapshot = await graph.aget_state(config)
             if answer is not None and not snapshot.interrupts:
                 raise ConfigError(f"run {run.run_id} is not waiting at a checkpoint: resume it without an answer")
             while True:

@@ -1,13 +1,13 @@
 """The LLM gateway: every model call of every agent goes through :class:`LLMGateway`.
 
 It maps agent roles to model entries (``llm.roles`` → ``llm.models``) with per-role sampling, serves repeated
-requests from the response cache shared by all runs, limits concurrency and request rate per model (both in
-SQLite and this process, or in the run-state database and across processes: :mod:`.postgres`),
-retries transient faults (timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for
-structured output, accounts tokens and cost per role, and stops the run cleanly when the budget is spent. Inside a
-LangChain run with callbacks (a LangGraph node's) each call is reported as a chat-model call (:mod:`.langchain`).
-API keys are read from the environment at call time and never appear in an error, a log line, an event, a
-callback, the manifest or the response cache.
+requests from the response cache shared by all runs, limits concurrency and request rate per model (both in SQLite
+and this process, or in the run-state database and across processes: :mod:`.postgres`), retries transient faults
+(timeouts, 429, 5xx) with exponential backoff, falls back to other models, asks for structured output, accounts
+tokens and cost per role, and stops the run cleanly when the budget is spent. Inside a LangChain run with callbacks
+(a LangGraph node's) each call is reported as a chat-model call (:mod:`.langchain`). API keys are read from the
+environment at call time and never appear in an error, a log line, an event, a callback, the manifest or the
+response cache.
 """
 
 from __future__ import annotations
@@ -92,8 +92,7 @@ class LLMGateway:
             overrides: LiteLLM parameters that replace the role's (temperature, max_tokens, stop, ...).
 
         Raises:
-            LLMError: every model of the role failed (the message names role, models and errors, never a key);
-                LLMTransportError when each failed on transport faults (timeouts, 429, 5xx) after its retries.
+            LLMError: every model failed (LLMTransportError: each on transport faults); naming role, models, no key.
             BudgetExceeded: the budget was spent before this call.
         """
         answer = await self._generate(role, messages, sample, overrides, None)
@@ -188,13 +187,12 @@ class LLMGateway:
         settings = self._role(role)
         usage = self._ledger.role(role)
         sampling = {"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens}
-        problems: list[str] = []
-        transient = True  # every model's last error was a transport fault
+        problems: list[ModelFailed] = []  # each model's, naming it
         for name in [settings.model, *settings.fallbacks]:
             entry = self.settings.models[name]
             if problems:
                 usage.fallbacks += 1
-                await self._event("llm_fallback", role=role, model=name, after=problems[-1])
+                await self._event("llm_fallback", role=role, model=name, after=str(problems[-1]))
             if name not in self._ready:
                 await self._load_provider(name, entry)
             sent, response_format = schema_request(entry, messages, schema) if schema else (messages, None)
@@ -205,12 +203,11 @@ class LLMGateway:
             try:
                 return await self._cached_call(key, role, name, entry, sent, request, sample)
             except ModelFailed as exc:
-                problems.append(f"model '{name}' ({entry.model}): {exc}")
-                transient = transient and exc.transient
+                problems.append(ModelFailed(f"model '{name}' ({entry.model}): {exc}", exc.transient))
         usage.failures += 1
-        await self._event("llm_failure", role=role, error="; ".join(problems), transport=transient)
-        error = LLMTransportError if transient else LLMError
-        raise error(f"LLM call for role '{role}' failed: " + "; then ".join(problems))
+        transient, message = all(p.transient for p in problems), "; then ".join(map(str, problems))
+        await self._event("llm_failure", role=role, error=message, transport=transient)
+        raise (LLMTransportError if transient else LLMError)(f"LLM call for role '{role}' failed: {message}")
 
     async def _load_provider(self, name: str, entry: ModelEntry) -> None:
         """Import LiteLLM (seconds) and register ``entry``'s plug-in provider off the event loop, once per model

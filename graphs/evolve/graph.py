@@ -11,7 +11,7 @@ evolve and answer the whole dataset → eliminate failures and duplicates → hu
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
@@ -54,6 +54,15 @@ def after_method_review(state: EvolveState) -> Literal["evolve_dataset", "evolve
 def after_dataset_review(state: EvolveState) -> Literal["write_outputs", "review_method"]:
     """Approve → write the outputs; reject → back to the method review."""
     return "review_method" if state["dataset_decision"]["action"] == "reject" else "write_outputs"
+
+
+def reopen(values: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """How ``evoforge resume`` takes up a completed run whose dataset lost rows to transport errors: as if the
+    method review had just approved again, with ``refill`` set (the dataset steps keep what was made and send only
+    the lost calls, the dataset review asks again, the outputs are rewritten); None when nothing was lost."""
+    if (values.get("counts") or {}).get("lost"):
+        return {"refill": True}, "review_method"
+    return None
 
 
 def build() -> StateGraph:

@@ -18,6 +18,7 @@ from evoforge.console import info
 from evoforge.data.io import read_jsonl
 from evoforge.errors import EvoforgeError
 from evoforge.evolution import data
+from evoforge.evolution import dataset as final
 from evoforge.evolution import steps as work
 from evoforge.graphs.evolve.report import e0_rate
 from evoforge.graphs.evolve.report import write_outputs as write_output_files
@@ -217,19 +218,21 @@ async def review_method(state: EvolveState, runtime: Runtime[RunContext]) -> Upd
 
 async def evolve_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
     """Evolve every seed (the first 10 in a test run) ``loop`` generations with the approved method (one record
-    per generation)."""
+    per generation); a refill keeps the earlier pass's chains and continues only those lost to errors."""
     res = await _resources(runtime, state)
     seeds = data.dataset_seeds(await _load(res, state["seeds_path"]), res.config)
     if len(seeds) < state["n_seeds"]:
         info(f"evolve: test run, the dataset is evolved from {len(seeds)} of the {state['n_seeds']} seeds")
-    rows = await work.evolve_dataset(res, seeds, state["method"], state["method_id"])
+    before = await _load(res, state["evolved_path"]) if state.get("refill") else None  # the pass that lost rows
+    rows = await final.evolve_dataset(res, seeds, state["method"], state["method_id"], before)
     return {"evolved_path": await _save(res, rows, "dataset", "evolutions.jsonl")}
 
 
 async def answer_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
-    """Answer every evolved instruction with the generator."""
+    """Answer every evolved instruction with the generator (a refill keeps the earlier pass's answers)."""
     res = await _resources(runtime, state)
-    rows = await work.answer_rows(res, await _load(res, state["evolved_path"]))
+    before = await _load(res, state["answered_path"]) if state.get("refill") else []
+    rows = await final.answer_rows(res, await _load(res, state["evolved_path"]), before)
     return {"answered_path": await _save(res, rows, "dataset", "answered.jsonl")}
 
 
@@ -242,17 +245,22 @@ async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
     res = await _resources(runtime, state)
     settings = res.config.evolve
     answered = await _load(res, state["answered_path"])
-    index = await asyncio.to_thread(work.duplicate_index, res.config)
+    index = await asyncio.to_thread(final.duplicate_index, res.config)
     rows, counts = await asyncio.to_thread(
-        work.filter_rows, answered, settings.extra_rules, settings.elimination, index
+        final.filter_rows, answered, settings.extra_rules, settings.elimination, index
     )
     counts = {"seeds": state["n_seeds"], **counts}
-    info("dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    info("dataset: " + final.dataset_line(counts))
     filtered_path = await _save(res, rows, "dataset", "filtered.jsonl")
+    lost_path = await _save(res, [row for row in answered if row.get("lost")], "dataset", "lost.jsonl")
+    if counts["lost"]:
+        info(final.lost_note(counts["lost"], lost_path, res.run.run_id))
     if not rows:
-        raise EvoforgeError(work.empty_dataset_message(answered, counts, settings.extra_rules))
+        raise EvoforgeError(final.empty_dataset_message(answered, counts, settings.extra_rules))
     every = max(1, len(rows) // SAMPLE_SIZE)
     return {
+        "refill": False,
+        "lost_path": lost_path,
         "filtered_path": filtered_path,
         "counts": counts,
         "sample": data.output_records(rows[::every][:SAMPLE_SIZE]),

@@ -6,6 +6,7 @@ from typing import Any
 
 from evoforge.data.io import read_jsonl
 from evoforge.evolution import data
+from evoforge.evolution.dataset import dataset_line
 from evoforge.graphs.evolve.state import EvolveState, lowest_rate
 from evoforge.graphs.runtime import Resources
 from evoforge.report import line_chart, markdown_table, write_section
@@ -90,7 +91,15 @@ def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
         "",
         f"![failure rate per step]({CHART})",
         "",
-        "Dataset: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".",
+        "Dataset: "
+        + dataset_line(counts)
+        + "."
+        + (
+            f" The {counts['lost']} rows lost to transport errors (after every retry) are in `dataset/lost.jsonl`, "
+            "each with its reason; `evoforge resume` sends exactly those calls again and fills them in."
+            if counts.get("lost")
+            else ""
+        ),
         "",
         "Files: " + ", ".join(f"`{name}`" for name in outputs.values()) + ".",
         "",

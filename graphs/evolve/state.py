@@ -111,7 +111,10 @@ class EvolveState(EvolveInput, EvolveOutput, total=False):
         history: one point per optimisation step.
         method_decision / dataset_decision: the last answers at the two human checkpoints.
         evolved_path / answered_path / filtered_path: the final dataset's phases (JSONL).
-        counts: sizes of the final phases (answered, failed, eliminated, duplicates, kept, seeds).
+        lost_path: the rows whose calls were lost to transport errors, each with its ``lost`` reason (JSONL).
+        refill: the dataset is being built again from the last pass, sending only the lost calls (``evoforge
+            resume`` of a run that lost rows sets it; the filter clears it).
+        counts: sizes of the final phases (seeds, answered, failed, eliminated, duplicates, kept, lost).
         sample: a few kept records shown at the dataset review.
         outputs: names of the files written in the run directory.
         evolved: the summary handed to a parent graph.
@@ -139,6 +142,8 @@ class EvolveState(EvolveInput, EvolveOutput, total=False):
     evolved_path: str
     answered_path: str
     filtered_path: str
+    lost_path: str
+    refill: bool
     counts: dict[str, int]
     sample: list[dict[str, Any]]
     outputs: dict[str, str]
