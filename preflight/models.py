@@ -55,17 +55,29 @@ def _key_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Itera
             users.setdefault(name, []).append(role)
     for name, roles in users.items():
         entry = cfg.llm.models[name]
-        variable = entry.api_key_env
-        if variable and not os.environ.get(variable, "").strip():
-            yield Problem(
-                f"env {variable}",
-                f"not set or empty; llm.models.{name} ({entry.model}, role {', '.join(roles)}) reads its API key "
-                f"there: export {variable}=<your key>",
-            )
+        named = [entry.api_key_env] if entry.api_key_env else _provider_keys(entry.model, entry.api_base)
+        for variable in named:
+            if not os.environ.get(variable, "").strip():
+                yield Problem(
+                    f"env {variable}",
+                    f"not set or empty; llm.models.{name} ({entry.model}, role {', '.join(roles)}) reads its API key "
+                    f"there: export {variable}=<your key>",
+                )
     for flag in ("--api-key-env",):
         variable = inputs.get(flag)
         if variable and not os.environ.get(variable, "").strip():
             yield Problem(f"env {variable}", f"not set or empty ({flag} {variable} names it)")
+
+
+def _provider_keys(model: str, api_base: str | None) -> list[str]:
+    """The key variables LiteLLM itself reads for ``model`` when its entry names none (``gpt-4`` → OPENAI_API_KEY);
+    none for the simulator or an endpoint of the user's own (``api_base``)."""
+    if api_base or model.startswith("sim/"):
+        return []
+    from evoforge.llm.backend import litellm_module
+
+    missing = litellm_module().validate_environment(model=model).get("missing_keys", [])
+    return [variable for variable in missing if variable.endswith(("_API_KEY", "_TOKEN"))]
 
 
 def _needs(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[tuple[str, str]]:

@@ -212,3 +212,11 @@ def test_too_little_disk_space_is_a_problem(tmp_path: Path, monkeypatch: pytest.
     (problem,) = collect(cfg, "run")
     assert problem.where == "config key run.runs_dir" and "1 MiB free" in problem.what
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_key_litellm_reads_for_an_entry_that_names_none_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (problem,) = collect(_config("llm.models.paid={model: gpt-4o}", "llm.roles.evolver.model=paid"), "evolve")
+    assert problem.where == "env OPENAI_API_KEY" and "llm.models.paid" in problem.what
+    own = _config("llm.models.own={model: openai/x, api_base: 'http://127.0.0.1:9/v1'}", "llm.roles.evolver.model=own")
+    assert collect(own, "evolve") == []  # an endpoint of the user's own needs no provider key
