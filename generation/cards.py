@@ -17,7 +17,7 @@ from evoforge.agents.instructors.characters import Card, Character
 from evoforge.config import InstructSettings
 from evoforge.data.dedup import NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, ConfigError, DataError, LLMError
-from evoforge.generation.producers import Progress
+from evoforge.generation.producers import Progress, failed_call
 from evoforge.prompts import PROMPTS_DIR
 from evoforge.runs import atomic_write_text
 
@@ -96,8 +96,8 @@ class CardWriter:
             except BudgetExceeded:
                 self.stop_reason = progress.stopped = "budget"
                 break
-            except LLMError:
-                progress.skipped["request_failed"] += 1
+            except LLMError as exc:
+                progress.skipped[failed_call(exc, "request")] += 1
                 idle += 1
                 continue
             new = await self._keep(reply, cards, progress)

@@ -38,7 +38,7 @@ from evoforge.data.dedup import NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, LLMError
 from evoforge.generation.cards import CardWriter
 from evoforge.generation.chats import ChatWriter
-from evoforge.generation.producers import Progress
+from evoforge.generation.producers import Progress, failed_call
 from evoforge.generation.records import RecordFile
 
 Rows = list[dict[str, Any]]
@@ -112,8 +112,8 @@ class DependentPass:
             return await self.gw.complete(role, messages, sample=sample, **self.settings.params(name))
         except BudgetExceeded:
             self._stop("budget")
-        except LLMError:
-            progress.skipped["request_failed"] += 1
+        except LLMError as exc:
+            progress.skipped[failed_call(exc, "request")] += 1
         return None
 
     async def _write(self, rows: Rows, progress: Progress) -> int:

@@ -24,8 +24,14 @@ from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
 from evoforge.agents.instructors.characters import Dependent
 from evoforge.config import InstructSettings
 from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
-from evoforge.errors import BudgetExceeded, LLMError
+from evoforge.errors import BudgetExceeded, LLMError, LLMTransportError
 from evoforge.generation.records import RecordFile
+
+
+def failed_call(exc: LLMError, call: str) -> str:
+    """The skip reason of a ``call`` (request, response) that failed for good: ``<call>_lost`` when transport faults
+    (timeouts, 429, 5xx) lost it after every retry, not the reply's fault; ``<call>_failed`` otherwise."""
+    return f"{call}_lost" if isinstance(exc, LLMTransportError) else f"{call}_failed"
 
 
 @dataclass
@@ -129,8 +135,8 @@ class Producers:
         except BudgetExceeded:
             self._stop("budget")
             return False
-        except LLMError:
-            progress.skipped["response_failed"] += 1
+        except LLMError as exc:
+            progress.skipped[failed_call(exc, "response")] += 1
             return False
         if response.filtered is not None:
             progress.skipped["response_filtered"] += 1
@@ -162,8 +168,8 @@ class Producers:
             except BudgetExceeded:
                 self._stop("budget")
                 continue
-            except LLMError:
-                progress.skipped["request_failed"] += 1
+            except LLMError as exc:
+                progress.skipped[failed_call(exc, "request")] += 1
                 idle += 1
                 continue
             progress.skipped.update(tasks.skipped)

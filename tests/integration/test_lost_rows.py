@@ -100,3 +100,22 @@ def test_rows_lost_to_transport_errors_are_kept_apart_and_resume_fills_them_in(
     # an identical re-run through the faulty run's response cache sends only what that run lost
     again, again_counts = evolve(runs, "again", tmp_path / "cache-faulty")
     assert again_counts == clean_counts and rows(again, "evolved.jsonl") == clean_rows
+
+
+def test_instruct_counts_calls_lost_to_transport_errors_apart_from_failed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "topics.txt").write_text("".join(f"topic {i}\n" for i in range(8)))
+    config = tmp_path / "instruct.yaml"
+    config.write_text(
+        f"run: {{runs_dir: '{tmp_path / 'runs'}'}}\n"
+        f"llm: {{num_retries: 0, cache_dir: '{tmp_path / 'cache'}'}}\n"
+        f"instruct: {{output_path: '{tmp_path / 'out.jsonl'}', topics_path: '{tmp_path / 'topics.txt'}',\n"
+        "           default_count: 6, default_batch_size: 3, dedup: exact, instructors: {general: {}}}\n"
+    )
+    monkeypatch.setenv(FAULTS_ENV, "0.3:1")  # no retry: 30% of the calls are lost
+    run = RunDir.create(load_config(config), "instruct")
+    values = asyncio.run(drive(run, policy_decision, start={"mode": "instructions"})).values
+    skipped = values["progress"]["general"]["skipped"]
+    assert skipped.get("request_lost", 0) + skipped.get("response_lost", 0) > 0, skipped
+    assert "request_failed" not in skipped and "response_failed" not in skipped, skipped
