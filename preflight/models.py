@@ -47,26 +47,28 @@ def _roles(cfg: Config, command: str, inputs: Mapping[str, str]) -> dict[str, st
 
 
 def _key_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
-    """An unset or empty key variable of a model entry the run's roles (or their fallbacks) use."""
+    """An unset or empty key variable of the model entries the run's roles (or their fallbacks) use, one problem
+    per variable naming every entry that reads it; and of ``--api-key-env``."""
     users: dict[str, list[str]] = {}
     for role in _roles(cfg, command, inputs):
         settings = cfg.llm.roles[role]
         for name in (settings.model, *settings.fallbacks):
             users.setdefault(name, []).append(role)
+    readers: dict[str, list[str]] = {}
     for name, roles in users.items():
         entry = cfg.llm.models[name]
-        named = [entry.api_key_env] if entry.api_key_env else _provider_keys(entry.model, entry.api_base)
-        for variable in named:
-            if not os.environ.get(variable, "").strip():
-                yield Problem(
-                    f"env {variable}",
-                    f"not set or empty; llm.models.{name} ({entry.model}, role {', '.join(roles)}) reads its API key "
-                    f"there: export {variable}=<your key>",
-                )
-    for flag in ("--api-key-env",):
-        variable = inputs.get(flag)
-        if variable and not os.environ.get(variable, "").strip():
-            yield Problem(f"env {variable}", f"not set or empty ({flag} {variable} names it)")
+        for variable in [entry.api_key_env] if entry.api_key_env else _provider_keys(entry.model, entry.api_base):
+            readers.setdefault(variable, []).append(f"llm.models.{name} ({entry.model}, role {', '.join(roles)})")
+    for variable, entries in readers.items():
+        if not os.environ.get(variable, "").strip():
+            yield Problem(
+                f"env {variable}",
+                f"not set or empty; {'; '.join(entries)} read{'s' if len(entries) == 1 else ''} the API key there: "
+                f"export {variable}=<your key>",
+            )
+    variable = inputs.get("--api-key-env")
+    if variable and not os.environ.get(variable, "").strip():
+        yield Problem(f"env {variable}", f"not set or empty (--api-key-env {variable} names it)")
 
 
 def _provider_keys(model: str, api_base: str | None) -> list[str]:
