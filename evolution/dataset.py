@@ -134,12 +134,17 @@ def dataset_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{COUNT_LABELS.get(key, key)} {value}" for key, value in counts.items())
 
 
-def lost_note(lost: int, path: str, run_id: str) -> str:
+LOST_IN_A_ROUND = (
+    "The rows lost to transport errors (the round's `dataset/lost.jsonl`) are left out of this round's training: "
+    "`evoforge resume` does not reopen a round, but running the same config again sends only the lost calls "
+    "(the response cache answers every call that returned)."
+)
+
+
+def lost_note(lost: int, path: str, run_id: str, in_cycle: bool) -> str:
     """What the run says when ``lost`` rows (written to ``path``) were lost to transport errors."""
-    return (
-        f"evolve: {lost} rows lost to transport errors after every retry ({path}); "
-        f"`evoforge resume {run_id}` sends exactly those calls again and fills them in"
-    )
+    then = LOST_IN_A_ROUND if in_cycle else f"`evoforge resume {run_id}` sends exactly those calls again, fills them in"
+    return f"evolve: {lost} rows lost to transport errors after every retry ({path}). {then}"
 
 
 def empty_dataset_message(rows: Sequence[Row], counts: dict[str, int], extra_rules: bool) -> str:

@@ -70,6 +70,7 @@ def _round_data(state: CycleState) -> tuple[str, RoundResult]:
             "lambda_history": list(evolved["lambda_history"]),
             "e0_lambda": evolved.get("e0_lambda", 0.0),
             "method_id": evolved["method_id"],
+            "dataset_counts": dict(evolved.get("counts") or {}),
         }
     instructed = state.get("instructed") or {}
     if not instructed:

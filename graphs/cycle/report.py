@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from evoforge.evolution.dataset import LOST_IN_A_ROUND, dataset_line
 from evoforge.graphs.cycle.state import RoundResult
 from evoforge.report import bar_chart, markdown_table, write_section
 
@@ -79,6 +80,11 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
         if records:
             counts = ", ".join(f"{name} {n}" for name, n in sorted(records.items()))
             parts += [f"Records from the instruct graph (one chunk per category): {counts}.", ""]
+        dataset = r.get("dataset_counts") or {}
+        if dataset:
+            parts += [f"Evolved dataset: {dataset_line(dataset)}.", ""]
+            if dataset.get("lost"):
+                parts += [LOST_IN_A_ROUND, ""]
         lam = r.get("lambda_history") or []
         if lam:
             method = f" (method {r['method_id']})" if r.get("method_id") else ""

@@ -28,6 +28,7 @@ class RoundResult(TypedDict, total=False):
         lambda_history: the evolve graph's selected failure rate per optimisation step.
         e0_lambda: the evolve graph's λ of the universal initial method e0 on the same dev set.
         records: on the instruct graph, the records per category it wrote for the round.
+        dataset_counts: on the evolve graph, its dataset line's figures (seeds, answered, failed, …, lost).
         promoted: whether auto_merge was promoted to become the next round's student.
         decided_by: who decided the promotion (policy, terminal, cli, studio).
         steering: how the next round's seeds were allocated, and why.
@@ -45,6 +46,7 @@ class RoundResult(TypedDict, total=False):
     lambda_history: list[float]
     e0_lambda: float
     records: dict[str, int]
+    dataset_counts: dict[str, int]
     promoted: bool
     decided_by: str
     steering: dict[str, Any]

@@ -254,7 +254,7 @@ async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
     filtered_path = await _save(res, rows, "dataset", "filtered.jsonl")
     lost_path = await _save(res, [row for row in answered if row.get("lost")], "dataset", "lost.jsonl")
     if counts["lost"]:
-        info(final.lost_note(counts["lost"], lost_path, res.run.run_id))
+        info(final.lost_note(counts["lost"], lost_path, res.run.run_id, bool(state.get("workdir"))))
     if not rows:
         raise EvoforgeError(final.empty_dataset_message(answered, counts, settings.extra_rules))
     every = max(1, len(rows) // SAMPLE_SIZE)
@@ -293,5 +293,6 @@ async def write_outputs(state: EvolveState, runtime: Runtime[RunContext]) -> Upd
         "e0_lambda": float(e0_rate(state) or 0.0),
         "method_id": state["method_id"],
         "method": state["method"],
+        "counts": dict(state.get("counts") or {}),
     }
     return {"outputs": outputs, "evolved": summary}

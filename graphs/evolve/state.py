@@ -66,6 +66,7 @@ class EvolveSummary(TypedDict):
         lambda_history: the selected method's dev failure rate λ after each optimisation step.
         e0_lambda: λ of the universal initial method e0 on the same dev set (the reference λ falls from).
         method_id / method: the method the dataset was evolved with (a cycle's next round starts from it).
+        counts: the dataset's figures (seeds, answered, failed, eliminated, duplicates, kept, lost to errors).
     """
 
     dataset: str
@@ -73,6 +74,7 @@ class EvolveSummary(TypedDict):
     e0_lambda: float
     method_id: str
     method: str
+    counts: dict[str, int]
 
 
 class EvolveInput(TypedDict, total=False):

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import ConfigError, LLMError, LLMTransportError
+from evoforge.evolution.dataset import LOST_IN_A_ROUND
+from evoforge.graphs.cycle.report import write_cycle_report
+from evoforge.graphs.cycle.state import RoundResult
 from evoforge.graphs.runtime import retried_node_error
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.sim.faults import FAULTS_ENV, Faults
@@ -65,3 +69,18 @@ def test_an_error_that_retrying_cannot_fix_is_no_transport_error(monkeypatch: py
 def test_a_malformed_fault_setting_is_a_config_error_naming_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match=FAULTS_ENV):
         Faults.parse(value)
+
+
+def test_a_cycle_round_reports_its_rows_lost_to_errors_apart_and_says_resume_does_not_reopen_it(
+    tmp_path: Path,
+) -> None:
+    counts = {"seeds": 8, "answered": 15, "failed": 3, "eliminated": 1, "duplicates": 0, "kept": 11, "lost": 1}
+    result: RoundResult = {"round": 1, "rows": {"raw": 0.2, "auto_merge": 0.4}, "dataset_counts": counts}
+    report = write_cycle_report(tmp_path, [result], "exact_match").read_text()
+    assert (
+        "Evolved dataset: seeds 8, answered 15, failed 3, eliminated 1, duplicates 0, kept 11, lost to errors 1."
+        in (report)
+    )
+    assert LOST_IN_A_ROUND in report
+    result["dataset_counts"] = {**counts, "lost": 0}
+    assert LOST_IN_A_ROUND not in write_cycle_report(tmp_path, [result], "exact_match").read_text()
