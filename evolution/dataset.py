@@ -144,7 +144,7 @@ LOST_IN_A_ROUND = (
 def lost_note(lost: int, path: str, run_id: str, in_cycle: bool) -> str:
     """What the run says when ``lost`` rows (written to ``path``) were lost to transport errors."""
     then = LOST_IN_A_ROUND if in_cycle else f"`evoforge resume {run_id}` sends exactly those calls again, fills them in"
-    return f"evolve: {lost} rows lost to transport errors after every retry ({path}). {then}"
+    return f"evolve: {lost} row(s) lost to transport errors after every retry ({path}). {then}"
 
 
 def empty_dataset_message(rows: Sequence[Row], counts: dict[str, int], extra_rules: bool) -> str:

@@ -95,7 +95,7 @@ def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
         + dataset_line(counts)
         + "."
         + (
-            f" The {counts['lost']} rows lost to transport errors (after every retry) are in `dataset/lost.jsonl`, "
+            f" The {counts['lost']} row(s) lost to transport errors (after every retry) are in `dataset/lost.jsonl`, "
             "each with its reason; `evoforge resume` sends exactly those calls again and fills them in."
             if counts.get("lost")
             else ""
