@@ -98,7 +98,7 @@ def _refused(out: subprocess.CompletedProcess[str], folder: Path, problems: int,
     text = out.stdout + out.stderr
     assert out.returncode == 2, text
     assert "Traceback" not in text
-    assert f"cannot start, {problems} problems" in text, text
+    assert f"cannot start, {problems} problem{'s' if problems > 1 else ''} (" in text, text
     for culprit in culprits:
         assert culprit in text, (culprit, text)
     assert not (folder / "runs").exists()
@@ -289,3 +289,16 @@ def test_the_counting_endpoint_sees_the_calls_of_a_run_whose_inputs_are_sound(tm
     command = [sys.executable, "-m", "evoforge.cli", "evolve", "--config", str(config), *sizes]
     out = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert out.returncode == 4 and Counter.requests > 0, out.stdout + out.stderr
+
+
+def test_airoboros_own_config_with_its_default_embedding_model_offline_writes_no_topic(tmp_path: Path) -> None:
+    """The issue's case as airoboros' users write it: before, the topic step ran (paid calls) and then an OSError."""
+    example = Path(__file__).resolve().parents[1] / "data" / "airoboros-v2.2.2-example.yaml"
+    text = example.read_text(encoding="utf-8").replace("\nembedding_model:", "\nembedding_model: thenlper/gte-small #")
+    config = tmp_path / "airoboros.yaml"
+    config.write_text(text, encoding="utf-8")
+    out = _evoforge(
+        "instruct", "generate-instructions", "--config-path", str(config), "--runs-dir", "runs", cwd=tmp_path
+    )
+    _refused(out, tmp_path, 1, "config key instruct.embedding_model", "thenlper/gte-small", "offline default")
+    assert not (tmp_path / "topics.txt").exists()
