@@ -23,7 +23,7 @@ def _seeds(cfg: Config) -> Reader:
 
 
 def _no_hub(name: str, **_: Any) -> list[Any]:
-    """A hub dataset is not read by the preflight (only where it can be reached: :func:`_hub_dataset`)."""
+    """A hub dataset (``owner/name``) is left to the run: reading it here would download it."""
     return []
 
 
@@ -34,6 +34,7 @@ def _test_set(path: str) -> Any:
 
 
 def _preferences(cfg: Config) -> Reader:
+    """train.preference_data as a round reads it: its rows, of which at least one must be a pair."""
     from evoforge.rounds.preferences import round_preferences
 
     def read(path: str) -> Any:
