@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from evoforge.offline.sim import SimOptions, respond
+from evoforge.offline.sim.faults import current
 
 DEFAULT_MODELS: tuple[str, ...] = ("skills",)
 
@@ -42,7 +43,8 @@ def _error(status: int, message: str, kind: str = "invalid_request_error") -> JS
 def create_app(options: SimOptions | None = None, models: tuple[str, ...] = DEFAULT_MODELS) -> FastAPI:
     """The FastAPI app serving ``models`` (names without the ``sim/`` prefix) with simulator ``options``.
 
-    A request may override ``error_rate``, ``latency`` and ``sim_seed`` in its body (``extra_body``).
+    A request may override ``error_rate``, ``latency`` and ``sim_seed`` in its body (``extra_body``);
+    ``EVOFORGE_SIM_FAULTS`` in the server's environment answers a share of requests with 429, 500 or 503.
     """
     base = options or SimOptions()
     app = FastAPI(title="evoforge simulated LLM")
@@ -71,6 +73,11 @@ def create_app(options: SimOptions | None = None, models: tuple[str, ...] = DEFA
         )
         if opts.latency > 0:
             await asyncio.sleep(opts.latency)
+        fault = current().status(
+            request.model, request.messages, {"seed": request.seed, "temperature": request.temperature}
+        )
+        if fault is not None:  # EVOFORGE_SIM_FAULTS in the server's environment
+            return _error(fault, f"injected fault {fault}", "rate_limit_error" if fault == 429 else "server_error")
         reply = respond(
             request.messages,
             options=opts,

@@ -84,3 +84,15 @@ def test_a_cycle_round_reports_its_rows_lost_to_errors_apart_and_says_resume_doe
     assert LOST_IN_A_ROUND in report
     result["dataset_counts"] = {**counts, "lost": 0}
     assert LOST_IN_A_ROUND not in write_cycle_report(tmp_path, [result], "exact_match").read_text()
+
+
+def test_the_sim_server_answers_injected_faults_with_their_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from evoforge.offline.server import create_app
+
+    monkeypatch.setenv(FAULTS_ENV, "0.5:3")
+    client = TestClient(create_app())
+    body = [{"model": "skills", "messages": [{"role": "user", "content": q}]} for q in QUESTIONS]
+    statuses = {client.post("/v1/chat/completions", json=b).status_code for b in body}
+    assert statuses - {200} and statuses <= {200, 429, 500, 503}
