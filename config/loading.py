@@ -140,6 +140,19 @@ def shipped_configs() -> list[str]:
     return sorted(path.stem for path in SHIPPED_CONFIGS.glob("*.yaml"))
 
 
+def read_config_text(path: Path, what: str = "config file") -> str:
+    """The UTF-8 text of a YAML file (a byte-order mark skipped); ConfigError naming the file and the line of the
+    first byte that is not UTF-8 (another encoding, binary data)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{what} {path}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
 def locate_config(path: Path | str) -> Path:
     """The YAML file ``path`` names: the file itself when it exists, else, for a bare name (``deepseek`` or
     ``deepseek.yaml``, no folder), the shipped config of that name.
@@ -185,7 +198,7 @@ def _load(path: Path | None, overrides: list[str] | tuple[str, ...]) -> tuple[Co
     key_of: KeyOf | None = None
     source = str(path) if path else "the defaults"
     if path is not None:
-        text = path.read_text(encoding="utf-8")
+        text = read_config_text(path)
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from evoforge.config.llm import LLMSettings, ModelEntry
-from evoforge.config.loading import Config, format_validation_error
+from evoforge.config.loading import Config, format_validation_error, read_config_text
 from evoforge.errors import ConfigError
 
 ROLES = {"evol": ("evolver",), "optim": ("analyzer", "optimizer")}
@@ -42,7 +42,7 @@ def _pairs(value: str, flag: str) -> dict[str, Any]:
 
 def _file(path: Path, flag: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model entry, sampling) of a model entry file, each field checked."""
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path, flag)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

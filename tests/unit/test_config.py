@@ -180,3 +180,12 @@ def test_a_cycle_on_the_instruct_graph_that_could_not_run_is_refused(
     data = {**settings, "cycle": {"data_source": "instruct", **settings.get("cycle", {})}}
     with pytest.raises(ConfigError, match=expected):
         load_config(write(tmp_path, yaml.safe_dump(data)))
+
+
+def test_a_config_file_in_another_encoding_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("run:\n  seed: 1  # café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin\.yaml: line 2 is not UTF-8 text \(byte 0xe9\)"):
+        load_config(path)
+    path.write_bytes("\ufeffrun:\n  seed: 7\n".encode())  # a byte-order mark is fine
+    assert load_config(path).run.seed == 7
