@@ -96,8 +96,8 @@ def show_plan(cfg: Config) -> None:
         out.print("time class: unknown (the data's size is not known before it is read)")
     else:
         phases = ", ".join(f"{name} {seconds:,.0f} s" for name, seconds in timing.phases.items())
-        out.print(f"time class: {timing.label} at most (≈{timing.seconds:,.0f} s of local work: {phases})")
-        out.print(f"  figures: {timing.figures.shape}, docs/scaling.md; LLM latency not included")
+        out.print(f"time class: {timing.label} (≈{timing.seconds:,.0f} s of local work, every round run: {phases})")
+        out.print(f"  figures: {timing.figures.shape}; LLM latency not included")
     for note in plan.notes:
         out.print(f"note: {note}")
     refused = [Problem("settings", message) for message in inapplicable(cfg, "run")]

@@ -3,7 +3,8 @@
 Prices come from LiteLLM's offline price table (or a model entry's own ``input_cost_per_token`` /
 ``output_cost_per_token``); output lengths are not known before a run, so each role's cost is a range over
 :data:`TOKENS`, the assumed tokens in and out of one request (a role's ``max_tokens`` caps the output). The time
-class uses the per-phase figures of docs/scaling.md for the student's shape; LLM latency is not in it.
+class uses per-phase figures for the student's shape (:data:`CPU_TINY`, the H100 rows of docs/scaling.md); LLM
+latency is not in it.
 """
 
 from __future__ import annotations
@@ -88,12 +89,20 @@ class Figures:
     trial_batch: float  # one merge trial's scoring of one batch of held-out items (eval.batch_size)
 
 
-CPU_TINY = Figures("tiny (1M) on a 2-core CPU, measured (scale bench, tiny row)", 0.0762, 0.135, 0.0259, 1.28)
-H100_SMALL = Figures("qwen2.5-0.5b on one H100, extrapolated (not measured)", 0.756e-3, 1.13e-3, 9.22e-3, 1.15 / 4)
-H100_8B = Figures("llama-3-8b on one H100, extrapolated (not measured)", 2.93e-3, 8.29e-3, 12.3e-3, 1.54 / 4)
-"""The tiny row's units are small measurements that each load the model, an upper bound per unit (the shipped
-quickstart, whose plan these figures put at ≈20 minutes, takes 1.8 minutes on an idle 2-core CPU, README); the H100
-rows are docs/scaling.md's extrapolation, whose merge trial scores a 100-item split, four batches of 32."""
+CPU_TINY = Figures(
+    "tiny (1M) on an idle 2-core CPU, two worker processes, from the quickstart's measured phases (README)",
+    0.00547,
+    0.0097,
+    0.00221,
+    0.0911,
+)
+EXTRAPOLATED = "on one H100, extrapolated (not measured), docs/scaling.md"
+H100_SMALL = Figures(f"qwen2.5-0.5b {EXTRAPOLATED}", 0.756e-3, 1.13e-3, 9.22e-3, 1.15 / 4)
+H100_8B = Figures(f"llama-3-8b {EXTRAPOLATED}", 2.93e-3, 8.29e-3, 12.3e-3, 1.54 / 4)
+"""The tiny row divides the shipped quickstart's phase times on an idle 2-core CPU (README: train_delta 39 s, merge
+35 s, evaluate 14 s) by this module's units for that plan (the scale bench's tiny units each load the model and came
+out 14x slower); its evaluation figure agrees with docs/scaling.md's batched generation row (0.0022 s per item). The
+H100 rows are docs/scaling.md's extrapolation, whose merge trial scores a 100-item split, four batches of 32."""
 BILLIONS = re.compile(r"(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
 CLASSES = ((600, "minutes"), (3600, "tens of minutes"), (36000, "hours"))
 
