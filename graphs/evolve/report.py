@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evoforge.data.cards import machine_free, usage_section, write_dataset_card
 from evoforge.data.io import read_jsonl
 from evoforge.evolution import data
 from evoforge.evolution.dataset import dataset_line
@@ -131,4 +132,33 @@ def write_outputs(res: Resources, state: EvolveState) -> dict[str, str]:
     section = report_section(state, outputs)
     atomic_write_text(res.run.file("evolve_report.md"), section + "\n")
     write_section(res.run.file("report.md"), SECTION, section)
+    outputs["card"] = write_card(res, state, outputs)
     return outputs
+
+
+def write_card(res: Resources, state: EvolveState, outputs: dict[str, str]) -> str:
+    """The run directory's dataset card for ``evolved.jsonl``: sources, the evolving method and its λ history, the
+    filters' counts and the models that wrote the data with their cost; returns its relative path."""
+    records = read_jsonl(res.run.file(outputs["dataset"]))
+    history = state.get("history") or []
+    start_id, start_rate = _start(state)
+    steps = [[0, start_id, start_rate], *([p["step"], p["selected"], p["selected_rate"]] for p in history)]
+    method = f"Method `{state.get('method_id')}`:\n\n```text\n{state.get('method', '')}\n```\n\n"
+    source = res.config.evolve.data_path or "the skills world's seeds"
+    card = write_dataset_card(
+        res.run.path,
+        title=f"Evolved instructions ({res.run.run_id})",
+        data_files={"default": outputs["dataset"]},
+        n_rows=len(records),
+        fields=sorted({key for row in records for key in row}),
+        summary=f"Instructions evolved from {state.get('n_seeds')} seeds ({machine_free(source, res.run.path)}) "
+        "with Auto Evol-Instruct (an evolving method optimised on the failure rate λ), then answered.",
+        sections={
+            "Evolving method and its λ history": method + markdown_table(["step", "selected", "λ (dev)"], steps),
+            "Filters and de-duplication": dataset_line(state.get("counts") or {}) + ".",
+            "Models that wrote it and their cost (the run so far)": usage_section(res.config, res.gateway.usage()),
+        },
+        run_id=res.run.run_id,
+        tags=["evol-instruct"],
+    )
+    return card.name
