@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "evoforge.cli.instruct",
     "evoforge.cli.self_evolve",
     "evoforge.cli.plan",
+    "evoforge.cli.export",
 )
 
 

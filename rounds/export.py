@@ -1,0 +1,184 @@
+"""A cycle run's round as folders to publish: the student, the round's experts, and its data.
+
+:func:`export_round` lays out ``DIR/`` so that each folder goes to the Hub as it is (``huggingface-cli upload`` or
+``HfApi.upload_folder``)::
+
+    DIR/student/            the round's best merge (auto_merge): a full model, base + merge folded in
+                            (``AutoModelForCausalLM.from_pretrained``), or its PEFT adapter on the round's base
+    DIR/experts/<delta>/    each delta of the round (``<chunk>-<method>``, and train@all's) as its PEFT adapter
+    DIR/dataset/train.jsonl the round's records (evolved, or the instruct graph's): ``load_dataset("DIR/dataset")``
+    DIR/export.json         what was exported from which run and round, and each folder's Hub repository
+
+A round is finished once the cycle recorded it (``round_finished`` in the run's events): its merge search, test
+scores and feedback are done. The round's deltas and base come from its ``merge/job.json`` (what ``evoforge serve
+lmoe --run`` reads), its best merge from ``merge/results.json``. :func:`hub_uploads` names a Hub repository per
+folder (``OWNER/NAME``, ``OWNER/NAME-<delta>``, ``OWNER/NAME-data`` as a dataset repository) and :func:`push`
+creates and uploads them through the ``HfApi`` it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evoforge.errors import ConfigError, EvoforgeError, RunDirError
+from evoforge.merging.export import save_full_model
+from evoforge.merging.job import MergeJob
+from evoforge.merging.lora import load_delta
+from evoforge.merging.trial import MergeSpec
+from evoforge.runs import RunDir, atomic_write_json
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+CYCLE_COMMAND = "cycle"
+DATA_FILES = ("evolved.jsonl", "instructions.jsonl")  # an evolve round's records, an instruct round's
+STUDENT, EXPERTS, DATASET = "student", "experts", "dataset"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One exported folder: where it is (relative to the export), its Hub repo type and repo-name suffix."""
+
+    path: str
+    repo_type: str
+    suffix: str
+    what: str
+
+
+def finished_rounds(run: RunDir) -> list[int]:
+    """The rounds of the cycle run ``run`` that the cycle recorded as finished, in order.
+
+    Raises:
+        RunDirError: ``run`` is not a cycle run (``evoforge run``).
+    """
+    command = run.manifest().get("command")
+    if command != CYCLE_COMMAND:
+        raise RunDirError(
+            f"run {run.run_id} is an '{command}' run, not a cycle run (`evoforge run`): nothing to export"
+        )
+    events = run.path / "events.jsonl"
+    lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
+    return sorted({int(e["round"]) for e in map(json.loads, lines) if e.get("event") == "round_finished"})
+
+
+def _round(run: RunDir, round_n: int | None) -> int:
+    done = finished_rounds(run)
+    if round_n is None and not done:
+        raise RunDirError(f"run {run.run_id} has no finished round yet (see `evoforge runs show {run.run_id}`)")
+    if round_n is not None and round_n not in done:
+        rounds = ", ".join(map(str, done)) or "none"
+        raise RunDirError(f"round {round_n} of run {run.run_id} did not finish (finished rounds: {rounds})")
+    return round_n if round_n is not None else done[-1]
+
+
+def _empty_output(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"--output {out} is not empty; choose another folder or pass --force to replace it")
+        shutil.rmtree(out)
+
+
+def _best_merge(root: Path) -> tuple[MergeSpec, Path | None]:
+    """The round's best merge and its adapter folder (None: the merge is not a linear sum of LoRA deltas)."""
+    results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
+    adapter = results.get("best_adapter")
+    return MergeSpec(**results["best"]["merge"]), Path(adapter) if adapter else None
+
+
+def _student(run: RunDir, root: Path, job: MergeJob, out: Path, merged: bool) -> str:
+    """Write the round's best merge at ``out``: a full model (the promoted student when the round promoted it)
+    or its adapter; returns what it wrote."""
+    spec, adapter = _best_merge(root)
+    if not merged:
+        if adapter is None or not (adapter / "adapter_config.json").is_file():
+            raise ConfigError(f"the best merge of {root.name} ({spec.method}) is no LoRA adapter; export it --merged")
+        shutil.copytree(adapter, out)
+        return f"the best merge's adapter on {job.base.name}"
+    if (root / STUDENT / "config.json").is_file():
+        shutil.copytree(root / STUDENT, out)
+        return "the promoted student (full model)"
+    groups = run.config().merge.per_layer_groups
+    deltas = [load_delta(path, None, name) for name, path in job.adapters.items() if name in spec.weights]
+    save_full_model(job.base, deltas, spec, out, groups, run.config().run.seed)
+    return "base + best merge (full model; the round did not promote it)"
+
+
+def _dataset(root: Path, out: Path) -> int:
+    """Copy the round's records to ``out/train.jsonl``; returns their number."""
+    source = next((root / name for name in DATA_FILES if (root / name).is_file()), None)
+    if source is None:
+        raise RunDirError(f"{root} holds none of {', '.join(DATA_FILES)}")
+    out.mkdir(parents=True)
+    shutil.copyfile(source, out / "train.jsonl")
+    return sum(1 for line in source.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def export_round(
+    run: RunDir, out: Path, round_n: int | None = None, merged: bool = True, force: bool = False
+) -> dict[str, Any]:
+    """Lay out round ``round_n`` (None: the last finished) of the cycle run ``run`` under ``out``; returns the
+    summary also written to ``out/export.json`` (round, folders, what each holds).
+
+    Raises:
+        RunDirError: not a cycle run, or the round did not finish.
+        ConfigError: ``out`` is not empty (and not ``force``), or ``--adapter`` of a merge that is no adapter.
+    """
+    n = _round(run, round_n)
+    _empty_output(out, force)
+    root = run.path / "rounds" / str(n)
+    job = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
+    folders = [Folder(STUDENT, "model", "", _student(run, root, job, out / STUDENT, merged))]
+    experts = dict(job.adapters)
+    if job.train_all is not None:
+        experts[job.train_all.name] = job.train_all
+    for name, path in experts.items():
+        shutil.copytree(path, out / EXPERTS / name)
+        folders.append(Folder(f"{EXPERTS}/{name}", "model", f"-{name}", f"expert {name} (PEFT adapter)"))
+    rows = _dataset(root, out / DATASET)
+    folders.append(Folder(DATASET, "dataset", "-data", f"{rows} records of round {n}"))
+    summary = {"run_id": run.run_id, "round": n, "folders": [f.__dict__ for f in folders]}
+    atomic_write_json(out / "export.json", summary)
+    return summary
+
+
+def hub_uploads(summary: dict[str, Any], out: Path, repo: str) -> list[dict[str, str]]:
+    """Each exported folder's upload: ``repo_id`` (``repo`` + the folder's suffix), ``repo_type``, ``folder_path``.
+
+    Raises:
+        ConfigError: ``repo`` is not ``OWNER/NAME``.
+    """
+    owner, sep, name = repo.partition("/")
+    if not (sep and owner and name) or "/" in name:
+        raise ConfigError(f"--push-to-hub expects OWNER/NAME, got '{repo}'")
+    return [
+        {"repo_id": f"{repo}{f['suffix']}", "repo_type": f["repo_type"], "folder_path": str(out / f["path"])}
+        for f in summary["folders"]
+    ]
+
+
+def push(uploads: list[dict[str, str]], api: HfApi, private: bool = True) -> list[str]:
+    """Create each upload's repository (kept when it exists) and upload its folder; returns the repo ids.
+
+    Raises:
+        EvoforgeError: the Hub refused or could not be reached (the repository and the reason named).
+    """
+    from httpx import HTTPError  # the Hub's own errors (HfHubHTTPError) derive from it
+
+    done = []
+    for upload in uploads:
+        repo_id, repo_type = upload["repo_id"], upload["repo_type"]
+        try:
+            api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+            api.upload_folder(repo_id=repo_id, repo_type=repo_type, folder_path=upload["folder_path"])
+        except (HTTPError, OSError) as exc:
+            raise EvoforgeError(
+                f"pushing {upload['folder_path']} to {repo_type} repo {repo_id} at {api.endpoint} failed: {exc}"
+            ) from exc
+        done.append(repo_id)
+    return done
