@@ -21,6 +21,7 @@ from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
 from evoforge.rounds import work
+from evoforge.rounds.cards import write_round_cards
 
 Update = dict[str, Any]
 
@@ -159,6 +160,7 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     student, result["steering"] = await in_thread(
         work.close_round, res.config, res.run.path, dict(state), promoted, thread_gateway(res)
     )
+    await asyncio.to_thread(write_round_cards, res.config, res.run.path, dict(state), dict(result))
     score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
     best = state.get("best_score", float("-inf"))
     stale = 0 if score > best else state.get("stale", 0) + 1

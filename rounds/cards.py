@@ -1,0 +1,209 @@
+"""Model cards (the Hugging Face Hub's ``README.md``) for what a round writes: each delta's adapter (replacing
+PEFT's empty template, which names this machine's path as ``base_model``) and the promoted student, the round's
+best merge folded into a full model.
+
+The front matter comes from ``huggingface_hub.ModelCardData`` with a ``model-index`` of ``EvalResult`` (the model's
+test and held-out scores); ``base_model`` is the student as the user named it (:func:`base_model_name`), never a
+path of this machine; the body carries AutoLLM's table, the merge weights, each delta's chunk and method, the
+training settings, and the run id with the (redacted) config that reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evoforge.config import Config
+from evoforge.data.cards import CARD_FILE, machine_free
+from evoforge.offline.student import NAMES
+from evoforge.report import markdown_table
+from evoforge.training.base import TRAINING_FILE
+
+TINY_PREFIX = "evoforge"  # the built-in students' names on the Hub: "tiny" → "evoforge/tiny-student"
+
+
+def base_model_name(student: str) -> str:
+    """``student`` as a card names it: a built-in name becomes ``evoforge/<name>-student``, a hub id or relative
+    name stays as the user wrote it, and an absolute local path keeps only its folder's name."""
+    if student in NAMES:
+        return f"{TINY_PREFIX}/{student}-student"
+    path = Path(student).expanduser()
+    return path.name if path.is_absolute() else student
+
+
+def _scores(round_result: Mapping[str, Any], label: str, metric: str, run_id: str) -> list[Any]:
+    """The ``EvalResult`` entries of table row ``label``: its test and held-out scores."""
+    from huggingface_hub import EvalResult
+
+    splits = (("test", "test", "fixed test set"), ("rows", "validation", "held-out split"))
+    return [
+        EvalResult(
+            task_type="text-generation",
+            dataset_type="json",
+            dataset_name=f"{run_id} round {round_result.get('round', '?')} {name}",
+            dataset_split=split,
+            metric_type=metric,
+            metric_name=f"{metric} ({name})",
+            metric_value=float(round_result[key][label]),
+        )
+        for key, split, name in splits
+        if label in (round_result.get(key) or {})
+    ]
+
+
+def _results_section(round_result: Mapping[str, Any], label: str | None) -> str:
+    """AutoLLM's table (held-out and test score of every row), this model's row in bold."""
+    rows_, test = round_result.get("rows") or {}, round_result.get("test") or {}
+    names = list(dict.fromkeys([*rows_, *test]))
+    rows = [[f"**{n}**" if n == label else n, rows_.get(n, "–"), test.get(n, "–")] for n in names]
+    return markdown_table(["model", "held-out", "test"], rows) if rows else ""
+
+
+def _weights_section(round_result: Mapping[str, Any]) -> str:
+    """Each merge's weight per delta (mean over layer groups)."""
+    weights = round_result.get("weights") or {}
+    rows = [[merge, delta, float(w)] for merge, by_delta in weights.items() for delta, w in by_delta.items()]
+    return markdown_table(["merge", "delta", "weight"], rows) if rows else ""
+
+
+def _settings_section(delta: Mapping[str, Any] | None) -> str:
+    """A delta's chunk, method and training settings (its ``training.json``, without paths)."""
+    if not delta:
+        return ""
+    head = f"Chunk `{delta.get('chunk')}`, method {str(delta.get('method', '')).upper()}."
+    settings = delta.get("config") or {}
+    rows = [[key, f"`{value}`"] for key, value in settings.items()]
+    return head + ("\n\n" + markdown_table(["setting", "value"], rows) if rows else "")
+
+
+def write_model_card(
+    folder: Path,
+    *,
+    base_model: str,
+    kind: str,
+    run_id: str,
+    metric: str,
+    round_result: Mapping[str, Any] | None = None,
+    label: str | None = None,
+    delta: Mapping[str, Any] | None = None,
+    deltas: Sequence[Mapping[str, Any]] = (),
+    datasets: Sequence[str] = (),
+    config_yaml: str | None = None,
+    summary: str = "",
+) -> Path:
+    """Write ``folder/README.md``, a model card (replacing what is there, such as PEFT's template); returns its path.
+
+    Args:
+        folder: the adapter's or model's folder.
+        base_model: the model it builds on, as the user named it (:func:`base_model_name`); never an absolute path.
+        kind: ``adapter`` (a PEFT LoRA adapter, ``library_name: peft``) or ``model`` (a full model, transformers).
+        run_id: the run that made it.
+        metric: the eval metric of the scores.
+        round_result: the round's figures (``rows``: held-out table, ``test``, ``weights``, ``round``).
+        label: this model's row in the round's table (``train@<delta>``, ``auto_merge``), for the model-index.
+        delta: an adapter's ``training.json`` (chunk, method, settings).
+        deltas: a merge's deltas' ``training.json``: their chunk and method.
+        datasets: the datasets it was trained on (relative names or hub ids).
+        config_yaml: the run's resolved config (secrets already redacted), shown so the run can be reproduced.
+        summary: the opening paragraph.
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    result = round_result or {}
+    evals = _scores(result, label, metric, run_id) if label else []
+    data = ModelCardData(
+        base_model=base_model,
+        library_name="peft" if kind == "adapter" else "transformers",
+        pipeline_tag="text-generation",
+        tags=["evoforge", "autollm", *(["lora"] if kind == "adapter" else ["merge"])],
+        datasets=list(datasets) or None,
+        model_name=f"{run_id}/{folder.name}" if evals else None,
+        eval_results=evals or None,
+    )
+    made_of = [[d.get("name"), f"`{d.get('chunk')}`", str(d.get("method", "")).upper()] for d in deltas]
+    sections = {
+        "Results (AutoLLM's table, this round)": _results_section(result, label),
+        "Merge weights": _weights_section(result) if kind == "model" else "",
+        "Deltas merged": markdown_table(["delta", "chunk", "method"], made_of) if made_of else "",
+        "Training": _settings_section(delta),
+        "Reproduce": f"Run `{run_id}`"
+        + (
+            f" with this config (`evoforge run --config config.yaml`):\n\n```yaml\n{config_yaml}```"
+            if config_yaml
+            else "."
+        ),
+    }
+    body = [f"# {run_id}: {folder.name}", summary]
+    body += [f"## {heading}\n\n{text}" for heading, text in sections.items() if text]
+    text = machine_free("\n\n".join(body))
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{text}\n")
+    path = folder / CARD_FILE
+    card.save(path)
+    return path
+
+
+def _training(folder: Path) -> dict[str, Any]:
+    """An adapter's ``training.json`` (empty when missing)."""
+    path = folder / TRAINING_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_round_cards(
+    config: Config, run_path: Path, state: Mapping[str, Any], result: Mapping[str, Any]
+) -> list[Path]:
+    """Cards for every adapter of a closed round and, when promoted, its student (``rounds/<n>/student``)."""
+    run_id, round_dir = run_path.name, str(state["round_dir"])
+    yaml_text = machine_free((run_path / "config.yaml").read_text(encoding="utf-8"), run_path)
+    base = base_model_name(str(state["student"]))
+    datasets = [round_dir]
+    adapters = dict(state.get("deltas") or {})
+    if state.get("train_all"):
+        adapters["all"] = state["train_all"]
+    cards = []
+    for name, relative in adapters.items():
+        folder, label = run_path / relative, "train@all" if name == "all" else f"train@{name}"
+        delta = _training(folder)
+        summary = (
+            f"A LoRA adapter (PEFT) of `{base}`: the delta `{folder.name}` that round {result.get('round')} of "
+            f"evoforge's cycle trained ({str(delta.get('method', '')).upper()} on chunk `{delta.get('chunk')}`)."
+        )
+        cards.append(
+            write_model_card(
+                folder,
+                base_model=base,
+                kind="adapter",
+                run_id=run_id,
+                metric=config.eval.metric,
+                round_result=result,
+                label=label,
+                delta=delta,
+                datasets=datasets,
+                config_yaml=yaml_text,
+                summary=summary,
+            )
+        )
+    student = run_path / round_dir / "student"
+    if result.get("promoted") and (student / "config.json").is_file():
+        deltas = [_training(run_path / path) for path in (state.get("deltas") or {}).values()]
+        summary = (
+            f"Round {result.get('round')}'s best merge (`auto_merge`, the deltas' LoRA weights merged by the weights "
+            f"below) folded into `{base}`: the student the next round trains."
+        )
+        cards.append(
+            write_model_card(
+                student,
+                base_model=base,
+                kind="model",
+                run_id=run_id,
+                metric=config.eval.metric,
+                round_result=result,
+                label="auto_merge",
+                deltas=deltas,
+                datasets=datasets,
+                config_yaml=yaml_text,
+                summary=summary,
+            )
+        )
+    return cards
