@@ -33,6 +33,13 @@ class ModelEntry(Section):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Extra provider parameters passed to LiteLLM (e.g. sim settings)."
     )
+    batch: bool = Field(
+        False,
+        description="Send the bulk fan-outs (the evolve dataset's evolutions and answers) to this model through "
+        "the provider's file + batch API (OpenAI-style; answers within its completion window, at the batch price).",
+    )
+    batch_price: float = Field(0.5, ge=0, description="The batch price as a share of the per-token price.")
+    batch_poll_s: float = Field(30.0, gt=0, description="Seconds between two looks at a pending batch.")
 
     @model_validator(mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from evoforge.agents.bundle import Agents
 from evoforge.config import Config
 from evoforge.console import detail, progress
 from evoforge.errors import LLMError, LLMTransportError
+from evoforge.llm.batch import Deferred
 from evoforge.runs import RunDir
 
 T = TypeVar("T")
@@ -46,6 +47,8 @@ async def _guarded(res: Workbench, call: Awaitable[T], what: str) -> T | None:
     async with res.limiter:
         try:
             return await call
+        except Deferred:  # set aside for a provider batch (evoforge.llm.batch): not lost
+            raise
         except LLMTransportError as exc:
             await asyncio.to_thread(res.run.event, "item_lost", what=what, error=str(exc)[:300])
             detail(f"{what}: lost: {exc}")

@@ -132,3 +132,12 @@ def api_key_of(entry: ModelEntry) -> str | None:
     if entry.api_base is not None and entry.model.startswith("openai/"):
         return "EMPTY"  # OpenAI-compatible local servers (vLLM, evoforge serve) want some key
     return None
+
+
+def call_kwargs(
+    entry: ModelEntry, messages: list[dict[str, str]], request: dict[str, Any], sample: int
+) -> dict[str, Any]:
+    """The LiteLLM parameters of one request to ``entry`` (its provider parameters, ``seed=sample`` — the simulated
+    LLM and OpenAI-style samplers vary candidates by seed — then ``request``'s sampling and response format), without
+    the transport's (timeout, retries, key, API base)."""
+    return {**entry.params, "seed": sample, **request, "model": entry.model, "messages": messages}

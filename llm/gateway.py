@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, LLMTransportError, StructuredOutputError
-from evoforge.llm.backend import ModelFailed, api_key_of, ensure_provider_for, litellm_module
+from evoforge.llm.backend import ModelFailed, api_key_of, call_kwargs, ensure_provider_for, litellm_module
+from evoforge.llm.batch import BatchDesk, collector
 from evoforge.llm.cache import CachedResponse, request_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import SingleFlight
@@ -78,6 +79,7 @@ class LLMGateway:
         if run is not None:
             self._ledger.load(run.manifest().get("llm_usage") or {})
         self._flights = SingleFlight()
+        self.batches = BatchDesk(settings, self._cache, self._ledger)  # batch generation (:mod:`.batch`)
         self._ready: set[str] = set()  # model entries whose provider is loaded
         self._loads = SingleFlight()
 
@@ -236,6 +238,8 @@ class LLMGateway:
             if cached is not None:
                 self._ledger.role(role).cache_hits += 1
                 return cached, True
+            if entry.batch and (batching := collector()) is not None:  # a bulk step's pass: set aside for a batch
+                batching.defer(key, role, name, call_kwargs(entry, messages, request, sample))
             answer = await self._call_model(role, name, entry, messages, request, sample)
             await asyncio.to_thread(self._cache.put, key, answer)
             return answer, False
@@ -247,11 +251,7 @@ class LLMGateway:
         litellm = litellm_module()
         api_key = api_key_of(entry)
         kwargs: dict[str, Any] = {
-            **entry.params,
-            "seed": sample,  # the simulated LLM (and OpenAI-style samplers) vary candidates by seed
-            **request,
-            "model": entry.model,
-            "messages": messages,
+            **call_kwargs(entry, messages, request, sample),
             "timeout": entry.timeout,
             "num_retries": 0,  # the gateway retries, so that it can count and choose what to retry
             "drop_params": True,  # e.g. a seed for a provider without one

@@ -29,6 +29,7 @@ class RoleUsage:
     fallbacks: int = 0  # requests handed to a fallback model
     repairs: int = 0  # structured-output repair requests after invalid output
     failures: int = 0  # requests that failed for good (an LLMError was raised)
+    batched: int = 0  # of the calls, those answered through a provider's batch API (at the batch price)
 
     def add(self, other: RoleUsage) -> None:
         """Add ``other``'s figures to this one."""
@@ -82,6 +83,15 @@ class UsageLedger:
         text = response.choices[0].message.content or ""
         return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
+    def record_batched(self, role: str, answer: CachedResponse) -> None:
+        """Record ``role``'s ``answer`` from a provider batch (its cost already at the batch price)."""
+        usage = self.role(role)
+        usage.calls += 1
+        usage.batched += 1
+        usage.tokens_in += answer.tokens_in
+        usage.tokens_out += answer.tokens_out
+        usage.cost_usd += answer.cost_usd
+
     def total(self) -> RoleUsage:
         """The sum over all roles."""
         out = RoleUsage()
@@ -124,12 +134,13 @@ class UsageLedger:
             self.role(name).add(RoleUsage.from_dict(figures))
 
 
-USAGE_COLUMNS = ("role", "calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails")
+USAGE_COLUMNS = ("role", "calls", "cached", "tok in", "tok out", "cost $", "s/call", "retries", "fails", "batched")
 
 
 def _cells(name: str, figures: dict[str, Any]) -> list[str]:
     calls = int(figures.get("calls", 0))
-    latency = float(figures.get("latency_s", 0.0)) / calls if calls else 0.0
+    waited = calls - int(figures.get("batched", 0))  # a batch's answers have no latency of their own
+    latency = float(figures.get("latency_s", 0.0)) / waited if waited else 0.0
     return [
         name,
         str(calls),
@@ -140,6 +151,7 @@ def _cells(name: str, figures: dict[str, Any]) -> list[str]:
         f"{latency:.2f}",
         str(figures.get("retries", 0)),
         str(figures.get("failures", 0)),
+        str(figures.get("batched", 0)),
     ]
 
 

@@ -3,7 +3,8 @@
 load seeds → split train/dev → validate the initial method → per step: evolve a mini-batch ``loop`` times →
 ``candidate_size`` parallel branches (analyse + optimise) → validate the candidates on dev (λ) → keep the best →
 until λ stops improving (``patience``) or ``max_steps`` → human review of the method (approve / edit / reject) →
-evolve and answer the whole dataset → eliminate failures and duplicates → human review of a sample → outputs.
+evolve and answer the whole dataset (a node with a batch pending runs again: :mod:`evoforge.graphs.batching`) →
+eliminate failures and duplicates → human review of a sample → outputs.
 
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles
 :func:`build` with an SQLite checkpointer in the run directory (see :mod:`evoforge.graphs.runtime`).
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
+from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.evolve import nodes
 from evoforge.graphs.evolve.state import CandidateTask, EvolveInput, EvolveOutput, EvolveState
 from evoforge.graphs.runtime import RunContext, llm_retry
@@ -76,8 +78,8 @@ def build() -> StateGraph:
     builder.add_node("validate", nodes.validate, retry_policy=retry)
     builder.add_node("select", nodes.select)
     builder.add_node("review_method", nodes.review_method)
-    builder.add_node("evolve_dataset", nodes.evolve_dataset, retry_policy=retry)
-    builder.add_node("answer_dataset", nodes.answer_dataset, retry_policy=retry)
+    builder.add_node("evolve_dataset", batched(nodes.evolve_dataset, "evolve"), retry_policy=retry)
+    builder.add_node("answer_dataset", batched(nodes.answer_dataset, "evolve"), retry_policy=retry)
     builder.add_node("filter_dataset", nodes.filter_dataset)
     builder.add_node("review_dataset", nodes.review_dataset)
     builder.add_node("write_outputs", nodes.write_outputs)
@@ -90,8 +92,10 @@ def build() -> StateGraph:
     builder.add_conditional_edges("evolve_batch", spread_candidates, ["optimize_candidate"])
     builder.add_edge("optimize_candidate", "validate")
     builder.add_conditional_edges("review_method", after_method_review)
-    builder.add_edge("evolve_dataset", "answer_dataset")
-    builder.add_edge("answer_dataset", "filter_dataset")
+    evolved = again_while_batched("evolve_dataset", "answer_dataset")
+    builder.add_conditional_edges("evolve_dataset", evolved, ["evolve_dataset", "answer_dataset"])
+    answered = again_while_batched("answer_dataset", "filter_dataset")
+    builder.add_conditional_edges("answer_dataset", answered, ["answer_dataset", "filter_dataset"])
     builder.add_edge("filter_dataset", "review_dataset")
     builder.add_conditional_edges("review_dataset", after_dataset_review)
     builder.add_edge("write_outputs", END)

@@ -116,6 +116,8 @@ class EvolveState(EvolveInput, EvolveOutput, total=False):
         lost_path: the rows whose calls were lost to transport errors, each with its ``lost`` reason (JSONL).
         refill: the dataset is being built again from the last pass, sending only the lost calls (``evoforge
             resume`` of a run that lost rows sets it; the filter clears it).
+        batch / batch_failed: a dataset node's pending provider batches (``[{id, model, requests}]``, empty when
+            none) and the cache keys of the requests its batches failed (:mod:`evoforge.graphs.batching`).
         counts: sizes of the final phases (seeds, answered, failed, eliminated, duplicates, kept, lost).
         sample: a few kept records shown at the dataset review.
         outputs: names of the files written in the run directory.
@@ -146,6 +148,8 @@ class EvolveState(EvolveInput, EvolveOutput, total=False):
     filtered_path: str
     lost_path: str
     refill: bool
+    batch: list[dict[str, Any]]
+    batch_failed: list[str]
     counts: dict[str, int]
     sample: list[dict[str, Any]]
     outputs: dict[str, str]

@@ -1,0 +1,199 @@
+"""Batch generation: a fan-out's requests to a model entry with ``batch: true`` go through the provider's file +
+batch API (LiteLLM's ``create_file``, ``create_batch``, ``retrieve_batch``, ``file_content``) instead of one request
+each.
+
+A bulk step runs in passes. In a pass, inside :func:`collecting`, the gateway answers every request the response
+cache holds; one it does not hold is set aside (:class:`Deferred`, a transport-style loss, so the step's rows come
+out as after lost calls) and the step's update is dropped. :meth:`BatchDesk.submit` sends the set-aside requests as
+one batch per model entry; the caller keeps the batch ids (a graph keeps them in its state, so a checkpoint holds
+them). :meth:`BatchDesk.settle` waits for them — a progress bar while it polls — and puts every answer into the
+response cache, recorded at the batch price. The next pass is answered from the cache and sets aside only what
+depends on those answers (the next generation of an evolution). A request a batch failed is, in the next pass, lost
+to a transport error: the step keeps its row apart as a retryable one (``dataset/lost.jsonl``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from evoforge.console import progress
+from evoforge.errors import LLMError, LLMTransportError
+from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module
+from evoforge.llm.cache import CachedResponse
+
+if TYPE_CHECKING:
+    from evoforge.config import LLMSettings, ModelEntry
+    from evoforge.llm.cache import ResponseCache
+    from evoforge.llm.usage import UsageLedger
+
+ENDPOINT = "/v1/chat/completions"
+DONE = ("completed", "failed", "expired", "cancelled")
+BATCH_FAILED = "the provider's batch failed this request"
+
+
+class Deferred(LLMTransportError):
+    """A request set aside for the next batch (not sent now)."""
+
+
+@dataclass
+class Collector:
+    """The requests a pass set aside (by ``role|entry|cache key``) and the cache keys earlier batches failed."""
+
+    failed: frozenset[str] = frozenset()
+    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def defer(self, key: str, role: str, name: str, kwargs: dict[str, Any]) -> None:
+        """Set aside the request ``kwargs`` of ``role`` to model entry ``name``, whose cache key is ``key``.
+
+        Raises:
+            Deferred: always, unless an earlier batch failed the request:
+            ModelFailed: (transient) then, so the step keeps its row as one lost to a transport error.
+        """
+        if key in self.failed:
+            raise ModelFailed(BATCH_FAILED, transient=True)
+        self.requests[f"{role}|{name}|{key}"] = kwargs
+        raise Deferred(f"set aside for a batch to model entry '{name}'")
+
+
+_COLLECTOR: ContextVar[Collector | None] = ContextVar("evoforge_batch_collector", default=None)
+
+
+def collector() -> Collector | None:
+    """The collector of the pass this code runs in, or None outside :func:`collecting`."""
+    return _COLLECTOR.get()
+
+
+@contextmanager
+def collecting(failed: frozenset[str] = frozenset()) -> Iterator[Collector]:
+    """Run a pass whose uncached requests to batch model entries are set aside (``failed``: keys lost for good)."""
+    token = _COLLECTOR.set(Collector(failed))
+    try:
+        yield _COLLECTOR.get() or Collector()
+    finally:
+        _COLLECTOR.reset(token)
+
+
+def _transport(entry: ModelEntry) -> dict[str, Any]:
+    """The LiteLLM provider, API base and key of the files and batches calls to ``entry``."""
+    kwargs: dict[str, Any] = {"custom_llm_provider": entry.model.split("/", 1)[0]}
+    if entry.api_base is not None:
+        kwargs["api_base"] = entry.api_base
+    key = api_key_of(entry)
+    if key is not None:
+        kwargs["api_key"] = key
+    return kwargs
+
+
+def _body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A batch line's request body: the LiteLLM parameters with the provider prefix taken off the model name."""
+    return {**kwargs, "model": str(kwargs["model"]).split("/", 1)[-1]}
+
+
+class BatchDesk:
+    """Submits set-aside requests as batches and settles them into the response cache and the usage ledger."""
+
+    def __init__(self, settings: LLMSettings, cache: ResponseCache | None, ledger: UsageLedger) -> None:
+        self.settings = settings
+        self._cache = cache
+        self._ledger = ledger
+
+    async def submit(self, requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send ``requests`` (a :class:`Collector`'s) as one batch per model entry: ``[{id, model, requests}]``."""
+        litellm = litellm_module()
+        by_entry: dict[str, list[str]] = {}
+        for custom_id, kwargs in requests.items():
+            by_entry.setdefault(custom_id.split("|", 2)[1], []).append(
+                json.dumps({"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": _body(kwargs)})
+            )
+        batches = []
+        for name, lines in sorted(by_entry.items()):
+            transport = _transport(self.settings.models[name])
+            content = ("\n".join(lines) + "\n").encode()
+            upload = await asyncio.to_thread(
+                litellm.create_file, file=("requests.jsonl", content), purpose="batch", **transport
+            )
+            batch = await asyncio.to_thread(
+                litellm.create_batch,
+                completion_window="24h",
+                endpoint=ENDPOINT,
+                input_file_id=upload.id,
+                **transport,
+            )
+            batches.append({"id": batch.id, "model": name, "requests": len(lines)})
+        return batches
+
+    async def settle(self, batches: list[dict[str, Any]]) -> list[str]:
+        """Wait for ``batches`` (from :meth:`submit`), showing progress, and cache every answer; the cache keys of
+        the requests they failed.
+
+        Raises:
+            LLMError: a batch ended without any answer (failed, expired or cancelled as a whole).
+        """
+        failed: list[str] = []
+        for batch in batches:
+            failed += await self._settle_one(batch)
+        return failed
+
+    async def _settle_one(self, batch: dict[str, Any]) -> list[str]:
+        litellm = litellm_module()
+        entry = self.settings.models[batch["model"]]
+        transport = _transport(entry)
+        with progress(f"batch {batch['model']}", total=batch["requests"]) as bar:
+            shown = 0
+            while True:
+                state = await asyncio.to_thread(litellm.retrieve_batch, batch_id=batch["id"], **transport)
+                counts = state.request_counts
+                done = (counts.completed + counts.failed) if counts is not None else 0
+                bar.advance(done - shown)
+                bar.note(str(state.status))
+                shown = done
+                if state.status in DONE:
+                    break
+                await asyncio.sleep(entry.batch_poll_s)
+        if not state.output_file_id and not state.error_file_id:
+            raise LLMError(f"batch {batch['id']} to model entry '{batch['model']}' ended {state.status}, unanswered")
+        failed: list[str] = []
+        for file_id in (state.output_file_id, state.error_file_id):
+            if file_id:
+                content = await asyncio.to_thread(litellm.file_content, file_id=file_id, **transport)
+                failed += await asyncio.to_thread(self._store, entry, content.content)
+        return failed
+
+    def _store(self, entry: ModelEntry, content: bytes) -> list[str]:
+        """Cache and record the answers in a batch's output or error file; the cache keys of its failed requests."""
+        failed = []
+        for line in content.decode().splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            role, _, key = str(row["custom_id"]).split("|", 2)
+            response = row.get("response") or {}
+            if response.get("status_code") != 200:
+                failed.append(key)
+                continue
+            if self._cache is None or self._cache.get(key) is not None:
+                continue  # settled before (a resumed run's second look): recorded then
+            answer = self._answer(entry, response["body"])
+            self._cache.put(key, answer)
+            self._ledger.record_batched(role, answer)
+        return failed
+
+    def _answer(self, entry: ModelEntry, body: dict[str, Any]) -> CachedResponse:
+        """One batch answer, priced at ``entry.batch_price`` times its per-token (or LiteLLM's) price."""
+        usage = body.get("usage") or {}
+        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
+            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
+        else:
+            try:
+                cost = sum(litellm_module().cost_per_token(entry.model, tokens_in, tokens_out))
+            except Exception:  # LiteLLM prices models it maps; a local server's model costs nothing
+                cost = 0.0
+        text = body["choices"][0]["message"].get("content") or ""
+        return CachedResponse(text, entry.model, tokens_in, tokens_out, cost * entry.batch_price)
