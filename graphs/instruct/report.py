@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evoforge.data.cards import usage_section, write_dataset_card
 from evoforge.data.exports import save_hf_dataset, to_alpaca, to_sharegpt
 from evoforge.generation.records import read_records
 from evoforge.graphs.instruct.state import InstructState
@@ -69,8 +70,37 @@ def write_outputs(res: Resources, state: InstructState) -> dict[str, str]:
             "sharegpt": "sharegpt.jsonl",
             "alpaca": "alpaca.jsonl",
             "dataset": "dataset/",
+            "card": write_card(res, state, records),
         }
     section = report_section(res, state, {**outputs, "report": "instruct_report.md"})
     atomic_write_text(res.run.file("instruct_report.md"), section + "\n")
     write_section(res.run.file("report.md"), SECTION, section)
     return {**outputs, "report": "instruct_report.md"}
+
+
+def write_card(res: Resources, state: InstructState, records: list[dict[str, Any]]) -> str:
+    """The run directory's dataset card: the records (when the run directory holds them), alpaca and ShareGPT; their
+    topics, instructors, de-duplication and skips, and the models that wrote them with their cost."""
+    settings, path = res.config.instruct, Path(state["output_path"])
+    inside = path.resolve().is_relative_to(res.run.path.resolve())
+    files = {"default": path.resolve().relative_to(res.run.path.resolve()).as_posix()} if inside else {}
+    files |= {"alpaca" if inside else "default": "alpaca.jsonl", "sharegpt": "sharegpt.jsonl"}
+    header = ["instructor", "target", "before", "new", "total", "batches", "skipped", "stopped"]
+    card = write_dataset_card(
+        res.run.path,
+        title=f"Instructions ({res.run.run_id})",
+        data_files=files,
+        n_rows=len(records),
+        fields=sorted({key for row in records for key in row}) if inside else ["instruction", "input", "output"],
+        summary=f"Instruction/response records written by airoboros-style instructors over {state.get('n_topics')} "
+        "topics; `alpaca` and `sharegpt` hold the same records in those layouts.",
+        sections={
+            "Instructors": markdown_table(header, progress_rows(state.get("progress") or {})),
+            "Filters and de-duplication": f"De-duplication: {settings.dedup} (threshold {settings.threshold()}); "
+            "the instructors' skipped rows are in the table above.",
+            "Models that wrote it and their cost (the run so far)": usage_section(res.config, res.gateway.usage()),
+        },
+        run_id=res.run.run_id,
+        tags=["airoboros"],
+    )
+    return card.name

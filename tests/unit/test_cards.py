@@ -40,7 +40,7 @@ def test_evolve_run_writes_a_dataset_card_that_load_dataset_reads(tmp_path: Path
     assert "evoforge" in card.data.tags and card.data.size_categories == ["n<1K"]
     assert "λ history" in card.text and "| evolver | `sim/skills` |" in card.text
     assert_machine_free(str(card), tmp_path)
-    rows = load_dataset(str(run.path))["train"]
+    rows = load_dataset(str(run.path), cache_dir=str(tmp_path / "cache"))["train"]
     assert len(rows) == len((run.path / "evolved.jsonl").read_text().splitlines()) > 0
 
 
@@ -120,3 +120,22 @@ def test_machine_free_keeps_urls_and_model_ids_and_drops_local_directories(tmp_p
         out
         == "runs_dir: <runs_dir>\napi_base: http://localhost:8000/v1\nmodel: deepseek/deepseek-chat\nx: <local>/b.jsonl"
     )
+
+
+def test_instruct_run_writes_a_dataset_card_of_records_alpaca_and_sharegpt(tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    instruct = {"topic_request_count": 2, "default_count": 2, "dedup": "exact", "instructors": {"general": {}}}
+    config = tmp_path / "instruct.yaml"
+    config.write_text(json.dumps({"run": {"runs_dir": str(tmp_path)}, "instruct": instruct}))
+    run = RunDir.create(load_config(config, []), "instruct", "ins")
+    assert asyncio.run(drive(run, policy_decision, start={"mode": "instructions"})).outcome == "completed"
+    card = DatasetCard.load(run.path / "README.md")
+    assert [c["config_name"] for c in card.data.configs] == ["default", "alpaca", "sharegpt"]
+    assert "| general | 2 | 0 | 2 | 2 |" in card.text and "| generator | `sim/skills` |" in card.text
+    assert_machine_free(str(card), tmp_path)
+    cache = str(tmp_path / "cache")  # datasets would reuse another run's cache of a folder with the same name
+    assert load_dataset(str(run.path), cache_dir=cache)["train"]["instruction"] == [
+        json.loads(line)["instruction"] for line in (run.path / "instructions.jsonl").read_text().splitlines()
+    ]
+    assert load_dataset(str(run.path), "sharegpt", cache_dir=cache)["train"].num_rows == 2
