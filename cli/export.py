@@ -39,28 +39,30 @@ def export(
     from rich.table import Table
 
     from evoforge.console import console
-    from evoforge.rounds.export import export_round, hub_uploads
+    from evoforge.rounds.export import check_repo, export_round, hub_uploads
     from evoforge.runs import RunDir
 
     run = RunDir.open(runs_dir or resolve_config(None).run.runs_dir, run_id)
+    repo = check_repo(push_to_hub) if push_to_hub else "OWNER/NAME"
     summary = export_round(run, output, round_n, merged, force)
-    uploads = hub_uploads(summary, output, push_to_hub) if push_to_hub else None
+    uploads = hub_uploads(summary, output, repo)
     table = Table("folder", "holds", "hub repo", title=f"{run_id} round {summary['round']} → {output}")
-    for i, folder in enumerate(summary["folders"]):
-        repo = (
-            f"{uploads[i]['repo_id']} ({folder['repo_type']})"
-            if uploads
-            else f"NAME{folder['suffix']} ({folder['repo_type']})"
-        )
-        table.add_row(folder["path"], folder["what"], repo)
+    for folder, upload in zip(summary["folders"], uploads, strict=True):
+        table.add_row(folder["path"], folder["what"], f"{upload['repo_id']} ({upload['repo_type']})")
     console.print(table)
-    if uploads:
-        from huggingface_hub import HfApi
+    if not push_to_hub:
+        console.print(
+            f"upload each folder as it is: hf upload OWNER/NAME {output}/student . (the dataset with "
+            "--repo-type dataset), or export again with --push-to-hub OWNER/NAME",
+            highlight=False,
+        )
+        return
+    from huggingface_hub import HfApi
 
-        from evoforge.rounds.export import push
+    from evoforge.rounds.export import push
 
-        for repo_id in push(uploads, HfApi(), private=not public):
-            console.print(f"uploaded {repo_id}")
+    for repo_id in push(uploads, HfApi(), private=not public):
+        console.print(f"uploaded {repo_id}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,8 @@
     DIR/student/            the round's best merge (auto_merge): a full model, base + merge folded in
                             (``AutoModelForCausalLM.from_pretrained``), or its PEFT adapter on the round's base
     DIR/experts/<delta>/    each delta of the round (``<chunk>-<method>``, and train@all's) as its PEFT adapter
-    DIR/dataset/train.jsonl the round's records (evolved, or the instruct graph's): ``load_dataset("DIR/dataset")``
+    DIR/dataset/            the round's records (``evolved.jsonl``, or the instruct graph's ``instructions.jsonl``)
+                            and their dataset card: ``datasets.load_dataset("DIR/dataset")`` reads it
     DIR/export.json         what was exported from which run and round, and each folder's Hub repository
 
 A round is finished once the cycle recorded it (``round_finished`` in the run's events): its merge search, test
@@ -29,13 +30,16 @@ from evoforge.merging.export import save_full_model
 from evoforge.merging.job import MergeJob
 from evoforge.merging.lora import load_delta
 from evoforge.merging.trial import MergeSpec
+from evoforge.rounds.cards import base_model_name, write_model_card
 from evoforge.runs import RunDir, atomic_write_json
+from evoforge.training.base import TRAINING_FILE
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 CYCLE_COMMAND = "cycle"
 DATA_FILES = ("evolved.jsonl", "instructions.jsonl")  # an evolve round's records, an instruct round's
+CARD = "README.md"  # the Hub's card: the round's dataset card, an adapter's or the promoted student's model card
 STUDENT, EXPERTS, DATASET = "student", "experts", "dataset"
 
 
@@ -49,8 +53,9 @@ class Folder:
     what: str
 
 
-def finished_rounds(run: RunDir) -> list[int]:
-    """The rounds of the cycle run ``run`` that the cycle recorded as finished, in order.
+def finished_rounds(run: RunDir) -> dict[int, dict[str, Any]]:
+    """The rounds of the cycle run ``run`` that the cycle recorded as finished, in order: round → its
+    ``round_finished`` event (test scores, promoted).
 
     Raises:
         RunDirError: ``run`` is not a cycle run (``evoforge run``).
@@ -62,7 +67,8 @@ def finished_rounds(run: RunDir) -> list[int]:
         )
     events = run.path / "events.jsonl"
     lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
-    return sorted({int(e["round"]) for e in map(json.loads, lines) if e.get("event") == "round_finished"})
+    finished = (e for e in map(json.loads, lines) if e.get("event") == "round_finished")
+    return {int(e["round"]): e for e in sorted(finished, key=lambda e: int(e["round"]))}
 
 
 def _round(run: RunDir, round_n: int | None) -> int:
@@ -72,7 +78,7 @@ def _round(run: RunDir, round_n: int | None) -> int:
     if round_n is not None and round_n not in done:
         rounds = ", ".join(map(str, done)) or "none"
         raise RunDirError(f"round {round_n} of run {run.run_id} did not finish (finished rounds: {rounds})")
-    return round_n if round_n is not None else done[-1]
+    return round_n if round_n is not None else max(done)
 
 
 def _empty_output(out: Path, force: bool) -> None:
@@ -99,23 +105,53 @@ def _student(run: RunDir, root: Path, job: MergeJob, out: Path, merged: bool) ->
         if adapter is None or not (adapter / "adapter_config.json").is_file():
             raise ConfigError(f"the best merge of {root.name} ({spec.method}) is no LoRA adapter; export it --merged")
         shutil.copytree(adapter, out)
-        return f"the best merge's adapter on {job.base.name}"
+        return "the best merge (auto_merge) as a PEFT adapter on the round's base"
     if (root / STUDENT / "config.json").is_file():
         shutil.copytree(root / STUDENT, out)
-        return "the promoted student (full model)"
+        return "the promoted student: base + best merge (full model)"
     groups = run.config().merge.per_layer_groups
     deltas = [load_delta(path, None, name) for name, path in job.adapters.items() if name in spec.weights]
     save_full_model(job.base, deltas, spec, out, groups, run.config().run.seed)
-    return "base + best merge (full model; the round did not promote it)"
+    return "base + best merge (full model; the round kept its student)"
+
+
+def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: Path) -> None:
+    """The exported student's model card, when the run wrote none for it (the round did not promote it, or the
+    student is the best merge's adapter): the round's table and merge weights, as the cycle cards its students."""
+    root = run.path / "rounds" / str(finished["round"])
+    results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
+    weights = {m: {d: sum(w) / len(w) for d, w in merge["weights"].items()} for m, merge in results["merges"].items()}
+    result = {"round": finished["round"], "rows": results["table"], "test": finished.get("test"), "weights": weights}
+    inside = job.base.is_relative_to(run.path)
+    base = base_model_name(str(job.base.relative_to(run.path)) if inside else run.config().student.model)
+    chosen = [job.adapters[name] for name in results["best"]["merge"]["weights"] if name in job.adapters]
+    kind = "adapter" if (folder / "adapter_config.json").is_file() else "model"
+    write_model_card(
+        folder,
+        base_model=base,
+        kind=kind,
+        run_id=run.run_id,
+        metric=results["metric"],
+        round_result=result,
+        label="auto_merge",
+        deltas=[json.loads((path / TRAINING_FILE).read_text(encoding="utf-8")) for path in chosen],
+        datasets=[f"rounds/{finished['round']}"],
+        summary=f"Round {finished['round']}'s best merge (`auto_merge`) of run `{run.run_id}`"
+        + (" as one PEFT adapter on" if kind == "adapter" else " folded into")
+        + f" `{base}`.",
+    )
 
 
 def _dataset(root: Path, out: Path) -> int:
-    """Copy the round's records to ``out/train.jsonl``; returns their number."""
+    """Copy the round's records (and their dataset card, which names the file for ``load_dataset``) to ``out``;
+    returns their number."""
     source = next((root / name for name in DATA_FILES if (root / name).is_file()), None)
     if source is None:
         raise RunDirError(f"{root} holds none of {', '.join(DATA_FILES)}")
     out.mkdir(parents=True)
-    shutil.copyfile(source, out / "train.jsonl")
+    shutil.copyfile(source, out / source.name)
+    if (root / CARD).is_file():
+        shutil.copyfile(root / CARD, out / CARD)
     return sum(1 for line in source.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
@@ -131,9 +167,12 @@ def export_round(
     """
     n = _round(run, round_n)
     _empty_output(out, force)
+    finished = finished_rounds(run)[n]
     root = run.path / "rounds" / str(n)
     job = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
     folders = [Folder(STUDENT, "model", "", _student(run, root, job, out / STUDENT, merged))]
+    if not (out / STUDENT / CARD).is_file():
+        _student_card(run, finished, job, out / STUDENT)
     experts = dict(job.adapters)
     if job.train_all is not None:
         experts[job.train_all.name] = job.train_all
@@ -147,15 +186,25 @@ def export_round(
     return summary
 
 
+def check_repo(repo: str) -> str:
+    """``repo`` when it is ``OWNER/NAME``.
+
+    Raises:
+        ConfigError: it is not.
+    """
+    owner, sep, name = repo.partition("/")
+    if not (sep and owner and name) or "/" in name:
+        raise ConfigError(f"--push-to-hub expects OWNER/NAME, got '{repo}'")
+    return repo
+
+
 def hub_uploads(summary: dict[str, Any], out: Path, repo: str) -> list[dict[str, str]]:
     """Each exported folder's upload: ``repo_id`` (``repo`` + the folder's suffix), ``repo_type``, ``folder_path``.
 
     Raises:
         ConfigError: ``repo`` is not ``OWNER/NAME``.
     """
-    owner, sep, name = repo.partition("/")
-    if not (sep and owner and name) or "/" in name:
-        raise ConfigError(f"--push-to-hub expects OWNER/NAME, got '{repo}'")
+    check_repo(repo)
     return [
         {"repo_id": f"{repo}{f['suffix']}", "repo_type": f["repo_type"], "folder_path": str(out / f["path"])}
         for f in summary["folders"]

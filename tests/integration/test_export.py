@@ -24,9 +24,9 @@ from evoforge.runs import RunDir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def evoforge(*args: str) -> subprocess.CompletedProcess[str]:
-    """``evoforge ARGS`` in a subprocess (same interpreter)."""
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "COLUMNS": "160"}
+def evoforge(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """``evoforge ARGS`` in a subprocess (same interpreter), with ``env_vars`` set."""
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "COLUMNS": "160", **env_vars}
     cmd = [sys.executable, "-m", "evoforge.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False)
 
@@ -39,6 +39,14 @@ def cycle_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     done = evoforge("-q", "run", "--runs-dir", str(runs), "--run-id", "c", *(a for s in sizes for a in ("--set", s)))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return RunDir.open(runs, "c")
+
+
+def refusing_port() -> int:
+    """A local port nobody listens on: connections to it are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 def fake_run(runs: Path, command: str, finished: list[int]) -> RunDir:
@@ -54,15 +62,16 @@ def fake_run(runs: Path, command: str, finished: list[int]) -> RunDir:
 def test_export_writes_folders_the_hub_loaders_read(cycle_run: RunDir, tmp_path: Path) -> None:
     import torch
     from datasets import load_dataset
+    from huggingface_hub import ModelCard
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "export"
     done = evoforge("export", "c", "--runs-dir", str(cycle_run.path.parent), "--output", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
-    print(done.stdout)
+    print(done.stderr)
     summary = json.loads((out / "export.json").read_text())
-    assert summary["round"] == 1 and "c round 1" in done.stdout
+    assert summary["round"] == 1 and "c round 1" in done.stderr
     job = json.loads((cycle_run.path / "rounds/1/merge/job.json").read_text())
     experts = sorted([*job["adapters"], Path(job["train_all"]).name])
     assert sorted(p.name for p in (out / "experts").iterdir()) == experts
@@ -75,12 +84,29 @@ def test_export_writes_folders_the_hub_loaders_read(cycle_run: RunDir, tmp_path:
         peft = PeftModel.from_pretrained(base, out / "experts" / name, adapter_name=name)
         assert name in peft.peft_config
         base = peft.unload()
+    card = ModelCard.load(out / "student" / "README.md")  # the run's card, or the export's (a kept student)
+    assert card.data.base_model == "evoforge/tiny-student" and card.data.library_name == "transformers"
+    assert str(cycle_run.path) not in card.text and "auto_merge" in card.text
+    assert (out / "dataset" / "README.md").is_file()  # the round's dataset card, naming evolved.jsonl
     rows = load_dataset(str(out / "dataset"))["train"]
     evolved = (cycle_run.path / "rounds/1/evolved.jsonl").read_text().splitlines()
     assert len(rows) == len(evolved) > 0 and rows[0]["instruction"] == json.loads(evolved[0])["instruction"]
-    # the adapter's choice: the best merge's adapter on the round's base
-    adapter_out = tmp_path / "adapter"
-    export_round(cycle_run, adapter_out, merged=False)
+    # the adapter's choice, pushed to a Hub that refuses: the folders are written, the first repo is named
+    adapter_out, port = tmp_path / "adapter", refusing_port()
+    done = evoforge(
+        "export",
+        "c",
+        "--runs-dir",
+        str(cycle_run.path.parent),
+        "--output",
+        str(adapter_out),
+        "--adapter",
+        "--push-to-hub",
+        "me/evo",
+        HF_ENDPOINT=f"http://127.0.0.1:{port}",
+    )
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1 and f"to model repo me/evo at http://127.0.0.1:{port} failed" in said, said
     merged_adapter = PeftModel.from_pretrained(
         AutoModelForCausalLM.from_pretrained(job["base"]), adapter_out / "student"
     )
@@ -152,9 +178,7 @@ def test_push_names_a_repo_per_folder_and_uploads_each(tmp_path: Path) -> None:
 
 
 def test_push_to_an_unreachable_hub_names_the_repo(tmp_path: Path) -> None:
-    with socket.socket() as s:  # a local port nobody listens on: connections are refused
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = refusing_port()
     api = HfApi(endpoint=f"http://127.0.0.1:{port}", token="hf_test")
     with pytest.raises(EvoforgeError, match=rf"me/evo at http://127.0.0.1:{port} failed"):
         push(hub_uploads(SUMMARY, tmp_path, "me/evo"), api)
