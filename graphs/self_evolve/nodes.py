@@ -20,7 +20,7 @@ from evoforge.errors import DataError
 from evoforge.evals.generator import Sampling
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, node_resources
-from evoforge.graphs.self_evolve.report import write_outputs
+from evoforge.graphs.self_evolve.report import write_outputs, write_qa_card
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
 from evoforge.selfevolve import rounds as steps
@@ -138,6 +138,7 @@ async def score(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Update:
     scores = await asyncio.to_thread(steps.score_ifd, res.config, Path(state["base"]), records)
     records = [{**r, "ifd": s} for r, s in zip(records, scores, strict=True)]
     await asyncio.to_thread(atomic_write_jsonl, path, records)
+    await asyncio.to_thread(write_qa_card, res, state, i, records)
     known = [s for s in scores if s is not None]
     return {"rounds": _summaries(state, i, ifd_median=round(statistics.median(known), 4) if known else None)}
 

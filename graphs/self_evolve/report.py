@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from evoforge.data.cards import machine_free, usage_section, write_dataset_card
 from evoforge.graphs.runtime import Resources
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.report import markdown_table, write_section
 from evoforge.selfevolve.chart import draw_scores
 from evoforge.selfevolve.predictions import read_generations
-from evoforge.selfevolve.rounds import generations_dir
+from evoforge.selfevolve.rounds import QA_FILE, generations_dir, round_dir
 
 SECTION = "self-evolution"
 CHART = "self_evolution_scores.png"
@@ -61,3 +62,34 @@ def write_outputs(res: Resources, state: SelfEvolveState) -> dict[str, str]:
     draw_scores(read_generations(folder), res.run.file(CHART))
     write_section(res.run.file("report.md"), SECTION, report_section(res, state, CHART))
     return {"chart": CHART, "generations": str(folder), "report": "report.md"}
+
+
+def write_qa_card(res: Resources, state: SelfEvolveState, i: int, records: list[dict[str, Any]]) -> str:
+    """The dataset card of round ``i``'s Q&A (``rounds/<i>/qa.jsonl``, IFD scored): its source fragments, who wrote
+    it, what was dropped, and (with ``generator: llm``) the models and their cost; returns its run-relative path."""
+    settings = res.config.self_evolve
+    folder = round_dir(res.run.path, i)
+    source = settings.source_data_file or f"{settings.n_fragments} fragments of the skills world"
+    writer = "the LLM gateway" if settings.generator == "llm" else f"the round's model (`{settings.model_path}`)"
+    summary = (state.get("rounds") or {}).get(str(i)) or {}
+    dropped = ", ".join(f"{k} {v}" for k, v in (summary.get("dropped") or {}).items()) or "none"
+    card = write_dataset_card(
+        folder,
+        title=f"Self-Evolution Q&A, round {i} ({res.run.run_id})",
+        data_files={"default": QA_FILE},
+        n_rows=len(records),
+        fields=sorted({key for row in records for key in row}),
+        summary=f"Questions and answers {writer} wrote about {state.get('n_fragments')} fragments "
+        f"({machine_free(source, res.run.path)}), one question per fragment answered from it (Self-Evolution); "
+        "`ifd` is each pair's instruction-following difficulty under the base model.",
+        sections={
+            "Filters": f"Dropped while writing: {dropped}. Training replays up to {settings.ifd_k} earlier Q&A "
+            f"chosen by IFD (mode `{settings.mode}`).",
+            "Models that wrote it and their cost (the run so far)": usage_section(res.config, res.gateway.usage())
+            if settings.generator == "llm"
+            else "",
+        },
+        run_id=res.run.run_id,
+        tags=["self-evolution"],
+    )
+    return str(card.relative_to(res.run.path))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from datasets import load_dataset
+from huggingface_hub import DatasetCard
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "self-evolution"
@@ -54,6 +56,10 @@ def test_toy_data_two_rounds_the_second_continued_write_each_generation_and_the_
     trained = (runs / "toy" / "rounds" / "1" / "train.jsonl").read_text().splitlines()
     assert len(trained) == len(qa) + 3  # round 1 replays 3 of round 0's Q&A
     assert all(r["instruction"] and r["round"] == 1 and "ifd" in r for r in qa)
+    card = DatasetCard.load(runs / "toy" / "rounds" / "1" / "README.md")  # each round's Q&A has a dataset card
+    assert str(tmp_path) not in str(card) and "Self-Evolution" in card.text
+    cached = str(tmp_path / "datasets-cache")
+    assert load_dataset(str(runs / "toy" / "rounds" / "1"), cache_dir=cached)["train"].num_rows == len(qa)
     report = (runs / "toy" / "report.md").read_text(encoding="utf-8")
     assert "## Self-Evolution" in report and "| 1 |" in report
     assert (runs / "toy" / "self_evolution_scores.png").read_bytes()[:4] == b"\x89PNG"
