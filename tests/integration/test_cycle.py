@@ -42,6 +42,25 @@ def round_results(run: Path) -> list[dict[str, object]]:
     return [{k: e.get(k) for k in ("round", "test", "promoted")} for e in events if e["event"] == "round_finished"]
 
 
+def assert_cards(run: Path, runs_dir: Path, results: list[dict[str, object]]) -> None:
+    """Every adapter and promoted student holds a model card the Hub's classes load, each round's data a dataset
+    card that ``load_dataset`` reads, and no card names a path of this machine."""
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard, ModelCard
+
+    for r in results:
+        root = run / f"rounds/{r['round']}"
+        folders = [*sorted((root / "adapters").iterdir()), *([root / "student"] if r["promoted"] else [])]
+        for folder in folders:
+            card = ModelCard.load(folder / "README.md")
+            assert card.data.eval_results and card.data.library_name in ("peft", "transformers")
+            assert str(runs_dir) not in str(card) and str(Path.home()) not in str(card) and str(ROOT) not in str(card)
+        data = DatasetCard.load(root / "README.md")
+        assert str(runs_dir) not in str(data)
+        rows = load_dataset(str(root), cache_dir=str(runs_dir / "datasets-cache"))["train"]
+        assert rows.num_rows == len((root / "evolved.jsonl").read_text().splitlines())
+
+
 @pytest.mark.slow
 def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
     done = run_cycle(runs_dir, "full")
@@ -62,6 +81,7 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
     for n in (1, 2):
         assert (run / f"rounds/{n}/evolved.jsonl").is_file()
         assert (run / f"rounds/{n}/adapters").is_dir()
+    assert_cards(run, runs_dir, results)
     # round 2 trains on the promoted student when round 1 promoted its merge
     manifest2 = (run / "rounds/2/adapters").iterdir()
     bases = {json.loads((d / "training.json").read_text())["base"] for d in manifest2}
