@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 CYCLE_COMMAND = "cycle"
 DATA_FILES = ("evolved.jsonl", "instructions.jsonl")  # an evolve round's records, an instruct round's
 CARD = "README.md"  # the Hub's card: the round's dataset card, an adapter's or the promoted student's model card
+BASE_KEYS = (("adapter_config.json", "base_model_name_or_path"), (TRAINING_FILE, "base"))  # an adapter's base
 STUDENT, EXPERTS, DATASET = "student", "experts", "dataset"
 
 
@@ -115,15 +116,28 @@ def _student(run: RunDir, root: Path, job: MergeJob, out: Path, merged: bool) ->
     return "base + best merge (full model; the round kept its student)"
 
 
-def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: Path) -> None:
+def _base_name(run: RunDir, job: MergeJob) -> str:
+    """The round's base as cards name it: the configured student, or the earlier round's student inside the run."""
+    inside = job.base.is_relative_to(run.path)
+    return base_model_name(str(job.base.relative_to(run.path)) if inside else run.config().student.model)
+
+
+def _name_base(adapter: Path, base: str) -> None:
+    """Write ``base`` (a machine-free name) where the adapter's files name the local path it was trained from
+    (PEFT loads an adapter onto whatever base model it is given)."""
+    for file, key in BASE_KEYS:
+        path = adapter / file
+        if path.is_file():
+            atomic_write_json(path, {**json.loads(path.read_text(encoding="utf-8")), key: base})
+
+
+def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: Path, base: str) -> None:
     """The exported student's model card, when the run wrote none for it (the round did not promote it, or the
     student is the best merge's adapter): the round's table and merge weights, as the cycle cards its students."""
     root = run.path / "rounds" / str(finished["round"])
     results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
     weights = {m: {d: sum(w) / len(w) for d, w in merge["weights"].items()} for m, merge in results["merges"].items()}
     result = {"round": finished["round"], "rows": results["table"], "test": finished.get("test"), "weights": weights}
-    inside = job.base.is_relative_to(run.path)
-    base = base_model_name(str(job.base.relative_to(run.path)) if inside else run.config().student.model)
     chosen = [job.adapters[name] for name in results["best"]["merge"]["weights"] if name in job.adapters]
     kind = "adapter" if (folder / "adapter_config.json").is_file() else "model"
     write_model_card(
@@ -170,14 +184,17 @@ def export_round(
     finished = finished_rounds(run)[n]
     root = run.path / "rounds" / str(n)
     job = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
+    base = _base_name(run, job)
     folders = [Folder(STUDENT, "model", "", _student(run, root, job, out / STUDENT, merged))]
     if not (out / STUDENT / CARD).is_file():
-        _student_card(run, finished, job, out / STUDENT)
+        _student_card(run, finished, job, out / STUDENT, base)
+    _name_base(out / STUDENT, base)
     experts = dict(job.adapters)
     if job.train_all is not None:
         experts[job.train_all.name] = job.train_all
     for name, path in experts.items():
         shutil.copytree(path, out / EXPERTS / name)
+        _name_base(out / EXPERTS / name, base)
         folders.append(Folder(f"{EXPERTS}/{name}", "model", f"-{name}", f"expert {name} (PEFT adapter)"))
     rows = _dataset(root, out / DATASET)
     folders.append(Folder(DATASET, "dataset", "-data", f"{rows} records of round {n}"))

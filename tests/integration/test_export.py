@@ -87,6 +87,8 @@ def test_export_writes_folders_the_hub_loaders_read(cycle_run: RunDir, tmp_path:
     card = ModelCard.load(out / "student" / "README.md")  # the run's card, or the export's (a kept student)
     assert card.data.base_model == "evoforge/tiny-student" and card.data.library_name == "transformers"
     assert str(cycle_run.path) not in card.text and "auto_merge" in card.text
+    for path in (p for p in out.rglob("*") if p.suffix in {".json", ".md"}):  # cards, adapter configs, training
+        assert str(ROOT) not in path.read_text() and str(cycle_run.path.parent) not in path.read_text(), path
     assert (out / "dataset" / "README.md").is_file()  # the round's dataset card, naming evolved.jsonl
     rows = load_dataset(str(out / "dataset"))["train"]
     evolved = (cycle_run.path / "rounds/1/evolved.jsonl").read_text().splitlines()
