@@ -4,7 +4,9 @@
 runs the node as one pass. When the pass set requests aside, the node's update is dropped, they are submitted, and
 the node returns only ``batch`` (the batch ids) — the checkpoint holds them — and :func:`again_while_batched`
 sends the graph back to the same node. So a run stopped while a batch is pending resumes by polling that batch,
-never by submitting it again. The graph's state has ``batch`` (the pending batches, ``[{id, model,
+never by submitting it again; a pass stopped between sending its batches and its checkpoint finds them again in
+``batches/<digest of its requests>.json`` in the run directory (written as soon as the provider gave their ids).
+The graph's state has ``batch`` (the pending batches, ``[{id, model,
 requests}]``) and ``batch_failed`` (the cache keys of the requests they failed: lost rows in the next pass).
 With no model entry ``batch: true``, a pass sets nothing aside and the node runs once.
 """
@@ -12,14 +14,18 @@ With no model entry ``batch: true``, a pass sets nothing aside and the node runs
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from evoforge.console import info
-from evoforge.graphs.runtime import RunContext, node_resources
+from evoforge.graphs.runtime import Resources, RunContext, node_resources
 from evoforge.llm.batch import collecting
+from evoforge.runs import atomic_write_json
 
 Node = Callable[[Any, Runtime[RunContext]], Awaitable[dict[str, Any]]]
 
@@ -32,11 +38,15 @@ def batched(node: Node, command: str) -> Node:
         failed = list(state.get("batch_failed") or [])
         if state.get("batch"):
             failed += await res.gateway.batches.settle(state["batch"])
+            await asyncio.to_thread(_settled, res, state["batch"])
         with collecting(frozenset(failed)) as pending:
             update = await node(state, runtime)
         if not pending.requests:
             return {**update, "batch": [], "batch_failed": []}
-        batches = await res.gateway.batches.submit(pending.requests)
+        batches = await asyncio.to_thread(_submitted, res, pending.requests)
+        if batches is None:
+            batches = await res.gateway.batches.submit(pending.requests)
+            await asyncio.to_thread(_note_submitted, res, pending.requests, batches)
         ids = ", ".join(b["id"] for b in batches)
         info(f"{node.__name__}: {len(pending.requests)} requests sent as batch {ids}; waiting for it")
         await asyncio.to_thread(res.run.event, "batch_submitted", node=node.__name__, batches=batches)
@@ -45,6 +55,32 @@ def batched(node: Node, command: str) -> Node:
     run.__name__ = node.__name__
     run.__doc__ = node.__doc__
     return run
+
+
+def _record(res: Resources, requests: dict[str, Any]) -> tuple[Path, str]:
+    """The file that records the batches sent for exactly ``requests`` (named by a digest of their ids)."""
+    digest = hashlib.sha256("\n".join(sorted(requests)).encode()).hexdigest()[:24]
+    return res.file("batches", f"{digest}.json")
+
+
+def _submitted(res: Resources, requests: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The batches already sent for ``requests`` by a pass that was stopped before its checkpoint, or None."""
+    path = _record(res, requests)[0]
+    return list(json.loads(path.read_text())) if path.exists() else None
+
+
+def _note_submitted(res: Resources, requests: dict[str, Any], batches: list[dict[str, Any]]) -> None:
+    """Record ``batches`` as sent for ``requests``; the record goes when they are settled (:func:`_settled`)."""
+    path, relative = _record(res, requests)
+    for batch in batches:
+        batch["record"] = relative
+    atomic_write_json(path, batches)
+
+
+def _settled(res: Resources, batches: list[dict[str, Any]]) -> None:
+    """Forget the record of settled ``batches``: the same requests sent again later (a refill) are a new batch."""
+    for record in {batch["record"] for batch in batches if batch.get("record")}:
+        res.path(record).unlink(missing_ok=True)
 
 
 def again_while_batched(node: str, then: str) -> Callable[[Any], str]:

@@ -104,7 +104,12 @@ class BatchDesk:
         self._ledger = ledger
 
     async def submit(self, requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """Send ``requests`` (a :class:`Collector`'s) as one batch per model entry: ``[{id, model, requests}]``."""
+        """Send ``requests`` (a :class:`Collector`'s) as one batch per model entry: ``[{id, model, requests}]``.
+
+        Raises:
+            BudgetExceeded: the run's LLM budget is spent.
+        """
+        self._ledger.check_budget()  # BudgetExceeded: the run stops before it pays for more
         litellm = litellm_module()
         by_entry: dict[str, list[str]] = {}
         for custom_id, kwargs in requests.items():
