@@ -32,7 +32,7 @@ def export(
     public: Annotated[
         bool, typer.Option("--public", help="Create the Hub repositories public (default private).")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --output folder.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --output.")] = False,
     runs_dir: RunsDirOpt = None,
 ) -> None:
     """Lay out a cycle run's round (student, experts, dataset) as folders the Hub takes as they are."""

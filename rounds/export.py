@@ -41,6 +41,7 @@ CYCLE_COMMAND = "cycle"
 DATA_FILES = ("evolved.jsonl", "instructions.jsonl")  # an evolve round's records, an instruct round's
 CARD = "README.md"  # the Hub's card: the round's dataset card, an adapter's or the promoted student's model card
 BASE_KEYS = (("adapter_config.json", "base_model_name_or_path"), (TRAINING_FILE, "base"))  # an adapter's base
+SUMMARY = "export.json"
 STUDENT, EXPERTS, DATASET = "student", "experts", "dataset"
 
 
@@ -83,11 +84,16 @@ def _round(run: RunDir, round_n: int | None) -> int:
 
 
 def _empty_output(out: Path, force: bool) -> None:
+    """``out`` is new or empty; with ``force``, an earlier export there (a folder with ``export.json``) is removed."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ConfigError(f"--output {out} is not empty; choose another folder or pass --force to replace it")
+        if not (out / SUMMARY).is_file():
+            raise ConfigError(
+                f"--output {out} holds files but no earlier export ({SUMMARY}); --force replaces only that"
+            )
         shutil.rmtree(out)
 
 
@@ -199,7 +205,7 @@ def export_round(
     rows = _dataset(root, out / DATASET)
     folders.append(Folder(DATASET, "dataset", "-data", f"{rows} records of round {n}"))
     summary = {"run_id": run.run_id, "round": n, "folders": [f.__dict__ for f in folders]}
-    atomic_write_json(out / "export.json", summary)
+    atomic_write_json(out / SUMMARY, summary)
     return summary
 
 

@@ -133,6 +133,8 @@ def test_refusals_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     done = evoforge("export", "cycle", "--runs-dir", str(runs), "--output", str(tmp_path / "full"))
     said = " ".join(done.stderr.split())
     assert done.returncode == 2 and "is not empty" in said and "--force" in said and "Traceback" not in said
+    with pytest.raises(ConfigError, match="no earlier export"):
+        export_round(cycle, tmp_path / "full", force=True)
     assert (tmp_path / "full" / "x").read_text() == "kept"
     done = evoforge("export", "evolve", "--runs-dir", str(runs), "--output", str(tmp_path / "o"))
     assert done.returncode == 2 and "not a cycle run" in " ".join(done.stderr.split())
