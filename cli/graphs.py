@@ -191,8 +191,11 @@ def resume(
     """Continue a run after a checkpoint, a Ctrl-C or a crash (the manifest says which graph it runs)."""
     if sum([approve, reject, edit is not None]) > 1:
         raise ConfigError("give at most one of --approve, --reject, --edit")
+    from evoforge.preflight import ensure_resumable
+
     root = runs_dir or resolve_config(None).run.runs_dir
     run = RunDir.open(root, run_id)
+    ensure_resumable(run.config(), str(run.manifest().get("command", "")))
     answer: dict[str, Any] | None = None
     if approve or reject:
         answer = {"action": "approve" if approve else "reject", "by": "cli"}

@@ -85,4 +85,33 @@ def ensure(cfg: Config, command: str, inputs: Inputs | None = None) -> None:
         raise PreflightError(command, problems)
 
 
-__all__ = ["COMMANDS", "Inputs", "PreflightError", "Problem", "collect", "ensure", "flag_inputs"]
+RUN_COMMANDS = {"cycle": "run", "self_evolve": "self-evolve"}
+"""A run manifest's ``command`` → the command name :func:`collect` uses, where they differ."""
+
+
+def ensure_resumable(cfg: Config, run_command: str) -> None:
+    """Before ``evoforge resume`` continues a run whose manifest names ``run_command`` (``cycle``, ``evolve``, …):
+    the key variables and extras its roles and settings need, which this shell may lack where the first one had
+    them. Its data files were read when it started and are not read again.
+
+    Raises:
+        PreflightError: every unset key variable and missing extra.
+    """
+    from evoforge.preflight.models import service_problems
+
+    command = RUN_COMMANDS.get(run_command, run_command)
+    problems = service_problems(cfg, command, {}) if command in COMMANDS else []
+    if problems:
+        raise PreflightError(f"resume ({command})", problems)
+
+
+__all__ = [
+    "COMMANDS",
+    "Inputs",
+    "PreflightError",
+    "Problem",
+    "collect",
+    "ensure",
+    "ensure_resumable",
+    "flag_inputs",
+]

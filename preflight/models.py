@@ -227,10 +227,11 @@ def _model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Ite
         yield problem
 
 
+def service_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:
+    """Unset key variables and missing extras, for the run of ``command`` (what a resumed run needs anew)."""
+    return [*_key_problems(cfg, command, inputs), *_extra_problems(cfg, command, inputs)]
+
+
 def model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:
     """Unset key variables, missing extras and models that cannot be found, for the run of ``command``."""
-    return [
-        *_key_problems(cfg, command, inputs),
-        *_extra_problems(cfg, command, inputs),
-        *_model_problems(cfg, command, inputs),
-    ]
+    return [*service_problems(cfg, command, inputs), *_model_problems(cfg, command, inputs)]

@@ -302,3 +302,21 @@ def test_airoboros_own_config_with_its_default_embedding_model_offline_writes_no
     )
     _refused(out, tmp_path, 1, "config key instruct.embedding_model", "thenlper/gte-small", "offline default")
     assert not (tmp_path / "topics.txt").exists()
+
+
+def test_resume_refuses_a_run_whose_key_this_shell_lacks_without_a_call(tmp_path: Path, endpoint: str) -> None:
+    """A run started where its key was set and resumed where it is not: exit 2 naming the variable, before the graph
+    runs (no request), the run's folder left as it was."""
+    from evoforge.config import load_config
+    from evoforge.runs import RunDir
+
+    cfg = load_config(_config(tmp_path, endpoint))
+    run = RunDir.create(cfg, "evolve", "waiting")
+    before = sorted(p.name for p in run.path.iterdir())
+    out = _evoforge("resume", "waiting", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2, text
+    assert "Traceback" not in text
+    assert "evoforge resume (evolve) cannot start, 1 problem" in text and f"env {KEY}" in text
+    assert Counter.requests == 0
+    assert sorted(p.name for p in run.path.iterdir()) == before
