@@ -42,6 +42,7 @@ def batched(node: Node, command: str) -> Node:
         with collecting(frozenset(failed)) as pending:
             update = await node(state, runtime)
         if not pending.requests:
+            res.gateway.batches.count_hits(pending)
             return {**update, "batch": [], "batch_failed": []}
         batches = await asyncio.to_thread(_submitted, res, pending.requests)
         if batches is None:

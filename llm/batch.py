@@ -43,10 +43,16 @@ class Deferred(LLMTransportError):
 
 @dataclass
 class Collector:
-    """The requests a pass set aside (by ``role|entry|cache key``) and the cache keys earlier batches failed."""
+    """The requests a pass set aside (by ``role|entry|cache key``), the cache keys earlier batches failed, and the
+    cache's answers (counted as cache hits only by the pass that ends the step, less those a batch delivered)."""
 
     failed: frozenset[str] = frozenset()
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hits: list[tuple[str, str]] = field(default_factory=list)  # (role, cache key) of each answer the cache gave
+
+    def hit(self, role: str, key: str) -> None:
+        """Note that the response cache answered ``role``'s request ``key`` in this pass."""
+        self.hits.append((role, key))
 
     def defer(self, key: str, role: str, name: str, kwargs: dict[str, Any]) -> None:
         """Set aside the request ``kwargs`` of ``role`` to model entry ``name``, whose cache key is ``key``.
@@ -102,6 +108,7 @@ class BatchDesk:
         self.settings = settings
         self._cache = cache
         self._ledger = ledger
+        self.delivered: set[str] = set()  # cache keys a batch answered (settled by this process)
 
     async def submit(self, requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Send ``requests`` (a :class:`Collector`'s) as one batch per model entry: ``[{id, model, requests}]``.
@@ -132,6 +139,16 @@ class BatchDesk:
             )
             batches.append({"id": batch.id, "model": name, "requests": len(lines)})
         return batches
+
+    def count_hits(self, last: Collector) -> None:
+        """Count the cache hits of the ``last`` pass of a step, but not the first use of each answer this step's
+        batches delivered (counted as a batched call when it was settled), as one request at a time counts them."""
+        for role, key in last.hits:
+            if key in self.delivered:
+                self.delivered.discard(key)
+            else:
+                self._ledger.hit(role)
+        self.delivered.clear()
 
     async def settle(self, batches: list[dict[str, Any]]) -> list[str]:
         """Wait for ``batches`` (from :meth:`submit`), showing progress, and cache every answer; the cache keys of
@@ -182,6 +199,7 @@ class BatchDesk:
             if response.get("status_code") != 200:
                 failed.append(key)
                 continue
+            self.delivered.add(key)
             if self._cache is None or self._cache.get(key) is not None:
                 continue  # settled before (a resumed run's second look): recorded then
             answer = self._answer(entry, response["body"])

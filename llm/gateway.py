@@ -229,16 +229,15 @@ class LLMGateway:
         request: dict[str, Any],
         sample: int,
     ) -> tuple[CachedResponse, bool]:
-        """The cached answer for ``key`` (and True), else a provider call's, cached (one call per key at a time);
-        with no cache (``key`` None), the provider call's."""
+        """The cached answer for ``key`` (and True), else a provider call's, cached (one call per key at a time)."""
         if self._cache is None or key is None:
             return await self._call_model(role, name, entry, messages, request, sample), False
         async with self._flights.hold(key):
-            cached = await asyncio.to_thread(self._cache.get, key)
-            if cached is not None:
-                self._ledger.role(role).cache_hits += 1
+            cached, batching = await asyncio.to_thread(self._cache.get, key), collector()
+            if cached is not None:  # a bulk step's pass counts its hits once it is the last (:mod:`.batch`)
+                self._ledger.hit(role) if batching is None else batching.hit(role, key)
                 return cached, True
-            if entry.batch and (batching := collector()) is not None:  # a bulk step's pass: set aside for a batch
+            if entry.batch and batching is not None:  # a bulk step's pass: set aside for a batch
                 batching.defer(key, role, name, call_kwargs(entry, messages, request, sample))
             answer = await self._call_model(role, name, entry, messages, request, sample)
             await asyncio.to_thread(self._cache.put, key, answer)

@@ -83,6 +83,10 @@ class UsageLedger:
         text = response.choices[0].message.content or ""
         return CachedResponse(text=text, model=entry.model, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
 
+    def hit(self, role: str, n: int = 1) -> None:
+        """Count ``n`` answers of ``role`` served from the response cache."""
+        self.role(role).cache_hits += n
+
     def record_batched(self, role: str, answer: CachedResponse) -> None:
         """Record ``role``'s ``answer`` from a provider batch (its cost already at the batch price)."""
         usage = self.role(role)

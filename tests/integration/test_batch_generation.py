@@ -121,6 +121,11 @@ def test_batch_run_has_the_rows_of_a_run_without_batches_at_half_the_price(
     plain, cheap = usage(one_by_one)["generator"], usage(batched)["generator"]
     assert cheap["batched"] == cheap["calls"] > 0 and plain["batched"] == 0
     assert cheap["tokens_out"] == plain["tokens_out"]
+    for role, figures in usage(one_by_one).items():  # a request is a call or a cache hit, as one by one
+        assert (usage(batched)[role]["calls"], usage(batched)[role]["cache_hits"]) == (
+            figures["calls"],
+            figures["cache_hits"],
+        ), role
     assert cheap["cost_usd"] == pytest.approx(plain["cost_usd"] / 2)
     assert "| batched |" in usage_markdown(batched.manifest()["llm_usage"])
     assert not list((batched.path / "batches").iterdir())  # each pass's record of its batches went when settled
