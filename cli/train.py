@@ -82,6 +82,7 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
     from evoforge.data.folders import load_dataset_path
     from evoforge.data.records import Example
     from evoforge.offline.student import resolve_student, use_threads
+    from evoforge.rounds.cards import write_trained_cards
     from evoforge.runs import atomic_write_json
     from evoforge.training.deltas import train_deltas
     from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR, train_full
@@ -117,6 +118,7 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
                 seed=cfg.run.seed,
                 device=cfg.student.device,
             )
+        write_trained_cards(cfg, run.path, [r.adapter_path for r in results], str(sources.train))
     keys = ("records", "final_loss", "tokens_per_s", "wall_seconds", "eval_after", "eval_per_epoch")
     summary = [
         {"name": r.name, "method": r.method, "chunk": r.chunk, "adapter": str(r.adapter_path), "reused": r.reused}

@@ -21,33 +21,45 @@ from evoforge.offline.student import NAMES
 from evoforge.report import markdown_table
 from evoforge.training.base import TRAINING_FILE
 
-TINY_PREFIX = "evoforge"  # the built-in students' names on the Hub: "tiny" → "evoforge/tiny-student"
+HUB_NAMES = {"tiny": "evoforge/tiny-student"}  # the built-in models as cards name them; others: evoforge/<name>
 
 
 def base_model_name(student: str) -> str:
-    """``student`` as a card names it: a built-in name becomes ``evoforge/<name>-student``, a hub id or relative
-    name stays as the user wrote it, and an absolute local path keeps only its folder's name."""
+    """``student`` as a card names it: a built-in name becomes ``evoforge/tiny-student`` (``tiny``) or
+    ``evoforge/<name>``, a hub id or relative name stays as the user wrote it, and an absolute local path keeps only
+    its folder's name."""
     if student in NAMES:
-        return f"{TINY_PREFIX}/{student}-student"
-    path = Path(student).expanduser()
-    return path.name if path.is_absolute() else student
+        return HUB_NAMES.get(student, f"evoforge/{student}")
+    return local_name(student)
+
+
+def local_name(name: str) -> str:
+    """A model's or dataset's name as the user wrote it, but an absolute local path only as its folder's name."""
+    path = Path(name).expanduser()
+    return path.name if path.is_absolute() else name
+
+
+def _eval(metric: str, value: float, dataset: str, split: str) -> Any:
+    """One model-index entry: ``metric``'s ``value`` on ``dataset``'s ``split``."""
+    from huggingface_hub import EvalResult
+
+    return EvalResult(
+        task_type="text-generation",
+        dataset_type="json",
+        dataset_name=dataset,
+        dataset_split=split,
+        metric_type=metric,
+        metric_name=f"{metric} ({dataset})",
+        metric_value=float(value),
+    )
 
 
 def _scores(round_result: Mapping[str, Any], label: str, metric: str, run_id: str) -> list[Any]:
-    """The ``EvalResult`` entries of table row ``label``: its test and held-out scores."""
-    from huggingface_hub import EvalResult
-
+    """The model-index entries of table row ``label``: its test and held-out scores."""
+    n = round_result.get("round", "?")
     splits = (("test", "test", "fixed test set"), ("rows", "validation", "held-out split"))
     return [
-        EvalResult(
-            task_type="text-generation",
-            dataset_type="json",
-            dataset_name=f"{run_id} round {round_result.get('round', '?')} {name}",
-            dataset_split=split,
-            metric_type=metric,
-            metric_name=f"{metric} ({name})",
-            metric_value=float(round_result[key][label]),
-        )
+        _eval(metric, round_result[key][label], f"{run_id} round {n} {name}", split)
         for key, split, name in splits
         if label in (round_result.get(key) or {})
     ]
@@ -92,6 +104,8 @@ def write_model_card(
     datasets: Sequence[str] = (),
     config_yaml: str | None = None,
     summary: str = "",
+    scores: Mapping[str, float] | None = None,
+    sections: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``folder/README.md``, a model card (replacing what is there, such as PEFT's template); returns its path.
 
@@ -108,11 +122,15 @@ def write_model_card(
         datasets: the datasets it was trained on (relative names or hub ids).
         config_yaml: the run's resolved config (secrets already redacted), shown so the run can be reproduced.
         summary: the opening paragraph.
+        scores: further test-set figures for the model-index, metric name → value (Self-Evolution's closed-book
+            BLEU/ROUGE/exact match), on ``run_id``'s eval set.
+        sections: further ``heading → Markdown`` sections of the body, after the training settings.
     """
     from huggingface_hub import ModelCard, ModelCardData
 
     result = round_result or {}
     evals = _scores(result, label, metric, run_id) if label else []
+    evals += [_eval(name, value, f"{run_id} eval set", "test") for name, value in (scores or {}).items()]
     data = ModelCardData(
         base_model=base_model,
         library_name="peft" if kind == "adapter" else "transformers",
@@ -128,6 +146,7 @@ def write_model_card(
         "Merge weights": _weights_section(result) if kind == "model" else "",
         "Deltas merged": markdown_table(["delta", "chunk", "method"], made_of) if made_of else "",
         "Training": _settings_section(delta),
+        **(sections or {}),
         "Reproduce": f"Run `{run_id}`"
         + (
             f" with this config (`evoforge run --config config.yaml`):\n\n```yaml\n{config_yaml}```"
@@ -150,12 +169,41 @@ def _training(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
+def run_config_yaml(run_path: Path) -> str:
+    """The run's ``config.yaml`` (secrets redacted when it was written) with no path of this machine."""
+    return machine_free((run_path / "config.yaml").read_text(encoding="utf-8"), run_path)
+
+
+def write_trained_cards(config: Config, run_path: Path, folders: Sequence[Path], data: str) -> list[Path]:
+    """Cards of the adapters (or full model) ``evoforge train`` wrote, trained on ``data`` (its path or hub id)."""
+    base, yaml_text = base_model_name(config.student.model), run_config_yaml(run_path)
+    cards = []
+    for folder in folders:
+        delta = _training(folder)
+        kind = "adapter" if (folder / "adapter_config.json").is_file() else "model"
+        what = f"{str(delta.get('method', '')).upper()} on chunk `{delta.get('chunk')}`" if delta else "fine-tuned"
+        cards.append(
+            write_model_card(
+                folder,
+                base_model=base,
+                kind=kind,
+                run_id=run_path.name,
+                metric=config.eval.metric,
+                delta=delta or None,
+                datasets=[local_name(data)],
+                config_yaml=yaml_text,
+                summary=f"`{base}` trained by `evoforge train` ({what}).",
+            )
+        )
+    return cards
+
+
 def write_round_cards(
     config: Config, run_path: Path, state: Mapping[str, Any], result: Mapping[str, Any]
 ) -> list[Path]:
     """Cards for every adapter of a closed round and, when promoted, its student (``rounds/<n>/student``)."""
     run_id, round_dir = run_path.name, str(state["round_dir"])
-    yaml_text = machine_free((run_path / "config.yaml").read_text(encoding="utf-8"), run_path)
+    yaml_text = run_config_yaml(run_path)
     base = base_model_name(str(state["student"]))
     datasets = [round_dir]
     adapters = dict(state.get("deltas") or {})

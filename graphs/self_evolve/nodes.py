@@ -20,7 +20,7 @@ from evoforge.errors import DataError
 from evoforge.evals.generator import Sampling
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, node_resources
-from evoforge.graphs.self_evolve.report import write_outputs, write_qa_card
+from evoforge.graphs.self_evolve.report import MERGED, write_model_cards, write_outputs, write_qa_card
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
 from evoforge.selfevolve import rounds as steps
@@ -29,7 +29,6 @@ from evoforge.selfevolve.devices import select_devices
 Update = dict[str, Any]
 FRAGMENTS_FILE = "source/fragments.json"
 EVAL_FILE = "source/eval.json"
-MERGED = "merged"
 
 
 async def _resources(runtime: Runtime[RunContext]) -> Resources:
@@ -203,6 +202,7 @@ async def evaluate(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Upda
     folder = steps.generations_dir(res.config, run) / f"generation_{i}"
     adapter = steps.round_dir(run, i) / steps.ADAPTER
     results = await asyncio.to_thread(steps.evaluate_round, res.config, Path(state["base"]), adapter, items, folder)
+    await asyncio.to_thread(write_model_cards, res, state, i, results)
     info(
         f"self-evolve round {i}: closed-book exact match {results['predict_exact_match']:.3f}, "
         f"BLEU-4 {results['predict_bleu-4']:.2f}, ROUGE-L {results['predict_rouge-l']:.2f}"

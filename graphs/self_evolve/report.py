@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from evoforge.data.cards import machine_free, usage_section, write_dataset_card
 from evoforge.graphs.runtime import Resources
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.report import markdown_table, write_section
+from evoforge.rounds.cards import base_model_name, write_model_card
 from evoforge.selfevolve.chart import draw_scores
 from evoforge.selfevolve.predictions import read_generations
-from evoforge.selfevolve.rounds import QA_FILE, generations_dir, round_dir
+from evoforge.selfevolve.rounds import ADAPTER, QA_FILE, generations_dir, round_dir
+from evoforge.training.base import TRAINING_FILE
 
 SECTION = "self-evolution"
 CHART = "self_evolution_scores.png"
+MERGED = "merged"  # rounds/<i>/merged: base + the round's adapter, with export_merged
 
 
 def round_rows(rounds: dict[str, RoundSummary]) -> list[list[Any]]:
@@ -93,3 +97,28 @@ def write_qa_card(res: Resources, state: SelfEvolveState, i: int, records: list[
         tags=["self-evolution"],
     )
     return str(card.relative_to(res.run.path))
+
+
+def write_model_cards(res: Resources, state: SelfEvolveState, i: int, results: dict[str, float]) -> list[str]:
+    """Model cards of round ``i``'s adapter (replacing PEFT's template) and, with ``export_merged``, its merged
+    model: the closed-book scores as the model-index, the training settings, the run's config; run-relative paths."""
+    settings, folder = res.config.self_evolve, round_dir(res.run.path, i)
+    base = base_model_name(settings.model_path)
+    training = folder / ADAPTER / TRAINING_FILE
+    delta = json.loads(training.read_text(encoding="utf-8")) if training.is_file() else None
+    common: dict[str, Any] = {
+        "base_model": base,
+        "run_id": res.run.run_id,
+        "metric": "exact_match",
+        "scores": results,
+        "datasets": [f"rounds/{i}"],
+        "config_yaml": machine_free((res.run.path / "config.yaml").read_text(encoding="utf-8"), res.run.path),
+        "sections": {"Closed-book results": markdown_table(["metric", "value"], [[k, v] for k, v in results.items()])},
+    }
+    what = f"round {i} of Self-Evolution (closed book on its Q&A" + (f", continuing round {i - 1}'s)" if i else ")")
+    summary = f"A LoRA adapter of `{base}`: {what}."
+    paths = [write_model_card(folder / ADAPTER, kind="adapter", delta=delta, summary=summary, **common)]
+    if (folder / MERGED / "config.json").is_file():
+        summary = f"`{base}` with the adapter of {what} merged in."
+        paths.append(write_model_card(folder / MERGED, kind="model", summary=summary, **common))
+    return [str(p.relative_to(res.run.path)) for p in paths]

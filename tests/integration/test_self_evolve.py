@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from datasets import load_dataset
-from huggingface_hub import DatasetCard
+from huggingface_hub import DatasetCard, ModelCard
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "self-evolution"
@@ -57,6 +57,10 @@ def test_toy_data_two_rounds_the_second_continued_write_each_generation_and_the_
     assert len(trained) == len(qa) + 3  # round 1 replays 3 of round 0's Q&A
     assert all(r["instruction"] and r["round"] == 1 and "ifd" in r for r in qa)
     card = DatasetCard.load(runs / "toy" / "rounds" / "1" / "README.md")  # each round's Q&A has a dataset card
+    adapter = ModelCard.load(runs / "toy" / "rounds" / "1" / "adapter" / "README.md")  # not PEFT's template
+    assert adapter.data.base_model == "evoforge/tiny-reader" and adapter.data.library_name == "peft"
+    assert {r.metric_type for r in adapter.data.eval_results} >= {"predict_bleu-4", "predict_exact_match"}
+    assert str(tmp_path) not in str(adapter)
     assert str(tmp_path) not in str(card) and "Self-Evolution" in card.text
     cached = str(tmp_path / "datasets-cache")
     assert load_dataset(str(runs / "toy" / "rounds" / "1"), cache_dir=cached)["train"].num_rows == len(qa)

@@ -17,6 +17,7 @@ MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, 
 
 
 def test_train_makes_a_run_with_one_delta_per_chunk_and_train_at_all(tmp_path: Path) -> None:
+    from huggingface_hub import ModelCard
     from peft import PeftConfig
 
     student = build_tiny_student(tmp_path / "student", config=MICRO)
@@ -37,6 +38,9 @@ def test_train_makes_a_run_with_one_delta_per_chunk_and_train_at_all(tmp_path: P
     assert {r["chunk"] for r in held} == {"copy", "echo"} and all(r["reference"] for r in held)
     assert sorted(p.name for p in (run / "adapters").iterdir()) == ["all-sft", "copy-sft", "echo-sft"]
     assert PeftConfig.from_pretrained(str(run / "adapters" / "copy-sft")).base_model_name_or_path == str(student)
+    card = ModelCard.load(run / "adapters" / "copy-sft" / "README.md")  # PEFT's template replaced, no local path
+    assert card.data.base_model == "student" and card.data.datasets == ["seeds.jsonl"]
+    assert str(tmp_path) not in str(card) and "Chunk `copy`, method SFT." in card.text
     summary = json.loads((run / "deltas.json").read_text())
     assert [d["name"] for d in summary] == ["copy-sft", "echo-sft", "all-sft"]
     assert json.loads((run / "manifest.json").read_text())["status"] == "completed"

@@ -104,6 +104,7 @@ def test_a_round_not_promoted_writes_no_student_card(tmp_path: Path) -> None:
     ("student", "named"),
     [
         ("tiny", "evoforge/tiny-student"),
+        ("tiny-reader", "evoforge/tiny-reader"),
         ("Qwen/Qwen2.5-0.5B", "Qwen/Qwen2.5-0.5B"),
         ("rounds/1/student", "rounds/1/student"),
         ("/data/models/my-llm", "my-llm"),
