@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evoforge.data.cards import machine_free
 from evoforge.errors import ConfigError, EvoforgeError, RunDirError
 from evoforge.merging.export import save_full_model
 from evoforge.merging.job import MergeJob
@@ -144,7 +145,8 @@ def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: 
     results = json.loads((root / "merge" / "results.json").read_text(encoding="utf-8"))
     weights = {m: {d: sum(w) / len(w) for d, w in merge["weights"].items()} for m, merge in results["merges"].items()}
     result = {"round": finished["round"], "rows": results["table"], "test": finished.get("test"), "weights": weights}
-    chosen = [job.adapters[name] for name in results["best"]["merge"]["weights"] if name in job.adapters]
+    best = results["best"]["merge"]["weights"]
+    chosen = [path for name, path in job.adapters.items() if any(best.get(name) or ())]
     kind = "adapter" if (folder / "adapter_config.json").is_file() else "model"
     write_model_card(
         folder,
@@ -156,6 +158,7 @@ def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: 
         label="auto_merge",
         deltas=[json.loads((path / TRAINING_FILE).read_text(encoding="utf-8")) for path in chosen],
         datasets=[f"rounds/{finished['round']}"],
+        config_yaml=machine_free((run.path / "config.yaml").read_text(encoding="utf-8"), run.path),
         summary=f"Round {finished['round']}'s best merge (`auto_merge`) of run `{run.run_id}`"
         + (" as one PEFT adapter on" if kind == "adapter" else " folded into")
         + f" `{base}`.",
