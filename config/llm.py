@@ -106,4 +106,10 @@ class LLMSettings(Section):
                 if name not in self.models:
                     known = ", ".join(sorted(self.models))
                     raise ValueError(f"role '{role}' names model '{name}', which is not in llm.models ({known})")
+        batched = sorted(name for name, entry in self.models.items() if entry.batch)
+        if batched and not self.cache:
+            raise ValueError(
+                f"llm.models {', '.join(batched)} set batch: true, which needs llm.cache (a batch's answers reach "
+                "the rows through the response cache); set llm.cache: true or batch: false"
+            )
         return self

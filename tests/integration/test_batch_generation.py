@@ -23,6 +23,7 @@ import pytest
 import uvicorn
 
 from evoforge.config import load_config
+from evoforge.errors import ConfigError
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.llm.usage import usage_markdown
@@ -150,6 +151,11 @@ def test_rows_a_batch_failed_are_lost_rows_that_resume_fills_in(
     assert counts[-1] == 0, counts
     assert not list((run.path / "batches").iterdir())
     assert rows(run, "evolved.jsonl") == rows(one_by_one, "evolved.jsonl")
+
+
+def test_batch_needs_the_response_cache() -> None:
+    with pytest.raises(ConfigError, match=r"batch: true, which needs llm\.cache"):
+        load_config(None, ["llm.models.sim.model=openai/skills", "llm.models.sim.batch=true", "llm.cache=false"])
 
 
 @pytest.mark.slow
