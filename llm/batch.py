@@ -22,8 +22,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from evoforge.console import progress
-from evoforge.errors import LLMError, LLMTransportError
+from evoforge.console import info, progress
+from evoforge.errors import LLMTransportError
 from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module
 from evoforge.llm.cache import CachedResponse
 
@@ -96,6 +96,11 @@ def _transport(entry: ModelEntry) -> dict[str, Any]:
     return kwargs
 
 
+def _lines(content: bytes) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSONL file's ``content``."""
+    return (json.loads(line) for line in content.decode().splitlines() if line.strip())
+
+
 def _body(kwargs: dict[str, Any]) -> dict[str, Any]:
     """A batch line's request body: the LiteLLM parameters with the provider prefix taken off the model name."""
     return {**kwargs, "model": str(kwargs["model"]).split("/", 1)[-1]}
@@ -152,10 +157,7 @@ class BatchDesk:
 
     async def settle(self, batches: list[dict[str, Any]]) -> list[str]:
         """Wait for ``batches`` (from :meth:`submit`), showing progress, and cache every answer; the cache keys of
-        the requests they failed.
-
-        Raises:
-            LLMError: a batch ended without any answer (failed, expired or cancelled as a whole).
+        the requests they did not answer (failed, or left when a batch failed, expired or was cancelled).
         """
         failed: list[str] = []
         for batch in batches:
@@ -178,34 +180,35 @@ class BatchDesk:
                 if state.status in DONE:
                     break
                 await asyncio.sleep(entry.batch_poll_s)
-        if not state.output_file_id and not state.error_file_id:
-            raise LLMError(f"batch {batch['id']} to model entry '{batch['model']}' ended {state.status}, unanswered")
-        failed: list[str] = []
-        for file_id in (state.output_file_id, state.error_file_id):
-            if file_id:
-                content = await asyncio.to_thread(litellm.file_content, file_id=file_id, **transport)
-                failed += await asyncio.to_thread(self._store, entry, content.content)
-        return failed
+        if state.status != "completed":
+            info(
+                f"batch {batch['id']} to model entry '{batch['model']}' ended {state.status}: its unanswered "
+                "requests are lost rows, sent again by the next run or resume"
+            )
+        if state.output_file_id:
+            content = await asyncio.to_thread(litellm.file_content, file_id=state.output_file_id, **transport)
+            await asyncio.to_thread(self._store, entry, content.content)
+        sent = await asyncio.to_thread(litellm.file_content, file_id=state.input_file_id, **transport)
+        return await asyncio.to_thread(self._unanswered, sent.content)
 
-    def _store(self, entry: ModelEntry, content: bytes) -> list[str]:
-        """Cache and record the answers in a batch's output or error file; the cache keys of its failed requests."""
-        failed = []
-        for line in content.decode().splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
+    def _store(self, entry: ModelEntry, content: bytes) -> None:
+        """Cache and record the answers in a batch's output file."""
+        for row in _lines(content):
             role, _, key = str(row["custom_id"]).split("|", 2)
             response = row.get("response") or {}
-            if response.get("status_code") != 200:
-                failed.append(key)
+            if response.get("status_code") != 200 or self._cache is None:
                 continue
             self.delivered.add(key)
-            if self._cache is None or self._cache.get(key) is not None:
+            if self._cache.get(key) is not None:
                 continue  # settled before (a resumed run's second look): recorded then
             answer = self._answer(entry, response["body"])
             self._cache.put(key, answer)
             self._ledger.record_batched(role, answer)
-        return failed
+
+    def _unanswered(self, sent: bytes) -> list[str]:
+        """The cache keys of the requests in a batch's input file that it did not answer (failed, expired)."""
+        keys = [str(row["custom_id"]).split("|", 2)[2] for row in _lines(sent)]
+        return [key for key in keys if self._cache is not None and self._cache.get(key) is None]
 
     def _answer(self, entry: ModelEntry, body: dict[str, Any]) -> CachedResponse:
         """One batch answer, priced at ``entry.batch_price`` times its per-token (or LiteLLM's) price."""
