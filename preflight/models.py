@@ -94,8 +94,8 @@ def _needs(cfg: Config, command: str, inputs: Mapping[str, str]) -> Iterator[tup
         yield "ray", "config key train.backend"
     if command in ("run", "merge") and cfg.merge.backend == "ray":
         yield "ray", "config key merge.backend"
-    if command in ("run", "eval", "merge") and cfg.eval.backend == "vllm":
-        yield "vllm", "config key eval.backend"
+    if command == "eval" and cfg.eval.backend == "vllm":  # only evoforge eval reads it (the cycle's and the merge
+        yield "vllm", "config key eval.backend"  # search's generation stays one resident HF model)
     if command in ("serve", "chat") and inputs.get("--backend") == "vllm":
         yield "vllm", "flag --backend"
     if command in ("serve", "chat") and _embedding_router(inputs):

@@ -3,6 +3,7 @@ problem naming its culprit; several are reported together; nothing is read twice
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -220,3 +221,14 @@ def test_the_key_litellm_reads_for_an_entry_that_names_none_is_checked(monkeypat
     assert problem.where == "env OPENAI_API_KEY" and "llm.models.paid" in problem.what
     own = _config("llm.models.own={model: openai/x, api_base: 'http://127.0.0.1:9/v1'}", "llm.roles.evolver.model=own")
     assert collect(own, "evolve") == []  # an endpoint of the user's own needs no provider key
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
+def test_eval_backend_vllm_needs_the_extra_only_where_evoforge_eval_reads_it() -> None:
+    """vllm-local.yaml sets eval.backend: vllm for `evoforge eval`; a cycle or a merge on the same file generates
+    with one resident HF model, so it must not be refused for a missing vllm."""
+    cfg = _config("eval.backend=vllm")
+    assert not [p for p in collect(cfg, "run") if "vllm" in p.what]
+    assert not [p for p in collect(cfg, "merge") if "vllm" in p.what]
+    (problem,) = [p for p in collect(cfg, "eval", {"--model": "tiny"}) if "vllm" in p.what]
+    assert problem.where == "config key eval.backend"
