@@ -175,7 +175,18 @@ def _dataset(root: Path, out: Path) -> int:
     shutil.copyfile(source, out / source.name)
     if (root / CARD).is_file():
         shutil.copyfile(root / CARD, out / CARD)
+        for name in _card_files(root / CARD):  # an instruct round's card names its alpaca and ShareGPT files too
+            if name != source.name and (root / name).is_file():
+                shutil.copyfile(root / name, out / name)
     return sum(1 for line in source.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def _card_files(card: Path) -> list[str]:
+    """The data files the ``configs:`` of a dataset card name (relative to its folder)."""
+    from huggingface_hub import DatasetCard
+
+    configs = DatasetCard.load(card).data.to_dict().get("configs") or []
+    return [str(f["path"]) for config in configs for f in config.get("data_files") or [] if isinstance(f, dict)]
 
 
 def export_round(
