@@ -78,6 +78,31 @@ def ensure_provider_for(model: str) -> None:
     price_if_unknown(model)
 
 
+def own_cost(entry: ModelEntry, tokens_in: int, tokens_out: int) -> float | None:
+    """USD of ``tokens_in`` + ``tokens_out`` at the entry's own per-token prices; None when it sets neither."""
+    if entry.input_cost_per_token is None and entry.output_cost_per_token is None:
+        return None
+    return tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
+
+
+def token_cost(entry: ModelEntry, tokens_in: int, tokens_out: int) -> float | None:
+    """USD of ``tokens_in`` + ``tokens_out`` on ``entry``: its own per-token prices when it sets any, else LiteLLM's
+    price table; None when neither prices the model."""
+    cost = own_cost(entry, tokens_in, tokens_out)
+    if cost is not None:
+        return cost
+    try:
+        return float(
+            sum(
+                litellm_module().cost_per_token(
+                    model=entry.model, prompt_tokens=tokens_in, completion_tokens=tokens_out
+                )
+            )
+        )
+    except Exception:  # LiteLLM says "This model isn't mapped yet" with a plain Exception
+        return None
+
+
 ZERO_PRICES = {
     "input_cost_per_token": 0.0,
     "output_cost_per_token": 0.0,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from evoforge.console import info, progress
 from evoforge.errors import LLMTransportError
-from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module
+from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module, token_cost
 from evoforge.llm.cache import CachedResponse
 
 if TYPE_CHECKING:
@@ -214,12 +214,6 @@ class BatchDesk:
         """One batch answer, priced at ``entry.batch_price`` times its per-token (or LiteLLM's) price."""
         usage = body.get("usage") or {}
         tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
-            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
-        else:
-            try:
-                cost = sum(litellm_module().cost_per_token(entry.model, tokens_in, tokens_out))
-            except Exception:  # LiteLLM prices models it maps; a local server's model costs nothing
-                cost = 0.0
+        cost = token_cost(entry, tokens_in, tokens_out) or 0.0  # a model no table prices costs nothing
         text = body["choices"][0]["message"].get("content") or ""
         return CachedResponse(text, entry.model, tokens_in, tokens_out, cost * entry.batch_price)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import BudgetExceeded
+from evoforge.llm.backend import own_cost
 from evoforge.llm.cache import CachedResponse
 
 if TYPE_CHECKING:
@@ -70,9 +71,8 @@ class UsageLedger:
         tokens = getattr(response, "usage", None)
         tokens_in = int(getattr(tokens, "prompt_tokens", 0) or 0)
         tokens_out = int(getattr(tokens, "completion_tokens", 0) or 0)
-        if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
-            cost = tokens_in * (entry.input_cost_per_token or 0.0) + tokens_out * (entry.output_cost_per_token or 0.0)
-        else:
+        cost = own_cost(entry, tokens_in, tokens_out)
+        if cost is None:
             cost = float((getattr(response, "_hidden_params", None) or {}).get("response_cost") or 0.0)
         usage = self.role(role)
         usage.calls += 1

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from evoforge.config import Config
+from evoforge.llm.backend import token_cost
 from evoforge.rounds.plan import RunPlan
 
 TOKENS: dict[str, tuple[int, int, int]] = {
@@ -36,20 +37,6 @@ class RoleCost:
     usd: tuple[float, float] | None
 
 
-def _unit_prices(cfg: Config, role: str) -> tuple[str, tuple[float, float] | None]:
-    """The role's model and its USD per (input, output) token: the entry's own prices, else LiteLLM's table."""
-    from evoforge.llm.backend import litellm_module
-
-    entry = cfg.llm.models[cfg.llm.roles[role].model]
-    if entry.input_cost_per_token is not None or entry.output_cost_per_token is not None:
-        return entry.model, (entry.input_cost_per_token or 0.0, entry.output_cost_per_token or 0.0)
-    try:
-        cost_in, cost_out = litellm_module().cost_per_token(model=entry.model, prompt_tokens=1, completion_tokens=1)
-    except Exception:  # LiteLLM says "This model isn't mapped yet" with a plain Exception
-        return entry.model, None
-    return entry.model, (float(cost_in), float(cost_out))
-
-
 def tokens(cfg: Config, role: str) -> tuple[int, int, int]:
     """The assumed tokens of one request of ``role``, the output capped by the role's ``max_tokens``."""
     tokens_in, low, high = TOKENS.get(role, TOKENS["generator"])
@@ -65,16 +52,11 @@ def costs(cfg: Config, plan: RunPlan) -> list[RoleCost]:
         if role not in cfg.llm.roles:
             rows.append(RoleCost(role, "(no llm.roles entry)", (low, high), None))
             continue
-        model, prices = _unit_prices(cfg, role)
-        if prices is None:
-            rows.append(RoleCost(role, model, (low, high), None))
-            continue
+        entry = cfg.llm.models[cfg.llm.roles[role].model]
         tokens_in, out_low, out_high = tokens(cfg, role)
-        usd = (
-            low * (tokens_in * prices[0] + out_low * prices[1]),
-            high * (tokens_in * prices[0] + out_high * prices[1]),
-        )
-        rows.append(RoleCost(role, model, (low, high), usd))
+        short, long = token_cost(entry, tokens_in, out_low), token_cost(entry, tokens_in, out_high)
+        usd = None if short is None or long is None else (low * short, high * long)
+        rows.append(RoleCost(role, entry.model, (low, high), usd))
     return rows
 
 
