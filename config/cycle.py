@@ -39,6 +39,12 @@ class CycleSettings(Section):
         "(airoboros' generation by the instruct section's instructors: each category becomes a chunk, so each "
         "instructor's records train an expert; the next round's counts follow the weak categories).",
     )
+    steering: Literal["weak_categories", "uniform"] = Field(
+        "weak_categories",
+        description="How the next round's seeds are planned: weak_categories (more seeds, and harder ones, where the "
+        "kept student failed on the held-out split) or uniform (every round repeats the first round's even plan: "
+        "the baseline bench/claims.py measures the feedback against).",
+    )
     instruct_config: str | None = Field(
         None,
         description="data_source instruct: a config file (an airoboros config, or an evoforge config with an "

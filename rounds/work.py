@@ -291,6 +291,9 @@ def close_round(
     unit = "records" if instruct_source.uses_instruct(config) else "seeds"
     steering = steer(total, scores, levels, config.world.max_level, ceiling, unit)
     steering["reasons"] = [f"{current} on the held-out split: {r}" for r in steering["reasons"]]
+    if config.cycle.steering == "uniform":  # no feedback: the next round repeats the first round's even plan
+        plan = first_plan(config, run_path)
+        steering = {"plan": plan, "max_level": config.world.max_level, "reasons": ["cycle.steering uniform: even plan"]}
     if pool.uses_pool(config):
         n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)
         steering["reasons"].append(f"{n_bad} held-out bad cases of {current} join the next round's seeds")
