@@ -269,6 +269,12 @@ class MergeSettings(Section):
         "with its resident model; needs the ray extra and a storage they all reach).",
     )
     save_full: bool = Field(False, description="Also save the best merge as a full model directory.")
+    route: bool = Field(
+        True,
+        description="The cycle's routed_experts row: each prompt answered by the one delta the LMoE router picks "
+        "(its embedding router over the chunks the deltas trained on; needs the instruct extra). Off skips the row "
+        "and the merged-vs-routed choice at promotion (about one table row's evaluation per split).",
+    )
 
     @field_validator("high")
     @classmethod

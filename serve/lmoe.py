@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,7 +20,7 @@ from evoforge.errors import ConfigError
 from evoforge.serve.backend import Decoder, Engine
 from evoforge.serve.decoding import BASE_ADAPTER, Row
 from evoforge.serve.engine import LoraEngine
-from evoforge.serve.experts import AUTO, BASE, Expert
+from evoforge.serve.experts import AUTO, BASE, Expert, run_experts
 from evoforge.serve.function_router import FUNCTION, FunctionRouter
 from evoforge.serve.routing import AgentRouter, EmbeddingRouter, Route, Router
 
@@ -169,13 +169,7 @@ def _router(
     settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None, lmoe: LMoE
 ) -> Router | None:
     routable = [e for e in experts if e.routable]
-    embedding = (
-        EmbeddingRouter(
-            {e.name: e.instructions for e in routable}, settings.max_samples, settings.k, settings.embedding_model
-        )
-        if routable and settings.kind != "none"
-        else None
-    )
+    embedding = embedding_router(experts, settings)
     if settings.kind == "agent" and FUNCTION in lmoe.experts and embedding is not None:
         descriptions = {e.name: e.description for e in routable}
         return FunctionRouter(lmoe.complete, lmoe.engine.encode, descriptions, embedding)
@@ -187,3 +181,30 @@ def _router(
     if settings.kind == "embedding" and embedding is None and experts:
         log.warning("no expert has training instructions: 'auto' is not served (pass --expert-data NAME=FILE)")
     return embedding
+
+
+def embedding_router(experts: Sequence[Expert], settings: RouterSettings) -> EmbeddingRouter | None:
+    """The embedding router over the routable ``experts`` (None when none is routable or ``settings`` route none)."""
+    routable = [e for e in experts if e.routable]
+    if not routable or settings.kind == "none":
+        return None
+    instructions = {e.name: e.instructions for e in routable}
+    return EmbeddingRouter(instructions, settings.max_samples, settings.k, settings.embedding_model)
+
+
+def round_router(
+    run_path: Path, round_n: int, names: Collection[str], settings: RouterSettings | None = None
+) -> Callable[[Sequence[str]], list[str]]:
+    """Where ``model: auto`` sends each text among the experts ``names`` of round ``round_n`` of the cycle run at
+    ``run_path``: the embedding router ``evoforge serve lmoe --run`` builds over their training chunks, without
+    loading any model; returns a function from texts to expert names.
+
+    Raises:
+        ConfigError: none of ``names`` is a routable expert of the round.
+    """
+    settings = settings or RouterSettings()
+    _, experts = run_experts(run_path, round_n, settings.max_samples)
+    router = embedding_router([e for e in experts if e.name in names], settings)
+    if router is None:
+        raise ConfigError(f"round {round_n} of {run_path.name} has no routable expert among {sorted(names)}")
+    return lambda texts: [route.expert for route in router.choose(texts)]

@@ -16,12 +16,13 @@ from langgraph.types import Overwrite, interrupt
 
 from evoforge.console import console, info
 from evoforge.errors import EvoforgeError
-from evoforge.graphs.cycle.report import console_table, write_cycle_report
+from evoforge.graphs.cycle.report import console_table, routing_lines, write_cycle_report
 from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
-from evoforge.rounds import work
+from evoforge.rounds import routed, work
 from evoforge.rounds.cards import write_round_cards
+from evoforge.serve.lmoe import round_router
 
 Update = dict[str, Any]
 
@@ -122,12 +123,36 @@ async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
 
 
 async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
-    """Score raw, train@all, each delta, the average and the best merge on the fixed test set."""
+    """Score raw, train@all, each delta, the average and the best merge on the fixed test set, and with
+    ``merge.route`` the routed experts on the test set and the held-out split."""
     res = await _resources(runtime)
     test, per_category = await in_thread(
         work.evaluate_round, res.config, res.run.path, dict(state), thread_gateway(res)
     )
-    return {"result": {**state["result"], "test": test, "per_category": per_category}}
+    result: RoundResult = {**state["result"], "test": test, "per_category": per_category}
+    if res.config.merge.route:
+        result = await in_thread(_routed_row, res, dict(state), result)
+    return {"result": result}
+
+
+def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult) -> RoundResult:
+    """``result`` with the routed_experts row (held-out and test), the router's accuracy and per-expert counts; or
+    with why the row was skipped (no instruct extra for the router, no category delta to route to)."""
+    root = work.round_path(res.run.path, state["round_dir"])
+    experts = routed.expert_chunks(root)
+    missing = routed.router_missing() or ("" if experts else "the round has no category delta to route to")
+    if missing:
+        info(f"routed_experts skipped: {missing}")
+        return {**result, "routed_skipped": missing}
+    route = round_router(res.run.path, int(state["round"]), experts)
+    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, thread_gateway(res))
+    return {
+        **result,
+        "rows": {**result["rows"], routed.ROUTED: held_out},
+        "test": {**result["test"], routed.ROUTED: report.score},
+        "per_category": {**result["per_category"], routed.ROUTED: report.per_category},
+        "router": router,
+    }
 
 
 async def review_promotion(state: CycleState) -> Update:
@@ -162,12 +187,24 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     )
     await asyncio.to_thread(write_round_cards, res.config, res.run.path, dict(state), dict(result))
     score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
+    promotion = routed.promotion_choice(result.get("test") or {})
+    if promotion is not None:
+        result["promotion"] = promotion
     best = state.get("best_score", float("-inf"))
     stale = 0 if score > best else state.get("stale", 0) + 1
     console.print(console_table(result))
+    for line in routing_lines(result):
+        info(line)
     results = [*(state.get("results") or []), result]
     await asyncio.to_thread(write_cycle_report, res.run.path, results, res.config.eval.metric)
-    res.run.event("round_finished", round=state["round"], test=result.get("test"), promoted=result.get("promoted"))
+    res.run.event(
+        "round_finished",
+        round=state["round"],
+        test=result.get("test"),
+        promoted=result.get("promoted"),
+        promotion=result.get("promotion"),
+        router=result.get("router"),
+    )
     return {
         "student": student,
         "seed_plan": result["steering"]["plan"],

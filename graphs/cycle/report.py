@@ -8,15 +8,32 @@ from pathlib import Path
 from evoforge.evolution.dataset import LOST_IN_A_ROUND, dataset_line
 from evoforge.graphs.cycle.state import RoundResult
 from evoforge.report import bar_chart, markdown_table, write_section
+from evoforge.rounds.routed import ROUTED, promotion_line
 
 ROW_ORDER = ("raw", "train@all")
 MERGE_ORDER = ("average_merge", "human_merge", "auto_merge")
 
 
 def ordered_rows(rows: dict[str, float]) -> list[str]:
-    """raw, train@all, train@<delta>… (alphabetical), then the merges, as AutoLLM's table lists them."""
-    deltas = sorted(k for k in rows if k not in ROW_ORDER and k not in MERGE_ORDER)
-    return [k for k in (*ROW_ORDER, *deltas, *MERGE_ORDER) if k in rows]
+    """raw, train@all, train@<delta>… (alphabetical), then the merges, as AutoLLM's table lists them, and the
+    routed experts beside them."""
+    deltas = sorted(k for k in rows if k not in (*ROW_ORDER, *MERGE_ORDER, ROUTED))
+    return [k for k in (*ROW_ORDER, *deltas, *MERGE_ORDER, ROUTED) if k in rows]
+
+
+def routing_lines(result: RoundResult) -> list[str]:
+    """The round's lines on the routed experts: the router's accuracy and counts, and which of one merged student
+    and the experts + router won on the test set (or why the routed row is missing)."""
+    if result.get("routed_skipped"):
+        return [f"No {ROUTED} row: {result['routed_skipped']}."]
+    router, lines = result.get("router") or {}, []
+    if router:
+        accuracy = "n/a" if router.get("accuracy") is None else f"{router['accuracy']:.3f}"
+        counts = ", ".join(f"{name} {n}" for name, n in router.get("routed", {}).items())
+        lines.append(f"Router ({router.get('n', 0)} test prompts): accuracy {accuracy}; routed to {counts}.")
+    if result.get("promotion"):
+        lines.append(promotion_line(result["promotion"], bool(result.get("promoted"))) + ".")
+    return lines
 
 
 def results_table(result: RoundResult) -> str:
@@ -69,6 +86,8 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
             weights_table(r),
             "",
         ]
+        routing = routing_lines(r)
+        parts += [*routing, ""] if routing else []
         drawn = r.get("seed_draw") or {}
         if drawn:
             parts += [

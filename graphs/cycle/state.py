@@ -21,7 +21,7 @@ class RoundResult(TypedDict, total=False):
         round: 1-based round number.
         student: the student the round started from (run-dir-relative, or the configured name).
         rows: AutoLLM's results table: model name → held-out score (raw, train@all, train@<delta>,
-            average_merge, human_merge, auto_merge).
+            average_merge, human_merge, auto_merge; routed_experts with ``merge.route``).
         test: the same models scored on the fixed test set (never searched on).
         per_category: model name → category → test score.
         weights: merge name → delta → weight.
@@ -31,6 +31,11 @@ class RoundResult(TypedDict, total=False):
         dataset_counts: on the evolve graph, its dataset line's figures (seeds, answered, failed, …, lost).
         promoted: whether auto_merge was promoted to become the next round's student.
         decided_by: who decided the promotion (policy, terminal, cli, studio).
+        promotion: one merged student or the experts + router, on the test set: ``kept`` (auto_merge or
+            routed_experts), ``merged`` and ``routed`` (their test scores), ``margin`` (the kept one's lead).
+        router: the LMoE router on the test set (``merge.route``): ``accuracy`` (None: no category is a chunk),
+            ``n`` prompts routed, ``routed`` per expert.
+        routed_skipped: why the routed_experts row is missing although ``merge.route`` asked for it.
         steering: how the next round's seeds were allocated, and why.
         seed_draw: on the user's data, the round's seeds: fresh from the pool, reused, and bad cases.
         method_id: the evolving method the round's data was evolved with.
@@ -49,6 +54,9 @@ class RoundResult(TypedDict, total=False):
     dataset_counts: dict[str, int]
     promoted: bool
     decided_by: str
+    promotion: dict[str, Any]
+    router: dict[str, Any]
+    routed_skipped: str
     steering: dict[str, Any]
     seed_draw: dict[str, int]
     method_id: str
