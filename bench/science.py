@@ -17,98 +17,28 @@ each is met, and writes the same table as markdown to ``--out`` (default: scienc
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-REPLICATES = 1000
+from claims_runs import read_rounds, run_cycle
+from claims_stats import bootstrap, diff, mean_of
+
 Scores = dict[str, list[float]]  # table row → per-example test scores (the same item order in every row)
 
 
 def run_seed(runs: Path, seed: int, n_test: int, extra: Sequence[str]) -> dict[str, Any]:
     """Run the quickstart cycle with ``seed``; returns per round: test rows, per-example scores, λ, categories."""
     sets = [f"run.seed={seed}", "eval.metric=exact_match", f"world.n_eval={n_test}", *extra]
-    args = [sys.executable, "-m", "evoforge.cli", "-q", "run", "--runs-dir", str(runs), "--run-id", f"seed-{seed}"]
-    started = time.perf_counter()
-    run = runs / f"seed-{seed}"
-    if _completed(run):  # a kept runs folder: read the finished run again
-        started = time.perf_counter() - float(json.loads((run / "science-seconds.json").read_text()))
-    else:
-        subprocess.run([*args, *(x for s in sets for x in ("--set", s))], check=True, cwd=ROOT)
-        (run / "science-seconds.json").write_text(json.dumps(time.perf_counter() - started))
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-    rounds = []
-    for event in (e for e in events if e["event"] == "round_finished"):
-        n = int(event["round"])
-        reports = {_label(p): json.loads(p.read_text()) for p in (run / f"rounds/{n}/evals").glob("test-*.json")}
-        scores = {label: [float(e["score"]) for e in r["per_example"]] for label, r in reports.items()}
-        categories = [str(e["category"]) for e in reports["raw"]["per_example"]]
-        lam = _lambda(run / f"rounds/{n}")
-        rounds.append({"round": n, "scores": scores, "categories": categories, "lambda": lam})
-    return {"seed": seed, "rounds": rounds, "seconds": time.perf_counter() - started}
-
-
-def _completed(run: Path) -> bool:
-    manifest = run / "manifest.json"
-    done = manifest.is_file() and json.loads(manifest.read_text()).get("status") == "completed"
-    return done and (run / "science-seconds.json").is_file()
-
-
-def _label(path: Path) -> str:
-    """The table row of ``rounds/<n>/evals/test-<row>.json`` (``train_x`` → ``train@x``)."""
-    name = path.stem.removeprefix("test-")
-    return name.replace("train_", "train@", 1) if name.startswith("train_") else name
+    run, seconds = run_cycle(runs, f"seed-{seed}", sets)
+    return {"seed": seed, "rounds": read_rounds(run), "seconds": seconds}
 
 
 def _category(delta: str) -> str:
     """The chunk (category) a delta ``<chunk>-<method>`` was trained on."""
     return delta.rsplit("-", 1)[0]
-
-
-def _lambda(round_dir: Path) -> list[float]:
-    """λ of the universal initial method e0 (validated beside a carried start method from round 2 on), then of the
-    selected method after step 0 and each optimisation step."""
-    methods = json.loads((round_dir / "methods.json").read_text())
-    e0 = methods["e0_failure_rate"]
-    start = min(c["failure_rate"] for c in methods["candidates"] if c["step"] == 0 and c["index"] >= 0)
-    return [float(e0), float(start), *(float(step["selected_rate"]) for step in methods.get("history") or [])]
-
-
-def bootstrap(
-    per_seed: list[Callable[[list[int]], float]], sizes: list[int], seed: int = 0
-) -> tuple[float, float, float]:
-    """Median over seeds of a statistic, and its 95% interval (items resampled within each seed)."""
-    rng = random.Random(seed)
-    point = statistics.median(f(list(range(n))) for f, n in zip(per_seed, sizes, strict=True))
-    reps = []
-    for _ in range(REPLICATES):
-        values = [f([rng.randrange(n) for _ in range(n)]) for f, n in zip(per_seed, sizes, strict=True)]
-        reps.append(statistics.median(values))
-    reps.sort()
-    return point, reps[int(0.025 * REPLICATES)], reps[int(0.975 * REPLICATES) - 1]
-
-
-def mean_of(scores: list[float], mask: list[bool] | None = None) -> Callable[[list[int]], float]:
-    """The mean score over resampled items (those where ``mask`` holds, when given)."""
-
-    def stat(idx: list[int]) -> float:
-        chosen = [scores[i] for i in idx if mask is None or mask[i]]
-        return sum(chosen) / len(chosen) if chosen else 0.0
-
-    return stat
-
-
-def diff(a: Callable[[list[int]], float], b: Callable[[list[int]], float]) -> Callable[[list[int]], float]:
-    """``a − b`` on the same resampled items."""
-    return lambda idx: a(idx) - b(idx)
 
 
 def at_least(threshold: float, also: bool = True) -> Callable[[float], bool]:

@@ -1,0 +1,221 @@
+"""Do the seeds' claims hold here? Each claim as an A/B on the same seeds and the same fixed test set.
+
+Per seed it runs the quickstart cycle twice (``evoforge run``: bad-case steering, the default, and
+``cycle.steering=uniform``; same ``run.seed``, so round 1 is the same run, which the bench checks), then the data
+ablations of ``bench/claims_arms.py`` on the steered run's round 1 (evolved vs unevolved records, IFD top-k vs random
+k). A figure is the median over seeds of A − B on the same items; its 95% interval comes from a paired bootstrap over
+the items within each seed (``bench/claims_stats.py``, which also states the verdict rule).
+
+    .venv/bin/python bench/claims.py [--seeds 42 43 44] [--n-test 300] [--set key=value ...] [--keep DIR]
+        [--out FILE]
+
+``--set`` passes through to both cycles (``cycle.rounds=4``: the loop's rows follow). With ``--keep DIR`` a run
+(and an ablation arm) that finished in DIR is read again rather than run again: the table re-prints in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from claims_arms import data_arms
+from claims_runs import read_rounds, run_cycle
+from claims_stats import RULE, Stat, bootstrap, cell, diff, mean_of, paired, verdict
+
+FRACTIONS = (0.25, 0.5)
+MINUTES_PER_ROUND = 1.5  # the quickstart's round on this repository's shared 2-core machine (for the estimate)
+Row = tuple[str, str, str, str]  # claim, A − B median [95% CI], verdict, why
+
+
+def run_seed(runs: Path, seed: int, n_test: int, extra: Sequence[str]) -> dict[str, Any]:
+    """Both cycles and the data arms of ``seed``; returns their rounds, arm scores and wall times."""
+    sets = [f"run.seed={seed}", "eval.metric=exact_match", f"world.n_eval={n_test}", *extra]
+    steered, steered_s = run_cycle(runs, f"seed-{seed}", sets)
+    uniform, uniform_s = run_cycle(runs, f"uniform-{seed}", [*sets, "cycle.steering=uniform"])
+    arms, arms_s = data_arms(steered, FRACTIONS)
+    return {
+        "seed": seed,
+        "rounds": read_rounds(steered),
+        "uniform": read_rounds(uniform),
+        "arms": arms,
+        "seconds": {"steered cycle": steered_s, "uniform cycle": uniform_s, "data arms": arms_s},
+    }
+
+
+def _best(scores: dict[str, list[float]]) -> Stat:
+    stats = [mean_of(s) for s in scores.values()]
+    return lambda idx: max(f(idx) for f in stats)
+
+
+def _promoted(rnd: dict[str, Any]) -> Stat:
+    return mean_of(rnd["scores"]["auto_merge" if rnd["promoted"] else "raw"])
+
+
+def _claim(name: str, stats: list[Stat], sizes: list[int], a: str, b: str) -> Row:
+    point, low, high = bootstrap(stats, sizes)
+    return (name, cell((point, low, high)), *verdict(low, high, a, b))
+
+
+def _ab(name: str, a: list[list[float]], b: list[list[float]], names: tuple[str, str]) -> Row:
+    """A claim row: ``a`` − ``b`` per seed on the same items (``names``: how the verdict calls the two arms)."""
+    point, low, high = paired(a, b)
+    return (name, cell((point, low, high)), *verdict(low, high, *names))
+
+
+def autollm(results: list[dict[str, Any]]) -> list[Row]:
+    """AutoLLM's rows of round 1: the searched merge against train@all and the average, a person's guess against
+    train@all."""
+    r1 = [r["rounds"][0]["scores"] for r in results]
+    pairs = (("auto_merge", "train@all"), ("auto_merge", "average_merge"), ("human_merge", "train@all"))
+    return [
+        _ab(f"{a} − {b}", [s[a] for s in r1], [s[b] for s in r1], (a, b))
+        for a, b in pairs
+        if all(a in s and b in s for s in r1)
+    ]
+
+
+def _arms(results: list[dict[str, Any]], name: str, a: str, b: str) -> Row:
+    """A data-ablation row: arm ``a`` − arm ``b`` on the test set."""
+    arms = [r["arms"] for r in results]
+    return _ab(name, [x[a]["scores"] for x in arms], [x[b]["scores"] for x in arms], (a, b))
+
+
+def evol(results: list[dict[str, Any]]) -> list[Row]:
+    """Auto Evol-Instruct: evolved − unevolved records (same N, same generator), and λ's drop from e0 on dev."""
+    n = "/".join(str(r["arms"]["evolved"]["n"]) for r in results)
+    rows = [_arms(results, f"delta on N evolved − N unevolved records (N = {n})", "evolved", "unevolved")]
+    for k in range(min(len(r["rounds"]) for r in results)):
+        dev = [r["rounds"][k]["dev"] for r in results]
+        name = f"λ(e0) − λ(optimised method), round {k + 1} dev set"
+        rows.append(_ab(name, [d["e0"] for d in dev], [d["selected"] for d in dev], ("optimised", "e0")))
+    return rows
+
+
+def cherry(results: list[dict[str, Any]]) -> list[Row]:
+    """Cherry / Self-Evolution: the top k by IFD (``hard``) − k at random, at each fraction of round 1's records."""
+    rows = []
+    for f in FRACTIONS:
+        hard, rand = f"hard@{f:.0%}", f"random@{f:.0%}"
+        k = "/".join(str(r["arms"][hard]["n"]) for r in results)
+        rows.append(_arms(results, f"top k by IFD − random k (k = {f:.0%}: {k})", hard, rand))
+    return rows
+
+
+def feedback(results: list[dict[str, Any]]) -> tuple[list[Row], str]:
+    """Our feedback: round ≥ 2's best row with bad-case steering − with uniform seeding; and the check that round 1
+    is the same run in both arms."""
+    same = [r["rounds"][0]["scores"] == r["uniform"][0]["scores"] for r in results]
+    even = [all(rd["plan"] == r["uniform"][0]["plan"] for rd in r["uniform"]) for r in results]
+    check = (
+        f"round 1's table identical in the steered and uniform cycles: {sum(same)}/{len(same)} seeds; "
+        f"every uniform round seeded by round 1's even plan: {sum(even)}/{len(even)} seeds"
+    )
+    rounds = min(min(len(r["rounds"]), len(r["uniform"])) for r in results)
+    sizes = [len(r["rounds"][0]["categories"]) for r in results]
+    rows = []
+    for k in range(1, rounds):
+        stats = [diff(_best(r["rounds"][k]["scores"]), _best(r["uniform"][k]["scores"])) for r in results]
+        row = _claim(f"round {k + 1} best: steered − uniform seeding", stats, sizes, "steering", "uniform")
+        rows.append(row if all(same) else (*row[:2], "not comparable", "round 1 differs between the arms"))
+    return rows, check
+
+
+def lmoe(results: list[dict[str, Any]]) -> list[Row]:
+    """airoboros' LMoE: routed experts − train@all and − auto_merge (round 1), and the router's accuracy."""
+    r1 = [r["rounds"][0] for r in results]
+    if not all("routed_experts" in r["scores"] for r in r1):
+        return [("routed experts − train@all / auto_merge", "—", "not measured", "no routed_experts row in this run")]
+    scores = [r["scores"] for r in r1]
+    rows = [
+        _ab(f"routed_experts − {b}", [s["routed_experts"] for s in scores], [s[b] for s in scores], ("routed", b))
+        for b in ("train@all", "auto_merge")
+    ]
+    acc = [r["router"]["accuracy"] for r in r1 if r["router"] and r["router"].get("accuracy") is not None]
+    figure = f"{statistics.median(acc):.3f} (seeds: {', '.join(f'{a:.3f}' for a in acc)})" if acc else "—"
+    rows.append(("router accuracy (round 1 test set)", figure, "reported", "routes each test prompt to an expert"))
+    return rows
+
+
+def loop(results: list[dict[str, Any]]) -> list[Row]:
+    """The loop: each round's best row and promoted student, and each round-to-round rise."""
+    sizes = [len(r["rounds"][0]["categories"]) for r in results]
+    rounds = min(len(r["rounds"]) for r in results)
+    rows: list[Row] = []
+    for name, of in (("best row", lambda rd: _best(rd["scores"])), ("promoted student", _promoted)):
+        for k in range(rounds):
+            point, low, high = bootstrap([of(r["rounds"][k]) for r in results], sizes)
+            rows.append((f"round {k + 1} {name}", f"{point:.3f} [{low:.3f}, {high:.3f}]", "", ""))
+            if k:
+                stats = [diff(of(r["rounds"][k]), of(r["rounds"][k - 1])) for r in results]
+                rows.append(_claim(f"round {k + 1} − round {k} {name}", stats, sizes, f"round {k + 1}", f"round {k}"))
+    return rows
+
+
+GROUPS: tuple[tuple[str, Callable[[list[dict[str, Any]]], list[Row]]], ...] = (
+    ("AutoLLM (round 1 table)", autollm),
+    ("Auto Evol-Instruct", evol),
+    ("Cherry / Self-Evolution (round 1's records, raw student)", cherry),
+    ("airoboros LMoE", lmoe),
+    ("The loop (steered cycle)", loop),
+)
+
+
+def markdown(results: list[dict[str, Any]], n_test: int, extra: Sequence[str]) -> str:
+    """The claims table as markdown, with the seeds, the rule, the round-1 check and the wall times."""
+    lines = ["| claim | A − B: median [95% CI] | verdict | why |", "|---|---|---|---|"]
+    steering, check = feedback(results)
+    for title, rows in ((t, f(results)) for t, f in GROUPS[:4]):
+        lines += [f"| **{title}** | | | |", *(f"| {' | '.join(r)} |" for r in rows)]
+    lines += ["| **Our feedback** | | | |", *(f"| {' | '.join(r)} |" for r in steering)]
+    lines += [f"| **{GROUPS[4][0]}** | | | |", *(f"| {' | '.join(r)} |" for r in GROUPS[4][1](results))]
+    seeds = ", ".join(str(r["seed"]) for r in results)
+    settings = " ".join(["eval.metric=exact_match", f"world.n_eval={n_test}", *extra])
+    times = [
+        f"- seed {r['seed']}: " + ", ".join(f"{arm} {s / 60:.1f} min" for arm, s in r["seconds"].items())
+        for r in results
+    ]
+    total = sum(s for r in results for s in r["seconds"].values())
+    return "\n".join(
+        [
+            *lines,
+            "",
+            f"seeds: {seeds}; the quickstart with {settings}; {n_test} test items, exact match",
+            f"verdict rule: {RULE}",
+            check,
+            "",
+            f"wall time (shared 2-core machine), {total / 60:.1f} min in all:",
+            *times,
+        ]
+    )
+
+
+def main() -> None:
+    """Run the seeds' arms, print and write the claims table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--set", action="append", default=[], help="extra section.key=value overrides")
+    parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
+    parser.add_argument("--out", type=Path, help="markdown output (default: <runs>/claims.md)")
+    args = parser.parse_args()
+    rounds = next((int(s.split("=")[1]) for s in args.set if s.startswith("cycle.rounds=")), None)
+    estimate = len(args.seeds) * (2 * (rounds or 2) * MINUTES_PER_ROUND + 2)
+    print(f"estimated wall time: about {estimate:.0f} min ({MINUTES_PER_ROUND} min a round)", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = args.keep or Path(tmp)
+        results = []
+        for seed in args.seeds:
+            results.append(run_seed(runs, seed, args.n_test, args.set))
+            print(f"seed {seed} done: {sum(results[-1]['seconds'].values()) / 60:.1f} min", file=sys.stderr)
+        text = markdown(results, args.n_test, args.set)
+        print(text)
+        (args.out or runs / "claims.md").write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
