@@ -9,7 +9,13 @@ are, without a responder. It stops
 when its count is reached, when ``patience`` batches in a row added nothing (``exhausted``), or when the token
 budget is spent (``budget``: every producer stops; what was written stays). A resumed run starts again from batch 0:
 an instruction already in the file is passed over (``already_written``; with the response cache it costs nothing),
-so the file ends with exactly the configured counts, without a duplicate or a gap.
+so the file ends with exactly the configured counts, without a duplicate or a gap. A batch that meets one of them
+first counts as having added it (as it did when it wrote it), so a resumed producer is not ``exhausted`` earlier.
+
+In a pass of batch generation (:mod:`evoforge.llm.batch`) a request set aside for a batch (:class:`Deferred`) is
+neither a failure nor idle: it is counted as the records it should bring (``batch_size`` for an instruction
+request, one for a response), and the producer goes on asking for the rest of its count, so one pass sets aside a
+whole round of requests. The next pass starts again from batch 0 as a resumed run does, answered by the cache.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from evoforge.agents.instruct import ResponseRequest, TaskRequest, filtered_by, respond, write_tasks
 from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
@@ -26,6 +32,9 @@ from evoforge.config import InstructSettings
 from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, LLMError, LLMTransportError
 from evoforge.generation.records import RecordFile
+from evoforge.llm.batch import Deferred
+
+Answered = Literal["written", "deferred", "none"]  # what one response did
 
 
 def failed_call(exc: LLMError, call: str) -> str:
@@ -45,6 +54,7 @@ class Progress:
     batches: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     stopped: str = "done"
+    resumed: int = 0  # instructions met written already, each first met in this run (a batch that wrote them)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain figures for the graph's state and the report."""
@@ -80,6 +90,7 @@ class Producers:
         self.stop_reason: str | None = None
         self._written = ExactIndex()
         self._written.extend(output.instructions())  # the index holds their dedup keys (the caller built it)
+        self._met = ExactIndex()  # the written instructions met again in this run
         self._lock = asyncio.Lock()
 
     async def run(self) -> dict[str, Progress]:
@@ -111,6 +122,7 @@ class Producers:
                     break
                 if self._written.contains(instruction):
                     progress.skipped["already_written"] += 1
+                    progress.resumed += self._met.add(instruction)
                 elif await asyncio.to_thread(self.index.add, dedup_key(name, instruction), threshold):
                     kept.append(instruction)
                 else:
@@ -120,8 +132,9 @@ class Producers:
     def _stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
 
-    async def _answer(self, name: str, instruction: str, role: str, batch: Batch, progress: Progress) -> bool:
-        """Answer one instruction and write its record; False when nothing was written."""
+    async def _answer(self, name: str, instruction: str, role: str, batch: Batch, progress: Progress) -> Answered:
+        """Answer one instruction and write its record: ``written``, ``deferred`` (set aside for a batch) or
+        ``none``."""
         request = ResponseRequest(
             instructor=name,
             instruction=instruction,
@@ -134,16 +147,18 @@ class Producers:
             response = await respond(self.gw, request)
         except BudgetExceeded:
             self._stop("budget")
-            return False
+            return "none"
+        except Deferred:
+            return "deferred"
         except LLMError as exc:
             progress.skipped[failed_call(exc, "response")] += 1
-            return False
+            return "none"
         if response.filtered is not None:
             progress.skipped["response_filtered"] += 1
-            return False
+            return "none"
         await asyncio.to_thread(self.output.append, REGISTRY[name].record(instruction, response.text))
         progress.written += 1
-        return True
+        return "written"
 
     async def _produce(self, name: str) -> Progress:
         target = self.settings.count(name)
@@ -151,7 +166,8 @@ class Producers:
         own_role = self.settings.instructors[name].role
         role, responder = own_role or self.settings.role, own_role or self.settings.response_role
         idle = 0
-        while progress.before + progress.written < target:
+        coming = 0  # records expected from the requests this pass set aside for a batch
+        while progress.before + progress.written + coming < target:
             if self.stop_reason is not None:
                 progress.stopped = self.stop_reason
                 break
@@ -168,18 +184,25 @@ class Producers:
             except BudgetExceeded:
                 self._stop("budget")
                 continue
+            except Deferred:
+                coming += len(batch.topics)  # batch_size instructions asked for
+                continue
             except LLMError as exc:
                 progress.skipped[failed_call(exc, "request")] += 1
                 idle += 1
                 continue
             progress.skipped.update(tasks.skipped)
+            resumed = progress.resumed  # a batch whose records a run before wrote added them (as it did then)
             if REGISTRY[name].single_pass or tasks.written:  # the reply holds the responses already
-                idle = 0 if await self._write_own(name, tasks.written, progress) else idle + 1
-                continue
-            wanted = target - progress.before - progress.written
-            novel = await self._novel(name, tasks.tasks, wanted, progress)
-            answered = await asyncio.gather(*(self._answer(name, text, responder, batch, progress) for text in novel))
-            idle = 0 if any(answered) else idle + 1
+                added = await self._write_own(name, tasks.written, progress)
+            else:
+                wanted = target - progress.before - progress.written - coming
+                novel = await self._novel(name, tasks.tasks, wanted, progress)
+                answers = [self._answer(name, text, responder, batch, progress) for text in novel]
+                answered = await asyncio.gather(*answers)
+                coming += answered.count("deferred")
+                added = bool(set(answered) - {"none"})
+            idle = 0 if added or progress.resumed > resumed else idle + 1
         return progress
 
     async def _write_own(self, name: str, written: list[list[dict[str, Any]]], progress: Progress) -> bool:

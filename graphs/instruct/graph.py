@@ -1,7 +1,8 @@
 """The ``instruct`` graph: airoboros' generation as a LangGraph state machine.
 
 topics (read the file, or generate it) → human review of the topics → (generate-topics ends here) → prepare the
-output file (append / overwrite) → every instructor's producer at once → the second pass (character cards, then
+output file (append / overwrite) → every instructor's producer at once (in passes while a batch is pending:
+:mod:`evoforge.graphs.batching`) → the second pass (character cards, then
 the instructors that use them or the records written: rp, gtkm, stylized_response, editor) → human review of a
 sample per instructor → outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends
 the run with what is written kept.
@@ -19,6 +20,7 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
+from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.instruct import nodes
 from evoforge.graphs.instruct.state import InstructInput, InstructOutput, InstructState
 from evoforge.graphs.runtime import RunContext, llm_retry
@@ -45,7 +47,7 @@ def build() -> StateGraph:
     builder.add_node("topics", nodes.topics, retry_policy=retry)
     builder.add_node("review_topics", nodes.review_topics)
     builder.add_node("prepare_output", nodes.prepare_output)
-    builder.add_node("generate", nodes.generate, retry_policy=retry)
+    builder.add_node("generate", batched(nodes.generate, "instruct"), retry_policy=retry)
     builder.add_node("generate_dependent", nodes.generate_dependent, retry_policy=retry)
     builder.add_node("review_sample", nodes.review_sample)
     builder.add_node("write_outputs", nodes.write_outputs)
@@ -53,7 +55,9 @@ def build() -> StateGraph:
     builder.add_edge("topics", "review_topics")
     builder.add_conditional_edges("review_topics", after_topic_review)
     builder.add_edge("prepare_output", "generate")
-    builder.add_edge("generate", "generate_dependent")
+    builder.add_conditional_edges(
+        "generate", again_while_batched("generate", "generate_dependent"), ["generate", "generate_dependent"]
+    )
     builder.add_edge("generate_dependent", "review_sample")
     builder.add_conditional_edges("review_sample", after_sample_review)
     builder.add_edge("write_outputs", END)

@@ -58,6 +58,8 @@ class InstructState(InstructInput, InstructOutput, total=False):
         outputs: names of the files written (relative to the run directory unless absolute).
         cards_dir: the folder of the character cards (absolute), when the run has a second pass.
         instructed: the summary handed to a parent graph.
+        batch / batch_failed: the generate node's pending provider batches (``[{id, model, requests}]``, empty when
+            none) and the cache keys of the requests they failed (:mod:`evoforge.graphs.batching`).
     """
 
     topics_path: str
@@ -73,3 +75,5 @@ class InstructState(InstructInput, InstructOutput, total=False):
     sample_decision: Decision
     outputs: dict[str, str]
     cards_dir: str
+    batch: list[dict[str, Any]]
+    batch_failed: list[str]

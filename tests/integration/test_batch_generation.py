@@ -10,25 +10,20 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
+from sim_server import SimServer, running
 
 from evoforge.config import load_config
 from evoforge.errors import ConfigError
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.llm.usage import usage_markdown
-from evoforge.offline.batches import BatchOptions
-from evoforge.offline.server import create_app
 from evoforge.runs import RunDir
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
@@ -47,45 +42,17 @@ SMALL = [
 PRICES = ["llm.models.sim.input_cost_per_token=0.000001", "llm.models.sim.output_cost_per_token=0.000002"]
 
 
-class SimServer:
-    """The simulated LLM's HTTP server in a thread, with its batch options changeable between runs."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        self.options = BatchOptions()
-        self.url = f"http://127.0.0.1:{port}/v1"
-        config = uvicorn.Config(create_app(batches=self.options), host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def batches(self) -> list[dict[str, object]]:
-        """Every batch the server was sent."""
-        return list(httpx.get(f"{self.url}/batches").json()["data"])
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[SimServer]:
-    server = SimServer()
-    server.thread.start()
-    deadline = time.monotonic() + 20
-    while not server.server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield server
-    server.server.should_exit = True
-    server.thread.join(timeout=10)
+    with running() as server:
+        yield server
 
 
 def settings(sim: SimServer, folder: Path, batch: bool) -> list[str]:
     return [
         *SMALL,
         *PRICES,
-        "llm.models.sim.model=openai/skills",
-        f"llm.models.sim.api_base={sim.url}",
-        f"llm.models.sim.batch={str(batch).lower()}",
-        "llm.models.sim.batch_poll_s=0.05",
+        *sim.entry(batch=batch),
         f"run.runs_dir={folder / 'runs'}",
         f"llm.cache_dir={folder / 'cache'}",
     ]
