@@ -189,8 +189,10 @@ def register(app: typer.Typer) -> None:
     @app.command("eval")
     @run_options()
     def eval_(
-        model: ModelOpt,
         data: DataOpt,
+        model: Annotated[
+            str | None, typer.Option("--model", "-m", help="'tiny' (built-in student) or a local HF model dir.")
+        ] = None,
         adapter: Annotated[
             list[str] | None, typer.Option("--adapter", "-a", help="LoRA adapter dir or NAME=DIR (repeatable).")
         ] = None,
@@ -205,11 +207,31 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         name: Annotated[str | None, typer.Option("--name", help="Report name (default: the data file's stem).")] = None,
+        route: Annotated[
+            str | None,
+            typer.Option("--route", help="RUN_ID: a cycle round's experts + router instead of --model (LMoE routing)."),
+        ] = None,
+        round_n: Annotated[int | None, typer.Option("--round", min=1, help="--route's round (default latest).")] = None,
         *,
         opts: RunOptions,
     ) -> None:
-        """Generate greedily for every prompt of an eval set and score it; per-category table and JSON report."""
+        """Generate greedily for every prompt of an eval set and score it; per-category table and JSON report.
+
+        With ``--route RUN_ID`` each prompt is answered by the one delta of the run's round that the LMoE's router
+        picks (the cycle's routed_experts row); ``router.json`` beside the report holds the router's accuracy."""
         cfg = opts.resolve(*([f"eval.metric={metric}"] if metric else []))
+        if route is not None:
+            from evoforge.cli.eval_routed import run_routed_eval
+
+            if model is not None or adapter or weight:
+                raise ConfigError("--route answers with the round's own deltas: no --model, --adapter or --weight")
+            ensure(cfg, "eval", {"--data": data})
+            _print_report(*run_routed_eval(cfg, route, round_n, data, name, opts.run_id))
+            return
+        if model is None:
+            raise ConfigError("give --model MODEL (with --adapter/--weight), or --route RUN_ID")
+        if round_n is not None:
+            raise ConfigError("--round applies to --route only")
         ensure(cfg, "eval", {"--model": model, "--data": data, **flag_inputs("--adapter", adapter)})
         run_eval(cfg, model, adapter or [], weight or [], data, name, opts.run_id)
 

@@ -198,6 +198,20 @@ def write_trained_cards(config: Config, run_path: Path, folders: Sequence[Path],
     return cards
 
 
+def _kept_note(result: Mapping[str, Any]) -> str:
+    """What the round published, when it weighed one merged student against its experts + router on the test set."""
+    promotion = result.get("promotion") or {}
+    if promotion.get("kept") == "routed_experts":
+        return (
+            f" The round published its experts + router instead (routed_experts {promotion['routed']:.3f} vs "
+            f"auto_merge {promotion['merged']:.3f} on the test set); a router of experts is no model to train on."
+        )
+    if promotion.get("kept") == "auto_merge":
+        scores = f"{promotion['merged']:.3f} vs {promotion['routed']:.3f}"
+        return f" It beat the round's experts + router on the test set ({scores}), and is what the round published."
+    return ""
+
+
 def write_round_cards(
     config: Config, run_path: Path, state: Mapping[str, Any], result: Mapping[str, Any]
 ) -> list[Path]:
@@ -237,7 +251,7 @@ def write_round_cards(
         deltas = [_training(run_path / path) for path in (state.get("deltas") or {}).values()]
         summary = (
             f"Round {result.get('round')}'s best merge (`auto_merge`, the deltas' LoRA weights merged by the weights "
-            f"below) folded into `{base}`: the student the next round trains."
+            f"below) folded into `{base}`: the student the next round trains.{_kept_note(result)}"
         )
         cards.append(
             write_model_card(

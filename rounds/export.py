@@ -6,6 +6,9 @@
     DIR/student/            the round's best merge (auto_merge): a full model, base + merge folded in
                             (``AutoModelForCausalLM.from_pretrained``), or its PEFT adapter on the round's base
     DIR/experts/<delta>/    each delta of the round (``<chunk>-<method>``, and train@all's) as its PEFT adapter
+    DIR/lmoe/               when the round published its experts + router (``routed_experts`` beat ``auto_merge``
+                            on the test set): an airoboros LMoE package of its category deltas, ``adapters/<delta>/``
+                            and ``routing_data/expert_<delta>.jsonl`` (``evoforge serve lmoe --base BASE --lmoe``)
     DIR/dataset/            the round's records (``evolved.jsonl``, or the instruct graph's ``instructions.jsonl``)
                             and their dataset card: ``datasets.load_dataset("DIR/dataset")`` reads it
     DIR/export.json         what was exported from which run and round, and each folder's Hub repository
@@ -26,13 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.data.cards import machine_free
+from evoforge.data.chunking import MIXED_FROM
+from evoforge.data.formats import load_examples
 from evoforge.errors import ConfigError, EvoforgeError, RunDirError
 from evoforge.merging.export import save_full_model
 from evoforge.merging.job import MergeJob
 from evoforge.merging.lora import load_delta
 from evoforge.merging.trial import MergeSpec
 from evoforge.rounds.cards import base_model_name, write_model_card
-from evoforge.runs import RunDir, atomic_write_json
+from evoforge.rounds.routed import ROUTED, expert_chunks
+from evoforge.runs import RunDir, atomic_write_json, atomic_write_jsonl
 from evoforge.training.base import TRAINING_FILE
 
 if TYPE_CHECKING:
@@ -43,7 +49,7 @@ DATA_FILES = ("evolved.jsonl", "instructions.jsonl")  # an evolve round's record
 CARD = "README.md"  # the Hub's card: the round's dataset card, an adapter's or the promoted student's model card
 BASE_KEYS = (("adapter_config.json", "base_model_name_or_path"), (TRAINING_FILE, "base"))  # an adapter's base
 SUMMARY = "export.json"
-STUDENT, EXPERTS, DATASET = "student", "experts", "dataset"
+STUDENT, EXPERTS, DATASET, LMOE = "student", "experts", "dataset", "lmoe"
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,18 @@ def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: 
     )
 
 
+def _lmoe_package(root: Path, job: MergeJob, out: Path, base: str) -> int:
+    """The round's category deltas (:func:`~evoforge.rounds.routed.expert_chunks`) as an airoboros LMoE package at
+    ``out``: each adapter, and as its routing data its chunk's own instructions; returns the number of experts."""
+    experts = expert_chunks(root)
+    for name, chunk in experts.items():
+        shutil.copytree(job.adapters[name], out / "adapters" / name)
+        _name_base(out / "adapters" / name, base)
+        own = [e for e in load_examples(root / "chunks" / f"{chunk}.jsonl") if e.get(MIXED_FROM) is None]
+        atomic_write_jsonl(out / "routing_data" / f"expert_{name}.jsonl", [{"instruction": e.prompt} for e in own])
+    return len(experts)
+
+
 def _dataset(root: Path, out: Path) -> int:
     """Copy the round's records (and their dataset card, which names the file for ``load_dataset``) to ``out``;
     returns their number."""
@@ -216,9 +234,13 @@ def export_round(
         shutil.copytree(path, out / EXPERTS / name)
         _name_base(out / EXPERTS / name, base)
         folders.append(Folder(f"{EXPERTS}/{name}", "model", f"-{name}", f"expert {name} (PEFT adapter)"))
+    kept = (finished.get("promotion") or {}).get("kept")
+    if kept == ROUTED:
+        count = _lmoe_package(root, job, out / LMOE, base)
+        folders.append(Folder(LMOE, "model", "-lmoe", f"the round's published {count} experts + router (LMoE)"))
     rows = _dataset(root, out / DATASET)
     folders.append(Folder(DATASET, "dataset", "-data", f"{rows} records of round {n}"))
-    summary = {"run_id": run.run_id, "round": n, "folders": [f.__dict__ for f in folders]}
+    summary = {"run_id": run.run_id, "round": n, "kept": kept, "folders": [f.__dict__ for f in folders]}
     atomic_write_json(out / SUMMARY, summary)
     return summary
 

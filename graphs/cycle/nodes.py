@@ -185,11 +185,11 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     student, result["steering"] = await in_thread(
         work.close_round, res.config, res.run.path, dict(state), promoted, thread_gateway(res)
     )
-    await asyncio.to_thread(write_round_cards, res.config, res.run.path, dict(state), dict(result))
-    score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
     promotion = routed.promotion_choice(result.get("test") or {})
     if promotion is not None:
         result["promotion"] = promotion
+    await asyncio.to_thread(write_round_cards, res.config, res.run.path, dict(state), dict(result))
+    score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
     best = state.get("best_score", float("-inf"))
     stale = 0 if score > best else state.get("stale", 0) + 1
     console.print(console_table(result))
