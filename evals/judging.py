@@ -5,6 +5,9 @@
 - :func:`compare_sets`: pairwise comparison of two systems' answers, judged in **both orders** to cancel position
   bias. A verdict stands only when both orders agree; otherwise (A wins in one order and loses or ties in the
   other) it is a tie. Position consistency = the share of items whose two verdicts agree.
+
+With ``batch: true`` on the judge role's model entry, every grade (or comparison) not in the response cache goes
+through the provider's batch API, all at once (:func:`evoforge.llm.batch.in_passes`), at the batch price.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import DataError
+from evoforge.llm.batch import gather_all, in_passes
 
 if TYPE_CHECKING:
     from evoforge.agents.judge import CompareInput, CompareOutput, GradeInput, GradeOutput
@@ -63,14 +67,20 @@ def _check(records: Sequence[Example], *answer_sets: Sequence[str]) -> None:
             raise DataError(f"judge: {len(answers)} answers for {len(records)} records")
 
 
-async def _bounded(calls: list[Awaitable[Any]], concurrency: int) -> list[Any]:
-    gate = asyncio.Semaphore(concurrency)
+async def _bounded(gw: LLMGateway | None, calls: Callable[[], list[Awaitable[Any]]], concurrency: int) -> list[Any]:
+    """The results of the fan-out ``calls()`` makes, at most ``concurrency`` at a time, in passes of batches when
+    the judge's model entry says ``batch: true``."""
 
-    async def run(call: Awaitable[Any]) -> Any:
-        async with gate:
-            return await call
+    async def fan_out() -> list[Any]:
+        gate = asyncio.Semaphore(concurrency)
 
-    return list(await asyncio.gather(*(run(c) for c in calls)))
+        async def run(call: Awaitable[Any]) -> Any:
+            async with gate:
+                return await call
+
+        return await gather_all(run(c) for c in calls())
+
+    return await in_passes(None if gw is None else gw.batches, fan_out)
 
 
 async def judge_set(
@@ -89,11 +99,14 @@ async def judge_set(
 
     _check(records, answers)
     grader = grade_fn or grade
-    calls = [
-        grader(gw, GradeInput(instruction=r.prompt, answer=a, reference=r.reference or None, language=language))
-        for r, a in zip(records, answers, strict=True)
-    ]
-    grades = await _bounded(calls, concurrency)
+
+    def calls() -> list[Awaitable[GradeOutput]]:
+        return [
+            grader(gw, GradeInput(instruction=r.prompt, answer=a, reference=r.reference or None, language=language))
+            for r, a in zip(records, answers, strict=True)
+        ]
+
+    grades = await _bounded(gw, calls, concurrency)
     by_category: dict[str, list[int]] = defaultdict(list)
     per_example = []
     for record, answer, result in zip(records, answers, grades, strict=True):
@@ -138,10 +151,11 @@ async def compare_sets(
         )
         return judge(gw, inp)
 
-    calls: list[Awaitable[Any]] = []
-    for r, a, b in zip(records, answers_a, answers_b, strict=True):
-        calls += [ask(r, a, b), ask(r, b, a)]
-    results = await _bounded(calls, concurrency)
+    def calls() -> list[Awaitable[CompareOutput]]:
+        pairs = zip(records, answers_a, answers_b, strict=True)
+        return [call for r, a, b in pairs for call in (ask(r, a, b), ask(r, b, a))]
+
+    results = await _bounded(gw, calls, concurrency)
     counts = {"a": 0, "b": 0, "tie": 0}
     consistent = 0
     per_example = []

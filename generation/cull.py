@@ -7,20 +7,22 @@ groups. A record near no other is kept as it is, ungraded. In a group the judge 
 each member's response to its instruction from 1 to 10 (no reference); the best grade is kept, a tie going to the
 member written first. The kept records stay in the file's order. The records of an instructor that is not
 ``culled`` (rp, gtkm: the rows of one chat share their prompt's beginning; stylized_response: it repeats another
-record's instruction on purpose) are kept as they are, as airoboros' cull keeps rp and stylized_response.
+record's instruction on purpose) are kept as they are, as airoboros' cull keeps rp and stylized_response. With
+``batch: true`` on the judge's model entry the grades go as one batch (:func:`evoforge.llm.batch.in_passes`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evoforge.agents.instructors import REGISTRY, dedup_key
-from evoforge.agents.judge import GradeInput, grade
+from evoforge.agents.judge import GradeInput, GradeOutput, grade
 from evoforge.config import InstructSettings
 from evoforge.data.near_groups import near_duplicate_groups
+from evoforge.llm.batch import gather_all, in_passes
 
 Row = dict[str, Any]
 PREVIEW = 120  # characters of an instruction kept in the groups file
@@ -57,8 +59,9 @@ async def cull_records(
     found = await asyncio.to_thread(near_duplicate_groups, texts, *where)
     groups = [[compared[j] for j in group] for group in found]
     members = [i for group in groups for i in group]
-    grades = await asyncio.gather(
-        *(
+
+    def grades_asked() -> Awaitable[list[GradeOutput]]:
+        return gather_all(
             grade(
                 gw,
                 GradeInput(
@@ -69,7 +72,8 @@ async def cull_records(
             )
             for i in members
         )
-    )
+
+    grades = await in_passes(None if gw is None else gw.batches, grades_asked)
     graded = dict(zip(members, grades, strict=True))
     dropped: set[int] = set()
     described = []

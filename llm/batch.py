@@ -10,17 +10,24 @@ them). :meth:`BatchDesk.settle` waits for them — a progress bar while it polls
 response cache, recorded at the batch price. The next pass is answered from the cache and sets aside only what
 depends on those answers (the next generation of an evolution). A request a batch failed is, in the next pass, lost
 to a transport error: the step keeps its row apart as a retryable one (``dataset/lost.jsonl``).
+
+A graph's bulk node runs its passes through :func:`evoforge.graphs.batching.batched` (the batch ids in its state);
+a bulk step outside a graph (LLM-judge scoring, the cull) through :func:`in_passes`, which waits for its batches in
+the same process (a stopped one sends its pending requests again; what its settled batches answered stays cached).
+A pass must let every call of its fan-out end before it raises (:func:`gather_all`), so that it sets aside all of
+them at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evoforge.console import info, progress
 from evoforge.errors import LLMTransportError
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from evoforge.llm.cache import ResponseCache
     from evoforge.llm.usage import UsageLedger
 
+T = TypeVar("T")
 ENDPOINT = "/v1/chat/completions"
 DONE = ("completed", "failed", "expired", "cancelled")
 BATCH_FAILED = "the provider's batch failed this request"
@@ -217,3 +225,36 @@ class BatchDesk:
         cost = token_cost(entry, tokens_in, tokens_out) or 0.0  # a model no table prices costs nothing
         text = body["choices"][0]["message"].get("content") or ""
         return CachedResponse(text, entry.model, tokens_in, tokens_out, cost * entry.batch_price)
+
+
+async def gather_all(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """The results of ``calls``, run at once; when some raise, the first one's error, raised once all have ended
+    (so a pass sets aside every request of the fan-out, not those sent before the first was set aside)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]  # no result is an exception here
+
+
+async def in_passes(desk: BatchDesk | None, step: Callable[[], Awaitable[T]]) -> T:
+    """``step()`` outside a graph, run in passes while a pass sets requests aside: they are sent as batches, waited
+    for (a progress bar), and the step runs again, answered by the cache. A request a batch failed goes into the
+    next batch again, up to ``llm.num_retries`` times more; then the step's call of it fails as after lost calls.
+    Without ``desk`` (no gateway) the step runs once."""
+    if desk is None:
+        return await step()
+    failures: Counter[str] = Counter()
+    while True:
+        lost = frozenset(key for key, times in failures.items() if times > desk.settings.num_retries)
+        with collecting(lost) as pending:
+            try:
+                result = await step()
+            except Deferred:
+                if not pending.requests:
+                    raise
+            else:
+                if not pending.requests:
+                    desk.count_hits(pending)
+                    return result
+        failures.update(await desk.settle(await desk.submit(pending.requests)))
