@@ -44,14 +44,29 @@ def _cost_table(cfg: Config, rows: list[Any]) -> Any:
 
     from evoforge.rounds.estimate import tokens
 
+    batches = any(row.batched[1] for row in rows)
     table = Table(title="LLM requests per role (low–high) and cost", title_justify="left")
-    for column in ("role", "model", "requests", "tokens in / out per request", "cost (USD)"):
+    columns = ("role", "model", "requests", "of them batched (× price)", "tokens in / out per request", "cost (USD)")
+    for column in columns if batches else columns[:3] + columns[4:]:
         table.add_column(column)
     for row in rows:
         tokens_in, out_low, out_high = tokens(cfg, row.role)
         cost = "$0: not in the price table" if row.usd is None else _span(row.usd[0], row.usd[1], money=True)
-        table.add_row(row.role, row.model, _span(*row.calls), f"{tokens_in} / {out_low}–{out_high}", cost)
+        batched = [f"{_span(*row.batched)} (× {row.batch_price:g})" if row.batched[1] else "–"] if batches else []
+        table.add_row(row.role, row.model, _span(*row.calls), *batched, f"{tokens_in} / {out_low}–{out_high}", cost)
     return table
+
+
+def _batch_note(rows: list[Any]) -> str | None:
+    """The line saying which roles' requests the plan prices at the batch price, or None when none."""
+    roles = [row.role for row in rows if row.batched[1]]
+    if not roles:
+        return None
+    return (
+        f"batched: the requests of {', '.join(roles)} that bulk fan-outs make (the evolve dataset, instruct's first "
+        "pass, judging) go to a model entry with batch: true, through the provider's batch API, priced at its "
+        "batch_price share of the price; the rest one by one at the full price"
+    )
 
 
 def show_plan(cfg: Config) -> None:
@@ -80,6 +95,9 @@ def show_plan(cfg: Config) -> None:
         out.print(f"records per instructor (round 1; later rounds follow the weak categories): {each}")
     rows = costs(cfg, plan)
     out.print(_cost_table(cfg, rows))
+    note = _batch_note(rows)
+    if note is not None:
+        out.print(note)
     priced = [row.usd for row in rows if row.usd is not None]
     total = _span(sum(u[0] for u in priced), sum(u[1] for u in priced), money=True)
     unpriced = [row.role for row in rows if row.usd is None]

@@ -2,7 +2,9 @@
 
 Prices come from LiteLLM's offline price table (or a model entry's own ``input_cost_per_token`` /
 ``output_cost_per_token``); output lengths are not known before a run, so each role's cost is a range over
-:data:`TOKENS`, the assumed tokens in and out of one request (a role's ``max_tokens`` caps the output). The time
+:data:`TOKENS`, the assumed tokens in and out of one request (a role's ``max_tokens`` caps the output). A role whose
+model entry says ``batch: true`` pays its bulk requests (:attr:`RunPlan.calls` with ``bulk``) at the entry's
+``batch_price`` share of the price, as the gateway records a batch's answers. The time
 class uses per-phase figures for the student's shape (:data:`CPU_TINY`, the H100 rows of docs/scaling.md); LLM
 latency is not in it.
 """
@@ -35,6 +37,8 @@ class RoleCost:
     model: str
     calls: tuple[int, int]
     usd: tuple[float, float] | None
+    batched: tuple[int, int] = (0, 0)  # of ``calls``, those sent as batches (model entry ``batch: true``)
+    batch_price: float = 1.0  # the share of the price the batched ones pay
 
 
 def tokens(cfg: Config, role: str) -> tuple[int, int, int]:
@@ -46,17 +50,22 @@ def tokens(cfg: Config, role: str) -> tuple[int, int, int]:
 
 def costs(cfg: Config, plan: RunPlan) -> list[RoleCost]:
     """Each role's requests over the run (low, high) and their cost: low requests at short outputs, high requests
-    at long ones."""
+    at long ones; with ``batch: true`` on the role's model entry, its bulk requests at the batch price."""
     rows: list[RoleCost] = []
+    bulk = plan.calls(bulk=True)
     for role, (low, high) in sorted(plan.calls().items()):
         if role not in cfg.llm.roles:
             rows.append(RoleCost(role, "(no llm.roles entry)", (low, high), None))
             continue
         entry = cfg.llm.models[cfg.llm.roles[role].model]
+        batched, share = (bulk.get(role, (0, 0)), entry.batch_price) if entry.batch else ((0, 0), 1.0)
         tokens_in, out_low, out_high = tokens(cfg, role)
         short, long = token_cost(entry, tokens_in, out_low), token_cost(entry, tokens_in, out_high)
-        usd = None if short is None or long is None else (low * short, high * long)
-        rows.append(RoleCost(role, entry.model, (low, high), usd))
+        usd = None
+        if short is not None and long is not None:
+            paid = (low - batched[0] * (1 - share), high - batched[1] * (1 - share))  # requests at the full price
+            usd = (paid[0] * short, paid[1] * long)
+        rows.append(RoleCost(role, entry.model, (low, high), usd, batched, share))
     return rows
 
 

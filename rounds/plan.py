@@ -6,7 +6,11 @@ answered; *low* is the fewest steps and rounds the patience settings allow, stil
 fail only remove requests (a failed evolution ends its chain; its answer is never asked), so a run asks at most
 *high*. The counts follow the code that makes the requests: :mod:`evoforge.graphs.evolve` over
 :mod:`evoforge.evolution.steps`, :mod:`evoforge.rounds.work` (merge, test table, steering), and
-:mod:`evoforge.generation.producers` on the instruct graph.
+:mod:`evoforge.generation.producers` on the instruct graph. Each round also counts its *bulk* requests per role,
+those a model entry with ``batch: true`` sends through the provider's batch API (:mod:`evoforge.llm.batch`): the
+evolve dataset's evolutions and answers, the first instruct pass's instruction requests and responses, and every
+judge request (:func:`evoforge.evals.judging.judge_set`); the rest (the optimisation steps, topics, the second
+instruct pass) go one request at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class RoundPlan:
     deltas: list[str]
     trials: int
     calls: dict[str, Span]
+    bulk: dict[str, Span] = field(default_factory=dict)  # those of ``calls`` that bulk fan-outs make
 
 
 @dataclass
@@ -50,12 +55,13 @@ class RunPlan:
     plans: list[RoundPlan]
     notes: list[str] = field(default_factory=list)
 
-    def calls(self) -> dict[str, Span]:
-        """LLM requests per role over the run: low over the fewest rounds, high over all of them."""
+    def calls(self, bulk: bool = False) -> dict[str, Span]:
+        """LLM requests per role over the run (``bulk``: only those of bulk fan-outs, which ``batch: true`` sends
+        as batches): low over the fewest rounds, high over all of them."""
         low_rounds = self.rounds[0]
         total: dict[str, Span] = {}
         for plan in self.plans:
-            for role, (low, high) in plan.calls.items():
+            for role, (low, high) in (plan.bulk if bulk else plan.calls).items():
                 was = total.get(role, (0, 0))
                 total[role] = (was[0] + (low if plan.number <= low_rounds else 0), was[1] + high)
         return total
@@ -78,7 +84,7 @@ def evolve_calls(cfg: Config, n_seeds: int, carried: bool) -> dict[str, Span]:
     evolve = cfg.evolve
     dev, loop, m = evolve.dev_size, evolve.loop, evolve.candidate_size
     batch = min(evolve.batch_size, evolve.train_size)
-    dataset = min(TEST_RUN_SEEDS, n_seeds) if evolve.test_run else n_seeds
+    dataset = _dataset_seeds(cfg, n_seeds)
     calls: dict[str, Span] = {}
     for low in (True, False):
         steps = min(evolve.max_steps, evolve.patience) if low else evolve.max_steps
@@ -96,16 +102,34 @@ def evolve_calls(cfg: Config, n_seeds: int, carried: bool) -> dict[str, Span]:
     return calls
 
 
-def instruct_calls(cfg: Config, records: dict[str, int]) -> dict[str, Span]:
+def evolve_bulk(cfg: Config, n_seeds: int) -> dict[str, Span]:
+    """The requests of :func:`evolve_calls` that the dataset's fan-outs make: every seed evolved ``loop`` times
+    and each generation answered."""
+    n = _dataset_seeds(cfg, n_seeds) * cfg.evolve.loop
+    return {"evolver": (n, n), "generator": (n, n)}
+
+
+def _dataset_seeds(cfg: Config, n_seeds: int) -> int:
+    """The seeds the evolve dataset is made of: all of ``n_seeds``, or 10 with ``evolve.test_run``."""
+    return min(TEST_RUN_SEEDS, n_seeds) if cfg.evolve.test_run else n_seeds
+
+
+def instruct_calls(cfg: Config, records: dict[str, int], bulk: bool = False) -> dict[str, Span]:
     """Requests per role of one instruct graph run writing ``records`` per instructor: the topic requests (none
     with a topics file), at least ``ceil(count / batch_size)`` task requests per instructor and one response per
     record; high doubles the task requests and responses (duplicates and filtered responses ask again, up to
-    ``instruct.patience`` idle batches: not bounded by the config)."""
+    ``instruct.patience`` idle batches: not bounded by the config). ``bulk``: only the first pass's task requests
+    and responses (neither the topics nor the second pass's instructors: character cards, rp, gtkm, ...)."""
+    from evoforge.agents.instructors import REGISTRY
+    from evoforge.agents.instructors.characters import Dependent
+
     settings = cfg.instruct
     calls: dict[str, Span] = {}
-    if settings.topics_path is None:
+    if settings.topics_path is None and not bulk:
         _add(calls, settings.topic_role, settings.topic_request_count, settings.topic_request_count)
     for name, count in records.items():
+        if bulk and isinstance(REGISTRY[name], Dependent):
+            continue
         own = settings.instructors[name].role
         tasks = math.ceil(count / settings.batch_size(name))
         _add(calls, own or settings.role, tasks, 2 * tasks)
@@ -220,17 +244,18 @@ def plan_run(cfg: Config) -> RunPlan:
         records: dict[str, int] = {}
         if on_instruct:
             records = instruct_source.first_plan(cfg)
-            calls = instruct_calls(cfg, records)
+            calls, bulk = instruct_calls(cfg, records), instruct_calls(cfg, records, bulk=True)
             rows: int | None = sum(records.values())
             drawn = None
         else:
             bad = cfg.cycle.bad_cases if number > 1 and pool.uses_pool(cfg) else 0
             drawn = None if seeds is None else seeds + bad
-            calls = evolve_calls(cfg, drawn or 0, carried=number > 1)
+            calls, bulk = evolve_calls(cfg, drawn or 0, carried=number > 1), evolve_bulk(cfg, drawn or 0)
             rows = None if drawn is None else drawn * cfg.evolve.loop
         held_out = None if rows is None else math.ceil((rows + prefs) * cfg.train.eval_fraction)
         judge = judge_calls(cfg, held_out, test, n_deltas, cfg.merge.trials)
         if judge[1]:
             _add(calls, "judge", *judge)
-        plans.append(RoundPlan(number, drawn, records, rows, held_out, delta_names, cfg.merge.trials, calls))
+            _add(bulk, "judge", *judge)
+        plans.append(RoundPlan(number, drawn, records, rows, held_out, delta_names, cfg.merge.trials, calls, bulk))
     return RunPlan(cfg.cycle.data_source, span, test, source, plans, notes)
