@@ -39,7 +39,8 @@ def run_cycle(runs_dir: Path, run_id: str, *extra: str) -> subprocess.CompletedP
 def round_results(run: Path) -> list[dict[str, object]]:
     """The figures each round recorded (held-out rows, test scores, weights, promotion)."""
     events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
-    return [{k: e.get(k) for k in ("round", "test", "promoted")} for e in events if e["event"] == "round_finished"]
+    finished = (e for e in events if e["event"] == "round_finished")
+    return [{k: e.get(k) for k in ("round", "test", "promoted", "promotion", "router")} for e in finished]
 
 
 def assert_cards(run: Path, runs_dir: Path, results: list[dict[str, object]]) -> None:
@@ -72,10 +73,18 @@ def test_reduced_cycle_end_to_end(runs_dir: Path) -> None:
     for r in results:
         test = r["test"]
         assert isinstance(test, dict)
-        assert {"raw", "train@all", "average_merge", "auto_merge"} <= set(test)
+        assert {"raw", "train@all", "average_merge", "auto_merge", "routed_experts"} <= set(test)
         assert all(0.0 <= v <= 1.0 for v in test.values())  # the quickstart scores exact match
+        promotion = r["promotion"]  # one merged student or the experts + router, whichever won on the test set
+        assert isinstance(promotion, dict) and promotion["routed"] == test["routed_experts"]
+        assert promotion["kept"] == ("routed_experts" if test["routed_experts"] > test["auto_merge"] else "auto_merge")
+        evals = run / f"rounds/{r['round']}/evals"
+        assert json.loads((evals / "router.json").read_text()) == r["router"]
+        routed = json.loads((evals / "test-routed_experts.json").read_text())
+        assert routed["score"] == test["routed_experts"] and len(routed["per_example"]) == 16
     report = (run / "report.md").read_text()
     assert "## Cycle" in report and "### Round 2" in report and "auto_merge" in report
+    assert "| routed_experts |" in report and report.count("promoted: ") == 2 and "Router (16 test prompts)" in report
     assert "## LLM usage and cost" in report and "| evolver |" in report
     assert (run / "cycle_scores.png").is_file() and (run / "rounds/1/merge/history.png").is_file()
     for n in (1, 2):

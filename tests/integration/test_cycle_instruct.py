@@ -81,8 +81,12 @@ def test_a_cycle_on_the_instruct_graph_trains_one_delta_per_category(micro: Path
         *(f"train@{name}-sft" for name in CATEGORIES),
         "average_merge",
         "auto_merge",
+        "routed_experts",  # merge.route: each test prompt answered by the category delta the LMoE router picks
     }
     assert set(round_1["test"]) == set(round_1["rows"])
+    router = json.loads((run.path / "rounds" / "1" / "evals" / "router.json").read_text())
+    assert router["n"] == 6 and set(router["routed"]) == {f"{name}-sft" for name in CATEGORIES}
+    assert 0.0 <= router["accuracy"] <= 1.0 and round_1["promotion"]["kept"] in ("auto_merge", "routed_experts")
     assert set(round_1["steering"]["plan"]) == set(CATEGORIES) and sum(round_1["steering"]["plan"].values()) == 24
     root = run.path / "rounds" / "1"
     assert json.loads((root / "manifest.json").read_text())["command"] == "instruct"
@@ -103,3 +107,4 @@ def test_a_cycle_on_the_instruct_graph_trains_one_delta_per_category(micro: Path
     assert trained["metrics"]["records"] == own_total  # train@all counts a mixed-in record once
     report = (run.path / "report.md").read_text()
     assert "| train@coding-sft |" in report and "Records from the instruct graph" in report
+    assert "| routed_experts |" in report and "promoted: " in report

@@ -10,6 +10,8 @@ from helpers_models import build_lora_adapter, build_tiny_lm
 from merge_toy import one_torch_thread
 
 from evoforge.evals.harness import load_eval_records
+from evoforge.graphs.cycle.report import ordered_rows, results_table, routing_lines
+from evoforge.graphs.cycle.state import RoundResult
 from evoforge.merging.job import MergeJob, table_reports
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.world import eval_records
@@ -89,3 +91,20 @@ def test_each_prompt_is_answered_by_the_delta_it_was_routed_to(tmp_path: Path) -
         assert row["prediction"] == alone[expert].per_example[i]["prediction"]
     assert report.score == pytest.approx(sum(row["score"] for row in report.per_example) / 6)
     assert sorted(p.name for p in (tmp_path / "routed").iterdir()) == ["a.jsonl", "b.jsonl"]
+
+
+def test_the_round_table_and_report_lines_carry_the_routed_row_and_the_choice() -> None:
+    result: RoundResult = {
+        "round": 1,
+        "rows": {"routed_experts": 0.4, "auto_merge": 0.5, "raw": 0.1, "train@a-sft": 0.2},
+        "test": {"routed_experts": 0.6, "auto_merge": 0.55, "raw": 0.1, "train@a-sft": 0.3},
+        "router": {"accuracy": 0.9, "n": 10, "routed": {"a-sft": 10}},
+        "promoted": True,
+    }
+    result["promotion"] = promotion_choice(result["test"]) or {}
+    assert ordered_rows(result["rows"]) == ["raw", "train@a-sft", "auto_merge", "routed_experts"]
+    assert "| routed_experts | 0.400 | 0.600 |" in results_table(result)
+    router, choice = routing_lines(result)
+    assert router == "Router (10 test prompts): accuracy 0.900; routed to a-sft 10."
+    assert choice.startswith("promoted: routed_experts 0.600 vs auto_merge 0.550 (+0.050); the next round trains")
+    assert routing_lines({"round": 1, "rows": {}, "routed_skipped": "no extra"}) == ["No routed_experts row: no extra."]
