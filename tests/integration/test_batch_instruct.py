@@ -136,3 +136,14 @@ def test_stopped_while_a_batch_is_pending_resume_submits_nothing_twice(
     sent = sim.batches()[before:]
     assert len(sent) == batched[3] and all(b["status"] == "completed" for b in sent)
     assert _records(tmp_path) == _records(batched[0]) and values["counts"] == batched[2]["counts"]
+
+
+def test_requests_a_batch_failed_are_lost_calls_and_the_run_completes(sim: SimServer, tmp_path: Path) -> None:
+    sim.options.delay, sim.options.failures = 0.0, 0.3
+    run = _instruct(sim, tmp_path, batch=True, run_id="failing")
+    values = _drive(run)
+    skipped = [p["skipped"] for p in values["progress"].values()]
+    lost = sum(s.get("request_lost", 0) + s.get("response_lost", 0) for s in skipped)
+    assert lost > 0 and _usage(run)["generator"]["failures"] >= lost
+    assert values["counts"] == Counter(json.loads(line)["category"] for line in _records(tmp_path))
+    assert not list((run.path / "batches").iterdir())
