@@ -5,9 +5,11 @@ through), or with ``cycle.data_source: instruct`` instruct (the instruct graph a
 records, its reviews passing through) → chunk + hold out (on the instruct graph: one chunk per category) → train
 one delta per chunk and method, and train@all beside them (``Send`` branches sharing ``train.workers`` worker
 processes on a CPU) → merge-weight search (``merge.workers`` trials at once) → evaluate raw, train@all, each
-delta, average and best merge on the fixed test set → **human checkpoint: promote the merge?** → feedback (fold
-the merge into the student, steer the next round's seeds or records) → next round, until ``cycle.rounds`` or until
-the test score stops improving for ``cycle.patience`` rounds.
+delta, average and best merge on the fixed test set, and the deltas as routed experts (``merge.route``: the LMoE's
+router picks one delta per prompt) → **human checkpoint: promote the merge?** → feedback (fold the merge into the
+student, record whether one merged student or the experts + router won on the test set, steer the next round's
+seeds or records) → next round, until ``cycle.rounds`` or until the test score stops improving for
+``cycle.patience`` rounds.
 
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles :func:`build`
 with the SQLite checkpointer of the run directory.

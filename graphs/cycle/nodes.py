@@ -131,11 +131,11 @@ async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     )
     result: RoundResult = {**state["result"], "test": test, "per_category": per_category}
     if res.config.merge.route:
-        result = await in_thread(_routed_row, res, dict(state), result)
+        result = await in_thread(_routed_row, res, dict(state), result, thread_gateway(res))
     return {"result": result}
 
 
-def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult) -> RoundResult:
+def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult, gateway: Any) -> RoundResult:
     """``result`` with the routed_experts row (held-out and test), the router's accuracy and per-expert counts; or
     with why the row was skipped (no instruct extra for the router, no category delta to route to)."""
     root = work.round_path(res.run.path, state["round_dir"])
@@ -145,7 +145,7 @@ def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult) -> R
         info(f"routed_experts skipped: {missing}")
         return {**result, "routed_skipped": missing}
     route = round_router(res.run.path, int(state["round"]), experts)
-    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, thread_gateway(res))
+    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, gateway)
     return {
         **result,
         "rows": {**result["rows"], routed.ROUTED: held_out},
