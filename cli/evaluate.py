@@ -217,8 +217,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate greedily for every prompt of an eval set and score it; per-category table and JSON report.
 
-        With ``--route RUN_ID`` each prompt is answered by the one delta of the run's round that the LMoE's router
-        picks (the cycle's routed_experts row); ``router.json`` beside the report holds the router's accuracy."""
+        With --route RUN_ID, each prompt is answered by the one delta of the run's round that the LMoE's router picks
+        (the cycle's routed_experts row); router.json beside the report holds the router's accuracy."""
         cfg = opts.resolve(*([f"eval.metric={metric}"] if metric else []))
         if route is not None:
             from evoforge.cli.eval_routed import run_routed_eval
