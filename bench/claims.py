@@ -27,8 +27,11 @@ from claims_arms import data_arms
 from claims_runs import read_rounds, run_cycle
 from claims_stats import RULE, Stat, bootstrap, cell, diff, mean_of, paired, verdict
 
+from evoforge.config import load_config
+
 FRACTIONS = (0.25, 0.5)
-MINUTES_PER_ROUND = 1.5  # the quickstart's round on this repository's shared 2-core machine (for the estimate)
+MINUTES_PER_ROUND = 1.5  # the quickstart's round on a 2-core machine (for the estimate printed first)
+ARMS_MINUTES = 3.0  # the data arms of one seed there
 Row = tuple[str, str, str, str]  # claim, A − B median [95% CI], verdict, why
 
 
@@ -176,7 +179,11 @@ def markdown(results: list[dict[str, Any]], n_test: int, extra: Sequence[str]) -
     seeds = ", ".join(str(r["seed"]) for r in results)
     settings = " ".join(["eval.metric=exact_match", f"world.n_eval={n_test}", *extra])
     times = [
-        f"- seed {r['seed']}: " + ", ".join(f"{arm} {s / 60:.1f} min" for arm, s in r["seconds"].items())
+        f"- seed {r['seed']}: "
+        + ", ".join(f"{arm} {s / 60:.1f} min" for arm, s in r["seconds"].items())
+        + " (train and score: "
+        + ", ".join(f"{arm} {a['seconds']:.0f} s" for arm, a in r["arms"].items())
+        + ")"
         for r in results
     ]
     total = sum(s for r in results for s in r["seconds"].values())
@@ -203,9 +210,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
     parser.add_argument("--out", type=Path, help="markdown output (default: <runs>/claims.md)")
     args = parser.parse_args()
-    rounds = next((int(s.split("=")[1]) for s in args.set if s.startswith("cycle.rounds=")), None)
-    estimate = len(args.seeds) * (2 * (rounds or 2) * MINUTES_PER_ROUND + 2)
-    print(f"estimated wall time: about {estimate:.0f} min ({MINUTES_PER_ROUND} min a round)", file=sys.stderr)
+    rounds = load_config("quickstart", args.set).cycle.rounds  # evoforge run's default config
+    estimate = len(args.seeds) * (2 * rounds * MINUTES_PER_ROUND + ARMS_MINUTES)
+    print(f"estimated wall time: about {estimate:.0f} min ({rounds} rounds a cycle, 2 cycles a seed)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.keep or Path(tmp)
         results = []

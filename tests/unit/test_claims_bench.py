@@ -104,6 +104,16 @@ def test_the_table_gives_each_claim_its_verdict(claims: ModuleType) -> None:
     assert "7.5 min in all" in text and "verdict rule: holds" in text
 
 
+def test_routed_experts_are_measured_where_the_rounds_have_the_row(claims: ModuleType) -> None:
+    results = [_result(s) for s in (1, 2, 3)]
+    for n, r in enumerate(results):
+        r["rounds"][0]["scores"]["routed_experts"] = _share(0.9)
+        r["rounds"][0]["router"] = {"accuracy": 0.7 + n / 10, "n": 50, "routed": {"x-sft": 50}}
+    rows = {row[0]: row for row in claims.lmoe(results)}
+    assert rows["routed_experts − train@all"][2] == rows["routed_experts − auto_merge"][2] == "holds"
+    assert rows["router accuracy (round 1 test set)"][1] == "0.800 (seeds: 0.700, 0.800, 0.900)"
+
+
 def test_a_round_1_that_differs_between_the_arms_makes_steering_not_comparable(claims: ModuleType) -> None:
     results = [_result(s) for s in (1, 2, 3)]
     results[1]["uniform"][0] = _round(1, {k: [0.0] * 50 for k in results[1]["rounds"][0]["scores"]})
