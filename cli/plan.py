@@ -63,9 +63,9 @@ def _batch_note(rows: list[Any]) -> str | None:
     if not roles:
         return None
     return (
-        f"batched: the requests of {', '.join(roles)} that bulk fan-outs make (the evolve dataset, instruct's first "
-        "pass, judging) go to a model entry with batch: true, through the provider's batch API, priced at its "
-        "batch_price share of the price; the rest one by one at the full price"
+        f"batched: the requests of {', '.join(roles)} that bulk fan-outs make (the evolve dataset, instruct "
+        "generation but its topics, cards and chats, judging) go to a model entry with batch: true, through the "
+        "provider's batch API, priced at its batch_price share of the price; the rest one by one at the full price"
     )
 
 

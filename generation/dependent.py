@@ -10,6 +10,11 @@ errors asked for) is drawn from the run's seed, so a resumed pass makes the same
 cache) and passes over a record already written (``already_written``). ``count`` is of records for ``editor`` and
 ``stylized_response`` and of conversations for ``gtkm`` and ``rp`` (a conversation's later rows carry
 ``skip_counting``); a resumed conversation pass starts again at the last conversation it wrote, to finish it.
+
+In a pass of batch generation (:mod:`evoforge.llm.batch`) editor's and stylized_response's requests are set aside
+for a batch, each counted as the record it should bring, as the first pass's producers count theirs; the cards and
+the conversations (each turn waits for the last, each card for the ones before it) go one request at a time
+(:func:`~evoforge.llm.batch.one_by_one`), and the passes after it find them in the output file and the cache.
 """
 
 from __future__ import annotations
@@ -40,9 +45,11 @@ from evoforge.generation.cards import CardWriter
 from evoforge.generation.chats import ChatWriter
 from evoforge.generation.producers import Progress, failed_call
 from evoforge.generation.records import RecordFile
+from evoforge.llm.batch import Deferred, one_by_one
 
 Rows = list[dict[str, Any]]
 QUESTIONS, PROMPT_WORDS = 20, 2500  # gtkm's defaults (question_count, max_prompt_words), airoboros' too
+BATCHED = ("editor", "stylized_response")  # the instructors of this pass whose requests go as batches
 
 
 def _passed_over(progress: Progress, n: int) -> None:
@@ -86,7 +93,8 @@ class DependentPass:
         cards: list[Card] = []
         if "character" in self.settings.instructors:
             writer = CardWriter(self.gw, self.settings, self.cards_dir, self.index)
-            cards, progress["character"] = await writer.run()
+            with one_by_one():
+                cards, progress["character"] = await writer.run()
             self._stop(writer.stop_reason)
         cards.sort(key=Card.file_name)  # one order whatever order they were written in
         jobs = {"editor": self._editor, "stylized_response": self._stylized, "gtkm": self._gtkm, "rp": self._rp}
@@ -112,6 +120,8 @@ class DependentPass:
             return await self.gw.complete(role, messages, sample=sample, **self.settings.params(name))
         except BudgetExceeded:
             self._stop("budget")
+        except Deferred:
+            raise  # set aside for a batch: :meth:`_records` counts it as coming
         except LLMError as exc:
             progress.skipped[failed_call(exc, "request")] += 1
         return None
@@ -141,20 +151,31 @@ class DependentPass:
         return progress
 
     async def _records(self, progress: Progress, pending: list[Any], one: Callable[[Any], Awaitable[Rows]]) -> None:
-        """Make records from ``pending`` items, ``batch_size`` at a time, until the count."""
-        size = self.settings.batch_size(progress.name)
-        while pending and progress.before + progress.written < progress.target and self.stop_reason is None:
-            wanted = progress.target - progress.before - progress.written
+        """Make records from ``pending`` items, ``batch_size`` at a time, until the count (an item whose request
+        was set aside for a batch counts as the record it should bring)."""
+        size, coming = self.settings.batch_size(progress.name), 0
+
+        async def made(item: Any) -> Rows | None:
+            try:
+                return await one(item)
+            except Deferred:
+                return None
+
+        while pending and progress.before + progress.written + coming < progress.target and self.stop_reason is None:
+            wanted = progress.target - progress.before - progress.written - coming
             chunk, pending[:] = pending[: min(size, wanted)], pending[min(size, wanted) :]
             progress.batches += 1
-            for rows in await asyncio.gather(*(one(item) for item in chunk)):
-                progress.written += await self._write(rows, progress)
-        if not pending and progress.before + progress.written < progress.target:
+            for rows in await asyncio.gather(*(made(item) for item in chunk)):
+                if rows is None:
+                    coming += 1
+                else:
+                    progress.written += await self._write(rows, progress)
+        if not pending and progress.before + progress.written + coming < progress.target:
             progress.stopped = "sources used up"
 
     async def _editor(self, cards: list[Card]) -> Progress:
         progress = self._start("editor", cards, needs_cards=False)
-        texts = [str(r["response"]) for r in self.snapshot if r.get("category") == "writing"]
+        texts = sorted(str(r["response"]) for r in self.snapshot if r.get("category") == "writing")  # file order aside
         if not texts:
             progress.stopped = "no writing records"
             return progress
@@ -180,7 +201,7 @@ class DependentPass:
         categories = DEFAULT_CATEGORIES if own is None else tuple(own)
         if progress.stopped != "done":
             return progress
-        pools = {c: [str(r["instruction"]) for r in self.snapshot if r.get("category") == c] for c in categories}
+        pools = {c: sorted(str(r["instruction"]) for r in self.snapshot if r.get("category") == c) for c in categories}
         rng = Random(f"{self.seed}|stylized_response")
         at, order = rng.randrange(len(cards)), []
         while pools:  # airoboros' sampling: a random category, a random record of it, the cards in turn
@@ -251,11 +272,13 @@ class DependentPass:
                 progress.skipped["too_few_answers"] += 1
             return rows
 
-        return await self._conversations(progress, session)
+        with one_by_one():
+            return await self._conversations(progress, session)
 
     async def _rp(self, cards: list[Card]) -> Progress:
         progress = self._start("rp", cards)
         if progress.stopped != "done":
             return progress
         writer = ChatWriter(self, progress, cards, self.topics["rp"])
-        return await self._conversations(progress, writer.session)
+        with one_by_one():
+            return await self._conversations(progress, writer.session)

@@ -44,6 +44,7 @@ def batched(node: Node, command: str) -> Node:
         if not pending.requests:
             res.gateway.batches.count_hits(pending)
             return {**update, "batch": [], "batch_failed": []}
+        res.gateway.batches.passed(pending)
         batches = await asyncio.to_thread(_submitted, res, pending.requests)
         if batches is None:
             batches = await res.gateway.batches.submit(pending.requests)

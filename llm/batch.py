@@ -57,6 +57,7 @@ class Collector:
     failed: frozenset[str] = frozenset()
     requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     hits: list[tuple[str, str]] = field(default_factory=list)  # (role, cache key) of each answer the cache gave
+    direct: set[str] = field(default_factory=set)  # cache keys sent at once, inside :func:`one_by_one`
 
     def hit(self, role: str, key: str) -> None:
         """Note that the response cache answered ``role``'s request ``key`` in this pass."""
@@ -65,10 +66,15 @@ class Collector:
     def defer(self, key: str, role: str, name: str, kwargs: dict[str, Any]) -> None:
         """Set aside the request ``kwargs`` of ``role`` to model entry ``name``, whose cache key is ``key``.
 
+        Inside :func:`one_by_one` it returns instead, and the gateway sends the request at once.
+
         Raises:
-            Deferred: always, unless an earlier batch failed the request:
+            Deferred: always (outside :func:`one_by_one`), unless an earlier batch failed the request:
             ModelFailed: (transient) then, so the step keeps its row as one lost to a transport error.
         """
+        if _ONE_BY_ONE.get():
+            self.direct.add(key)
+            return
         if key in self.failed:
             raise ModelFailed(BATCH_FAILED, transient=True)
         self.requests[f"{role}|{name}|{key}"] = kwargs
@@ -76,6 +82,7 @@ class Collector:
 
 
 _COLLECTOR: ContextVar[Collector | None] = ContextVar("evoforge_batch_collector", default=None)
+_ONE_BY_ONE: ContextVar[bool] = ContextVar("evoforge_batch_one_by_one", default=False)
 
 
 def collector() -> Collector | None:
@@ -91,6 +98,17 @@ def collecting(failed: frozenset[str] = frozenset()) -> Iterator[Collector]:
         yield _COLLECTOR.get() or Collector()
     finally:
         _COLLECTOR.reset(token)
+
+
+@contextmanager
+def one_by_one() -> Iterator[None]:
+    """Inside a pass, send this block's requests (and those of the tasks it starts) at once, not as a batch: a
+    sequential part of a bulk step (a chat whose every turn waits for the last would take a batch per turn)."""
+    token = _ONE_BY_ONE.set(True)
+    try:
+        yield
+    finally:
+        _ONE_BY_ONE.reset(token)
 
 
 def _transport(entry: ModelEntry) -> dict[str, Any]:
@@ -153,9 +171,15 @@ class BatchDesk:
             batches.append({"id": batch.id, "model": name, "requests": len(lines)})
         return batches
 
+    def passed(self, pending: Collector) -> None:
+        """Note a pass that set requests aside: the answers it got at once (:func:`one_by_one`), recorded as calls,
+        are cache hits of the passes after it, not counted again."""
+        self.delivered |= pending.direct
+
     def count_hits(self, last: Collector) -> None:
         """Count the cache hits of the ``last`` pass of a step, but not the first use of each answer this step's
-        batches delivered (counted as a batched call when it was settled), as one request at a time counts them."""
+        batches (or its earlier passes' :func:`one_by_one` calls) delivered (counted as a call when it was made),
+        as one request at a time counts them."""
         for role, key in last.hits:
             if key in self.delivered:
                 self.delivered.discard(key)
@@ -257,4 +281,5 @@ async def in_passes(desk: BatchDesk | None, step: Callable[[], Awaitable[T]]) ->
                 if not pending.requests:
                     desk.count_hits(pending)
                     return result
+        desk.passed(pending)
         failures.update(await desk.settle(await desk.submit(pending.requests)))

@@ -9,8 +9,8 @@ fail only remove requests (a failed evolution ends its chain; its answer is neve
 :mod:`evoforge.generation.producers` on the instruct graph. Each round also counts its *bulk* requests per role,
 those a model entry with ``batch: true`` sends through the provider's batch API (:mod:`evoforge.llm.batch`): the
 evolve dataset's evolutions and answers, the first instruct pass's instruction requests and responses, and every
-judge request (:func:`evoforge.evals.judging.judge_set`); the rest (the optimisation steps, topics, the second
-instruct pass) go one request at a time.
+judge request (:func:`evoforge.evals.judging.judge_set`); the rest (the optimisation steps, topics, character
+cards, rp and gtkm chats) go one request at a time.
 """
 
 from __future__ import annotations
@@ -118,17 +118,19 @@ def instruct_calls(cfg: Config, records: dict[str, int], bulk: bool = False) -> 
     """Requests per role of one instruct graph run writing ``records`` per instructor: the topic requests (none
     with a topics file), at least ``ceil(count / batch_size)`` task requests per instructor and one response per
     record; high doubles the task requests and responses (duplicates and filtered responses ask again, up to
-    ``instruct.patience`` idle batches: not bounded by the config). ``bulk``: only the first pass's task requests
-    and responses (neither the topics nor the second pass's instructors: character cards, rp, gtkm, ...)."""
+    ``instruct.patience`` idle batches: not bounded by the config). ``bulk``: only those that go as batches (the
+    first pass's task requests and responses, editor's and stylized_response's; not the topics, the character
+    cards nor the rp and gtkm chats)."""
     from evoforge.agents.instructors import REGISTRY
     from evoforge.agents.instructors.characters import Dependent
+    from evoforge.generation.dependent import BATCHED
 
     settings = cfg.instruct
     calls: dict[str, Span] = {}
     if settings.topics_path is None and not bulk:
         _add(calls, settings.topic_role, settings.topic_request_count, settings.topic_request_count)
     for name, count in records.items():
-        if bulk and isinstance(REGISTRY[name], Dependent):
+        if bulk and isinstance(REGISTRY[name], Dependent) and name not in BATCHED:
             continue
         own = settings.instructors[name].role
         tasks = math.ceil(count / settings.batch_size(name))

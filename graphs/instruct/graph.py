@@ -1,11 +1,11 @@
 """The ``instruct`` graph: airoboros' generation as a LangGraph state machine.
 
 topics (read the file, or generate it) → human review of the topics → (generate-topics ends here) → prepare the
-output file (append / overwrite) → every instructor's producer at once (in passes while a batch is pending:
-:mod:`evoforge.graphs.batching`) → the second pass (character cards, then
+output file (append / overwrite) → every instructor's producer at once → the second pass (character cards, then
 the instructors that use them or the records written: rp, gtkm, stylized_response, editor) → human review of a
 sample per instructor → outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends
-the run with what is written kept.
+the run with what is written kept. Both generation nodes run in passes while a batch is pending
+(:mod:`evoforge.graphs.batching`; a model entry with ``batch: true``).
 
 Mounted in the cycle (``cycle.data_source: instruct``) it works in the round's folder (``workdir``) and hands back
 :class:`~evoforge.graphs.instruct.state.InstructSummary` as ``instructed``.
@@ -48,7 +48,7 @@ def build() -> StateGraph:
     builder.add_node("review_topics", nodes.review_topics)
     builder.add_node("prepare_output", nodes.prepare_output)
     builder.add_node("generate", batched(nodes.generate, "instruct"), retry_policy=retry)
-    builder.add_node("generate_dependent", nodes.generate_dependent, retry_policy=retry)
+    builder.add_node("generate_dependent", batched(nodes.generate_dependent, "instruct"), retry_policy=retry)
     builder.add_node("review_sample", nodes.review_sample)
     builder.add_node("write_outputs", nodes.write_outputs)
     builder.add_edge(START, "topics")
@@ -58,7 +58,8 @@ def build() -> StateGraph:
     builder.add_conditional_edges(
         "generate", again_while_batched("generate", "generate_dependent"), ["generate", "generate_dependent"]
     )
-    builder.add_edge("generate_dependent", "review_sample")
+    second = again_while_batched("generate_dependent", "review_sample")
+    builder.add_conditional_edges("generate_dependent", second, ["generate_dependent", "review_sample"])
     builder.add_conditional_edges("review_sample", after_sample_review)
     builder.add_edge("write_outputs", END)
     return builder

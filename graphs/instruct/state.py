@@ -58,7 +58,7 @@ class InstructState(InstructInput, InstructOutput, total=False):
         outputs: names of the files written (relative to the run directory unless absolute).
         cards_dir: the folder of the character cards (absolute), when the run has a second pass.
         instructed: the summary handed to a parent graph.
-        batch / batch_failed: the generate node's pending provider batches (``[{id, model, requests}]``, empty when
+        batch / batch_failed: a generation node's pending provider batches (``[{id, model, requests}]``, empty when
             none) and the cache keys of the requests they failed (:mod:`evoforge.graphs.batching`).
     """
 

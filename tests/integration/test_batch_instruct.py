@@ -35,14 +35,24 @@ def sim() -> Iterator[SimServer]:
         yield server
 
 
-def _config(folder: Path) -> Path:
+SECOND_PASS = {
+    "writing": {"count": 3},
+    "character": {"count": 2, "batch_size": 1, "output_dir": "characters"},
+    "rp": {"count": 1, "turn_count": 4},
+    "gtkm": {"count": 1, "question_count": 3},
+    "stylized_response": {"count": 3, "categories": ["general", "coding"]},
+    "editor": {"count": 2},
+}
+
+
+def _config(folder: Path, instructors: dict[str, Any] = INSTRUCTORS) -> Path:
     settings = {
         "output_path": str(folder / "instructions.jsonl"),
         "topics_path": str(folder / "topics.txt"),
         "dedup": "rouge",
         "default_batch_size": 3,
         "response_filters": ["please note that"],
-        "instructors": INSTRUCTORS,
+        "instructors": instructors,
     }
     (folder / "topics.txt").write_text("\n".join(TOPICS) + "\n")
     path = folder / "instruct.yaml"
@@ -51,10 +61,12 @@ def _config(folder: Path) -> Path:
     return path
 
 
-def _instruct(sim: SimServer, folder: Path, batch: bool, run_id: str = "ins") -> RunDir:
+def _instruct(
+    sim: SimServer, folder: Path, batch: bool, run_id: str = "ins", instructors: dict[str, Any] = INSTRUCTORS
+) -> RunDir:
     folder.mkdir(parents=True, exist_ok=True)
     overrides = [*sim.entry(batch=batch), *PRICES, "llm.retry_backoff=0"]
-    return RunDir.create(load_config(_config(folder), overrides), "instruct", run_id)
+    return RunDir.create(load_config(_config(folder, instructors), overrides), "instruct", run_id)
 
 
 def _drive(run: RunDir) -> dict[str, Any]:
@@ -147,3 +159,26 @@ def test_requests_a_batch_failed_are_lost_calls_and_the_run_completes(sim: SimSe
     assert lost > 0 and _usage(run)["generator"]["failures"] >= lost
     assert values["counts"] == Counter(json.loads(line)["category"] for line in _records(tmp_path))
     assert not list((run.path / "batches").iterdir())
+
+
+def test_the_second_pass_batches_editor_and_stylized_response_and_chats_one_by_one(
+    sim: SimServer, tmp_path: Path
+) -> None:
+    sim.options.delay, sim.options.failures = 0.0, 0.0
+    instructors = {**INSTRUCTORS, **SECOND_PASS}
+    plain = _instruct(sim, tmp_path / "plain", batch=False, instructors=instructors)
+    _drive(plain)
+    before = len(sim.batches())
+    run = _instruct(sim, tmp_path / "batched", batch=True, instructors=instructors)
+    values = _drive(run)
+    assert _records(tmp_path / "batched") == _records(tmp_path / "plain")
+    assert all(values["counts"][name] >= 1 for name in SECOND_PASS if name != "character")
+    assert values["progress"]["character"]["total"] == 2  # cards, not records
+    cheap, full = _usage(run)["generator"], _usage(plain)["generator"]
+    assert (cheap["calls"], cheap["cache_hits"]) == (full["calls"], full["cache_hits"])  # counted as one by one
+    assert 0 < cheap["batched"] < cheap["calls"]  # cards and chats went one by one
+    sent = [b["request_counts"]["total"] for b in sim.batches()[before:]]
+    assert cheap["batched"] == sum(sent)
+    events = [json.loads(line) for line in (run.path / "events.jsonl").read_text().splitlines()]
+    nodes = {e["node"] for e in events if e["event"] == "batch_submitted"}
+    assert nodes == {"generate", "generate_dependent"}

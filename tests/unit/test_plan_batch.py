@@ -38,11 +38,12 @@ def test_batch_entries_pay_their_bulk_requests_at_the_batch_price() -> None:
         assert (half[role].batched, half[role].usd) == ((0, 0), full[role].usd)
 
 
-def test_instruct_bulk_is_the_first_pass_without_topics_or_the_second_pass() -> None:
+def test_instruct_bulk_leaves_out_topics_cards_and_chats() -> None:
     cfg = load_config(None, ["cycle.data_source=instruct", "cycle.instruct_config=airoboros-example"])
-    records = {"general": 6, "rp": 2}
+    records = {"general": 6, "rp": 2, "editor": 2}
     calls, bulk = instruct_calls(cfg, records), instruct_calls(cfg, records, bulk=True)
-    first = -(-6 // cfg.instruct.batch_size("general")) + 6  # general's task requests and responses; rp none
+    editor = -(-2 // cfg.instruct.batch_size("editor")) + 2
+    first = -(-6 // cfg.instruct.batch_size("general")) + 6 + editor  # general's and editor's; rp's chats none
     assert tuple(map(sum, zip(*bulk.values(), strict=True))) == (first, 2 * first)
     assert sum(span[1] for span in calls.values()) > sum(span[1] for span in bulk.values())
 
