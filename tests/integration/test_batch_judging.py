@@ -1,6 +1,7 @@
 """Batch generation for LLM-judge scoring: with ``batch: true`` on the judge's model entry, a judged set's grades
-(and a pairwise comparison's verdicts) go to the simulated server's batch endpoints as one batch, with the scores
-of the same set judged one request at a time, at the batch price; a grade a batch failed goes into the next batch.
+(and a pairwise comparison's verdicts, the cull's grades) go to the simulated server's batch endpoints as one batch,
+with the scores of the same set judged one request at a time, at the batch price; a grade a batch failed goes into
+the next batch.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sim_server import SimServer, running
 from evoforge.config import load_config
 from evoforge.data.records import Example
 from evoforge.evals.judging import compare_sets, judge_set
+from evoforge.generation.cull import cull_records
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.world import generate_tasks
@@ -75,3 +77,23 @@ def test_a_grade_a_batch_failed_goes_into_the_next_batch(sim: SimServer, tmp_pat
     assert sum(b["request_counts"]["completed"] for b in sent) == asked == 9
     assert sent[1]["request_counts"]["total"] == sent[0]["request_counts"]["failed"]
     assert (report.wins, report.losses) == (3, 0) and report.position_consistency == 1.0
+
+
+def test_the_cull_grades_a_group_of_near_duplicates_through_one_batch(sim: SimServer, tmp_path: Path) -> None:
+    sim.options.delay, sim.options.failures = 0.0, 0.0
+    task = TASKS[0]
+    records = [
+        {"category": "general", "instruction": task.instruction, "response": "no idea?"},
+        {"category": "general", "instruction": TASKS[1].instruction, "response": TASKS[1].answer},
+        {"category": "general", "instruction": task.instruction, "response": task.answer},
+    ]
+    before = len(sim.batches())
+    gw = _gateway(sim, tmp_path, batch=True)
+    try:
+        cfg = load_config(None, ["instruct.dedup=exact"])
+        result = asyncio.run(cull_records(gw, records, cfg.instruct))
+    finally:
+        gw.close()
+    [sent] = sim.batches()[before:]
+    assert sent["request_counts"]["total"] == 2  # the group's two members; the third record is near none
+    assert result.kept == records[1:] and result.groups[0]["kept"] == 2
