@@ -77,7 +77,28 @@ async def prepare_output(state: InstructState, runtime: Runtime[RunContext]) -> 
     path = _path(res, settings.output_path, "instructions.jsonl")
     done = await asyncio.to_thread(prepare, path, settings.overwrite, settings.append)
     info(f"instruct: output {path} ({done})")
-    return {"output_path": str(path), "prepared": done}
+    started = await asyncio.to_thread(_started, res, path)
+    return {"output_path": str(path), "prepared": done, "started": started}
+
+
+def _cards_dir(res: Resources) -> Path:
+    """The character cards' folder."""
+    character = res.config.instruct.instructors.get("character")
+    return _path(res, character.output_dir if character else None, "characters")
+
+
+def _started(res: Resources, path: Path) -> dict[str, int]:
+    """What counts toward each instructor's count when generation starts: its records in ``path`` (a
+    conversation once), the cards in the cards folder (blocking)."""
+    from evoforge.generation.cards import read_cards
+    from evoforge.generation.dependent import counted
+    from evoforge.generation.records import read_records
+
+    records = read_records(path) if path.exists() else []
+    started = {name: counted(records, name) for name in res.config.instruct.instructors}
+    if "character" in started and _cards_dir(res).is_dir():
+        started["character"] = len(read_cards(_cards_dir(res)))
+    return started
 
 
 def _top_run(res: Resources, state: InstructState) -> Path:
@@ -119,15 +140,27 @@ async def generate(state: InstructState, runtime: Runtime[RunContext]) -> Update
         progress = await producers.run()
     finally:
         output.close()
-    figures = _announce(progress)
+    figures = _announce(progress, state.get("started") or {})
     if producers.stop_reason == "budget":
         info("instruct: the token budget is spent; what was written is kept. Raise it and run again with append: true")
     return {"progress": figures, "stop_reason": producers.stop_reason, "counts": dict(output.counts)}
 
 
-def _announce(progress: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each instructor's figures (``as_dict`` of its progress), one line printed per instructor."""
+def _announce(progress: Mapping[str, Any], started: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """Each instructor's figures (``as_dict`` of its progress; ``before``: what it had when generation
+    ``started``, so the records of earlier passes of batch generation, or of a run resumed after a stop, count as
+    new), one line printed per instructor (none after a pass that set requests aside for a batch: its figures are
+    dropped, the pass after it prints them)."""
+    from evoforge.llm.batch import collector
+
     figures = {name: p.as_dict() for name, p in progress.items()}
+    for name, p in figures.items():
+        if name in started:
+            p["before"] = min(started[name], p["total"])
+            p["written"] = p["total"] - p["before"]
+    pending = collector()
+    if pending is not None and pending.requests:
+        return figures
     for name, p in figures.items():
         info(f"instruct: {name}: {p['total']}/{p['target']} ({p['written']} new, stopped: {p['stopped']})")
     return figures
@@ -142,15 +175,14 @@ async def generate_dependent(state: InstructState, runtime: Runtime[RunContext])
     settings = res.config.instruct
     if not dependent_names(settings):
         return {}
-    character = settings.instructors.get("character")
-    cards = _path(res, character.output_dir if character else None, "characters")
+    cards = _cards_dir(res)
     output, index, by_name = await asyncio.to_thread(_open_generation, res, state)
     try:
         second = DependentPass(res.gateway, settings, output, index, by_name, res.config.run.seed, cards)
         progress = await second.run()
     finally:
         output.close()
-    figures = _announce(progress)
+    figures = _announce(progress, state.get("started") or {})
     return {
         "progress": {**(state.get("progress") or {}), **figures},
         "stop_reason": state.get("stop_reason") or second.stop_reason,

@@ -52,6 +52,7 @@ class InstructState(InstructInput, InstructOutput, total=False):
         topics_path: the topics file (absolute). n_topics: how many it holds. topics_sample: a few shown at review.
         topics_decision / sample_decision: the answers at the two human checkpoints.
         output_path: the records file (absolute). prepared: what preparing it did (new, append, overwrite ...).
+        started: what counted toward each instructor's count then (records; cards for ``character``).
         progress: per instructor: target, before, written, total, batches, skipped (by reason), stopped.
         stop_reason: why generation stopped early (``budget``), or None.
         counts: records per category in the output file. sample: a few records per instructor shown at review.
@@ -68,6 +69,7 @@ class InstructState(InstructInput, InstructOutput, total=False):
     topics_decision: Decision
     output_path: str
     prepared: str
+    started: dict[str, int]
     progress: dict[str, dict[str, Any]]
     stop_reason: str | None
     counts: dict[str, int]

@@ -83,13 +83,19 @@ def _usage(run: RunDir) -> dict[str, dict[str, float]]:
     return dict(RunDir.open(run.path.parent, run.path.name).manifest()["llm_usage"]["roles"])
 
 
+FIGURES = ("target", "before", "written", "total", "stopped")  # batches: those the last pass asked
+
+
+def _figures(values: dict[str, Any]) -> dict[str, list[Any]]:
+    return {name: [p[key] for key in FIGURES] for name, p in values["progress"].items()}
+
+
 @pytest.fixture(scope="module")
-def one_by_one(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunDir]:
+def one_by_one(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunDir, dict[str, Any]]:
     """The same run without batches: one request per record."""
     folder = tmp_path_factory.mktemp("one-by-one")
     run = _instruct(sim, folder, batch=False)
-    _drive(run)
-    return folder, run
+    return folder, run, _drive(run)
 
 
 @pytest.fixture(scope="module")
@@ -105,10 +111,11 @@ def batched(sim: SimServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
 
 def test_instruct_through_batches_writes_the_records_of_a_run_without_at_half_the_price(
-    one_by_one: tuple[Path, RunDir], batched: tuple[Path, RunDir, dict[str, Any], int]
+    one_by_one: tuple[Path, RunDir, dict[str, Any]], batched: tuple[Path, RunDir, dict[str, Any], int]
 ) -> None:
-    (plain_folder, plain), (folder, run, values, sent) = one_by_one, batched
+    (plain_folder, plain, plain_values), (folder, run, values, sent) = one_by_one, batched
     assert _records(folder) == _records(plain_folder)
+    assert _figures(values) == _figures(plain_values)  # what each pass wrote counts as new, as one by one
     assert values["counts"] == Counter(json.loads(line)["category"] for line in _records(plain_folder))
     assert sum(values["counts"].values()) >= 8
     assert sent >= 2  # the instructions, then their answers (and a later round for what fell short)
@@ -167,11 +174,12 @@ def test_the_second_pass_batches_editor_and_stylized_response_and_chats_one_by_o
     sim.options.delay, sim.options.failures = 0.0, 0.0
     instructors = {**INSTRUCTORS, **SECOND_PASS}
     plain = _instruct(sim, tmp_path / "plain", batch=False, instructors=instructors)
-    _drive(plain)
+    plain_values = _drive(plain)
     before = len(sim.batches())
     run = _instruct(sim, tmp_path / "batched", batch=True, instructors=instructors)
     values = _drive(run)
     assert _records(tmp_path / "batched") == _records(tmp_path / "plain")
+    assert _figures(values) == _figures(plain_values)
     assert all(values["counts"][name] >= 1 for name in SECOND_PASS if name != "character")
     assert values["progress"]["character"]["total"] == 2  # cards, not records
     cheap, full = _usage(run)["generator"], _usage(plain)["generator"]
