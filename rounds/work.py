@@ -266,10 +266,9 @@ def close_round(
     """Fold a promoted merge into the student and steer the next round's seeds from the kept student's results on
     the round's held-out split (the evolved data no delta trained on; the test set plays no part in steering).
 
-    The next round draws more seeds (on the instruct graph: records) of the categories the kept student did worst
-    on there; in the skills world, failures concentrated on the top level raise the seeds' level; on the user's
-    data, its held-out failures become seeds (bad cases). Returns the next round's student (run-dir-relative once
-    promoted) and the steering (plan, max level, reasons).
+    The next round draws more seeds (instruct graph: records) of the categories the kept student did worst on there
+    (``cycle.steering: uniform``: the first round's plan again); skills-world failures on the top level raise the
+    seeds' level; the user's held-out failures become seeds (bad cases). Returns the next student and the steering.
     """
     student = promote(config, run_path, state) if promoted else state["student"]
     current = "auto_merge" if promoted else "raw"
@@ -291,13 +290,11 @@ def close_round(
     unit = "records" if instruct_source.uses_instruct(config) else "seeds"
     steering = steer(total, scores, levels, config.world.max_level, ceiling, unit)
     steering["reasons"] = [f"{current} on the held-out split: {r}" for r in steering["reasons"]]
-    if config.cycle.steering == "uniform":  # no feedback: the next round repeats the first round's even plan
-        plan = first_plan(config, run_path)
-        steering = {"plan": plan, "max_level": config.world.max_level, "reasons": ["cycle.steering uniform: even plan"]}
+    if config.cycle.steering == "uniform":  # no feedback: the next round repeats the first round's plan
+        steering = {"plan": first_plan(config, run_path), "max_level": None, "reasons": ["cycle.steering uniform"]}
     if pool.uses_pool(config):
         n_bad = pool.write_bad_cases(config, root, int(state["round"]), report.per_example, ceiling)
         steering["reasons"].append(f"{n_bad} held-out bad cases of {current} join the next round's seeds")
-    method = state.get("evolved", {}).get("method_id")
-    if method:
+    if method := state.get("evolved", {}).get("method_id"):
         steering["reasons"].append(f"the next round's evolve starts from this round's method {method}")
     return student, steering
