@@ -19,6 +19,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,13 +101,28 @@ def evol(results: list[dict[str, Any]]) -> list[Row]:
 
 
 def cherry(results: list[dict[str, Any]]) -> list[Row]:
-    """Cherry / Self-Evolution: the top k by IFD (``hard``) − k at random, at each fraction of round 1's records."""
+    """Cherry / Self-Evolution: the top k by IFD (``hard``) − k at random, at each fraction of round 1's records; the
+    why names the category the top k over-represents most (over the seeds)."""
     rows = []
     for f in FRACTIONS:
         hard, rand = f"hard@{f:.0%}", f"random@{f:.0%}"
         k = "/".join(str(r["arms"][hard]["n"]) for r in results)
-        rows.append(_arms(results, f"top k by IFD − random k (k = {f:.0%}: {k})", hard, rand))
+        row = _arms(results, f"top k by IFD − random k (k = {f:.0%}: {k})", hard, rand)
+        rows.append((*row[:3], f"{row[3]}; {_skew(results, hard, rand)}"))
     return rows
+
+
+def _skew(results: list[dict[str, Any]], a: str, b: str) -> str:
+    """Which category arm ``a``'s records hold most more of than arm ``b``'s, as shares over every seed."""
+    counts = {arm: Counter[str]() for arm in (a, b)}
+    for arm, total in counts.items():
+        for r in results:
+            total.update(r["arms"][arm].get("categories") or {})
+    if not all(counts.values()):
+        return "categories not recorded"
+    share = {arm: {c: n / sum(total.values()) for c, n in total.items()} for arm, total in counts.items()}
+    top = max(share[a], key=lambda c: share[a][c] - share[b].get(c, 0.0))
+    return f"top k is {share[a][top]:.0%} {top} (random k: {share[b].get(top, 0.0):.0%})"
 
 
 def _same_round_1(result: dict[str, Any]) -> bool:

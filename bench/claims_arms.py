@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,8 @@ def by_ifd(config: Config, student: Path, rows: Sequence[Row], fraction: float) 
 
 
 def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row], arm: str) -> dict[str, Any]:
-    """Train one SFT delta on ``rows`` and score it on the run's test set; returns ``{n, scores, seconds}``."""
+    """Train one SFT delta on ``rows`` and score it on the run's test set; returns ``{n, scores, seconds}`` and the
+    trained records' ``categories`` (category → count)."""
     from evoforge.evals.generator import Generator
     from evoforge.evals.harness import evaluate, load_eval_records
     from evoforge.offline.student import use_threads
@@ -98,6 +100,7 @@ def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row
         seconds = time.perf_counter() - started
         report.write_text(json.dumps({"n": len(rows), "scores": scores, "seconds": seconds}), encoding="utf-8")
     data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    data["categories"] = Counter(str(r.get("category")) for r in read_records(out / "chunks" / "records.jsonl"))
     return data
 
 

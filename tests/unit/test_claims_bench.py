@@ -82,7 +82,8 @@ def _result(seed: int) -> dict[str, Any]:
         "arms": {
             "evolved": {**arm, "scores": high},
             "unevolved": {**arm, "scores": half},
-            **{f"{m}@{f:.0%}": {**arm, "scores": half} for m in ("hard", "random") for f in (0.25, 0.5)},
+            **{f"hard@{f:.0%}": {**arm, "scores": half, "categories": {"a": 8, "b": 2}} for f in (0.25, 0.5)},
+            **{f"random@{f:.0%}": {**arm, "scores": half, "categories": {"a": 5, "b": 5}} for f in (0.25, 0.5)},
         },
         "seconds": {"steered cycle": 60.0, "uniform cycle": 60.0, "data arms": 30.0},
     }
@@ -95,6 +96,7 @@ def test_the_table_gives_each_claim_its_verdict(claims: ModuleType) -> None:
     assert rows["human_merge − train@all"] == "does not hold"  # a tie
     assert rows["delta on N evolved − N unevolved records (N = 10/10/10)"] == "holds"
     assert rows["top k by IFD − random k (k = 25%: 10/10/10)"] == "does not hold"
+    assert "; top k is 80% a (random k: 50%) |" in text
     assert rows["λ(e0) − λ(optimised method), round 2 dev set"] == "holds"
     assert rows["round 2 best: steered − uniform seeding"] == "holds"
     assert rows["routed experts − train@all / auto_merge"] == "not measured"
