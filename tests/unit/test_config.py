@@ -137,9 +137,9 @@ def test_shipped_configs_are_found_by_name(tmp_path: Path, monkeypatch: pytest.M
             load_config(missing)
 
 
-def test_quickstart_is_the_offline_two_round_default() -> None:
+def test_quickstart_is_the_offline_four_round_default() -> None:
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml")
-    assert cfg.cycle.rounds == 2 and cfg.student.model == "tiny"
+    assert cfg.cycle.rounds == 4 and cfg.student.model == "tiny"
     assert all(m.model.startswith("sim/") for m in cfg.llm.models.values())
 
 

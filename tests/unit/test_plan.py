@@ -41,7 +41,7 @@ def _plan_cli(*args: str) -> tuple[int, str]:
 def test_quickstart_plan_prints_and_writes_nothing(runs_dir: Path, llm_cache_dir: Path) -> None:
     code, out = _plan("--set", f"run.runs_dir={runs_dir}")
     assert code == 0, out
-    assert "rounds: 2 " in out and "640" in out  # two rounds of world.n_seeds
+    assert "cycle.rounds 4" in out and "160" in out  # four rounds of world.n_seeds
     assert "preferences-dpo" in out and "all-sft" in out
     assert "evolver" in out and "generator" in out and "sim/skills" in out
     assert "test set: 300 items" in out and "time class:" in out and "preflight: no problems" in out
