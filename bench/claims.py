@@ -15,7 +15,6 @@ the items within each seed (``bench/claims_stats.py``, which also states the ver
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 
 from claims_arms import data_arms
 from claims_runs import read_rounds, run_cycle
-from claims_stats import RULE, Stat, bootstrap, cell, diff, mean_of, paired, verdict
+from claims_stats import RULE, Stat, bootstrap, cell, diff, mean_of, paired, seeds_parser, verdict
 
 from evoforge.config import load_config
 
@@ -226,13 +225,7 @@ def markdown(results: list[dict[str, Any]], n_test: int, extra: Sequence[str]) -
 
 def main() -> None:
     """Run the seeds' arms, print and write the claims table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    parser.add_argument("--n-test", type=int, default=300)
-    parser.add_argument("--set", action="append", default=[], help="extra section.key=value overrides")
-    parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
-    parser.add_argument("--out", type=Path, help="markdown output (default: <runs>/claims.md)")
-    args = parser.parse_args()
+    args = seeds_parser(__doc__, "claims.md").parse_args()
     rounds = load_config("quickstart", args.set).cycle.rounds  # evoforge run's default config
     estimate = len(args.seeds) * (2 * rounds * MINUTES_PER_ROUND + ARMS_MINUTES)
     print(f"estimated wall time: about {estimate:.0f} min ({rounds} rounds a cycle, 2 cycles a seed)", file=sys.stderr)

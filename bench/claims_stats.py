@@ -8,9 +8,11 @@ every row of that seed, so a difference is paired) and taking the median over se
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 from collections.abc import Callable
+from pathlib import Path
 
 REPLICATES = 1000
 MARGIN = 0.01  # a gain below this (one test item in a hundred) counts as none
@@ -72,3 +74,15 @@ def cell(values: tuple[float, float, float]) -> str:
     """``median [low, high]`` with three decimals."""
     point, low, high = values
     return f"{point:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def seeds_parser(doc: str | None, out: str) -> argparse.ArgumentParser:
+    """The options of a bench that runs the quickstart over seeds: ``--seeds``, ``--n-test``, ``--set``, ``--keep``
+    and ``--out`` (default ``<runs>/<out>``)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--set", action="append", default=[], help="extra section.key=value overrides")
+    parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
+    parser.add_argument("--out", type=Path, help=f"markdown output (default: <runs>/{out})")
+    return parser

@@ -16,7 +16,6 @@ each is met, and writes the same table as markdown to ``--out`` (default: scienc
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from claims_runs import read_rounds, run_cycle
-from claims_stats import bootstrap, diff, mean_of
+from claims_stats import bootstrap, diff, mean_of, seeds_parser
 
 Scores = dict[str, list[float]]  # table row → per-example test scores (the same item order in every row)
 
@@ -148,13 +147,7 @@ def markdown(rows: list[tuple[str, str, str, str]], results: list[dict[str, Any]
 
 def main() -> None:
     """Run the seeds, print and write the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
-    parser.add_argument("--n-test", type=int, default=300)
-    parser.add_argument("--set", action="append", default=[], help="extra section.key=value overrides")
-    parser.add_argument("--keep", type=Path, help="runs folder to keep (default: a temporary one)")
-    parser.add_argument("--out", type=Path, help="markdown output (default: <runs>/science.md)")
-    args = parser.parse_args()
+    args = seeds_parser(__doc__, "science.md").parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.keep or Path(tmp)
         results = [run_seed(runs, s, args.n_test, args.set) for s in args.seeds]
