@@ -41,7 +41,7 @@ def test_help_imports_no_heavy_library() -> None:
 def test_config_show_quickstart() -> None:
     out = evoforge("config", "show", str(ROOT / "configs" / "quickstart.yaml"), "--set", "evolve.loop=2")
     assert out.returncode == 0, out.stderr
-    assert "loop: 2" in out.stdout and "rounds: 2" in out.stdout
+    assert "loop: 2" in out.stdout and "rounds: 4" in out.stdout
 
 
 def test_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:

@@ -69,4 +69,4 @@ def test_the_wheel_ships_the_configs_and_finds_them_by_name(tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(str(tmp_path / "site" / "evoforge"))  # the wheel's files, not the checkout
-    assert "model: sim/skills" in out.stdout and "rounds: 2" in out.stdout
+    assert "model: sim/skills" in out.stdout and "rounds: 4" in out.stdout
