@@ -180,6 +180,9 @@ def loop(results: list[dict[str, Any]]) -> list[Row]:
             if k:
                 stats = [diff(of(r["rounds"][k]), of(r["rounds"][k - 1])) for r in results]
                 rows.append(_claim(f"round {k + 1} − round {k} {name}", stats, sizes, f"round {k + 1}", f"round {k}"))
+            elif of is _promoted:  # the first rise: over the raw student round 1 started from
+                stats = [diff(of(r["rounds"][0]), mean_of(r["rounds"][0]["scores"]["raw"])) for r in results]
+                rows.append(_claim(f"round 1 {name} − raw student", stats, sizes, "round 1", "the raw student"))
     return rows
 
 
