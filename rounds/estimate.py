@@ -82,18 +82,20 @@ class Figures:
 
 CPU_TINY = Figures(
     "tiny (1M) on an idle 2-core CPU, two worker processes, from the quickstart's measured phases (README)",
-    0.00547,
-    0.0097,
-    0.00221,
-    0.0911,
+    0.00876,
+    0.0155,
+    0.0049,
+    0.126,
 )
 EXTRAPOLATED = "on one H100, extrapolated (not measured), docs/scaling.md"
 H100_SMALL = Figures(f"qwen2.5-0.5b {EXTRAPOLATED}", 0.756e-3, 1.13e-3, 9.22e-3, 1.15 / 4)
 H100_8B = Figures(f"llama-3-8b {EXTRAPOLATED}", 2.93e-3, 8.29e-3, 12.3e-3, 1.54 / 4)
-"""The tiny row divides the shipped quickstart's phase times on an idle 2-core CPU (README: train_delta 39 s, merge
-35 s, evaluate 14 s) by this module's units for that plan (the scale bench's tiny units each load the model and came
-out 14x slower); its evaluation figure agrees with docs/scaling.md's batched generation row (0.0022 s per item). The
-H100 rows are docs/scaling.md's extrapolation, whose merge trial scores a 100-item split, four batches of 32."""
+"""The tiny row divides the shipped quickstart's phase times on an idle 2-core CPU (README: train_delta 31 s, merge
+32 s, evaluate 59 s, four rounds of 160 seeds) by this module's units for that plan (the scale bench's tiny units
+each load the model and came out 14x slower). Its evaluation figure is twice docs/scaling.md's batched generation row
+(0.0022 s per item; the two-round quickstart of 640 seeds measured that): it carries each table row's model build and
+the routed_experts row's router. The H100 rows are docs/scaling.md's extrapolation, whose merge trial scores a
+100-item split, four batches of 32."""
 BILLIONS = re.compile(r"(\d+(?:\.\d+)?)\s*[bB](?![a-zA-Z])")
 CLASSES = ((600, "minutes"), (3600, "tens of minutes"), (36000, "hours"))
 
