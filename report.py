@@ -72,13 +72,14 @@ def line_chart(path: Path, series: dict[str, Sequence[float]], title: str, xlabe
 
 
 def bar_chart(path: Path, groups: dict[str, dict[str, float]], title: str, ylabel: str) -> Path:
-    """Grouped bars: one group per key of ``groups`` (e.g. a round), one bar per inner key (e.g. a model)."""
+    """Grouped bars: one group per key of ``groups`` (e.g. a round), one bar per inner key (e.g. a model), the bars
+    in the order the groups first list them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = sorted({name for bars in groups.values() for name in bars})
+    labels = list(dict.fromkeys(name for bars in groups.values() for name in bars))
     width = 0.8 / max(len(labels), 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(max(7.5, 1.5 + 1.2 * len(groups) * len(labels) / 3), 3.8), dpi=110)

@@ -21,6 +21,11 @@ def ordered_rows(rows: dict[str, float]) -> list[str]:
     return [k for k in (*ROW_ORDER, *deltas, *MERGE_ORDER, ROUTED) if k in rows]
 
 
+def _in_table_order(scores: dict[str, float]) -> dict[str, float]:
+    """``scores`` in the order of AutoLLM's table (the chart's bars follow it)."""
+    return {name: scores[name] for name in ordered_rows(scores)}
+
+
 def routing_lines(result: RoundResult) -> list[str]:
     """The round's lines on the routed experts: the router's accuracy and counts, and which of one merged student
     and the experts + router won on the test set (or why the routed row is missing)."""
@@ -68,7 +73,7 @@ def write_cycle_report(run_path: Path, results: Sequence[RoundResult], metric: s
     report = run_path / "report.md"
     chart = bar_chart(
         run_path / "cycle_scores.png",
-        {f"round {r['round']}": dict(r.get("test") or r["rows"]) for r in results},
+        {f"round {r['round']}": _in_table_order(r.get("test") or r["rows"]) for r in results},
         "Test score per round",
         metric,
     )
