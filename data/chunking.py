@@ -24,6 +24,7 @@ from evoforge.runs import atomic_write_jsonl
 
 Examples = list[Example]
 MIXED_FROM = "mixed_from"  # the chunk a record mixed into another chunk belongs to
+PREFERENCES_CHUNK = "preferences"  # a cycle round's preference pairs: the DPO delta's chunk, no category's expert
 RowT = TypeVar("RowT", bound=Mapping[str, Any])
 
 

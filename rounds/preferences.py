@@ -11,13 +11,12 @@ under ``train.method: auto`` a chunk of pairs only trains DPO.
 from __future__ import annotations
 
 from evoforge.config import Config
-from evoforge.data.chunking import chunk_dataset
+from evoforge.data.chunking import PREFERENCES_CHUNK, chunk_dataset
 from evoforge.data.formats import load_examples
 from evoforge.data.records import Example
 from evoforge.errors import DataError
 from evoforge.offline.world import preference_records
 
-PREFERENCES_CHUNK = "preferences"
 PREFS_SEED_OFFSET = 77_773  # the round's pairs never share a random stream with its seeds or the test set
 
 

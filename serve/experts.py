@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evoforge.data.chunking import PREFERENCES_CHUNK
 from evoforge.errors import ConfigError, DataError
 from evoforge.serve.decoding import BASE_ADAPTER
 
@@ -145,8 +146,9 @@ def run_experts(run_path: Path, round_n: int | None, max_samples: int) -> tuple[
     job = MergeJob.model_validate_json(job_file.read_text(encoding="utf-8"))
     experts = []
     for name, adapter in job.adapters.items():
-        source = training_data_of(Path(adapter))
-        instructions = read_instructions(source, max_samples) if source else ()
+        source = training_data_of(Path(adapter))  # the preferences delta learned pairs of every category: no route
+        routable = source is not None and source.stem != PREFERENCES_CHUNK
+        instructions = read_instructions(source, max_samples) if source and routable else ()
         experts.append(Expert(name, Path(adapter), describe(name, instructions), instructions))
     if job.train_all is not None:
         experts.append(Expert(TRAIN_ALL, job.train_all, "trained on every chunk of the round"))

@@ -22,6 +22,7 @@ from evoforge.rounds.routed import (
     routed_report,
     router_summary,
 )
+from evoforge.serve.experts import run_experts
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 CHUNKS = {"arithmetic-sft": "arithmetic", "strings-sft": "strings"}
@@ -52,6 +53,23 @@ def test_the_experts_are_the_category_deltas_of_the_round_not_the_preferences_on
     (tmp_path / "merge").mkdir()
     (tmp_path / "merge" / "job.json").write_text(job.model_dump_json())
     assert expert_chunks(tmp_path) == CHUNKS
+
+
+def test_serve_routes_auto_to_the_same_experts_and_serves_the_preferences_delta_by_name(tmp_path: Path) -> None:
+    root, adapters = tmp_path / "rounds" / "1", {}
+    (root / "chunks").mkdir(parents=True)
+    for name, chunk in [*CHUNKS.items(), ("preferences-dpo", "preferences")]:
+        folder = root / "adapters" / name
+        folder.mkdir(parents=True)
+        (folder / "training.json").write_text(json.dumps({"chunk": chunk}))
+        (root / "chunks" / f"{chunk}.jsonl").write_text(json.dumps({"instruction": f"a {chunk} task", "output": "x"}))
+        adapters[name] = folder
+    (root / "merge").mkdir()
+    job = MergeJob(base=tmp_path, adapters=adapters, eval_path=tmp_path / "e.jsonl", train_all=None, storage="")
+    (root / "merge" / "job.json").write_text(job.model_dump_json())
+    _, experts = run_experts(tmp_path, 1, 10)
+    assert {e.name for e in experts if e.routable} == set(expert_chunks(root)) == set(CHUNKS)
+    assert "preferences-dpo" in {e.name for e in experts}  # still served when asked for by name
 
 
 @pytest.mark.parametrize(
