@@ -44,6 +44,21 @@ class EvalReport:
     per_example: list[dict[str, Any]] = field(default_factory=list)
     runtime_s: float = 0.0
 
+    @classmethod
+    def of_rows(cls, metric: str, rows: list[dict[str, Any]], runtime: float) -> EvalReport:
+        """The report of per-example ``rows`` (each with its ``category`` and ``score``): their mean, overall and
+        per category."""
+        by_category: dict[str, list[float]] = defaultdict(list)
+        for row in rows:
+            by_category[row["category"]].append(row["score"])
+        return cls(
+            metric=metric,
+            score=sum(row["score"] for row in rows) / len(rows),
+            per_category={c: sum(v) / len(v) for c, v in sorted(by_category.items())},
+            per_example=rows,
+            runtime_s=runtime,
+        )
+
     def predict_results(self) -> dict[str, float]:
         """LLaMA-Factory's ``predict_*`` figures of the predictions (see :func:`.metrics.predict_results`)."""
         from evoforge.evals.metrics import predict_results
@@ -143,16 +158,8 @@ def _report(
     runtime: float,
     extras: list[dict[str, Any]] | None = None,
 ) -> EvalReport:
-    by_category: dict[str, list[float]] = defaultdict(list)
-    per_example = []
-    for record, pred, score, extra in zip(items, predictions, scores, extras or [{}] * len(items), strict=True):
-        item = record.eval_item()
-        by_category[item["category"]].append(score)
-        per_example.append({**item, "prediction": pred, "score": score, **extra})
-    return EvalReport(
-        metric=metric,
-        score=sum(scores) / len(scores),
-        per_category={c: sum(v) / len(v) for c, v in sorted(by_category.items())},
-        per_example=per_example,
-        runtime_s=runtime,
-    )
+    rows = [
+        {**record.eval_item(), "prediction": pred, "score": score, **extra}
+        for record, pred, score, extra in zip(items, predictions, scores, extras or [{}] * len(items), strict=True)
+    ]
+    return EvalReport.of_rows(metric, rows, runtime)

@@ -14,22 +14,21 @@ router on the test set.
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evoforge.config import Config
+from evoforge.data.chunking import PREFERENCES_CHUNK
 from evoforge.data.records import Example
 from evoforge.evals.harness import EvalReport, load_eval_records
 from evoforge.merging.job import MergeJob, table_reports
 from evoforge.merging.trial import MergeSpec
 from evoforge.rounds.pool import TEST_FILE
-from evoforge.rounds.preferences import PREFERENCES_CHUNK
 from evoforge.rounds.work import merge_job, round_path, test_report_path
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
-from evoforge.training.base import TRAINING_FILE
+from evoforge.training.base import trained_chunk
 
 ROUTED = "routed_experts"
 MERGED = "auto_merge"
@@ -50,8 +49,7 @@ def expert_chunks(round_root: Path) -> dict[str, str]:
     job = MergeJob.model_validate_json((round_root / "merge" / "job.json").read_text(encoding="utf-8"))
     out: dict[str, str] = {}
     for name, adapter in job.adapters.items():
-        meta = adapter / TRAINING_FILE
-        chunk = json.loads(meta.read_text(encoding="utf-8")).get("chunk") if meta.is_file() else None
+        chunk = trained_chunk(adapter)
         if chunk and chunk != PREFERENCES_CHUNK:
             out[name] = str(chunk)
     return out
@@ -89,16 +87,7 @@ def routed_report(
         runtime, metric = runtime + report.runtime_s, report.metric
         for index, row in zip(indexes, report.per_example, strict=True):
             rows[index] = {**row, "expert": expert}
-    by_category: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        by_category[row["category"]].append(row["score"])
-    return EvalReport(
-        metric=metric,
-        score=sum(row["score"] for row in rows) / len(rows),
-        per_category={c: sum(v) / len(v) for c, v in sorted(by_category.items())},
-        per_example=rows,
-        runtime_s=runtime,
-    )
+    return EvalReport.of_rows(metric, rows, runtime)
 
 
 def route_and_score(job: MergeJob, route: Route, folder: Path, gateway: Any = None) -> tuple[EvalReport, list[str]]:

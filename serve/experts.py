@@ -19,6 +19,7 @@ from pathlib import Path
 from evoforge.data.chunking import PREFERENCES_CHUNK
 from evoforge.errors import ConfigError, DataError
 from evoforge.serve.decoding import BASE_ADAPTER
+from evoforge.training.base import trained_chunk
 
 AUTO = "auto"
 BASE = "base"
@@ -85,10 +86,7 @@ def read_instructions(path: Path, limit: int | None = None) -> tuple[str, ...]:
 
 def training_data_of(adapter: Path) -> Path | None:
     """The chunk file a delta trained on, when it was trained by evoforge (``training.json`` names the chunk)."""
-    meta = adapter / "training.json"
-    if not meta.is_file():
-        return None
-    chunk = json.loads(meta.read_text(encoding="utf-8")).get("chunk")
+    chunk = trained_chunk(adapter)
     candidate = adapter.parent.parent / "chunks" / f"{chunk}.jsonl"
     return candidate if chunk and candidate.is_file() else None
 

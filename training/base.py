@@ -13,6 +13,7 @@ bf16 autocast) with gradient checkpointing (several GPUs: ``accelerate launch -m
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,13 @@ class DeltaResult:
     chunk: str
     metrics: dict[str, Any] = field(default_factory=dict)
     reused: bool = False
+
+
+def trained_chunk(adapter: Path) -> str | None:
+    """The chunk a delta trained on, as its ``training.json`` names it (None for a delta evoforge did not train)."""
+    meta = adapter / TRAINING_FILE
+    chunk = json.loads(meta.read_text(encoding="utf-8")).get("chunk") if meta.is_file() else None
+    return str(chunk) if chunk else None
 
 
 def write_training_json(output: Path, payload: dict[str, Any]) -> None:
