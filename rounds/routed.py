@@ -99,13 +99,18 @@ def route_and_score(job: MergeJob, route: Route, folder: Path, gateway: Any = No
 
 
 def evaluate_routed(
-    config: Config, run_path: Path, state: dict[str, Any], route: Route, gateway: Any = None
+    config: Config,
+    run_path: Path,
+    state: dict[str, Any],
+    route: Route,
+    chunks: Mapping[str, str],
+    gateway: Any = None,
 ) -> tuple[EvalReport, float, dict[str, Any]]:
-    """The round's ``routed_experts`` row: its test report (saved as ``evals/test-routed_experts.json``), its
-    held-out score (its report saved as ``evals/held-out-routed_experts.json``) and the router's accuracy and
-    per-expert counts on the test set (:func:`router_summary`, saved as ``evals/router.json``)."""
+    """The round's ``routed_experts`` row over its experts ``chunks`` (:func:`expert_chunks`): its test report
+    (saved as ``evals/test-routed_experts.json``), its held-out score (its report saved as
+    ``evals/held-out-routed_experts.json``) and the router's accuracy and per-expert counts on the test set
+    (:func:`router_summary`, saved as ``evals/router.json``)."""
     root = round_path(run_path, state["round_dir"])
-    chunks = expert_chunks(root)
     test_job = merge_job(config, run_path, state, run_path / TEST_FILE, storage="")
     test, routes = route_and_score(test_job, route, root / "evals" / "routed" / "test", gateway)
     test.save(test_report_path(root, ROUTED))

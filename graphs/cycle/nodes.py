@@ -145,7 +145,7 @@ def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult, gate
         info(f"routed_experts skipped: {missing}")
         return {**result, "routed_skipped": missing}
     route = round_router(res.run.path, int(state["round"]), experts)
-    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, gateway)
+    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, experts, gateway)
     return {
         **result,
         "rows": {**result["rows"], routed.ROUTED: held_out},
