@@ -42,7 +42,7 @@ def cpu_cores() -> int:
 def local_workers(explicit: int | None, device: str, tasks: int | None = None) -> int:
     """Processes to run ``tasks`` (None: any number) side by side on this machine: ``explicit`` when the user set
     it, else 1 on a GPU (one device, one process), else as many as the cores hold processes of the torch threads
-    this process runs with (set them first: :func:`evoforge.offline.student.use_threads`)."""
+    this process runs with (set them first: :func:`evoforge.training.student.use_threads`)."""
     if explicit is not None:
         return explicit
     import torch

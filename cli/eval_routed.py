@@ -29,11 +29,11 @@ def run_routed_eval(
     from evoforge.evals.metrics import get_metric
     from evoforge.llm.gateway import LLMGateway
     from evoforge.merging.job import MergeJob
-    from evoforge.offline.student import use_threads
     from evoforge.rounds.routed import ROUTER_FILE, expert_chunks, route_and_score, router_missing, router_summary
     from evoforge.runs import atomic_write_json
     from evoforge.serve.experts import latest_round
     from evoforge.serve.lmoe import round_router
+    from evoforge.training.student import use_threads
 
     metric = cfg.eval.metric
     if metric != "judge":

@@ -49,7 +49,7 @@ def parse_weights(specs: list[str], names: list[str]) -> dict[str, float] | None
 
 
 def _resolve_model(cfg: Config, model: str) -> Path:
-    from evoforge.offline.student import resolve_student, use_threads
+    from evoforge.training.student import resolve_student, use_threads
 
     path = resolve_student(model)
     use_threads(cfg.student, model)

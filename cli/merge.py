@@ -49,7 +49,7 @@ def _new_job(cfg: Config, base: str | None, adapter: list[str], eval_file: Path,
     if train_all is not None and not train_all.is_dir():
         raise DataError(f"--train-all {train_all}: not a directory")
     if base is None or base == "tiny":
-        from evoforge.offline.student import resolve_student, use_threads
+        from evoforge.training.student import resolve_student, use_threads
 
         base_path = resolve_student(base or cfg.student.model)
         use_threads(cfg.student, base or cfg.student.model)

@@ -81,11 +81,11 @@ def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None
     from evoforge.data.chunking import chunk_dataset, write_chunks
     from evoforge.data.folders import load_dataset_path
     from evoforge.data.records import Example
-    from evoforge.offline.student import resolve_student, use_threads
     from evoforge.rounds.cards import write_trained_cards
     from evoforge.runs import atomic_write_json
     from evoforge.training.deltas import train_deltas
     from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR, train_full
+    from evoforge.training.student import resolve_student, use_threads
 
     cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value is not None))
     cfg = _folder_defaults(cfg, sources)

@@ -11,8 +11,8 @@ from typing import Any
 
 from evoforge.config import Config
 from evoforge.data import seeds as seeds_io
+from evoforge.data.sources import skills
 from evoforge.errors import ConfigError
-from evoforge.offline.world import seed_records
 
 Row = dict[str, Any]
 
@@ -22,7 +22,7 @@ def load_seeds(config: Config) -> list[Row]:
     settings = config.evolve
     if settings.data_path is None:
         world = config.world
-        rows = seed_records(world.n_seeds, config.run.seed, world.categories, world.max_level)
+        rows = skills().seed_records(world.n_seeds, config.run.seed, world.categories, world.max_level)
         raw = [(f"skills world record {i + 1}", row) for i, row in enumerate(rows)]
         seeds = seeds_io.normalise(raw, "instruction", "output")
     else:

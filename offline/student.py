@@ -1,4 +1,4 @@
-"""The tiny student and the tiny reader: build one (initialise + pre-train + evaluate), cache it, resolve a name.
+"""The tiny student and the tiny reader: build one (initialise + pre-train + evaluate), cache it, name it.
 
 The tiny student is a small Llama-architecture causal LM with the BPE tokenizer of
 :mod:`evoforge.offline.tokenizer`, pre-trained on skills-world tasks (:mod:`evoforge.offline.pretrain`: it can
@@ -11,7 +11,9 @@ its digest matches the current recipe and pre-training data. Any other recipe, o
 tasks change, is built on first use and cached under ``user_cache_dir("evoforge")/students/<digest>``.
 
 The tiny reader (:mod:`evoforge.offline.reader`, a :class:`ReaderBuildConfig` recipe) is built, shipped
-(``offline/tiny_reader/``) and cached the same way; ``resolve_student("tiny-reader")`` returns it.
+(``offline/tiny_reader/``) and cached the same way. :func:`tiny_student` and :func:`tiny_reader` are the
+``tiny`` and ``tiny-reader`` entries of the ``evoforge.students`` entry point group, through which
+:func:`evoforge.training.student.resolve_student` finds them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evoforge.console import info
 from evoforge.errors import ConfigError
@@ -32,13 +34,9 @@ from evoforge.offline.reader import ReaderBuildConfig
 from evoforge.runs import atomic_write_json
 from evoforge.training.student import quiet_libraries
 
-if TYPE_CHECKING:
-    from evoforge.config import StudentSettings
-
 CARD_FILE = "student.json"
 SHIPPED = Path(__file__).parent / "tiny_student"  # the default build, in the package
 SHIPPED_READER = Path(__file__).parent / "tiny_reader"  # the default reader build, in the package
-NAMES = {"tiny": StudentBuildConfig, "tiny-reader": ReaderBuildConfig}  # the built-in students and their recipes
 
 
 def cache_root() -> Path:
@@ -167,27 +165,13 @@ def shipped_digest(shipped: Path = SHIPPED) -> str | None:
     return str(json.loads(card.read_text())["digest"]) if card.is_file() else None
 
 
-def use_threads(student: StudentSettings, model: str | Path | None = None) -> None:
-    """Set torch's CPU threads for this process from ``student.threads`` (see
-    :class:`~evoforge.config.StudentSettings`) for ``model`` (default ``student.model``): called where student
-    work starts, so that a run that never touches the student never imports torch."""
-    import torch
-
-    name = str(student.model if model is None else model)
-    threads = student.threads or (1 if name in NAMES else None)
-    if threads is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+def tiny_student() -> Path:
+    """The ``tiny`` student (an ``evoforge.students`` entry point): the shipped build, or the cached build of the
+    current recipe (built on first use)."""
+    return build_tiny_student(config=StudentBuildConfig())
 
 
-def resolve_student(name: str | Path) -> Path:
-    """``"tiny"`` / ``"tiny-reader"`` → the shipped tiny student / reader (or the cached build of the current
-    recipe, built on first use); anything else must be a local Hugging Face model directory."""
-    if str(name) in NAMES:
-        return build_tiny_student(config=NAMES[str(name)]())
-    path = Path(name).expanduser()
-    if not (path / "config.json").is_file():
-        raise ConfigError(
-            f"student '{name}' is not {', '.join(map(repr, NAMES))} or a local Hugging Face model directory (no "
-            "config.json there)"
-        )
-    return path
+def tiny_reader() -> Path:
+    """The ``tiny-reader`` student (an ``evoforge.students`` entry point): the shipped reader, or the cached build
+    of the current recipe (built on first use)."""
+    return build_tiny_student(config=ReaderBuildConfig())

@@ -178,9 +178,9 @@ def hub_model(name: str, files: tuple[str, ...] = ("config.json",)) -> str | Non
 
 def _student(name: str) -> str | None:
     """What is wrong with a student, base or Self-Evolution model the run loads (the trainer's rules)."""
-    from evoforge.offline.student import NAMES, resolve_student
+    from evoforge.training.student import resolve_student, student_names
 
-    if name in NAMES:
+    if name in student_names():
         return None
     try:
         resolve_student(name)

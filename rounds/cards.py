@@ -17,9 +17,9 @@ from typing import Any
 
 from evoforge.config import Config
 from evoforge.data.cards import CARD_FILE, machine_free
-from evoforge.offline.student import NAMES
 from evoforge.report import markdown_table
 from evoforge.training.base import TRAINING_FILE
+from evoforge.training.student import student_names
 
 HUB_NAMES = {"tiny": "evoforge/tiny-student"}  # the built-in models as cards name them; others: evoforge/<name>
 
@@ -28,7 +28,7 @@ def base_model_name(student: str) -> str:
     """``student`` as a card names it: a built-in name becomes ``evoforge/tiny-student`` (``tiny``) or
     ``evoforge/<name>``, a hub id or relative name stays as the user wrote it, and an absolute local path keeps only
     its folder's name."""
-    if student in NAMES:
+    if student in student_names():
         return HUB_NAMES.get(student, f"evoforge/{student}")
     return local_name(student)
 

@@ -14,8 +14,8 @@ from evoforge.config import Config
 from evoforge.data.chunking import PREFERENCES_CHUNK, chunk_dataset
 from evoforge.data.formats import load_examples
 from evoforge.data.records import Example
+from evoforge.data.sources import skills
 from evoforge.errors import DataError
-from evoforge.offline.world import preference_records
 
 PREFS_SEED_OFFSET = 77_773  # the round's pairs never share a random stream with its seeds or the test set
 
@@ -32,7 +32,7 @@ def round_preferences(config: Config, round_n: int, on_world: bool) -> list[Exam
         return []
     world = config.world
     seed = config.run.seed + PREFS_SEED_OFFSET + round_n
-    rows = preference_records(world.n_prefs, seed, world.categories, world.max_level)
+    rows = skills().preference_records(world.n_prefs, seed, world.categories, world.max_level)
     return [Example.from_row(row, f"preference pair {i}") for i, row in enumerate(rows)]
 
 

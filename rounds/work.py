@@ -15,6 +15,7 @@ from typing import Any
 from evoforge.config import Config
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.data.formats import load_examples
+from evoforge.data.sources import skills
 from evoforge.database import database_ref
 from evoforge.evals.harness import EvalReport
 from evoforge.evals.metrics import metric_ceiling
@@ -24,8 +25,6 @@ from evoforge.merging.job import TRAIN_ALL, MergeJob, run_job, table_reports
 from evoforge.merging.lora import load_delta
 from evoforge.merging.search import study_location
 from evoforge.merging.trial import MergeSpec
-from evoforge.offline.student import resolve_student, use_threads
-from evoforge.offline.world import complexity, eval_records, seed_records
 from evoforge.processes import local_workers, shared_pool
 from evoforge.rounds import instruct_source, pool
 from evoforge.rounds.pool import TEST_FILE, TEST_SEED_OFFSET
@@ -33,6 +32,7 @@ from evoforge.rounds.preferences import round_preferences, with_preferences
 from evoforge.rounds.steering import allocate, steer
 from evoforge.runs import RunDir, atomic_write_jsonl
 from evoforge.training.deltas import ALL_CHUNK, DeltaJob, plan_deltas, train_planned
+from evoforge.training.student import resolve_student, use_threads
 
 
 def round_path(run_path: Path, round_dir: str) -> Path:
@@ -63,7 +63,7 @@ def _round_seeds(config: Config, n: int, plan: dict[str, int], max_level: int | 
     rows: list[dict[str, Any]] = []
     for category, count in sorted(plan.items()):
         if count > 0:
-            rows += seed_records(count, config.run.seed + 1000 * n, categories=[category], max_level=level)
+            rows += skills().seed_records(count, config.run.seed + 1000 * n, categories=[category], max_level=level)
     return rows
 
 
@@ -104,7 +104,7 @@ def write_test_set(config: Config, run_path: Path) -> Path:
     path, test, world = run_path / TEST_FILE, config.eval.test_path, config.world
     if not path.is_file():
         seed = config.run.seed + TEST_SEED_OFFSET
-        rows = pool.user_test_set(test) if test else eval_records(world.n_eval, seed, world.categories)
+        rows = pool.user_test_set(test) if test else skills().eval_records(world.n_eval, seed, world.categories)
         atomic_write_jsonl(path, rows)
     return path
 
@@ -285,7 +285,7 @@ def close_round(
         categories, total = pool.pool_categories(run_path), pool.round_size(config, run_path)
     else:
         categories, total = list(config.world.categories), config.world.n_seeds
-        levels = [{**ex, "level": complexity(ex["prompt"]) or None, "correct": False} for ex in failed]
+        levels = [{**ex, "level": skills().complexity(ex["prompt"]) or None, "correct": False} for ex in failed]
     scores = {c: report.per_category.get(c, report.score) for c in categories}
     unit = "records" if instruct_source.uses_instruct(config) else "seeds"
     steering = steer(total, scores, levels, config.world.max_level, ceiling, unit)

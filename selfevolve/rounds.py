@@ -17,11 +17,11 @@ from evoforge.console import progress
 from evoforge.data.io import read_jsonl
 from evoforge.errors import RunDirError
 from evoforge.evals.ifd import score_records, select
-from evoforge.offline.student import use_threads
 from evoforge.selfevolve.predictions import write_generation
 from evoforge.training.base import TRAINING_FILE, DeltaResult
 from evoforge.training.deltas import train_one
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
+from evoforge.training.student import use_threads
 
 if TYPE_CHECKING:
     from evoforge.config import Config

@@ -66,9 +66,9 @@ def resolve_base(name: str) -> Path:
     Raises:
         ConfigError: neither a local model folder nor a hub id that can be fetched (the message names ``name``).
     """
-    from evoforge.offline.student import NAMES, resolve_student
+    from evoforge.training.student import resolve_student, student_names
 
-    if name in NAMES or Path(name).expanduser().exists() or not HUB_ID.fullmatch(name):
+    if name in student_names() or Path(name).expanduser().exists() or not HUB_ID.fullmatch(name):
         return resolve_student(name)
     from huggingface_hub import snapshot_download
 

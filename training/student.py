@@ -1,14 +1,58 @@
-"""Loading a student (a local Hugging Face model directory) for generation, and the device it runs on.
+"""Naming a student, loading it (a local Hugging Face model directory) for generation, and the device it runs on.
 
-Names such as ``"tiny"`` are resolved to a directory first (:func:`evoforge.offline.student.resolve_student`).
+A student is a local model directory or a name: :func:`resolve_student` looks names up in the ``evoforge.students``
+entry point group, whose entries are callables returning the model directory (evoforge registers ``tiny`` and
+``tiny-reader``, the offline world's tiny student and reader, built and cached on first use).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import ConfigError
+from evoforge.plugins import load_plugin, plugin_names
+
+if TYPE_CHECKING:
+    from evoforge.config import StudentSettings
+
+STUDENTS = "evoforge.students"
+
+
+def student_names() -> tuple[str, ...]:
+    """The named students installed (the ``evoforge.students`` entry points), sorted."""
+    return plugin_names(STUDENTS)
+
+
+def resolve_student(name: str | Path) -> Path:
+    """A named student (``"tiny"`` / ``"tiny-reader"``: the shipped tiny student / reader, or the cached build of the
+    current recipe, built on first use) → its model directory; anything else must be a local Hugging Face model
+    directory."""
+    names = student_names()
+    if str(name) in names:
+        build: Callable[[], Path] = load_plugin(STUDENTS, str(name), "student")
+        return build()
+    path = Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        known = ", ".join(map(repr, names)) or "a named student (none is installed: reinstall evoforge)"
+        raise ConfigError(
+            f"student '{name}' is not {known} or a local Hugging Face model directory (no config.json there)"
+        )
+    return path
+
+
+def use_threads(student: StudentSettings, model: str | Path | None = None) -> None:
+    """Set torch's CPU threads for this process from ``student.threads`` (see
+    :class:`~evoforge.config.StudentSettings`) for ``model`` (default ``student.model``): a named student runs on one
+    thread unless told otherwise. Called where student work starts, so that a run that never touches the student
+    never imports torch."""
+    import torch
+
+    name = str(student.model if model is None else model)
+    threads = student.threads or (1 if name in student_names() else None)
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def quiet_libraries() -> None:

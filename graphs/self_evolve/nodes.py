@@ -47,24 +47,24 @@ def _summaries(state: SelfEvolveState, i: int, **fields: Any) -> dict[str, Round
 
 def _sources(res: Resources) -> tuple[list[str], list[dict[str, Any]]]:
     """The fragments and the closed-book eval items: the configured files, or the skills world's facts."""
-    from evoforge.offline.world import fragment_records
+    from evoforge.data.sources import skills
     from evoforge.selfevolve.data import read_eval_items, read_fragments
 
     settings, seed = res.config.self_evolve, res.config.run.seed
     if settings.source_data_file:
         fragments = read_fragments(Path(settings.source_data_file).expanduser())
     else:
-        fragments = [r["instruction"] for r in fragment_records(settings.n_fragments, seed)]
+        fragments = [r["instruction"] for r in skills().fragment_records(settings.n_fragments, seed)]
     if settings.eval_data:
         items = read_eval_items(Path(settings.eval_data).expanduser())
     else:
-        items = fragment_records(settings.n_fragments, seed, every_question=True)
+        items = skills().fragment_records(settings.n_fragments, seed, every_question=True)
     return fragments, items
 
 
 def _prepare(res: Resources, start: int) -> Update:
-    from evoforge.offline.student import resolve_student
     from evoforge.selfevolve.data import language_of
+    from evoforge.training.student import resolve_student
 
     settings = res.config.self_evolve
     fragments, items = _sources(res)

@@ -94,7 +94,7 @@ def test_the_seeds_getting_started_command_writes_its_generations_where_it_ran(t
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from evoforge.offline.student import resolve_student
+    from evoforge.training.student import resolve_student
 
     if not (SHARED / "toy_data.json").is_file():
         pytest.skip(f"the seed's toy data is not at {SHARED}")

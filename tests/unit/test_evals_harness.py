@@ -118,7 +118,7 @@ def test_token_batches_bound_rows_and_padded_tokens() -> None:
 
 def test_a_token_budget_split_gives_the_same_greedy_predictions_as_one_batch() -> None:
     """On the shipped tiny student: left padding and length order make the split invisible in the outputs."""
-    from evoforge.offline.student import resolve_student
+    from evoforge.training.student import resolve_student
 
     prompts = [f"{p} " + "and then some more words " * (n % 5) for n, p in enumerate(PROMPTS * 2)]
     one = Generator(resolve_student("tiny"), device="cpu", batch_size=64, max_new_tokens=8, max_batch_tokens=None)

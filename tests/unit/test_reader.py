@@ -14,11 +14,11 @@ from evoforge.offline.student import (
     SHIPPED,
     SHIPPED_READER,
     build_tiny_student,
-    resolve_student,
     shipped_digest,
 )
 from evoforge.offline.world.fragments import answer_from_fragments
 from evoforge.prompts import PROMPTS_DIR
+from evoforge.training.student import resolve_student
 
 MICRO = ReaderBuildConfig(
     hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, train_tasks=300, steps=0, eval_tasks=0

@@ -11,9 +11,9 @@ import pytest
 from evoforge.config import StudentSettings
 from evoforge.errors import ConfigError
 from evoforge.offline.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student, resolve_student, use_threads
+from evoforge.offline.student import StudentBuildConfig, build_tiny_student
 from evoforge.offline.tokenizer import build_tokenizer
-from evoforge.training.student import load_student
+from evoforge.training.student import load_student, resolve_student, use_threads
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
 
