@@ -81,8 +81,8 @@ def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row
     trained records' ``categories`` (category → count)."""
     from evoforge.evals.generator import Generator
     from evoforge.evals.harness import evaluate, load_eval_records
-    from evoforge.offline.student import use_threads
     from evoforge.training.deltas import ALL_CHUNK, DeltaJob, train_planned
+    from evoforge.training.student import use_threads
 
     out = run / "claims" / arm
     report = out / "test.json"

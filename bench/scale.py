@@ -60,7 +60,7 @@ def shape_dir(name: str, root: Path) -> Path:
     out = root / name
     if not (out / "config.json").is_file():
         if name == "tiny":
-            from evoforge.offline.student import resolve_student
+            from evoforge.training.student import resolve_student
 
             shutil.copytree(resolve_student("tiny"), out, dirs_exist_ok=True)
         else:
