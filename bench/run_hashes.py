@@ -6,7 +6,8 @@ Run the same config with the same seed on the code before and after, then compar
 
 Hashed: the tables (``merge/results.json``'s merges and table, each ``evals/*.json``'s scores and predictions),
 the data (seeds, evolved, chunks, test set), every adapter's and the promoted students' ``*.safetensors``. Left out:
-what records time (wall seconds, timings, events, manifests, reports that print them).
+what records time (wall seconds, timings, events, manifests, reports that print them); a JSON value's
+absolute paths are read relative to its run directory.
 """
 
 from __future__ import annotations
@@ -17,20 +18,27 @@ import json
 from pathlib import Path
 from typing import Any
 
-TIMED = {"runtime_s", "timing", "wall_s", "seconds", "started", "finished", "tokens_per_s", "duration_s"}
+TIMED = {"timing", "merge_share", "started", "finished", "predict_runtime"}
 
 
-def _without_times(value: Any) -> Any:
+def _timed(key: str) -> bool:
+    return key in TIMED or key.endswith(("_s", "_per_second"))
+
+
+def _kept(value: Any, run: str) -> Any:
+    """``value`` without what records time, its paths relative to the run directory ``run``."""
     if isinstance(value, dict):
-        return {k: _without_times(v) for k, v in value.items() if k not in TIMED}
+        return {k: _kept(v, run) for k, v in value.items() if not _timed(k)}
     if isinstance(value, list):
-        return [_without_times(v) for v in value]
+        return [_kept(v, run) for v in value]
+    if isinstance(value, str):
+        return value.replace(run, "<run>")
     return value
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, run: Path) -> str:
     if path.suffix == ".json":
-        data = _without_times(json.loads(path.read_text(encoding="utf-8")))
+        data = _kept(json.loads(path.read_text(encoding="utf-8")), str(run))
         body = json.dumps(data, sort_keys=True).encode()
     else:
         body = path.read_bytes()
@@ -54,7 +62,7 @@ def fingerprints(run: Path) -> dict[str, str]:
     for path in sorted(run.rglob("*")):
         relative = path.relative_to(run).as_posix()
         if path.is_file() and _kind(relative):
-            out[relative] = _digest(path)
+            out[relative] = _digest(path, run)
     return out
 
 
