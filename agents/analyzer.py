@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 
 class Trajectory(BaseModel):
@@ -43,7 +43,7 @@ def render_trajectories(trajectories: list[Trajectory]) -> str:
     return "\n\n".join(blocks)
 
 
-async def analyze(gw: LLMGateway, inp: AnalyzeInput, sample: int = 0, role: str = "analyzer") -> AnalyzeOutput:
+async def analyze(gw: Gateway, inp: AnalyzeInput, sample: int = 0, role: str = "analyzer") -> AnalyzeOutput:
     """Analyse the trajectories of one optimisation step."""
     messages = load_prompt("analyzer", inp.language).messages(trajectories=render_trajectories(inp.trajectories))
     return await gw.structured(role, messages, AnalyzeOutput, sample=sample)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from evoforge.agents import analyzer, evolver, generator, optimizer
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 T = TypeVar("T")
 
@@ -47,20 +47,18 @@ class Agents:
     optimize_fn: OptimizeFn = optimizer.optimize
     answer_fn: AnswerFn = generator.answer
 
-    async def evolve(self, gw: LLMGateway, inp: evolver.EvolveInput, sample: int = 0) -> evolver.EvolveOutput:
+    async def evolve(self, gw: Gateway, inp: evolver.EvolveInput, sample: int = 0) -> evolver.EvolveOutput:
         """Evolve ``inp.instruction`` once."""
         return await _checked("evolve", self.evolve_fn(gw, inp, sample=sample), evolver.EvolveOutput)
 
-    async def analyze(self, gw: LLMGateway, inp: analyzer.AnalyzeInput, sample: int = 0) -> analyzer.AnalyzeOutput:
+    async def analyze(self, gw: Gateway, inp: analyzer.AnalyzeInput, sample: int = 0) -> analyzer.AnalyzeOutput:
         """Analyse the trajectories of a mini-batch."""
         return await _checked("analyze", self.analyze_fn(gw, inp, sample=sample), analyzer.AnalyzeOutput)
 
-    async def optimize(self, gw: LLMGateway, inp: optimizer.OptimizeInput, sample: int = 0) -> optimizer.OptimizeOutput:
+    async def optimize(self, gw: Gateway, inp: optimizer.OptimizeInput, sample: int = 0) -> optimizer.OptimizeOutput:
         """Revise the evolving method from the analyser's feedback."""
         return await _checked("optimize", self.optimize_fn(gw, inp, sample=sample), optimizer.OptimizeOutput)
 
-    async def answer(
-        self, gw: LLMGateway, inp: generator.AnswerInput, role: str = "generator"
-    ) -> generator.AnswerOutput:
+    async def answer(self, gw: Gateway, inp: generator.AnswerInput, role: str = "generator") -> generator.AnswerOutput:
         """Answer an instruction (role ``generator`` for the dataset, ``validator`` for validation)."""
         return await _checked("answer", self.answer_fn(gw, inp, role=role), generator.AnswerOutput)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 _FINAL_MARKERS = ("#Finally Rewritten Instruction#", "#Rewritten Instruction#", "#Created Prompt#")
 _LEADING_COLON = re.compile(r"^\s*[:：]\s*")
@@ -42,7 +42,7 @@ def extract_instruction(reply: str) -> str:
     return reply.strip()
 
 
-async def evolve(gw: LLMGateway, inp: EvolveInput, sample: int = 0, role: str = "evolver") -> EvolveOutput:
+async def evolve(gw: Gateway, inp: EvolveInput, sample: int = 0, role: str = "evolver") -> EvolveOutput:
     """Evolve ``inp.instruction`` once."""
     if inp.mode == "breadth":
         messages = load_prompt("evolver_breadth", inp.language).messages(instruction=inp.instruction)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 
 class AnswerInput(BaseModel):
@@ -25,7 +25,7 @@ class AnswerOutput(BaseModel):
     response: str
 
 
-async def answer(gw: LLMGateway, inp: AnswerInput, sample: int = 0, role: str = "generator") -> AnswerOutput:
+async def answer(gw: Gateway, inp: AnswerInput, sample: int = 0, role: str = "generator") -> AnswerOutput:
     """Answer ``inp.instruction`` (use ``role="validator"`` for validation answers)."""
     messages = load_prompt("generator", inp.language).messages(instruction=inp.instruction)
     reply = await gw.complete(role, messages, sample=sample)

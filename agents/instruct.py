@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from evoforge.agents.instructors import REGISTRY, Batch, TaskList
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 _NUMBERED = re.compile(r"^[ \t]*\d+[.)][ \t]+(.+?)[ \t]*$", re.MULTILINE)
 APOLOGIES = ("I'm sorry,", "Apologies,", "I can't", "I won't", "I cannot")  # refusals airoboros drops too
@@ -69,13 +69,13 @@ def parse_topics(text: str) -> TopicList:
     return TopicList(topics=[item for item in items if item and not item.endswith(":")])
 
 
-async def write_topics(gw: LLMGateway, inp: TopicRequest) -> TopicList:
+async def write_topics(gw: Gateway, inp: TopicRequest) -> TopicList:
     """Ask for one list of topics."""
     reply = await gw.complete(inp.role, [{"role": "user", "content": inp.prompt}], sample=inp.sample, **inp.params)
     return parse_topics(reply)
 
 
-async def write_tasks(gw: LLMGateway, inp: TaskRequest) -> TaskList:
+async def write_tasks(gw: Gateway, inp: TaskRequest) -> TaskList:
     """Ask instructor ``inp.instructor`` for one batch of instructions and read them (skips counted)."""
     instructor = REGISTRY[inp.instructor]
     reply = await gw.complete(inp.role, instructor.messages(inp.batch), sample=inp.sample, **inp.params)
@@ -92,7 +92,7 @@ def filtered_by(text: str, filters: list[str]) -> str | None:
     return "apology" if text.lstrip().startswith(APOLOGIES) else None
 
 
-async def respond(gw: LLMGateway, inp: ResponseRequest) -> Response:
+async def respond(gw: Gateway, inp: ResponseRequest) -> Response:
     """The response to one instruction, checked against the response filters."""
     instructor = REGISTRY[inp.instructor]
     messages = instructor.response_messages(inp.instruction, inp.batch)

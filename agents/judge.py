@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 NO_REFERENCE = "(none)"
 
@@ -47,7 +47,7 @@ class CompareOutput(BaseModel):
     reason: str = ""
 
 
-async def grade(gw: LLMGateway, inp: GradeInput, sample: int = 0, role: str = "judge") -> GradeOutput:
+async def grade(gw: Gateway, inp: GradeInput, sample: int = 0, role: str = "judge") -> GradeOutput:
     """Grade one answer."""
     messages = load_prompt("judge_grade", inp.language).messages(
         instruction=inp.instruction, answer=inp.answer, reference=inp.reference or NO_REFERENCE
@@ -55,7 +55,7 @@ async def grade(gw: LLMGateway, inp: GradeInput, sample: int = 0, role: str = "j
     return await gw.structured(role, messages, GradeOutput, sample=sample)
 
 
-async def compare(gw: LLMGateway, inp: CompareInput, sample: int = 0, role: str = "judge") -> CompareOutput:
+async def compare(gw: Gateway, inp: CompareInput, sample: int = 0, role: str = "judge") -> CompareOutput:
     """Pick the better of two answers (judge both orders yourself to cancel position bias)."""
     messages = load_prompt("judge_compare", inp.language).messages(
         instruction=inp.instruction,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 _BLOCK = re.compile(r"```\s*Optimized Method[^\n]*\n(?P<method>.*?)\n?```", re.DOTALL | re.IGNORECASE)
 _ANY_BLOCK = re.compile(r"```[^\n]*\n(?P<method>.*?)\n?```", re.DOTALL)
@@ -43,7 +43,7 @@ def extract_method(reply: str) -> str | None:
     return method or None
 
 
-async def optimize(gw: LLMGateway, inp: OptimizeInput, sample: int = 0, role: str = "optimizer") -> OptimizeOutput:
+async def optimize(gw: Gateway, inp: OptimizeInput, sample: int = 0, role: str = "optimizer") -> OptimizeOutput:
     """One candidate method (``sample`` tells candidates apart under sampling)."""
     messages = load_prompt("optimizer", inp.language).messages(method=inp.method, feedback=inp.feedback)
     reply = await gw.complete(role, messages, sample=sample)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from evoforge.prompts import load_prompt
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 
 class RouteInput(BaseModel):
@@ -28,7 +28,7 @@ class RouteOutput(BaseModel):
     reason: str = ""
 
 
-async def choose_expert(gw: LLMGateway, inp: RouteInput, role: str = "router") -> RouteOutput:
+async def choose_expert(gw: Gateway, inp: RouteInput, role: str = "router") -> RouteOutput:
     """Ask ``role``'s model which expert should answer ``inp.request`` (the name is not checked here)."""
     listing = "\n".join(f"{name}: {text}" for name, text in inp.experts.items())
     messages = load_prompt("router", inp.language).messages(experts=listing, request=inp.request)

@@ -23,7 +23,7 @@ from evoforge.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 
 # -- evaluation sets and reports --------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def evaluate(
     metric: str | Callable[[str, str], float] = "exact_match",
     progress: ProgressHandle | None = None,
     *,
-    gateway: LLMGateway | None = None,
+    gateway: Gateway | None = None,
 ) -> EvalReport:
     """Generate an answer for every record with ``gen`` and score it against the reference with ``metric``.
 
@@ -138,7 +138,7 @@ def _number(metric: str, value: Any) -> float:
         raise ConfigError(f"metric '{metric}' returned {value!r}, not a number") from None
 
 
-def _judged(gateway: LLMGateway | None, items: list[Example], predictions: list[str], runtime: float) -> EvalReport:
+def _judged(gateway: Gateway | None, items: list[Example], predictions: list[str], runtime: float) -> EvalReport:
     """The judge's pass/fail of every prediction as an :class:`EvalReport` (grade and reason kept per example)."""
     from evoforge.evals.judging import judge_set
 

@@ -24,10 +24,10 @@ from evoforge.llm.batch import gather_all, in_passes
 if TYPE_CHECKING:
     from evoforge.agents.judge import CompareInput, CompareOutput, GradeInput, GradeOutput
     from evoforge.data.records import Example
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
-GradeFn = Callable[["LLMGateway", "GradeInput"], Awaitable["GradeOutput"]]
-CompareFn = Callable[["LLMGateway", "CompareInput"], Awaitable["CompareOutput"]]
+GradeFn = Callable[["Gateway", "GradeInput"], Awaitable["GradeOutput"]]
+CompareFn = Callable[["Gateway", "CompareInput"], Awaitable["CompareOutput"]]
 Verdict = Literal["a", "b", "tie"]
 
 
@@ -67,7 +67,7 @@ def _check(records: Sequence[Example], *answer_sets: Sequence[str]) -> None:
             raise DataError(f"judge: {len(answers)} answers for {len(records)} records")
 
 
-async def _bounded(gw: LLMGateway | None, calls: Callable[[], list[Awaitable[Any]]], concurrency: int) -> list[Any]:
+async def _bounded(gw: Gateway | None, calls: Callable[[], list[Awaitable[Any]]], concurrency: int) -> list[Any]:
     """The results of the fan-out ``calls()`` makes, at most ``concurrency`` at a time, in passes of batches when
     the judge's model entry says ``batch: true``."""
 
@@ -84,7 +84,7 @@ async def _bounded(gw: LLMGateway | None, calls: Callable[[], list[Awaitable[Any
 
 
 async def judge_set(
-    gw: LLMGateway,
+    gw: Gateway,
     records: Sequence[Example],
     answers: Sequence[str],
     *,
@@ -130,7 +130,7 @@ def combine(first: str, second: str) -> tuple[Verdict, bool]:
 
 
 async def compare_sets(
-    gw: LLMGateway,
+    gw: Gateway,
     records: Sequence[Example],
     answers_a: Sequence[str],
     answers_b: Sequence[str],

@@ -21,6 +21,7 @@ from evoforge.config import Config
 from evoforge.console import detail, progress
 from evoforge.errors import LLMError, LLMTransportError
 from evoforge.llm.batch import Deferred
+from evoforge.llm.protocol import Gateway
 from evoforge.runs import RunDir
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class Workbench(Protocol):
 
     config: Config
     run: RunDir
-    gateway: Any
+    gateway: Gateway
     agents: Agents
     limiter: asyncio.Semaphore
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evoforge.agents.instructors.characters import Card, Character
 from evoforge.config import InstructSettings
@@ -20,6 +20,9 @@ from evoforge.errors import BudgetExceeded, ConfigError, DataError, LLMError
 from evoforge.generation.producers import Progress, failed_call
 from evoforge.prompts import PROMPTS_DIR
 from evoforge.runs import atomic_write_text
+
+if TYPE_CHECKING:
+    from evoforge.llm.protocol import Gateway
 
 BUILT_IN_SEEDS = "character_seeds"
 PACKAGED_SEEDS = (BUILT_IN_SEEDS, "chat_card_seeds")  # airoboros' packaged seeds: 2.2's name, 2.0's (chat_card)
@@ -67,7 +70,7 @@ def write_card(folder: Path, card: Card) -> None:
 class CardWriter:
     """Writes cards until the ``character`` instructor's count is in the folder."""
 
-    def __init__(self, gw: Any, settings: InstructSettings, folder: Path, index: NearDuplicateIndex) -> None:
+    def __init__(self, gw: Gateway, settings: InstructSettings, folder: Path, index: NearDuplicateIndex) -> None:
         self.gw, self.settings, self.folder, self.index = gw, settings, folder, index
         self.stop_reason: str | None = None
 

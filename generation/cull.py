@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evoforge.agents.instructors import REGISTRY, dedup_key
 from evoforge.agents.judge import GradeInput, GradeOutput, grade
 from evoforge.config import InstructSettings
 from evoforge.data.near_groups import near_duplicate_groups
 from evoforge.llm.batch import gather_all, in_passes
+
+if TYPE_CHECKING:
+    from evoforge.llm.protocol import Gateway
 
 Row = dict[str, Any]
 PREVIEW = 120  # characters of an instruction kept in the groups file
@@ -50,7 +53,7 @@ class CullResult:
 
 
 async def cull_records(
-    gw: Any, records: Sequence[Row], settings: InstructSettings, language: str = "en", embedder: Any = None
+    gw: Gateway, records: Sequence[Row], settings: InstructSettings, language: str = "en", embedder: Any = None
 ) -> CullResult:
     """Keep the best-graded record of each group of near duplicates in ``records`` (see the module)."""
     compared = [i for i, r in enumerate(records) if _culled(str(r.get("category", "")))]

@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evoforge.agents.instruct import filtered_by
 from evoforge.agents.instructors import REGISTRY
@@ -46,6 +46,9 @@ from evoforge.generation.chats import ChatWriter
 from evoforge.generation.producers import Progress, failed_call
 from evoforge.generation.records import RecordFile
 from evoforge.llm.batch import Deferred, one_by_one
+
+if TYPE_CHECKING:
+    from evoforge.llm.protocol import Gateway
 
 Rows = list[dict[str, Any]]
 QUESTIONS, PROMPT_WORDS = 20, 2500  # gtkm's defaults (question_count, max_prompt_words), airoboros' too
@@ -72,7 +75,7 @@ class DependentPass:
 
     def __init__(
         self,
-        gw: Any,
+        gw: Gateway,
         settings: InstructSettings,
         output: RecordFile,
         index: NearDuplicateIndex,

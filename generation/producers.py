@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.agents.instruct import ResponseRequest, TaskRequest, filtered_by, respond, write_tasks
 from evoforge.agents.instructors import REGISTRY, Batch, dedup_key
@@ -33,6 +33,9 @@ from evoforge.data.dedup import ExactIndex, NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, LLMError, LLMTransportError
 from evoforge.generation.records import RecordFile
 from evoforge.llm.batch import Deferred
+
+if TYPE_CHECKING:
+    from evoforge.llm.protocol import Gateway
 
 Answered = Literal["written", "deferred", "none"]  # what one response did
 
@@ -74,7 +77,7 @@ class Producers:
 
     def __init__(
         self,
-        gw: Any,
+        gw: Gateway,
         settings: InstructSettings,
         output: RecordFile,
         index: NearDuplicateIndex,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evoforge.agents.instruct import TopicRequest, write_topics
 from evoforge.config import InstructSettings
 from evoforge.data.io import read_text
 from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_text
+
+if TYPE_CHECKING:
+    from evoforge.llm.protocol import Gateway
 
 
 def unique(items: list[str]) -> list[str]:
@@ -22,7 +25,7 @@ def unique(items: list[str]) -> list[str]:
     return [value for key, value in seen.items() if key]
 
 
-async def generate_topics(gw: Any, settings: InstructSettings, path: Path) -> list[str]:
+async def generate_topics(gw: Gateway, settings: InstructSettings, path: Path) -> list[str]:
     """Send ``topic_request_count`` topic requests at once (the gateway keeps them within the model's limits),
     write the de-duplicated topics to ``path`` (one a line) and return them."""
     prompt = settings.topic_prompt.replace("{topic_avoidance}", settings.topic_avoidance).strip()

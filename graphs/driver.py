@@ -21,7 +21,8 @@ from evoforge.console import console, info, verbosity
 from evoforge.errors import ConfigError, RunDirError
 from evoforge.graphs.phases import PhaseClock, phase_rows, phases_markdown, phases_table
 from evoforge.graphs.review import parse_decision
-from evoforge.graphs.runtime import RunContext, build_gateway, release, run_checkpointer, thread_config
+from evoforge.graphs.runtime import RunContext, build_gateway, run_checkpointer, thread_config
+from evoforge.llm.protocol import Gateway
 from evoforge.runs import RunDir
 
 # command (as written in a run's manifest) -> module with ``build()`` and ``context_for(run, gateway)``
@@ -63,7 +64,7 @@ async def drive(
     run: RunDir,
     decide: Decider,
     answer: dict[str, Any] | None = None,
-    gateway: Any = None,
+    gateway: Gateway | None = None,
     agents: Agents | None = None,
     start: dict[str, Any] | None = None,
 ) -> Result:
@@ -81,7 +82,8 @@ async def drive(
 
     module = graph_module(run.manifest()["command"])
     owned = gateway is None
-    gateway = build_gateway(run.config(), run) if owned else gateway
+    if gateway is None:
+        gateway = build_gateway(run.config(), run)
     context = RunContext(run_dir=str(run.path), gateway=gateway, agents=agents)
     config = thread_config(run)
     clock = PhaseClock(run)
@@ -122,7 +124,6 @@ async def drive(
                 if not snapshot.interrupts and finished(snapshot):
                     return Result("completed", dict(snapshot.values))
     finally:
-        release(str(run.path))
         _report_phases(run)
         if owned:
             gateway.close()

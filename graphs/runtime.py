@@ -7,7 +7,11 @@ shared by all runs); with no ``agents`` the real agents run. The CLI passes its 
 fake agents of the real types.
 
 A graph mounted as a subgraph works in a folder of its parent's run (its state's ``workdir``, itself a run
-directory with its own config snapshot) and shares the parent's gateway and agents.
+directory with its own config snapshot) and shares the parent's context, hence its gateway and agents.
+
+The context also carries what its nodes share: the :class:`Resources` opened for the run and for each subgraph
+folder, built by the first node that asks (:func:`node_resources`) and gone with the context. LangGraph builds a
+context per invocation (Studio from its form), the CLI one per drive of a run.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.types import RetryPolicy
+from pydantic import ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from evoforge.agents.bundle import Agents
@@ -29,7 +34,11 @@ from evoforge.config import Config, load_config
 from evoforge.database import aconnect, database_url
 from evoforge.errors import LLMTransportError, import_extra
 from evoforge.llm.faults import is_transient
+from evoforge.llm.protocol import Gateway
 from evoforge.runs import RunDir
+
+if TYPE_CHECKING:
+    from evoforge.llm.gateway import LLMGateway
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 T = TypeVar("T")
@@ -47,16 +56,24 @@ class RunContext:
         default="",
         metadata={"description": "Run directory; empty = a new one under run.runs_dir named after the thread."},
     )
-    gateway: Any = field(
+    gateway: SkipJsonSchema[Gateway] | None = field(  # not shown in Studio's context form (a live object)
         default=None,
         repr=False,
-        metadata={"description": "An LLMGateway; None = built lazily for the run (shared response cache)."},
+        metadata={"description": "The run's LLM gateway; None = built lazily for the run (shared response cache)."},
     )
     agents: SkipJsonSchema[Agents] | None = field(  # not shown in Studio's context form (it holds functions)
         default=None,
         repr=False,
         metadata={"description": "The agents bundle; None = the real agents."},
     )
+    opened: SkipJsonSchema[dict[str, Resources]] = field(  # filled by the nodes, not by the caller
+        default_factory=dict,
+        repr=False,
+        compare=False,
+        metadata={"description": "The resources the nodes share, by run (or thread) and subgraph folder."},
+    )
+
+    __pydantic_config__ = ConfigDict(arbitrary_types_allowed=True)  # Studio's form: live objects, left out
 
 
 @dataclass
@@ -65,7 +82,7 @@ class Resources:
 
     config: Config
     run: RunDir
-    gateway: Any
+    gateway: Gateway
     agents: Agents
     limiter: asyncio.Semaphore
 
@@ -76,9 +93,6 @@ class Resources:
     def file(self, *parts: str) -> tuple[Path, str]:
         """A new file in the run directory: its absolute path and the relative name kept in the state."""
         return self.run.file(*parts), "/".join(parts)
-
-
-_OPEN: dict[tuple[str, int, int], Resources] = {}
 
 
 def _open_run(ctx: RunContext, thread_id: str, command: str) -> tuple[Config, RunDir]:
@@ -101,7 +115,7 @@ def _open_workdir(parent: Path, workdir: str) -> tuple[Config, RunDir]:
     return run.config(), run
 
 
-def build_gateway(config: Config, run: RunDir) -> Any:
+def build_gateway(config: Config, run: RunDir) -> LLMGateway:
     """The LLM gateway of a run, with the response cache shared by all runs (unless ``llm.cache`` is off): the
     SQLite file, or the run-state database, which then also holds the per-model limits across processes."""
     from evoforge.llm.cache import response_cache_path
@@ -111,28 +125,29 @@ def build_gateway(config: Config, run: RunDir) -> Any:
 
 
 async def resources(ctx: RunContext | None, thread_id: str, command: str, workdir: str = "") -> Resources:
-    """The resources for ``ctx`` in the running event loop (built once, then reused by every node).
+    """The resources of ``ctx``'s run: opened by the first node that asks, then kept in ``ctx.opened`` for the
+    others (and a subgraph's nodes, which see the same context). A graph invoked without a context gets
+    resources of its own at each node: pass ``context=RunContext(...)`` (the CLI and Studio always do).
 
     ``command`` names the graph in the manifest of a run created here (LangGraph Studio threads); ``workdir``
     (a subgraph's folder inside the run) gives that folder's run directory and config with the run's gateway.
     """
     ctx = ctx or RunContext()
-    loop = asyncio.get_running_loop()
-    key = (ctx.run_dir or f"thread:{thread_id}", id(ctx.gateway), id(loop))
-    found = _OPEN.get(key)
+    key = ctx.run_dir or f"thread:{thread_id}"  # without a run directory, each thread has a run of its own
+    found = ctx.opened.get(key)
     if found is None:
         config, run = await asyncio.to_thread(_open_run, ctx, thread_id, command)
         gateway = ctx.gateway if ctx.gateway is not None else await asyncio.to_thread(build_gateway, config, run)
-        found = Resources(config, run, gateway, ctx.agents or Agents(), asyncio.Semaphore(config.evolve.concurrency))
-        _OPEN[key] = found
+        opened = Resources(config, run, gateway, ctx.agents or Agents(), asyncio.Semaphore(config.evolve.concurrency))
+        found = ctx.opened.setdefault(key, opened)  # a node that opened it meanwhile wins: one Resources a run
     if not workdir:
         return found
-    sub_key = (str(found.run.path / workdir), id(found.gateway), id(loop))
-    sub = _OPEN.get(sub_key)
+    sub_key = str(found.run.path / workdir)
+    sub = ctx.opened.get(sub_key)
     if sub is None:
         config, run = await asyncio.to_thread(_open_workdir, found.run.path, workdir)
-        sub = Resources(config, run, found.gateway, found.agents, asyncio.Semaphore(config.evolve.concurrency))
-        _OPEN[sub_key] = sub
+        opened = Resources(config, run, found.gateway, found.agents, asyncio.Semaphore(config.evolve.concurrency))
+        sub = ctx.opened.setdefault(sub_key, opened)
     return sub
 
 
@@ -158,7 +173,7 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def thread_gateway(res: Resources) -> Any:
+def thread_gateway(res: Resources) -> Gateway:
     """The run's gateway as a worker thread of the running node sees it: its calls run on this event loop
     (:class:`~evoforge.llm.on_loop.OnLoop`), so judge grades share the run's cache, limits, budget and usage."""
     from evoforge.llm.on_loop import OnLoop
@@ -170,13 +185,6 @@ async def node_resources(runtime: Runtime[RunContext], command: str, workdir: st
     """The resources of the run a node belongs to (its thread from the LangGraph config)."""
     thread = str(get_config().get("configurable", {}).get("thread_id", "default"))
     return await resources(runtime.context, thread, command, workdir)
-
-
-def release(run_dir: str) -> None:
-    """Forget the resources built for the run directory ``run_dir`` and its folders (the caller closes the gateway
-    it owns)."""
-    for key in [k for k in _OPEN if k[0] == run_dir or k[0].startswith(run_dir.rstrip("/") + "/")]:
-        del _OPEN[key]
 
 
 @asynccontextmanager

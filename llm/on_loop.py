@@ -10,31 +10,73 @@ judge's calls.
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from evoforge.llm.protocol import Gateway, Messages
+
+if TYPE_CHECKING:
+    from evoforge.config import LLMSettings
+    from evoforge.llm.batch import BatchDesk
+    from evoforge.llm.langchain import GatewayChatModel
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class OnLoop:
-    """``target`` (e.g. an :class:`~evoforge.llm.gateway.LLMGateway`) seen from another thread's event loop.
+    """``target`` (a :class:`~evoforge.llm.protocol.Gateway`) seen from another thread's event loop.
 
-    Coroutine methods are scheduled on ``loop`` (which must keep running, e.g. while the caller waits in
-    ``asyncio.to_thread``); other attributes are ``target``'s own.
+    Its coroutine methods are scheduled on ``loop`` (which must keep running, e.g. while the caller waits in
+    ``asyncio.to_thread``); the rest are ``target``'s own.
     """
 
-    def __init__(self, target: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, target: Gateway, loop: asyncio.AbstractEventLoop) -> None:
         self._target = target
         self._loop = loop
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._target, name)
-        if not inspect.iscoroutinefunction(attr):
-            return attr
-        return self._forward(attr)
+    async def _on_loop(self, call: Coroutine[Any, Any, T]) -> T:
+        """Run ``call`` on the owning loop and wait for it from this one."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, self._loop))
 
-    def _forward(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            future = asyncio.run_coroutine_threadsafe(method(*args, **kwargs), self._loop)
-            return await asyncio.wrap_future(future)
+    @property
+    def settings(self) -> LLMSettings:
+        """The target's ``llm`` settings."""
+        return self._target.settings
 
-        return call
+    @property
+    def batches(self) -> BatchDesk:
+        """The target's batch desk."""
+        return self._target.batches
+
+    async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
+        """The target's :meth:`~evoforge.llm.protocol.Gateway.complete`, on its loop."""
+        return await self._on_loop(self._target.complete(role, messages, sample=sample, **overrides))
+
+    async def structured(
+        self, role: str, messages: Messages, schema: type[M], *, sample: int = 0, **overrides: Any
+    ) -> M:
+        """The target's :meth:`~evoforge.llm.protocol.Gateway.structured`, on its loop."""
+        return await self._on_loop(self._target.structured(role, messages, schema, sample=sample, **overrides))
+
+    def chat_model(self, role: str) -> GatewayChatModel:
+        """The target's LangChain view of ``role``."""
+        return self._target.chat_model(role)
+
+    def usage(self) -> dict[str, Any]:
+        """The target's usage figures."""
+        return self._target.usage()
+
+    def add_usage(self, usage: dict[str, Any]) -> None:
+        """Count ``usage`` as the target's."""
+        self._target.add_usage(usage)
+
+    def close(self) -> None:
+        """Close the target."""
+        self._target.close()
+
+    async def aclose(self) -> None:
+        """The target's :meth:`~evoforge.llm.protocol.Gateway.aclose`, on its loop."""
+        await self._on_loop(self._target.aclose())

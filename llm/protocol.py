@@ -6,7 +6,7 @@ for a worker thread, and tests pass fakes of it. Every signature that takes a ga
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -19,11 +19,19 @@ T = TypeVar("T", bound=BaseModel)
 Messages = list[dict[str, str]]
 
 
+@runtime_checkable  # so that pydantic can build LangGraph Studio's context form, which leaves it out
 class Gateway(Protocol):
     """Role-based LLM access: text and structured answers, a LangChain view, usage figures, batches, closing."""
 
-    settings: LLMSettings
-    batches: BatchDesk
+    @property
+    def settings(self) -> LLMSettings:
+        """The ``llm`` configuration section it runs with."""
+        ...
+
+    @property
+    def batches(self) -> BatchDesk:
+        """Batch generation (:mod:`evoforge.llm.batch`)."""
+        ...
 
     async def complete(self, role: str, messages: Messages, *, sample: int = 0, **overrides: Any) -> str:
         """The text answer of ``role``'s model to ``messages``."""

@@ -26,6 +26,7 @@ from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
+from evoforge.llm.protocol import Gateway
 from evoforge.merging.lora import Delta, load_delta, read_state
 from evoforge.merging.parallel import USAGE_FILES, PooledScorer, count_judge_usage, side_by_side
 from evoforge.merging.results import save_outputs, summarize
@@ -41,12 +42,10 @@ from evoforge.merging.search import (
 )
 from evoforge.merging.trial import MergeSpec, TrialResult, TrialRunner
 from evoforge.processes import each_worker, local_workers
-from evoforge.runs import atomic_write_json, atomic_write_text
+from evoforge.runs import RunDir, atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     import optuna
-
-    from evoforge.runs import RunDir
 
 TRAIN_ALL = "train@all"
 
@@ -110,7 +109,7 @@ class MergeJob(BaseModel):
         """The searched deltas plus train@all when given."""
         return {**self.adapters, **({TRAIN_ALL: self.train_all} if self.train_all else {})}
 
-    def build_runner(self, gateway: LLMGateway | None = None) -> TrialRunner:
+    def build_runner(self, gateway: Gateway | None = None) -> TrialRunner:
         """The runner named by ``runner``, built for this job; ``gateway`` (metric ``judge``: the run's gateway,
         else the runner builds its own) is passed on as a keyword when given."""
         module, _, name = self.runner.partition(":")
@@ -140,7 +139,7 @@ class MergeJob(BaseModel):
 
 
 def generator_runner(
-    job: MergeJob, reports: list[EvalReport] | None = None, gateway: LLMGateway | None = None
+    job: MergeJob, reports: list[EvalReport] | None = None, gateway: Gateway | None = None
 ) -> TrialRunner:
     """The default runner: the eval harness's resident :class:`Generator` scored with ``job.metric``.
 
@@ -210,7 +209,7 @@ def release() -> dict[str, Any] | None:
 
 
 def table_reports(
-    job: MergeJob, specs: Sequence[MergeSpec], workers: int, gateway: LLMGateway | None = None
+    job: MergeJob, specs: Sequence[MergeSpec], workers: int, gateway: Gateway | None = None
 ) -> list[EvalReport]:
     """Each spec's full evaluation report with the default runner (one resident model per process), ``workers``
     at a time; a judge (``gateway``) grades here only, so that its usage stays in the run's gateway."""
@@ -259,7 +258,7 @@ def references(study: optuna.Study, job: MergeJob, runner: Scorer) -> dict[str, 
     return {label: float(study.user_attrs[f"reference:{label}"]) for label in wanted}
 
 
-def run_job(job: MergeJob, run: RunDir, gateway: LLMGateway | None = None) -> dict[str, Any]:
+def run_job(job: MergeJob, run: RunDir, gateway: Gateway | None = None) -> dict[str, Any]:
     """Run (or resume) the search with :meth:`MergeJob.workers` processes, then save and report the result.
 
     ``gateway`` grades for metric ``judge`` in this process (worker processes build their own from the job). Local

@@ -22,7 +22,7 @@ from evoforge.llm.usage import UsageLedger
 from evoforge.processes import shared_pool
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
     from evoforge.merging.trial import MergeSpec, TrialResult, TrialRunner
     from evoforge.runs import RunDir
 
@@ -91,7 +91,7 @@ class PooledScorer:
         return side_by_side(self.runner.score, self.remote, self.job_json, specs, self.workers, shown=False)
 
 
-def count_judge_usage(run: RunDir, judge: LLMGateway, recorded: bool) -> None:
+def count_judge_usage(run: RunDir, judge: Gateway, recorded: bool) -> None:
     """Count the worker processes' judge usage (their ``merge/llm-usage-<rank>.json``, removed once counted) into
     ``judge``, this process's judge gateway. A ``recorded`` one (the run's own gateway) writes it into the manifest
     when it closes; otherwise (the job's own gateway, outside any run) the manifest's ``llm_usage`` gets it now."""

@@ -21,6 +21,7 @@ from evoforge.selfevolve.data import clean_question, is_degenerate
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle
+    from evoforge.llm.protocol import Gateway
 
 
 class Writer(Protocol):
@@ -46,7 +47,7 @@ class ModelWriter:
 class LLMWriter:
     """The agents' gateway as the writer (role ``generator``), at most ``workers`` calls at once."""
 
-    gateway: Any
+    gateway: Gateway
     workers: int
     max_tokens: int
     role: str = "generator"

@@ -25,7 +25,7 @@ from evoforge.serve.function_router import FUNCTION, FunctionRouter
 from evoforge.serve.routing import AgentRouter, EmbeddingRouter, Route, Router
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 log = logging.getLogger("evoforge.serve")
 RouterKind = Literal["embedding", "agent", "none"]
@@ -130,7 +130,7 @@ def build_lmoe(
     experts: Sequence[Expert],
     *,
     router: RouterSettings | None = None,
-    gateway: LLMGateway | None = None,
+    gateway: Gateway | None = None,
     identity: str = "",
     device: str = "auto",
     backend: Backend = "peft",
@@ -165,9 +165,7 @@ def build_lmoe(
     return lmoe
 
 
-def _router(
-    settings: RouterSettings, experts: Sequence[Expert], gateway: LLMGateway | None, lmoe: LMoE
-) -> Router | None:
+def _router(settings: RouterSettings, experts: Sequence[Expert], gateway: Gateway | None, lmoe: LMoE) -> Router | None:
     routable = [e for e in experts if e.routable]
     embedding = embedding_router(experts, settings)
     if settings.kind == "agent" and FUNCTION in lmoe.experts and embedding is not None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    from evoforge.llm.protocol import Gateway
 
 log = logging.getLogger("evoforge.serve")
 
@@ -124,7 +124,7 @@ class AgentRouter:
 
     def __init__(
         self,
-        gateway: LLMGateway,
+        gateway: Gateway,
         descriptions: Mapping[str, str],
         role: str = "router",
         fallback: Router | None = None,

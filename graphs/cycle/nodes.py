@@ -20,6 +20,7 @@ from evoforge.graphs.cycle.report import console_table, routing_lines, write_cyc
 from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
+from evoforge.llm.protocol import Gateway
 from evoforge.rounds import routed, work
 from evoforge.rounds.cards import write_round_cards
 from evoforge.serve.lmoe import round_router
@@ -135,7 +136,7 @@ async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     return {"result": result}
 
 
-def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult, gateway: Any) -> RoundResult:
+def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult, gateway: Gateway) -> RoundResult:
     """``result`` with the routed_experts row (held-out and test), the router's accuracy and per-expert counts; or
     with why the row was skipped (no instruct extra for the router, no category delta to route to)."""
     root = work.round_path(res.run.path, state["round_dir"])

@@ -15,7 +15,7 @@ from small_runs import SMALL_EVOLVE
 
 from evoforge.config import load_config
 from evoforge.graphs.evolve.graph import build
-from evoforge.graphs.runtime import RunContext, build_gateway, release, thread_config
+from evoforge.graphs.runtime import RunContext, build_gateway, thread_config
 from evoforge.runs import RunDir
 
 NODES = {"evolve_batch", "optimize_candidate", "validate"}  # the nodes of a step that call the LLM
@@ -25,11 +25,8 @@ async def stream_one_step(run: RunDir, gateway: Any) -> tuple[list[dict[str, Any
     """The events of the run up to the method review (after one step), and the nodes it then waits at."""
     graph = build().compile(checkpointer=InMemorySaver(), name="evolve")
     config, context = thread_config(run), RunContext(run_dir=str(run.path), gateway=gateway)
-    try:
-        events = [e async for e in graph.astream_events({}, config, context=context, version="v2")]
-        return events, (await graph.aget_state(config)).next
-    finally:
-        release(str(run.path))
+    events = [e async for e in graph.astream_events({}, config, context=context, version="v2")]
+    return events, (await graph.aget_state(config)).next
 
 
 def test_the_llm_calls_of_one_evolve_step_stream_as_chat_model_runs_under_their_nodes(runs_dir: Path) -> None:

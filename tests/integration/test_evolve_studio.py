@@ -72,7 +72,7 @@ def test_langgraph_dev_serves_the_evolve_graph(tmp_path: Path) -> None:
         assert ids == ["cycle", "evolve", "instruct", "self_evolve"], (tmp_path / "dev.log").read_text()[-2000:]
         evolve = next(a for a in assistants if a["graph_id"] == "evolve")
         schemas = httpx.get(f"{base}/assistants/{evolve['assistant_id']}/schemas", timeout=10).json()
-        assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir", "gateway"}
+        assert set(schemas["context_schema"]["properties"]) == {"config_path", "run_dir"}  # no live objects
 
         config = tmp_path / "small.yaml"  # a thread runs to each human checkpoint and resumes from it
         config.write_text(f"run: {{runs_dir: '{tmp_path / 'runs'}'}}\nworld: {{n_seeds: 16}}\n" + TINY)
