@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 from typing import TYPE_CHECKING, Any
@@ -39,16 +40,14 @@ from evoforge.agents.instructors.characters import (
     voice_messages,
 )
 from evoforge.config import InstructSettings
-from evoforge.data.dedup import NearDuplicateIndex
 from evoforge.errors import BudgetExceeded, LLMError
 from evoforge.generation.cards import CardWriter
 from evoforge.generation.chats import ChatWriter
-from evoforge.generation.producers import Progress, failed_call
-from evoforge.generation.records import RecordFile
+from evoforge.generation.producers import GenerationPass, Progress, failed_call
 from evoforge.llm.batch import Deferred, one_by_one
 
 if TYPE_CHECKING:
-    from evoforge.llm.protocol import Gateway
+    pass
 
 Rows = list[dict[str, Any]]
 QUESTIONS, PROMPT_WORDS = 20, 2500  # gtkm's defaults (question_count, max_prompt_words), airoboros' too
@@ -70,24 +69,15 @@ def counted(records: Rows, name: str) -> int:
     return sum(1 for r in records if r.get("category") == name and not r.get("skip_counting"))
 
 
-class DependentPass:
-    """The second pass of one generation run."""
+@dataclass(eq=False)
+class DependentPass(GenerationPass):
+    """The second pass of one generation run; the cards are files in ``cards_dir``."""
 
-    def __init__(
-        self,
-        gw: Gateway,
-        settings: InstructSettings,
-        output: RecordFile,
-        index: NearDuplicateIndex,
-        topics: dict[str, list[str]],
-        seed: int,
-        cards_dir: Path,
-    ) -> None:
-        self.gw, self.settings, self.output, self.index = gw, settings, output, index
-        self.topics, self.seed, self.cards_dir = topics, seed, cards_dir
-        self.stop_reason: str | None = None
-        self.snapshot = list(output.records)  # the sources: what was written when the pass began
-        self._written = {(str(r["category"]), str(r["instruction"])) for r in output.records}
+    cards_dir: Path
+
+    def __post_init__(self) -> None:
+        self.snapshot = list(self.output.records)  # the sources: what was written when the pass began
+        self._written = {(str(r["category"]), str(r["instruction"])) for r in self.output.records}
 
     async def run(self) -> dict[str, Progress]:
         """Run every configured instructor of the second pass to its end."""

@@ -72,27 +72,28 @@ class Progress:
         }
 
 
-class Producers:
+@dataclass(eq=False)
+class GenerationPass:
+    """What each pass of one generation run works with (the producers, the second pass): the gateway, the instruct
+    settings, the output file, the de-duplication index over it, each instructor's topics and the run's seed;
+    ``stop_reason`` says why the pass stopped early (the token budget), None while it has not."""
+
+    gw: Gateway
+    settings: InstructSettings
+    output: RecordFile
+    index: NearDuplicateIndex
+    topics: dict[str, list[str]]
+    seed: int
+    stop_reason: str | None = field(default=None, init=False)
+
+
+@dataclass(eq=False)
+class Producers(GenerationPass):
     """The producers of one generation run."""
 
-    def __init__(
-        self,
-        gw: Gateway,
-        settings: InstructSettings,
-        output: RecordFile,
-        index: NearDuplicateIndex,
-        topics: dict[str, list[str]],
-        seed: int,
-    ) -> None:
-        self.gw = gw
-        self.settings = settings
-        self.output = output
-        self.index = index
-        self.topics = topics
-        self.seed = seed
-        self.stop_reason: str | None = None
+    def __post_init__(self) -> None:
         self._written = ExactIndex()
-        self._written.extend(output.instructions())  # the index holds their dedup keys (the caller built it)
+        self._written.extend(self.output.instructions())  # the index holds their dedup keys (the caller built it)
         self._met = ExactIndex()  # the written instructions met again in this run
         self._lock = asyncio.Lock()
 

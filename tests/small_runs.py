@@ -19,3 +19,13 @@ SMALL_CYCLE = [
     "eval.max_new_tokens=24",
     "cycle.rounds=2",
 ]
+# one optimisation step of two candidates over two generations: the evolve runs the tests answer with the sim server
+SIM_EVOLVE_SIZES = [
+    "evolve.train_size=6",
+    "evolve.dev_size=6",
+    "evolve.batch_size=3",
+    "evolve.max_steps=1",
+    "evolve.loop=2",
+    "evolve.candidate_size=2",
+    "evolve.patience=1",
+]

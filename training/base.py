@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from evoforge.errors import ConfigError, DataError
 from evoforge.runs import atomic_write_json
@@ -39,8 +39,8 @@ class DeltaConfig:
     once, on :class:`evoforge.config.TrainSettings`. ``lora_r``, ``lora_alpha``, ``lora_dropout``,
     ``target_modules``, ``epochs``, ``batch_size``, ``gradient_accumulation_steps``, ``max_length``,
     ``max_batch_tokens`` and ``trust_remote_code`` are the settings of the same name;
-    ``learning_rate`` and the method's own fields are mapped by the subclass (``SFTDeltaConfig``,
-    ``DPODeltaConfig``). The run fields:
+    ``learning_rate`` and the method's own fields come from the settings its subclass names in
+    :attr:`method_settings` (``SFTDeltaConfig``, ``DPODeltaConfig``). The run fields:
 
     Attributes:
         seed: seed of LoRA initialisation and data order (``run.seed``).
@@ -60,6 +60,8 @@ class DeltaConfig:
     trust_remote_code: bool
     seed: int
     device: str
+    #: the method's fields and the ``train`` setting each comes from (field → setting), declared by a subclass
+    method_settings: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def from_settings(cls, settings: TrainSettings, *, seed: int, device: str) -> Self:
@@ -68,7 +70,7 @@ class DeltaConfig:
 
     @classmethod
     def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
-        """The fields taken from the ``train`` section; a subclass adds its method's."""
+        """The fields taken from the ``train`` section: the shared ones and the method's (:attr:`method_settings`)."""
         names = (
             "lora_r",
             "lora_alpha",
@@ -81,7 +83,8 @@ class DeltaConfig:
             "max_batch_tokens",
             "trust_remote_code",
         )
-        return {name: getattr(settings, name) for name in names}
+        shared = {name: getattr(settings, name) for name in names}
+        return shared | {name: getattr(settings, setting) for name, setting in cls.method_settings.items()}
 
     def lora(self) -> Any:
         """The PEFT ``LoraConfig`` of this delta."""
@@ -147,14 +150,18 @@ def write_training_json(output: Path, payload: dict[str, Any]) -> None:
     atomic_write_json(output / TRAINING_FILE, payload)
 
 
-class DeltaTrainer:
-    """Trains one LoRA delta on a chunk; subclasses say how records become a TRL dataset and trainer."""
+ConfigT = TypeVar("ConfigT", bound=DeltaConfig)
+
+
+class DeltaTrainer(Generic[ConfigT]):
+    """Trains one LoRA delta on a chunk; subclasses say how records become a TRL dataset and trainer, and which
+    config (``ConfigT``) they take."""
 
     method = "delta"
     sequences_per_record = 1  # rows a record adds to a forward pass (DPO: chosen and rejected)
     whole_model = False  # trains every weight: float32 master weights, the tokenizer saved beside the model
 
-    def __init__(self, config: DeltaConfig) -> None:
+    def __init__(self, config: ConfigT) -> None:
         self.config = config
 
     def to_example(self, record: dict[str, Any]) -> dict[str, Any]:

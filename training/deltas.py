@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from evoforge.console import detail, info
 from evoforge.data.chunking import own_records
@@ -218,18 +218,20 @@ def train_planned(
     return train_one(trainer, student_path, records, out_dir / job.name, job.chunk, evals)
 
 
+class DeltaOptions(TypedDict, total=False):
+    """:func:`train_planned`'s keyword options (documented there), which :func:`train_deltas` passes on."""
+
+    eval_path: Path | None
+    seed: int
+    device: str
+
+
 def train_deltas(
-    student_path: Path,
-    chunks_dir: Path,
-    out_dir: Path,
-    settings: TrainSettings,
-    *,
-    eval_path: Path | None = None,
-    seed: int = 0,
-    device: str = "auto",
+    student_path: Path, chunks_dir: Path, out_dir: Path, settings: TrainSettings, **options: Unpack[DeltaOptions]
 ) -> list[DeltaResult]:
-    """Train every chunk's deltas (and ``train@all`` when ``settings.train_all``) into ``out_dir``, one by one."""
+    """Train every chunk's deltas (and ``train@all`` when ``settings.train_all``) into ``out_dir``, one by one, each
+    as :func:`train_planned` with ``options``."""
     return [
-        train_planned(job, student_path, chunks_dir, out_dir, settings, eval_path=eval_path, seed=seed, device=device)
+        train_planned(job, student_path, chunks_dir, out_dir, settings, **options)
         for job in plan_deltas(chunks_dir, settings)
     ]

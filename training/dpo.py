@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from evoforge.errors import DataError
 from evoforge.training.base import DeltaConfig, DeltaTrainer
 from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
-
-if TYPE_CHECKING:
-    from evoforge.config import TrainSettings
 
 
 @dataclass(kw_only=True)
@@ -22,26 +19,14 @@ class DPODeltaConfig(DeltaConfig):
     :class:`evoforge.config.TrainSettings`)."""
 
     beta: float
-
-    @classmethod
-    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
-        """The shared fields, the DPO learning rate and beta."""
-        return {
-            **super().settings_fields(settings),
-            "learning_rate": settings.dpo_learning_rate,
-            "beta": settings.dpo_beta,
-        }
+    method_settings: ClassVar[dict[str, str]] = {"learning_rate": "dpo_learning_rate", "beta": "dpo_beta"}
 
 
-class DPODelta(DeltaTrainer):
+class DPODelta(DeltaTrainer[DPODeltaConfig]):
     """One DPO delta on prompt/chosen/rejected pairs (``ref_model=None`` + LoRA: no second model copy)."""
 
     method = "dpo"
     sequences_per_record = 2
-
-    def __init__(self, config: DPODeltaConfig) -> None:
-        super().__init__(config)
-        self.config: DPODeltaConfig = config
 
     def to_example(self, record: dict[str, Any]) -> dict[str, Any]:
         """``{"prompt": [...messages], "chosen": [assistant], "rejected": [assistant]}``."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from evoforge.console import info
 from evoforge.data.io import read_jsonl
@@ -47,10 +47,7 @@ class FullConfig(SFTDeltaConfig):
     """SFT settings (:class:`SFTDeltaConfig`) with ``learning_rate`` from ``train.full_learning_rate``; the LoRA
     fields are unused."""
 
-    @classmethod
-    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
-        """The SFT fields with the full fine-tuning learning rate."""
-        return {**super().settings_fields(settings), "learning_rate": settings.full_learning_rate}
+    method_settings: ClassVar[dict[str, str]] = SFTDeltaConfig.method_settings | {"learning_rate": "full_learning_rate"}
 
 
 class FullSFT(SFTDelta):

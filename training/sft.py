@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 from evoforge.training.base import DeltaConfig, DeltaTrainer
 from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
-
-if TYPE_CHECKING:
-    from evoforge.config import TrainSettings
 
 
 @dataclass(kw_only=True)
@@ -20,28 +17,16 @@ class SFTDeltaConfig(DeltaConfig):
     and ``packing`` from ``train.packing`` (documented on :class:`evoforge.config.TrainSettings`)."""
 
     packing: bool
-
-    @classmethod
-    def settings_fields(cls, settings: TrainSettings) -> dict[str, Any]:
-        """The shared fields, the SFT learning rate and packing."""
-        return {
-            **super().settings_fields(settings),
-            "learning_rate": settings.learning_rate,
-            "packing": settings.packing,
-        }
+    method_settings: ClassVar[dict[str, str]] = {"learning_rate": "learning_rate", "packing": "packing"}
 
 
-class SFTDelta(DeltaTrainer):
+class SFTDelta(DeltaTrainer[SFTDeltaConfig]):
     """One SFT delta: prompt/completion chat examples, loss on the assistant completion only.
 
     A preference record trains on its ``chosen`` answer.
     """
 
     method = "sft"
-
-    def __init__(self, config: SFTDeltaConfig) -> None:
-        super().__init__(config)
-        self.config: SFTDeltaConfig = config
 
     def to_example(self, record: dict[str, Any]) -> dict[str, Any]:
         """``{"prompt": [...messages], "completion": [assistant turn]}``."""

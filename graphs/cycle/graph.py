@@ -17,7 +17,6 @@ with the SQLite checkpointer of the run directory.
 
 from __future__ import annotations
 
-import itertools
 from typing import Literal
 
 from langgraph.graph import START, StateGraph
@@ -27,6 +26,7 @@ from evoforge.graphs.cycle import nodes
 from evoforge.graphs.cycle.state import CycleState, DeltaTask
 from evoforge.graphs.evolve.graph import graph as evolve_graph
 from evoforge.graphs.instruct.graph import graph as instruct_graph
+from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext
 
 AFTER_TRAINING = ("merge", "evaluate", "review_promotion", "feedback")
@@ -75,8 +75,7 @@ def build() -> StateGraph:
     builder.add_edge("instruct", "chunk")
     builder.add_conditional_edges("chunk", spread_training, ["train_delta"])
     builder.add_edge("train_delta", "merge")
-    for a, b in itertools.pairwise(AFTER_TRAINING):
-        builder.add_edge(a, b)
+    add_path(builder, *AFTER_TRAINING)
     builder.add_conditional_edges("feedback", after_feedback)
     return builder
 

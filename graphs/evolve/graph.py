@@ -20,6 +20,7 @@ from langgraph.types import Send
 from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.evolve import nodes
 from evoforge.graphs.evolve.state import CandidateTask, EvolveInput, EvolveOutput, EvolveState
+from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext, llm_retry
 
 
@@ -84,10 +85,7 @@ def build() -> StateGraph:
     builder.add_node("review_dataset", nodes.review_dataset)
     builder.add_node("write_outputs", nodes.write_outputs)
 
-    builder.add_edge(START, "load_seeds")
-    builder.add_edge("load_seeds", "split_seeds")
-    builder.add_edge("split_seeds", "validate")
-    builder.add_edge("validate", "select")
+    add_path(builder, START, "load_seeds", "split_seeds", "validate", "select")
     builder.add_conditional_edges("select", after_select)
     builder.add_conditional_edges("evolve_batch", spread_candidates, ["optimize_candidate"])
     builder.add_edge("optimize_candidate", "validate")

@@ -23,6 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.instruct import nodes
 from evoforge.graphs.instruct.state import InstructInput, InstructOutput, InstructState
+from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext, llm_retry
 
 
@@ -51,8 +52,7 @@ def build() -> StateGraph:
     builder.add_node("generate_dependent", batched(nodes.generate_dependent, "instruct"), retry_policy=retry)
     builder.add_node("review_sample", nodes.review_sample)
     builder.add_node("write_outputs", nodes.write_outputs)
-    builder.add_edge(START, "topics")
-    builder.add_edge("topics", "review_topics")
+    add_path(builder, START, "topics", "review_topics")
     builder.add_conditional_edges("review_topics", after_topic_review)
     builder.add_edge("prepare_output", "generate")
     builder.add_conditional_edges(

@@ -16,6 +16,7 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
+from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext, llm_retry
 from evoforge.graphs.self_evolve import nodes
 from evoforge.graphs.self_evolve.state import SelfEvolveInput, SelfEvolveState
@@ -41,10 +42,7 @@ def build() -> StateGraph:
     builder.add_node("train", nodes.train)
     builder.add_node("evaluate", nodes.evaluate)
     builder.add_node("finish", nodes.finish)
-    builder.add_edge(START, "prepare")
-    builder.add_edge("prepare", "generate")
-    builder.add_edge("generate", "score")
-    builder.add_edge("score", "review_qa")
+    add_path(builder, START, "prepare", "generate", "score", "review_qa")
     builder.add_conditional_edges("review_qa", after_review)
     builder.add_edge("train", "evaluate")
     builder.add_conditional_edges("evaluate", after_evaluate)

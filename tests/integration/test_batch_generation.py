@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sim_server import SimServer, running
+from small_runs import SIM_EVOLVE_SIZES
 
 from evoforge.config import load_config
 from evoforge.errors import ConfigError
@@ -27,18 +28,7 @@ from evoforge.llm.usage import usage_markdown
 from evoforge.runs import RunDir
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
-SMALL = [
-    "run.seed=11",
-    "world.n_seeds=16",
-    "evolve.train_size=6",
-    "evolve.dev_size=6",
-    "evolve.batch_size=3",
-    "evolve.max_steps=1",
-    "evolve.loop=2",
-    "evolve.candidate_size=2",
-    "evolve.patience=1",
-    "llm.retry_backoff=0",
-]
+SMALL = ["run.seed=11", "world.n_seeds=16", *SIM_EVOLVE_SIZES, "llm.retry_backoff=0"]
 PRICES = ["llm.models.sim.input_cost_per_token=0.000001", "llm.models.sim.output_cost_per_token=0.000002"]
 
 

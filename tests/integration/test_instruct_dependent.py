@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from config_files import instruct_config
 
 from evoforge.config import load_config
 from evoforge.data.formats import load_examples
@@ -36,17 +37,15 @@ SECOND = {
 
 
 def _config(tmp_path: Path, **instructors: Any) -> Path:
-    settings = {
-        "dedup": "exact",
-        "output_path": str(tmp_path / "instructions.jsonl"),
-        "topics_path": str(tmp_path / "topics.txt"),
-        "topic_request_count": 2,
-        "default_batch_size": 3,
-        "instructors": {**{name: {"count": n} for name, n in FIRST.items()}, **SECOND, **instructors},
-    }
-    path = tmp_path / "instruct.yaml"
-    path.write_text(yaml.safe_dump({"run": {"runs_dir": "runs"}, "instruct": settings}))
-    return path
+    first = {name: {"count": n} for name, n in FIRST.items()}
+    return instruct_config(
+        tmp_path,
+        "runs",
+        dedup="exact",
+        topic_request_count=2,
+        default_batch_size=3,
+        instructors={**first, **SECOND, **instructors},
+    )
 
 
 def _records(path: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from config_files import instruct_config
 
 from evoforge.agents.instructors import REGISTRY, dedup_key
 from evoforge.agents.instructors.characters import Dependent
@@ -32,18 +33,13 @@ COUNT = 4
 def _config(tmp_path: Path, **instruct: Any) -> Path:
     settings = {
         "dedup": "embedding",
-        "output_path": str(tmp_path / "instructions.jsonl"),
-        "topics_path": str(tmp_path / "topics.txt"),
         "topic_request_count": 4,
         "default_count": COUNT,
         "default_batch_size": 3,
         "response_filters": ["please note that"],
         "instructors": {name: {} for name in INSTRUCTORS},
-        **instruct,
     }
-    path = tmp_path / "instruct.yaml"
-    path.write_text(yaml.safe_dump({"run": {"runs_dir": str(tmp_path / "runs")}, "instruct": settings}))
-    return path
+    return instruct_config(tmp_path, str(tmp_path / "runs"), **(settings | instruct))
 
 
 def _run(config: Path, *overrides: str, **start: Any) -> dict[str, Any]:

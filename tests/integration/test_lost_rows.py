@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from small_runs import SIM_EVOLVE_SIZES
 
 from evoforge.config import load_config
 from evoforge.evolution.dataset import dataset_line
@@ -21,19 +22,7 @@ from evoforge.graphs.review import policy_decision
 from evoforge.offline.sim.faults import FAULTS_ENV
 from evoforge.runs import RunDir
 
-SMALL = [
-    "run.seed=11",
-    "world.n_seeds=24",
-    "evolve.train_size=6",
-    "evolve.dev_size=6",
-    "evolve.batch_size=3",
-    "evolve.max_steps=1",
-    "evolve.loop=2",
-    "evolve.candidate_size=2",
-    "evolve.patience=1",
-    "llm.num_retries=3",
-    "llm.retry_backoff=0",
-]
+SMALL = ["run.seed=11", "world.n_seeds=24", *SIM_EVOLVE_SIZES, "llm.num_retries=3", "llm.retry_backoff=0"]
 
 
 def evolve(runs_dir: Path, name: str, cache: Path) -> tuple[RunDir, dict[str, int]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from config_files import config_error
 
 from evoforge.config import SHIPPED_CONFIGS, Config, load_config, locate_config, redact, shipped_configs
 from evoforge.errors import ConfigError
@@ -27,9 +28,7 @@ def test_defaults_are_the_offline_world() -> None:
 
 def test_unknown_key_is_an_error_with_line(tmp_path: Path) -> None:
     path = write(tmp_path, "run:\n  seed: 3\nevolve:\n  max_stepz: 4\n")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    text = str(err.value)
+    text = config_error(path)
     assert str(path) in text
     assert "evolve.max_stepz" in text
     assert "line 4" in text
@@ -38,18 +37,14 @@ def test_unknown_key_is_an_error_with_line(tmp_path: Path) -> None:
 
 def test_bad_value_names_field_value_and_expectation(tmp_path: Path) -> None:
     path = write(tmp_path, "evolve:\n  loop: zero\n")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    text = str(err.value)
+    text = config_error(path)
     assert "evolve.loop" in text and "line 2" in text
     assert "'zero'" in text and "integer" in text
 
 
 def test_removed_keys_are_errors_that_say_so(tmp_path: Path) -> None:
     path = write(tmp_path, "student:\n  dtype: bfloat16\nllm:\n  roles:\n    answerer: {model: sim}\n")
-    with pytest.raises(ConfigError) as err:
-        load_config(path)
-    text = str(err.value)
+    text = config_error(path)
     assert "student.dtype (line 2): removed: it was never read" in text
     assert "llm.roles.answerer (line 5): removed: no agent used the 'answerer' role" in text
     with pytest.raises(ConfigError, match=r"student\.dtype: removed"):

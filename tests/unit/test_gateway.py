@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from scripted_llm import ScriptedLLM, register
 
 from evoforge.config import Config, LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
@@ -30,53 +30,10 @@ class Verdict(BaseModel):
     reason: str
 
 
-class ScriptedLLM(litellm.CustomLLM):  # type: ignore[misc,name-defined]
-    """A custom provider that plays a script: each step is an answer text or an error name, then 'ok'."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.script: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-        self.delay = 0.0
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append(
-            {"messages": kwargs["messages"], "params": dict(kwargs["optional_params"]), "t": time.monotonic()}
-        )
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay)
-        finally:
-            self.in_flight -= 1
-        step = self.script.pop(0) if self.script else "ok"
-        if step == "hang":
-            await asyncio.sleep(5)
-        errors = {
-            "429": litellm.RateLimitError,
-            "500": litellm.InternalServerError,
-            "400": litellm.BadRequestError,
-        }
-        if step in errors:
-            raise errors[step](message=f"scripted {step}", model="x", llm_provider="evotest")
-        if step.startswith("401:"):
-            raise litellm.AuthenticationError(
-                message=f"Incorrect API key: {step[4:]}", llm_provider="evotest", model="x"
-            )
-        return litellm.ModelResponse(
-            choices=[{"message": {"role": "assistant", "content": step}, "finish_reason": "stop", "index": 0}],
-            usage=litellm.Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
-        )
-
-
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
     """A fresh scripted provider registered as 'evotest' for this test only."""
-    handler = ScriptedLLM()
-    monkeypatch.setattr(litellm, "custom_provider_map", [{"provider": "evotest", "custom_handler": handler}])
-    return handler
+    return register(monkeypatch, ScriptedLLM("evotest"))
 
 
 def settings(**kw: Any) -> LLMSettings:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from config_files import config_error
 
 from evoforge.agents.instruct import filtered_by, parse_topics
 from evoforge.agents.instructors import REGISTRY, Batch, parse_tasks
@@ -171,9 +172,7 @@ def test_an_error_in_an_airoboros_config_names_the_file_the_line_and_the_key(tmp
         "  coding:\n"
         "    prompt_path: coding.txt\n"
     )
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    message = str(caught.value)
+    message = config_error(path)
     assert str(path) in message
     assert "instruct.default_count (line 2, key default_count): Input should be greater than or equal to 0" in message
     assert "llm.max_tokens_total (line 3, key max_tokens)" in message

@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tracers.run_collector import RunCollectorCallbackHandler
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel
+from scripted_llm import ScriptedLLM, register
 
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import ConfigError, LLMError
@@ -29,25 +30,6 @@ class Verdict(BaseModel):
     """A schema for the structured path."""
 
     score: int
-
-
-class Provider(litellm.CustomLLM):  # type: ignore[misc,name-defined]
-    """Answers each call with the next scripted text ('400' raises a bad request), recording what it was sent."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.script: list[str] = []
-        self.calls: list[dict[str, Any]] = []
-
-    async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append(kwargs)
-        step = self.script.pop(0) if self.script else "hi"
-        if step == "400":
-            raise litellm.BadRequestError(message="scripted 400", model="x", llm_provider="lctest")
-        return litellm.ModelResponse(
-            choices=[{"message": {"role": "assistant", "content": step}, "finish_reason": "stop", "index": 0}],
-            usage=litellm.Usage(prompt_tokens=11, completion_tokens=3, total_tokens=14),
-        )
 
 
 class Recorder(AsyncCallbackHandler):
@@ -73,9 +55,8 @@ class Recorder(AsyncCallbackHandler):
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> Provider:
-    handler = Provider()
-    monkeypatch.setattr(litellm, "custom_provider_map", [{"provider": "lctest", "custom_handler": handler}])
+def provider(monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+    handler = register(monkeypatch, ScriptedLLM("lctest", default="hi", usage=(11, 3)))
     monkeypatch.setenv("EVOFORGE_LC_TEST_KEY", SECRET)
     return handler
 
@@ -105,7 +86,7 @@ def one_node_graph(gw: LLMGateway, structured: bool = False) -> Any:
     return builder.compile()
 
 
-def test_a_role_is_a_langchain_chat_model_on_the_gateway_path(tmp_path: Path, provider: Provider) -> None:
+def test_a_role_is_a_langchain_chat_model_on_the_gateway_path(tmp_path: Path, provider: ScriptedLLM) -> None:
     gw = gateway(tmp_path)
     model = gw.chat_model("judge")
     assert isinstance(model, BaseChatModel)
@@ -125,7 +106,7 @@ def test_a_role_is_a_langchain_chat_model_on_the_gateway_path(tmp_path: Path, pr
         gw.chat_model("nobody")
 
 
-def test_a_cache_hit_still_reports_a_call_marked_cached(tmp_path: Path, provider: Provider) -> None:
+def test_a_cache_hit_still_reports_a_call_marked_cached(tmp_path: Path, provider: ScriptedLLM) -> None:
     gw = gateway(tmp_path)
     assert asyncio.run(gw.complete("judge", MESSAGES)) == "hi"  # outside any run: paid, cached, not reported
     recorder = Recorder()
@@ -143,7 +124,7 @@ def test_a_cache_hit_still_reports_a_call_marked_cached(tmp_path: Path, provider
     assert [m.content for m in args[1][0]] == ["You judge.", "Say hi."]
 
 
-def test_reported_calls_carry_no_api_key(tmp_path: Path, provider: Provider) -> None:
+def test_reported_calls_carry_no_api_key(tmp_path: Path, provider: ScriptedLLM) -> None:
     provider.script = ["not json", '{"score": 4}']
     recorder = Recorder()
     out = asyncio.run(
@@ -155,7 +136,7 @@ def test_reported_calls_carry_no_api_key(tmp_path: Path, provider: Provider) -> 
     assert SECRET not in repr(recorder.seen)
 
 
-def test_a_failed_call_is_reported_and_raises_the_gateway_error(tmp_path: Path, provider: Provider) -> None:
+def test_a_failed_call_is_reported_and_raises_the_gateway_error(tmp_path: Path, provider: ScriptedLLM) -> None:
     provider.script = ["400"]
     gw, recorder = gateway(tmp_path), Recorder()
     with pytest.raises(LLMError, match=r"role 'judge'.*BadRequestError"):
@@ -164,13 +145,15 @@ def test_a_failed_call_is_reported_and_raises_the_gateway_error(tmp_path: Path, 
     assert gw.usage()["roles"]["judge"]["failures"] == 1
 
 
-def test_the_chat_model_is_async_only(tmp_path: Path, provider: Provider) -> None:
+def test_the_chat_model_is_async_only(tmp_path: Path, provider: ScriptedLLM) -> None:
     with pytest.raises(NotImplementedError, match="ainvoke"):
         gateway(tmp_path).chat_model("judge").invoke("hi")
     assert provider.calls == []
 
 
-def test_a_traced_call_is_an_llm_run_with_latency_as_langsmith_records_it(tmp_path: Path, provider: Provider) -> None:
+def test_a_traced_call_is_an_llm_run_with_latency_as_langsmith_records_it(
+    tmp_path: Path, provider: ScriptedLLM
+) -> None:
     collector = RunCollectorCallbackHandler()  # a tracer, as LangSmith's: it builds the run tree
     asyncio.run(one_node_graph(gateway(tmp_path)).ainvoke({"text": ""}, {"callbacks": [collector]}))
     (graph_run,) = collector.traced_runs
@@ -184,7 +167,7 @@ def test_a_traced_call_is_an_llm_run_with_latency_as_langsmith_records_it(tmp_pa
     assert reply["usage_metadata"]["total_tokens"] == 14 and reply["response_metadata"]["cached"] is False
 
 
-def test_gateway_calls_stream_in_langgraph_messages_mode(tmp_path: Path, provider: Provider) -> None:
+def test_gateway_calls_stream_in_langgraph_messages_mode(tmp_path: Path, provider: ScriptedLLM) -> None:
     async def stream() -> list[Any]:
         graph = one_node_graph(gateway(tmp_path))
         return [chunk async for chunk in graph.astream({"text": ""}, stream_mode="messages")]
