@@ -31,6 +31,7 @@ run: $(STAMP)
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p .typecheck && ln -sfn "$(CURDIR)" .typecheck/evoforge
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

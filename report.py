@@ -8,7 +8,7 @@ Charts are PNG files beside the report, drawn with matplotlib's Agg backend.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from evoforge.runs import atomic_write_text
@@ -50,7 +50,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def line_chart(path: Path, series: dict[str, Sequence[float]], title: str, xlabel: str, ylabel: str) -> Path:
+def line_chart(path: Path, series: Mapping[str, Sequence[float]], title: str, xlabel: str, ylabel: str) -> Path:
     """Draw one line per series (x = 0, 1, 2, ...) into a PNG at ``path``."""
     import matplotlib
 

@@ -25,6 +25,7 @@ from evoforge.llm.protocol import Gateway
 from evoforge.runs import RunDir
 
 T = TypeVar("T")
+R = TypeVar("R")
 Row = dict[str, Any]
 
 
@@ -83,16 +84,14 @@ def require_all(rows: Sequence[Row], what: str) -> None:
         )
 
 
-async def fan_out(
-    res: Workbench, items: Sequence[T], work: Callable[[T], Awaitable[Row]], description: str
-) -> list[Row]:
+async def fan_out(res: Workbench, items: Sequence[T], work: Callable[[T], Awaitable[R]], description: str) -> list[R]:
     """Run ``work`` on every item concurrently (the limit applies per LLM call), keeping the input order."""
     with progress(description, total=len(items)) as bar:
 
-        async def one(item: T) -> Row:
-            row = await work(item)
+        async def one(item: T) -> R:
+            done = await work(item)
             bar.advance()
-            return row
+            return done
 
         return list(await asyncio.gather(*(one(item) for item in items)))
 

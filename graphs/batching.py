@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
@@ -27,7 +27,13 @@ from evoforge.graphs.runtime import Resources, RunContext, node_resources
 from evoforge.llm.batch import collecting
 from evoforge.runs import atomic_write_json
 
-Node = Callable[[Any, Runtime[RunContext]], Awaitable[dict[str, Any]]]
+
+class Node(Protocol):
+    """A graph node as LangGraph calls it: the state (or a ``Send`` payload) and the runtime."""
+
+    __name__: str
+
+    def __call__(self, state: Any, runtime: Runtime[RunContext]) -> Awaitable[dict[str, Any]]: ...
 
 
 def batched(node: Node, command: str) -> Node:

@@ -37,6 +37,7 @@ from evoforge.llm.cache import CachedResponse
 if TYPE_CHECKING:
     from evoforge.config import LLMSettings, ModelEntry
     from evoforge.llm.cache import ResponseCache
+    from evoforge.llm.postgres import PostgresResponseCache
     from evoforge.llm.usage import UsageLedger
 
 T = TypeVar("T")
@@ -135,7 +136,9 @@ def _body(kwargs: dict[str, Any]) -> dict[str, Any]:
 class BatchDesk:
     """Submits set-aside requests as batches and settles them into the response cache and the usage ledger."""
 
-    def __init__(self, settings: LLMSettings, cache: ResponseCache | None, ledger: UsageLedger) -> None:
+    def __init__(
+        self, settings: LLMSettings, cache: ResponseCache | PostgresResponseCache | None, ledger: UsageLedger
+    ) -> None:
         self.settings = settings
         self._cache = cache
         self._ledger = ledger

@@ -65,9 +65,9 @@ def _key_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Itera
                 f"not set or empty; {'; '.join(entries)} read{'s' if len(entries) == 1 else ''} the API key there: "
                 f"export {variable}=<your key>",
             )
-    variable = inputs.get("--api-key-env")
-    if variable and not os.environ.get(variable, "").strip():
-        yield Problem(f"env {variable}", f"not set or empty (--api-key-env {variable} names it)")
+    named = inputs.get("--api-key-env")
+    if named and not os.environ.get(named, "").strip():
+        yield Problem(f"env {named}", f"not set or empty (--api-key-env {named} names it)")
 
 
 def _provider_keys(model: str, api_base: str | None) -> list[str]:
@@ -223,8 +223,8 @@ def _model_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> Ite
     for where, name in students:
         if problem := _student(name):
             yield Problem(where, problem)
-    if problem := _embedding_problem(cfg, command, inputs):
-        yield problem
+    if embedding := _embedding_problem(cfg, command, inputs):
+        yield embedding
 
 
 def service_problems(cfg: Config, command: str, inputs: Mapping[str, str]) -> list[Problem]:

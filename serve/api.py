@@ -189,8 +189,8 @@ async def _answer(
 
 async def _results(request: Request, streams: list[Stream]) -> list[Row] | None:
     """Every stream's finished row, in order; None when the client disconnects before they are all done."""
-    results = asyncio.ensure_future(asyncio.gather(*(s.result() for s in streams)))
-    gone = asyncio.ensure_future(_disconnected(request))
+    results: asyncio.Future[list[Row]] = asyncio.ensure_future(asyncio.gather(*(s.result() for s in streams)))
+    gone: asyncio.Future[Any] = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait({results, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:

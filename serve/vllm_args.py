@@ -127,7 +127,8 @@ def finish_reason(reason: str | None) -> FinishReason | None:
     """A vLLM completion's finish reason as a row's (None while it runs)."""
     if reason is None:
         return None
-    return {"length": "length", "abort": "cancelled"}.get(reason, "stop")
+    reasons: dict[str, FinishReason] = {"length": "length", "abort": "cancelled"}
+    return reasons.get(reason, "stop")
 
 
 def apply_output(row: Row, token_ids: Sequence[int], text: str, reason: str | None, eos: set[int]) -> None:

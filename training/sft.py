@@ -30,10 +30,8 @@ class SFTDelta(DeltaTrainer[SFTDeltaConfig]):
 
     def to_example(self, record: dict[str, Any]) -> dict[str, Any]:
         """``{"prompt": [...messages], "completion": [assistant turn]}``."""
-        return {
-            "prompt": prompt_messages(record),
-            "completion": assistant(record.get("completion", record.get("chosen"))),
-        }
+        answer: str = record["completion"] if "completion" in record else record["chosen"]
+        return {"prompt": prompt_messages(record), "completion": assistant(answer)}
 
     def sft_args(self, work_dir: Path, plan: BatchPlan, evaluation: Any) -> dict[str, Any]:
         """The ``SFTConfig`` keywords: the shared ones, completion-only loss, packing or length grouping."""

@@ -61,7 +61,7 @@ def spread_training(state: CycleState) -> list[Send]:
     ]
 
 
-def build() -> StateGraph:
+def build() -> StateGraph[CycleState, RunContext, CycleState, CycleState]:
     """The cycle graph's builder (compile it with or without a checkpointer)."""
     builder = StateGraph(CycleState, context_schema=RunContext)
     builder.add_node("prepare_round", nodes.prepare_round)

@@ -68,14 +68,15 @@ def reopen(values: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     return None
 
 
-def build() -> StateGraph:
+def build() -> StateGraph[EvolveState, RunContext, EvolveInput, EvolveOutput]:
     """The evolve graph's builder (compile it with or without a checkpointer)."""
     builder = StateGraph(EvolveState, context_schema=RunContext, input_schema=EvolveInput, output_schema=EvolveOutput)
     retry = llm_retry()
     builder.add_node("load_seeds", nodes.load_seeds)
     builder.add_node("split_seeds", nodes.split_seeds)
     builder.add_node("evolve_batch", nodes.evolve_batch, retry_policy=retry)
-    builder.add_node("optimize_candidate", nodes.optimize_candidate, retry_policy=retry)
+    # a Send branch: its input is the CandidateTask payload, which LangGraph's typing cannot tell from the state
+    builder.add_node("optimize_candidate", nodes.optimize_candidate, retry_policy=retry)  # type: ignore
     builder.add_node("validate", nodes.validate, retry_policy=retry)
     builder.add_node("select", nodes.select)
     builder.add_node("review_method", nodes.review_method)

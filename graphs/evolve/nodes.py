@@ -29,6 +29,7 @@ from evoforge.graphs.evolve.state import (
     EvolveSummary,
     StepPoint,
     lowest_rate,
+    rate,
     step_candidates,
 )
 from evoforge.graphs.review import Decision, parse_decision
@@ -166,7 +167,7 @@ def select(state: EvolveState) -> Update:
         assert best is not None, "validate scores every start method"
         return {"method_id": best["id"], "method": best["method"], "failure_rate": best["failure_rate"]}
     current = state.get("failure_rate")
-    improved = best is not None and (current is None or best["failure_rate"] < current)
+    improved = best is not None and (current is None or rate(best) < current)
     update: Update = {"stale": 0 if improved else state.get("stale", 0) + 1}
     if improved and best is not None:
         update.update(method_id=best["id"], method=best["method"], failure_rate=best["failure_rate"])
@@ -176,7 +177,7 @@ def select(state: EvolveState) -> Update:
         "selected": best["id"] if improved and best is not None else state["method_id"],
         "selected_rate": float(selected_rate if selected_rate is not None else 1.0),
         "best_candidate": best["id"] if best is not None else "",
-        "best_candidate_rate": float(best["failure_rate"]) if best is not None else 1.0,
+        "best_candidate_rate": float(rate(best)) if best is not None else 1.0,
         "improved": improved,
     }
     info(f"step {step}: best candidate λ={point['best_candidate_rate']:.3f}, selected λ={point['selected_rate']:.3f}")

@@ -8,7 +8,7 @@ from evoforge.data.cards import machine_free, usage_section, write_dataset_card
 from evoforge.data.io import read_jsonl
 from evoforge.evolution import data
 from evoforge.evolution.dataset import dataset_line
-from evoforge.graphs.evolve.state import EvolveState, lowest_rate
+from evoforge.graphs.evolve.state import EvolveState, lowest_rate, rate
 from evoforge.graphs.runtime import Resources
 from evoforge.report import line_chart, markdown_table, write_section
 from evoforge.runs import atomic_write_json, atomic_write_jsonl, atomic_write_text
@@ -32,7 +32,7 @@ def e0_rate(state: EvolveState) -> float | None:
 def _start(state: EvolveState) -> tuple[str, float]:
     """The method step 0 selected (the carried one unless e0 did better) and its λ."""
     best = lowest_rate(state, 0)
-    return (best["id"], float(best["failure_rate"])) if best is not None else ("s0c0", 1.0)
+    return (best["id"], float(rate(best))) if best is not None else ("s0c0", 1.0)
 
 
 def lambda_series(state: EvolveState) -> dict[str, list[float]]:

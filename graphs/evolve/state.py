@@ -172,6 +172,13 @@ def step_candidates(state: EvolveState | dict[str, Any], step: int) -> list[Cand
     return sorted(found, key=lambda c: c.get("index", 0))
 
 
+def rate(candidate: Candidate) -> float:
+    """A scored candidate's λ (:func:`lowest_rate` returns only scored ones)."""
+    value = candidate["failure_rate"]
+    assert value is not None, f"candidate {candidate['id']} is not scored"
+    return value
+
+
 def lowest_rate(state: EvolveState | dict[str, Any], step: int) -> Candidate | None:
     """The scored candidate of ``step`` with the lowest λ (the lower index on a tie), or None when none is scored."""
     scored = [c for c in step_candidates(state, step) if c.get("failure_rate") is not None]

@@ -39,7 +39,7 @@ def after_sample_review(state: InstructState) -> Literal["write_outputs", "__end
     return "__end__" if state["sample_decision"]["action"] == "reject" else "write_outputs"
 
 
-def build() -> StateGraph:
+def build() -> StateGraph[InstructState, RunContext, InstructInput, InstructOutput]:
     """The instruct graph's builder (compile it with or without a checkpointer)."""
     builder = StateGraph(
         InstructState, context_schema=RunContext, input_schema=InstructInput, output_schema=InstructOutput

@@ -32,7 +32,7 @@ def after_evaluate(state: SelfEvolveState) -> Literal["generate", "finish"]:
     return "generate" if state["round"] < state["end_id"] else "finish"
 
 
-def build() -> StateGraph:
+def build() -> StateGraph[SelfEvolveState, RunContext, SelfEvolveInput, SelfEvolveState]:
     """The self_evolve graph's builder (compile it with or without a checkpointer)."""
     builder = StateGraph(SelfEvolveState, context_schema=RunContext, input_schema=SelfEvolveInput)
     builder.add_node("prepare", nodes.prepare)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -38,10 +38,10 @@ async def _resources(runtime: Runtime[RunContext]) -> Resources:
     return res
 
 
-def _summaries(state: SelfEvolveState, i: int, **fields: Any) -> dict[str, RoundSummary]:
+def _summaries(state: SelfEvolveState, i: int, **fields: Unpack[RoundSummary]) -> dict[str, RoundSummary]:
     """The state's round summaries with round ``i``'s updated by ``fields``."""
     summaries = dict(state.get("rounds") or {})
-    summaries[str(i)] = {**summaries.get(str(i), {}), **fields}
+    summaries[str(i)] = {**summaries.get(str(i), RoundSummary()), **fields}
     return summaries
 
 

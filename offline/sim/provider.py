@@ -42,6 +42,8 @@ class SimProvider(CustomLLM):
     """LiteLLM handler that answers with the simulated LLM (``latency`` seconds later, if set), or fails with the
     transport fault ``EVOFORGE_SIM_FAULTS`` injects (:mod:`.faults`)."""
 
+    revision: str | None = None  # the source digest of the simulator and the world (part of the cache key)
+
     def _answer(
         self, model: str, messages: list, optional_params: dict, model_response: ModelResponse
     ) -> ModelResponse:

@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from random import Random
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # In-depth operations of Evol-Instruct, by the names the evolving methods use.
 DEPTH_OPS: tuple[str, ...] = ("add_constraints", "deepen", "concretize", "reasoning", "complicate_input")
@@ -21,6 +21,7 @@ class Spec(ABC):
     """A structured skills-world instruction (one per category)."""
 
     category: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every spec is a dataclass (fields() and replace() read them)
 
     @property
     @abstractmethod
