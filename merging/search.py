@@ -192,12 +192,17 @@ def open_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
-def study_location(database: str | None, merge_dir: Path, workers: int | None, name: str) -> tuple[str, str]:
+def study_location(
+    database: str | None, merge_dir: Path, workers: int | None, name: str, storage: str | None = None
+) -> tuple[str, str]:
     """Where a merge search keeps its study: (storage, study name).
 
-    ``database`` (an ``env:NAME`` reference to the run-state database): there, under ``name`` (unique per run and
-    round); else in ``merge_dir``: ``optuna.db`` (SQLite) for one worker (None: local ones, which only the first
-    process's study sees), ``optuna.journal`` for several."""
+    ``storage`` (``merge.storage``, ``--storage``) when given; else ``database`` (an ``env:NAME`` reference to the
+    run-state database): there, under ``name`` (unique per run and round); else in ``merge_dir``: ``optuna.db``
+    (SQLite) for one worker (None: local ones, which only the first process's study sees), ``optuna.journal`` for
+    several."""
+    if storage:
+        return storage, STUDY_NAME
     if database:
         return database, name
     if workers is None or workers == 1:
