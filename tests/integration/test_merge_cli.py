@@ -26,7 +26,7 @@ def test_bad_adapter_is_a_clean_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_merge_command_searches_saves_and_resumes(tmp_path: Path) -> None:
-    from helpers_models import build_lora_adapter, build_tiny_lm
+    from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
     base = build_tiny_lm(tmp_path / "base")
     for i in range(2):
