@@ -6,7 +6,7 @@ on ``--device`` (cpu, cuda; float32 on CPU, bfloat16 on a GPU, as :func:`load_st
 seed records (short answers, ``cherry`` variant) and the Self-Evolution AIOps evaluation set (long Chinese answers,
 ``self_evolution`` variant, max length 512 byte tokens; ``--aiops FILE``, skipped when missing).
 
-Rows: ``per-sample`` = ``score_unbatched`` of ``tests/ifd_reference.py``, the tests' per-sample reference (two
+Rows: ``per-sample`` = ``score_unbatched`` of ``evoforge.testing.ifd_reference``, the tests' per-sample reference (two
 forward passes with ``labels``, the model's mean loss — the baseline); ``cherry as written`` = the same plus
 Cherry's per-token Python loop over the logits (what its script also does); ``batched bs=N`` =
 :func:`score_records` with N rows per batch; ``batched ≤T tokens`` = batches cut at T padded tokens instead.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +29,7 @@ from typing import Any
 import torch
 
 from evoforge.evals.ifd import encode_pair, score_records
-
-# the per-sample reference is test code (tests/ifd_reference.py), not part of the package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ifd_reference import score_unbatched
+from evoforge.testing.ifd_reference import score_unbatched
 
 AIOPS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "self-evolution" / "AIOps_eval_data.json"
 

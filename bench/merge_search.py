@@ -5,7 +5,7 @@
     ours = a merge applied on the resident model (adapter scales for linear, in-place ΔW for TIES) and restored;
     naive = load the base from disk, load the 4 adapters, PEFT add_weighted_adapter + merge_and_unload.
     Both are evaluated the same way (greedy generation over the eval set).
-(2) A 4-delta toy problem (tests/merge_toy.py: tiny Llama, 4 LoRA deltas each trained on one synthetic skill;
+(2) A 4-delta toy problem (evoforge.testing.merge_toy: tiny Llama, 4 LoRA deltas each trained on one synthetic skill;
     held-out mix of the skills in unequal shares plus one unlearned skill), scored by teacher-forced next-token
     accuracy (a forward pass instead of generation, so a thousand trials are affordable on a CPU). Best score
     after 10/20/40 trials, median of the seeds, for each sampler with our baselines enqueued first, TPE without
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,10 +30,7 @@ import torch
 from evoforge.merging.lora import load_lora_delta
 from evoforge.merging.search import SearchSpace, completed, open_search, optimize
 from evoforge.merging.trial import MergeSpec, TrialRunner
-
-# the toy problem is test code (tests/merge_toy.py), not part of the package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from merge_toy import accuracy_objective, build_toy_problem, load_resident
+from evoforge.testing.merge_toy import accuracy_objective, build_toy_problem, load_resident
 
 NAMES = ["delta_1", "delta_2", "delta_3", "delta_4"]
 

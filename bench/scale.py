@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scale_h100 import extrapolate, fmt, table  # a script's own folder is on sys.path: run as python bench/scale.py
+
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
-from scale_h100 import extrapolate, fmt, table  # noqa: E402
 
 PHASES = ("sft", "dpo", "merge", "generate", "ifd", "judge", "serve", "checkpoint")
 MODEL_FREE = ("judge", "checkpoint")  # the simulated judge and the checkpoint store do not see the student

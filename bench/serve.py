@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,7 @@ from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
 from evoforge.serve.experts import Expert
 from evoforge.serve.lmoe import LMoE, RouterSettings, build_lmoe
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers_models import build_lora_adapter
+from evoforge.testing.tiny_models import build_lora_adapter
 
 EXPERTS = ("arithmetic", "strings", "format", "instruct")
 LEVELS = {1: 8, 8: 32, 32: 64}  # concurrency → requests

@@ -11,28 +11,22 @@ from typing import Annotated, Any
 
 import typer
 
-from evoforge.cli.options import RunOptions, RunsDirOpt, either_config, resolve_config, run_options, seed_spellings
+from evoforge.cli.drive import execute
+from evoforge.cli.options import (
+    AutoApproveOpt,
+    InteractiveOpt,
+    RunOptions,
+    RunsDirOpt,
+    either_config,
+    resolve_config,
+    run_options,
+    seed_spellings,
+)
 from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.preflight import ensure
 from evoforge.runs import RunDir
-
-InteractiveOpt = Annotated[
-    bool, typer.Option("--interactive", "-i", help="Ask at each human checkpoint in the terminal.")
-]
-AutoApproveOpt = Annotated[
-    bool | None,
-    typer.Option("--auto-approve/--no-auto-approve", help="Approve human checkpoints by policy (run.auto_approve)."),
-]
-
-
-def _decider(interactive: bool, auto_approve: bool) -> Any:
-    from evoforge.graphs.review import ask_terminal, policy_decision
-
-    if interactive:
-        return ask_terminal
-    return policy_decision if auto_approve else lambda payload: None
 
 
 def warn_unsupported(cfg: Config) -> None:
@@ -41,27 +35,6 @@ def warn_unsupported(cfg: Config) -> None:
 
     for item in cfg.instruct.unsupported:
         console.print(f"[yellow]warning:[/yellow] {item}", highlight=False)
-
-
-def _execute(
-    run: RunDir, decide: Any, answer: dict[str, Any] | None = None, start: dict[str, Any] | None = None
-) -> None:
-    """Drive the run's graph (``start``: its input, for a new run) and record how it ended in the manifest."""
-    import asyncio
-
-    from evoforge.graphs.driver import drive
-
-    with run.recording(interrupted_hint=f"resume with: evoforge resume {run.run_id} --runs-dir {run.path.parent}"):
-        result = asyncio.run(drive(run, decide, answer, start=start))
-    if result.outcome == "waiting":
-        info(
-            f"run {run.run_id} waits at the checkpoint '{result.pending and result.pending.get('checkpoint')}'. "
-            f"Continue with: evoforge resume {run.run_id} --runs-dir {run.path.parent} "
-            "[--interactive | --approve | --reject | --edit FILE]"
-        )
-        return
-    run.finish("completed", outputs=result.values.get("outputs"))
-    info(f"run {run.run_id} completed: {run.path}")
 
 
 # The Korean Auto Evol-Instruct's flags (seed 001's main.py), each setting its evolve.<key>.
@@ -99,7 +72,7 @@ TestRunOpt = Annotated[
 ]
 
 
-@run_options()
+@run_options(review=True)
 @seed_spellings("evol_llm_config", "optim_llm_config")
 def evolve(
     data: Annotated[
@@ -125,8 +98,6 @@ def evolve(
     evol_llm_config: EvolLLMOpt = None,
     optim_llm_config: OptimLLMOpt = None,
     is_local_data: IsLocalDataOpt = None,
-    interactive: InteractiveOpt = False,
-    auto_approve: AutoApproveOpt = None,
     *,
     opts: RunOptions,
 ) -> None:
@@ -153,7 +124,7 @@ def evolve(
         "save_path": save_path,
     }
     overrides = [f"evolve.{key}={value}" for key, value in fields.items() if value is not None]
-    cfg = opts.resolve(*overrides, *_approval(auto_approve))
+    cfg = opts.resolve(*overrides)
     models = {"evol": evol_llm_config, "optim": optim_llm_config}
     if any(models.values()):
         from evoforge.config.role_models import with_role_models
@@ -161,12 +132,7 @@ def evolve(
         cfg = with_role_models(cfg, {prefix: value for prefix, value in models.items() if value})
     _refuse_existing_save_path(cfg.evolve.save_path, overwrite)
     ensure(cfg, "evolve")
-    _execute(opts.start(cfg, "evolve"), _decider(interactive, cfg.run.auto_approve))
-
-
-def _approval(auto_approve: bool | None) -> list[str]:
-    """The override that ``--auto-approve/--no-auto-approve`` stands for."""
-    return [] if auto_approve is None else [f"run.auto_approve={str(auto_approve).lower()}"]
+    execute(opts.start(cfg, "evolve"), opts.interactive, cfg.run.auto_approve)
 
 
 def _refuse_existing_save_path(save_path: str | None, overwrite: bool) -> None:
@@ -204,10 +170,10 @@ def resume(
             raise ConfigError(f"--edit: file not found: {edit}")
         answer = {"action": "edit", "method": edit.read_text(encoding="utf-8"), "by": "cli"}
     policy = run.config().run.auto_approve if auto_approve is None else auto_approve
-    _execute(run, _decider(interactive, policy), answer)
+    execute(run, interactive, policy, answer)
 
 
-@run_options()
+@run_options(review=True)
 def run(
     config_file: Annotated[
         Path | None,
@@ -216,8 +182,6 @@ def run(
             "quickstart, the offline world)."
         ),
     ] = None,
-    interactive: InteractiveOpt = False,
-    auto_approve: AutoApproveOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and its cost (as `evoforge plan`), run nothing.")
     ] = False,
@@ -226,7 +190,7 @@ def run(
 ) -> None:
     """The main job: rounds of evolve → train deltas → merge-weight search → evaluate → feed back."""
     config = either_config(config_file, opts.config) or SHIPPED_CONFIGS / "quickstart.yaml"
-    cfg = opts.resolve(*_approval(auto_approve), config=config)
+    cfg = opts.resolve(config=config)
     if cfg.train.method == "full":
         raise ConfigError(
             "train.method full trains one whole model (evoforge train); a cycle merges deltas (sft, dpo, auto, both)"
@@ -239,7 +203,7 @@ def run(
         show_plan(cfg)
         return
     ensure(cfg, "run")
-    _execute(opts.start(cfg, "cycle"), _decider(interactive, cfg.run.auto_approve))
+    execute(opts.start(cfg, "cycle"), opts.interactive, cfg.run.auto_approve)
 
 
 def register(app: typer.Typer) -> None:

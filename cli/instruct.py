@@ -5,12 +5,14 @@ role at one model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from evoforge.cli.graphs import AutoApproveOpt, InteractiveOpt, _approval, _decider, _execute, warn_unsupported
+from evoforge.cli.drive import execute
+from evoforge.cli.graphs import warn_unsupported
 from evoforge.cli.options import RunOptions, either_config, run_options
 from evoforge.config import Config, LLMSettings
 from evoforge.console import console, set_verbosity
@@ -32,6 +34,10 @@ ConfigPathOpt = Annotated[
     Path | None, typer.Option("--config-path", help="airoboros' spelling of --config (its config file as it is).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="airoboros' --debug: more detail (evoforge -v).")]
+InputOpt = Annotated[
+    Path | None, typer.Option("--input", help="Records to cull (default: the config's instruct.output_path).")
+]
+OutputOpt = Annotated[Path | None, typer.Option("--output", help="Also write the kept records here (a new file).")]
 CLI_MODEL = "cli"
 
 
@@ -44,76 +50,56 @@ def with_model(cfg: Config, model: str) -> Config:
     return cfg.model_copy(update={"llm": LLMSettings.model_validate(data)})
 
 
-def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, debug: bool, *extra: str) -> Config:
+def _resolve(opts: RunOptions, config_path: Path | None, model: str | None, debug: bool) -> Config:
     """The config (``--config`` or ``--config-path``) with absolute output, topics and prompt paths (a user's prompt
     files checked) and ``--model``; warns first about what it cannot honour. ``--debug`` is ``-v``."""
     from evoforge.agents.instructors import check_prompt_files
 
     if debug:
         set_verbosity(2)
-    cfg = opts.resolve(*extra, config=either_config(config_path, opts.config))
+    cfg = opts.resolve(config=either_config(config_path, opts.config))
     warn_unsupported(cfg)
     cfg = cfg.model_copy(update={"instruct": cfg.instruct.with_absolute_paths()})
     check_prompt_files(cfg.instruct)
     return with_model(cfg, model) if model else cfg
 
 
-def _run(
-    opts: RunOptions,
-    config_path: Path | None,
-    model: str | None,
-    debug: bool,
-    interactive: bool,
-    auto_approve: bool | None,
-    mode: str,
-) -> None:
-    """Resolve the config, refuse a bad start, then run the instruct graph."""
-    cfg = _resolve(opts, config_path, model, debug, *_approval(auto_approve))
+def _run(opts: RunOptions, config_path: Path | None, model: str | None, debug: bool, mode: str) -> None:
+    """Resolve the config, refuse a bad start, then run the instruct graph in ``mode``."""
+    cfg = _resolve(opts, config_path, model, debug)
     topics = cfg.instruct.topics_path
     if mode == "topics" and topics and Path(topics).exists():
         raise ConfigError(f"topics file {topics} exists; delete it or set instruct.topics_path to a new file")
     if mode == "instructions" and not cfg.instruct.instructors:
         raise ConfigError("instruct.instructors names no instructor; add at least one (e.g. general: {count: 10})")
     ensure(cfg, "instruct")
-    _execute(opts.start(cfg, "instruct"), _decider(interactive, cfg.run.auto_approve), start={"mode": mode})
+    execute(opts.start(cfg, "instruct"), opts.interactive, cfg.run.auto_approve, start={"mode": mode})
 
 
-@run_options()
-def generate_topics(
-    config_path: ConfigPathOpt = None,
-    model: ModelOpt = None,
-    debug: DebugOpt = False,
-    interactive: InteractiveOpt = False,
-    auto_approve: AutoApproveOpt = None,
-    *,
-    opts: RunOptions,
-) -> None:
-    """Generate the topics file (instruct.topics_path): topic_request_count requests at once, de-duplicated."""
-    _run(opts, config_path, model, debug, interactive, auto_approve, "topics")
+def _generation(mode: str, doc: str) -> Callable[..., None]:
+    """airoboros' command that runs the instruct graph in ``mode`` (``topics``, ``instructions``), ``doc`` its help."""
+
+    def command(
+        config_path: ConfigPathOpt = None, model: ModelOpt = None, debug: DebugOpt = False, *, opts: RunOptions
+    ) -> None:
+        _run(opts, config_path, model, debug, mode)
+
+    command.__doc__ = doc
+    return run_options(review=True)(command)
 
 
-@run_options()
-def generate_instructions(
-    config_path: ConfigPathOpt = None,
-    model: ModelOpt = None,
-    debug: DebugOpt = False,
-    interactive: InteractiveOpt = False,
-    auto_approve: AutoApproveOpt = None,
-    *,
-    opts: RunOptions,
-) -> None:
-    """Generate records with every configured instructor (topics first when the topics file is missing)."""
-    _run(opts, config_path, model, debug, interactive, auto_approve, "instructions")
+generate_topics = _generation(
+    "topics", "Generate the topics file (instruct.topics_path): topic_request_count requests at once, de-duplicated."
+)
+generate_instructions = _generation(
+    "instructions", "Generate records with every configured instructor (topics first when the topics file is missing)."
+)
 
 
 @run_options()
 def cull(
-    source: Annotated[
-        Path | None, typer.Option("--input", help="Records to cull (default: the config's instruct.output_path).")
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Also write the kept records here (a new file).")
-    ] = None,
+    source: InputOpt = None,
+    output: OutputOpt = None,
     config_path: ConfigPathOpt = None,
     model: ModelOpt = None,
     debug: DebugOpt = False,

@@ -12,9 +12,8 @@ from evoforge.errors import ConfigError, DataError
 from evoforge.preflight import ensure, flag_inputs
 
 if TYPE_CHECKING:
-    from evoforge.config import Config, MergeSettings, RunSettings
+    from evoforge.config import Config
     from evoforge.merging.job import MergeJob
-    from evoforge.runs import RunDir
 
 DASHBOARD_HINT = "watch or inspect the study: optuna-dashboard {storage}  (pip install optuna-dashboard)"
 DATABASE_HINT = (  # the shell command, with the URL left in its variable (psycopg 3 is the postgres extra's driver)
@@ -74,19 +73,6 @@ def _new_job(cfg: Config, base: str | None, adapter: list[str], eval_file: Path,
     )
 
 
-def study_location(settings: MergeSettings, run_settings: RunSettings, run: RunDir) -> tuple[str, str]:
-    """Where a new search keeps its study, as (storage, study name): ``merge.storage`` (``--storage``) when given;
-    else the run-state database when ``run.database_url_env`` is set (study ``<run-id>/merge``), as a cycle's
-    rounds do; else the run directory (``merge/optuna.db``, a journal file for several workers)."""
-    from evoforge.database import database_ref
-    from evoforge.merging import search
-
-    if settings.storage:
-        return settings.storage, search.STUDY_NAME
-    where = (database_ref(run_settings), run.path / "merge", settings.workers, f"{run.run_id}/merge")
-    return search.study_location(*where)
-
-
 def _print_summary(results: dict[str, Any], run_path: Path, job: MergeJob) -> None:
     from rich.table import Table
 
@@ -141,7 +127,9 @@ def register(app: typer.Typer) -> None:
         Baselines (each delta alone, the average, merge.human_weights) are the first trials; the best merge is
         saved as a PEFT adapter (linear merges) with results.json, report.md and history.png in <run>/merge/.
         """
+        from evoforge.database import database_ref
         from evoforge.merging.job import run_job
+        from evoforge.merging.search import study_location
         from evoforge.runs import RunDir
 
         cfg = opts.resolve()
@@ -162,14 +150,19 @@ def register(app: typer.Typer) -> None:
         else:
             if eval_file is None:
                 raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
-            given = {"--eval": eval_file, "--base": base or cfg.student.model, "--train-all": train_all}
+            given: dict[str, str | Path | None] = {
+                "--eval": eval_file,
+                "--base": base or cfg.student.model,
+                "--train-all": train_all,
+            }
             ensure(cfg, "merge", given | flag_inputs("--adapter", adapter))
             job = _new_job(cfg, base, adapter or [], eval_file, train_all)
             run = opts.start(cfg, "merge")
         settings = job.settings.model_dump() | updates
         job.settings = type(job.settings).model_validate(settings)
         if not job.storage:  # a new search (a resumed one keeps its study where it is)
-            job.storage, job.study_name = study_location(job.settings, cfg.run, run)
+            where = (database_ref(cfg.run), run.path / "merge", job.settings.workers, f"{run.run_id}/merge")
+            job.storage, job.study_name = study_location(*where, storage=job.settings.storage)
         with run.recording(interrupted_hint=f"continue with: evoforge merge --resume {run.run_id}"):
             results = run_job(job, run)
         run.finish("completed", best_score=results["best"]["score"])

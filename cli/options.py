@@ -39,6 +39,13 @@ SetOpt = Annotated[
 RunsDirOpt = Annotated[Path | None, typer.Option("--runs-dir", help="Root of run directories (run.runs_dir).")]
 RunIdOpt = Annotated[str | None, typer.Option("--run-id", help="Id of the new run (default: generated).")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (run.seed).")]
+InteractiveOpt = Annotated[
+    bool, typer.Option("--interactive", "-i", help="Ask at each human checkpoint in the terminal.")
+]
+AutoApproveOpt = Annotated[
+    bool | None,
+    typer.Option("--auto-approve/--no-auto-approve", help="Approve human checkpoints by policy (run.auto_approve)."),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,15 +83,21 @@ class RunOptions:
     seed: int | None = None
     command: str | None = None
     """The command as typed after ``evoforge`` (``run``, ``evolve``, ``instruct``, ``self-evolve``, ...)."""
+    interactive: bool = False
+    """``--interactive``: ask at each human checkpoint in the terminal (a command that drives a graph)."""
+    auto_approve: bool | None = None
+    """``--auto-approve/--no-auto-approve``: the ``run.auto_approve`` override, None when neither is given."""
 
     def resolve(self, *extra: str, config: Path | None = None) -> Config:
         """The run's configuration: the file (``--config``, else the command's own ``config``), ``--set``
-        overrides, then ``extra`` overrides from the command's own options, then ``--runs-dir`` and ``--seed``.
+        overrides, then ``extra`` overrides from the command's own options, then ``--auto-approve`` (or its
+        ``--no-`` form), ``--runs-dir`` and ``--seed``.
 
         Raises:
             ConfigError: a key the user set that the command's mode ignores (:mod:`evoforge.config.applicability`).
         """
-        cfg = resolve_config(self.config or config, [*self.overrides, *extra], self.runs_dir, self.seed)
+        approval = [] if self.auto_approve is None else [f"run.auto_approve={str(self.auto_approve).lower()}"]
+        cfg = resolve_config(self.config or config, [*self.overrides, *extra, *approval], self.runs_dir, self.seed)
         if self.command is not None:
             refuse_inapplicable(cfg, self.command)
         return cfg
@@ -97,27 +110,32 @@ class RunOptions:
             return RunDir.create(cfg, command, run_id)
 
 
-_TAIL: tuple[tuple[str, Any], ...] = (
-    ("config", ConfigOpt),
-    ("set_", SetOpt),
-    ("runs_dir", RunsDirOpt),
-    ("run_id", RunIdOpt),
-    ("seed", SeedOpt),
+_TAIL: tuple[tuple[str, Any, Any], ...] = (
+    ("config", ConfigOpt, None),
+    ("set_", SetOpt, None),
+    ("runs_dir", RunsDirOpt, None),
+    ("run_id", RunIdOpt, None),
+    ("seed", SeedOpt, None),
+)
+_REVIEW: tuple[tuple[str, Any, Any], ...] = (
+    ("interactive", InteractiveOpt, False),
+    ("auto_approve", AutoApproveOpt, None),
 )
 
 
 _CONTEXT = "typed_command_context"  # typer passes the command's context to a parameter of type typer.Context
 
 
-def run_options() -> Callable[[F], F]:
-    """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``."""
+def run_options(review: bool = False) -> Callable[[F], F]:
+    """Give a command the shared option tail; it receives them as the keyword argument ``opts: RunOptions``.
+    ``review``: a command that drives a graph, whose tail starts with ``--interactive`` and ``--auto-approve``."""
 
     def decorate(command: F) -> F:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "opts"]
         tail = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-            for name, annotation in (*_TAIL, (_CONTEXT, typer.Context))
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+            for name, annotation, default in (*(_REVIEW if review else ()), *_TAIL, (_CONTEXT, typer.Context, None))
         ]
 
         @functools.wraps(command)
@@ -129,6 +147,8 @@ def run_options() -> Callable[[F], F]:
                 run_id=kwargs.pop("run_id", None),
                 seed=kwargs.pop("seed", None),
                 command=_typed_command(kwargs.pop(_CONTEXT, None)),
+                interactive=kwargs.pop("interactive", False),
+                auto_approve=kwargs.pop("auto_approve", None),
             )
             return command(*args, opts=opts, **kwargs)
 

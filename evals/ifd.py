@@ -12,8 +12,8 @@
 Prompt and answer are tokenised separately and concatenated, so both texts score the very same answer tokens; a
 sequence longer than ``max_length`` loses answer tokens from its end (in both texts). Scoring batches many
 sequences at once (sorted by length, right padding, answer-token masks). Its per-sample reference, written the way
-Cherry_LLM scores (one sample, two forward passes), is test code: ``tests/ifd_reference.py`` (the correctness
-oracle of ``tests/unit/test_evals_ifd.py`` and the baseline of ``bench/ifd_throughput.py``).
+Cherry_LLM scores (one sample, two forward passes), is test code: ``evoforge.testing.ifd_reference`` (the
+correctness oracle of ``tests/unit/test_evals_ifd.py`` and the baseline of ``bench/ifd_throughput.py``).
 """
 
 from __future__ import annotations

@@ -192,12 +192,14 @@ def open_storage(url: str) -> Any:
     return JournalStorage(JournalFileBackend(url))
 
 
-def study_location(database: str | None, merge_dir: Path, workers: int | None, name: str) -> tuple[str, str]:
-    """Where a merge search keeps its study: (storage, study name).
-
-    ``database`` (an ``env:NAME`` reference to the run-state database): there, under ``name`` (unique per run and
-    round); else in ``merge_dir``: ``optuna.db`` (SQLite) for one worker (None: local ones, which only the first
-    process's study sees), ``optuna.journal`` for several."""
+def study_location(
+    database: str | None, merge_dir: Path, workers: int | None, name: str, storage: str | None = None
+) -> tuple[str, str]:
+    """Where a merge search keeps its study, (storage, study name): ``storage`` (merge.storage) when given; else the
+    run-state ``database`` (``env:NAME``) under ``name`` (unique per run and round); else ``merge_dir``'s ``optuna.db``
+    for one worker (None: local ones, only the first process's study sees), ``optuna.journal`` for several."""
+    if storage:
+        return storage, STUDY_NAME
     if database:
         return database, name
     if workers is None or workers == 1:
@@ -211,10 +213,8 @@ def open_study(
     direction: Literal["minimize", "maximize"] = "maximize",
     study_name: str = STUDY_NAME,
 ) -> optuna.Study:
-    """Create the study ``study_name``, or load it when the storage already holds one (a stopped search resumes).
-
-    ``storage`` None keeps the study in memory (benchmarks, tests).
-    """
+    """Create the study ``study_name``, or load it when the storage already holds one (a stopped search resumes);
+    ``storage`` None keeps the study in memory (benchmarks, tests)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -20,8 +20,9 @@ from evoforge.errors import ConfigError
 COMMANDS = ("run", "evolve", "instruct", "self-evolve", "train", "merge", "eval", "serve", "chat")
 """The commands that make a run, as :func:`collect` names them."""
 
-Inputs = Mapping[str, "str | Path"]
-"""Paths and models a command takes from its flags, keyed by the flag (``--data``, ``--model``, ``--adapter NAME``)."""
+Inputs = Mapping[str, "str | Path | None"]
+"""Paths and models a command takes from its flags, keyed by the flag (``--data``, ``--model``, ``--adapter NAME``);
+None where the flag was not given."""
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 import time
 
-from merge_toy import toy_runner
-
 from evoforge.merging.job import MergeJob
 from evoforge.merging.trial import MergeSpec, TrialResult, TrialRunner
+from evoforge.testing.merge_toy import toy_runner
 
 KILLED = threading.Event()  # set by the test once it has killed the worker
 HOLD_S = 120.0  # the longest a trial is held (a test that never kills gives up after this)
@@ -44,5 +43,5 @@ class _Held:
 
 
 def held_toy_runner(job: MergeJob) -> _Held:
-    """:func:`merge_toy.toy_runner` with held trials."""
+    """:func:`evoforge.testing.merge_toy.toy_runner` with held trials."""
     return _Held(toy_runner(job), _in_ray_actor())

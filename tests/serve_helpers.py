@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers_models import build_lora_adapter, build_tiny_lm
-
 from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.llm.gateway import LLMGateway
 from evoforge.serve.experts import Expert
 from evoforge.serve.lmoe import LMoE, RouterSettings, build_lmoe
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 
 def agent_gateway(answer: dict[str, str]) -> LLMGateway:

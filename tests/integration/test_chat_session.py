@@ -118,9 +118,8 @@ def test_share_reaches_gradios_tunnel(url: str, tmp_path: Path, monkeypatch: pyt
 def test_the_assistant_drops_the_oldest_turns_past_its_context(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from helpers_models import build_tiny_lm
-
     from evoforge.serve import Assistant
+    from evoforge.testing.tiny_models import build_tiny_lm
 
     assistant = Assistant(build_tiny_lm(tmp_path / "base"), identity_file=None, device="cpu", max_new_tokens=4,
                           max_context=CONTEXT)  # fmt: skip

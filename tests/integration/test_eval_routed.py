@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
 from typer.testing import CliRunner
 
 from evoforge.cli import app
@@ -15,6 +14,7 @@ from evoforge.errors import ConfigError
 from evoforge.merging.job import MergeJob
 from evoforge.offline.world import eval_records, seed_records
 from evoforge.runs import RunDir
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 CATEGORIES = ("arithmetic", "strings")
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
 from typer.testing import CliRunner
 
 from evoforge.cli import app
 from evoforge.errors import ConfigError
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
 
 from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
@@ -19,6 +18,7 @@ from evoforge.serve.experts import Expert
 from evoforge.serve.function_router import FunctionRouter, chosen_expert, routing_prompt
 from evoforge.serve.lmoe import RouterSettings, build_lmoe
 from evoforge.serve.routing import Route
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 DESCRIPTIONS = {"code": "programming", "qa": "questions of fact"}
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers_models import build_lora_adapter, build_tokenizer, save_random_llama
+
+from evoforge.testing.tiny_models import build_lora_adapter, build_tokenizer, save_random_llama
 
 pytestmark = pytest.mark.slow
 TOPICS = {

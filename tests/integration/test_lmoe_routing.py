@@ -13,7 +13,6 @@ from pathlib import Path
 
 import openai
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
 
 from evoforge.offline.world import CATEGORIES, eval_records, seed_records
 from evoforge.serve import Assistant
@@ -21,6 +20,7 @@ from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
 from evoforge.serve.lmoe import LMoE, RouterSettings, build_lmoe
 from evoforge.serve.loading import resolve_experts
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 pytestmark = pytest.mark.slow
 

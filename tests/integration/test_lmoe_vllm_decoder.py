@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from helpers_models import build_tokenizer
 
 from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
@@ -29,6 +28,7 @@ from evoforge.serve.lmoe import LMoE
 from evoforge.serve.prompting import PromptTokens
 from evoforge.serve.vllm_args import lora_slots
 from evoforge.serve.vllm_engine import VllmDecoder
+from evoforge.testing.tiny_models import build_tokenizer
 
 ASK = [{"role": "user", "content": "Reverse the word 'hello'."}]
 EOS = 2

@@ -26,7 +26,7 @@ def test_bad_adapter_is_a_clean_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_merge_command_searches_saves_and_resumes(tmp_path: Path) -> None:
-    from helpers_models import build_lora_adapter, build_tiny_lm
+    from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
     base = build_tiny_lm(tmp_path / "base")
     for i in range(2):
@@ -39,6 +39,8 @@ def test_merge_command_searches_saves_and_resumes(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "runs/m/merge/results.json").read_text())
     assert results["n_trials"] == 4 and set(results["table"]) >= {"raw", "train@d0", "train@second", "auto_merge"}
     assert (tmp_path / "runs/m/merge/best_adapter/adapter_config.json").is_file()
+    job = json.loads((tmp_path / "runs/m/merge/job.json").read_text())  # no database: the study is in the run
+    assert job["storage"] == f"sqlite:///{(tmp_path / 'runs/m/merge/optuna.db').resolve()}"
     again = evoforge("merge", "--resume", "m", "--trials", "7", "--workers", "2", "--runs-dir", "runs", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads((tmp_path / "runs/m/merge/results.json").read_text())["n_trials"] == 7

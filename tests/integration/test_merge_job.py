@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 import torch
-from helpers_models import build_lora_adapter, build_tiny_lm
-from merge_toy import accuracy_objective, build_toy_problem, load_resident, one_torch_thread, train_delta
 
 from evoforge.config import Config, LLMSettings, MergeSettings
 from evoforge.errors import ConfigError
@@ -21,6 +19,14 @@ from evoforge.merging.job import MergeJob, generator_runner, run_job, worker
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.world import eval_records
 from evoforge.runs import RunDir
+from evoforge.testing.merge_toy import (
+    accuracy_objective,
+    build_toy_problem,
+    load_resident,
+    one_torch_thread,
+    train_delta,
+)
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
@@ -40,7 +46,7 @@ def test_search_saves_the_best_merge_and_autollm_tables_then_resumes(tmp_path: P
         metric="token_accuracy",
         settings=settings,
         storage=str(run.file("merge", "optuna.journal")),
-        runner="merge_toy:toy_runner",
+        runner="evoforge.testing.merge_toy:toy_runner",
     )
     results = run_job(job, run)
 

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from merge_toy import ToyProblem, build_toy_problem, one_torch_thread
 
 from evoforge.config import Config, MergeSettings
 from evoforge.data.chunking import chunk_dataset, write_chunks
@@ -24,6 +23,7 @@ from evoforge.offline.world import seed_records
 from evoforge.processes import ProcessPool
 from evoforge.rounds import work
 from evoforge.runs import RunDir, atomic_write_jsonl
+from evoforge.testing.merge_toy import ToyProblem, build_toy_problem, one_torch_thread
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
@@ -66,7 +66,7 @@ def _search(root: Path, problem: ToyProblem, eval_path: Path, workers: int) -> l
         metric="token_accuracy",
         settings=MergeSettings(trials=10, workers=workers),
         storage=str(run.file("merge", "optuna.journal")),
-        runner="merge_toy:toy_runner",
+        runner="evoforge.testing.merge_toy:toy_runner",
         device="cpu",
     )
     run_job(job, run)

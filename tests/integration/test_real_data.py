@@ -20,8 +20,9 @@ import httpx
 import pytest
 import yaml
 from conftest import DATASETS
-from helpers_models import build_tiny_lm
 from small_runs import EVOLVE_SIZES
+
+from evoforge.testing.tiny_models import build_tiny_lm
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_TASKS = DATASETS / "self-instruct" / "seed_tasks.jsonl"

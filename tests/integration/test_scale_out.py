@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
-from merge_toy import one_torch_thread
 from postgres_cluster import postgres_url
 from small_runs import EVOLVE_SIZES
+
+from evoforge.testing.merge_toy import one_torch_thread
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"

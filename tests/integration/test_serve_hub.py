@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers_models import build_tiny_lm
+
+from evoforge.testing.tiny_models import build_tiny_lm
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 CUSTOM_CODE = {

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_models import build_lora_adapter, build_tiny_lm
 
 from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
 from evoforge.evals.generator import Generator, token_batches
 from evoforge.evals.harness import evaluate, load_eval_records
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 PROMPTS = [
     "What is 2 plus 3?",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import DATASETS
-from helpers_models import build_tiny_lm
-from ifd_reference import score_unbatched
 
 from evoforge.errors import ConfigError
 from evoforge.evals.ifd import encode_pair, score_records, select
+from evoforge.testing.ifd_reference import score_unbatched
+from evoforge.testing.tiny_models import build_tiny_lm
 
 TOY = json.loads((DATASETS / "self-evolution" / "toy_eval_data.json").read_text(encoding="utf-8"))
 RECORDS = [

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from merge_toy import build_tiny_base, load_resident, one_torch_thread, train_delta
 
 from evoforge.errors import ConfigError, DataError
 from evoforge.merging.export import save_cat_adapter, save_full_model
 from evoforge.merging.lora import load_delta, load_full_delta, load_lora_delta
 from evoforge.merging.methods import METHODS
 from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
+from evoforge.testing.merge_toy import build_tiny_base, load_resident, one_torch_thread, train_delta
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers_models import build_lora_adapter, build_tiny_lm
-from merge_toy import one_torch_thread
 
 from evoforge.evals.harness import load_eval_records
 from evoforge.graphs.cycle.report import ordered_rows, results_table, routing_lines
@@ -23,6 +21,8 @@ from evoforge.rounds.routed import (
     router_summary,
 )
 from evoforge.serve.experts import run_experts
+from evoforge.testing.merge_toy import one_torch_thread
+from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 CHUNKS = {"arithmetic-sft": "arithmetic", "strings-sft": "strings"}

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.cli.merge import study_location as merge_command_study
 from evoforge.cli.options import RunOptions
-from evoforge.config import Config, LLMSettings, MergeSettings, RunSettings, redact
+from evoforge.config import Config, LLMSettings, RunSettings, redact
 from evoforge.database import database_ref, database_url, safe_url
 from evoforge.errors import ConfigError, import_extra
 from evoforge.graphs.runtime import run_checkpointer
@@ -71,18 +70,11 @@ def test_merge_studies_live_in_the_database_else_in_the_round(tmp_path: Path) ->
     assert study_location(None, tmp_path, 3, "x")[0] == str((tmp_path / "optuna.journal").resolve())
 
 
-def test_evoforge_merge_keeps_its_study_in_the_run_database_when_one_is_configured(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EVOFORGE_STATE_DB", f"postgresql://u:{SECRET}@db/x")
-    run = RunDir.create(Config.model_validate({"run": {"runs_dir": str(tmp_path)}}), "merge", "m-1")
-    database = RunSettings(database_url_env="EVOFORGE_STATE_DB")
-    assert merge_command_study(MergeSettings(workers=2), database, run) == ("env:EVOFORGE_STATE_DB", "m-1/merge")
-    merge_dir = (run.path / "merge").resolve()
-    assert merge_command_study(MergeSettings(), RunSettings(), run) == (f"sqlite:///{merge_dir}/optuna.db", "merge")
-    assert merge_command_study(MergeSettings(workers=2), RunSettings(), run)[0] == str(merge_dir / "optuna.journal")
-    given = MergeSettings(storage=str(tmp_path / "j.journal"))  # merge.storage / --storage wins over the database
-    assert merge_command_study(given, database, run) == (str(tmp_path / "j.journal"), STUDY_NAME)
+def test_a_given_merge_storage_wins_over_the_run_database_and_the_run_directory(tmp_path: Path) -> None:
+    given = str(tmp_path / "j.journal")  # merge.storage / --storage
+    assert study_location("env:DB", tmp_path, 2, "m-1/merge", storage=given) == (given, STUDY_NAME)
+    assert study_location(None, tmp_path, 1, "m-1/merge", storage=given) == (given, STUDY_NAME)
+    assert study_location("env:DB", tmp_path, 2, "m-1/merge", storage=None) == ("env:DB", "m-1/merge")
 
 
 def test_no_run_starts_when_the_run_database_that_would_claim_its_id_is_unreachable(

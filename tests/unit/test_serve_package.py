@@ -106,9 +106,8 @@ def test_the_base_models_name_is_its_folders_or_the_hub_id(tmp_path: Path) -> No
 
 
 def test_an_adapter_for_another_base_is_refused_naming_it(tmp_path: Path) -> None:
-    from helpers_models import build_lora_adapter, build_tiny_lm
-
     from evoforge.serve.engine import LoraEngine
+    from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
     other = build_lora_adapter(build_tiny_lm(tmp_path / "small", hidden_size=32), tmp_path / "code", seed=1)
     with pytest.raises(ConfigError, match=f"expert 'code': the adapter {other} does not fit this base model: .*size"):

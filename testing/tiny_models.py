@@ -1,6 +1,6 @@
-"""Tiny causal LMs and LoRA adapters built from configs for tests (no downloads).
+"""Tiny causal LMs and LoRA adapters built from configs for tests and benchmarks (no downloads).
 
-Other tests reuse these (``pyproject`` puts ``tests/`` on ``sys.path``: ``from helpers_models import ...``):
+Import them as ``from evoforge.testing.tiny_models import ...``:
 
 - ``build_tokenizer(path)``: a byte-level BPE tokenizer (any language, incl. Chinese) with bos/eos/pad tokens and a
   chat template, saved to ``path``.
@@ -107,5 +107,5 @@ def build_lora_adapter(model_path: Path, out_dir: Path, seed: int, r: int = 4, a
         for name, param in model.named_parameters():
             if "lora_B" in name:
                 param.normal_(0.0, 0.5)
-    model.save_pretrained(out_dir)
+    model.save_pretrained(str(out_dir))
     return out_dir

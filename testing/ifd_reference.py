@@ -1,15 +1,13 @@
 """The per-sample IFD reference: one record, two forward passes, the way Cherry_LLM scores.
 
-Test code, not part of the package: the correctness oracle of ``tests/unit/test_evals_ifd.py`` (batched scoring
-must agree with it) and the baseline row of ``bench/ifd_throughput.py``. Import it as
-``from ifd_reference import score_unbatched`` (``tests/`` is on ``sys.path``).
+Test code, which the package never runs: the correctness oracle of ``tests/unit/test_evals_ifd.py`` (batched
+scoring must agree with it) and the baseline row of ``bench/ifd_throughput.py``. Import it as
+``from evoforge.testing.ifd_reference import score_unbatched``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import torch
 
 from evoforge.evals.ifd import IFDScore, encode_pair, ifd_from_losses
 
@@ -19,6 +17,8 @@ def score_unbatched(
 ) -> IFDScore:
     """Reference IFD of one record the way Cherry_LLM computes it: two forward passes with ``labels`` (prompt
     positions set to -100) and the model's own mean loss; no batching, no padding."""
+    import torch
+
     cond, direct = encode_pair(tokenizer, record, variant, max_length)
     device = next(model.parameters()).device
     losses: list[float | None] = []

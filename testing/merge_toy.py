@@ -1,7 +1,7 @@
 """A toy merge problem for tests and benchmarks: a tiny random Llama and LoRA deltas trained for a few steps.
 
-Tests import it as ``from merge_toy import ...`` (``pyproject`` puts ``tests/`` on ``sys.path``); a merge job
-names its runner ``merge_toy:toy_runner``; ``bench/merge_search.py`` puts ``tests/`` on ``sys.path`` itself.
+Tests and ``bench/merge_search.py`` import it as ``from evoforge.testing.merge_toy import ...``; a merge job names
+its runner ``evoforge.testing.merge_toy:toy_runner``.
 
 Each delta learns one synthetic "skill" (an affine next-token map inside the skill's own range of 12 tokens, so
 the skills can be combined); the held-out set mixes the skills in unequal shares plus one skill no delta learned,
@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers_models import save_random_llama
-
 from evoforge.merging.lora import load_delta
+from evoforge.testing.tiny_models import save_random_llama
 
 if TYPE_CHECKING:
     from evoforge.merging.job import MergeJob
