@@ -107,7 +107,7 @@ def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row
 def data_arms(run: Path, fractions: Sequence[float]) -> tuple[dict[str, dict[str, Any]], float]:
     """Every arm of the run (its round 1 and raw student): ``evolved``, ``unevolved``, ``hard@F``, ``random@F``; and
     the arms' wall time (kept in ``claims/seconds.json`` by the call that ran them)."""
-    from evoforge.rounds.work import student_dir
+    from evoforge.rounds.round_record import student_dir
 
     started = time.perf_counter()
     config = load_config(run / "config.yaml")

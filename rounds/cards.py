@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from evoforge.config import Config
 from evoforge.data.cards import CARD_FILE, machine_free
 from evoforge.report import markdown_table
+from evoforge.rounds.round_record import RoundRecord
 from evoforge.training.base import TRAINING_FILE
 from evoforge.training.student import student_names
 
@@ -212,17 +214,21 @@ def _kept_note(result: Mapping[str, Any]) -> str:
     return ""
 
 
-def write_round_cards(
-    config: Config, run_path: Path, state: Mapping[str, Any], result: Mapping[str, Any]
-) -> list[Path]:
+def write_round_cards(config: Config, run_path: Path, record: RoundRecord, result: Mapping[str, Any]) -> list[Path]:
     """Cards for every adapter of a closed round and, when promoted, its student (``rounds/<n>/student``)."""
-    run_id, round_dir = run_path.name, str(state["round_dir"])
-    yaml_text = run_config_yaml(run_path)
-    base = base_model_name(str(state["student"]))
-    datasets = [round_dir]
-    adapters = dict(state.get("deltas") or {})
-    if state.get("train_all"):
-        adapters["all"] = state["train_all"]
+    base = base_model_name(record.student)
+    card = partial(
+        write_model_card,
+        base_model=base,
+        run_id=run_path.name,
+        metric=config.eval.metric,
+        round_result=result,
+        datasets=[record.round_dir],
+        config_yaml=run_config_yaml(run_path),
+    )
+    adapters = dict(record.deltas)
+    if record.train_all:
+        adapters["all"] = record.train_all
     cards = []
     for name, relative in adapters.items():
         folder, label = run_path / relative, "train@all" if name == "all" else f"train@{name}"
@@ -231,41 +237,13 @@ def write_round_cards(
             f"A LoRA adapter (PEFT) of `{base}`: the delta `{folder.name}` that round {result.get('round')} of "
             f"evoforge's cycle trained ({str(delta.get('method', '')).upper()} on chunk `{delta.get('chunk')}`)."
         )
-        cards.append(
-            write_model_card(
-                folder,
-                base_model=base,
-                kind="adapter",
-                run_id=run_id,
-                metric=config.eval.metric,
-                round_result=result,
-                label=label,
-                delta=delta,
-                datasets=datasets,
-                config_yaml=yaml_text,
-                summary=summary,
-            )
-        )
-    student = run_path / round_dir / "student"
+        cards.append(card(folder, kind="adapter", label=label, delta=delta, summary=summary))
+    student = run_path / record.round_dir / "student"
     if result.get("promoted") and (student / "config.json").is_file():
-        deltas = [_training(run_path / path) for path in (state.get("deltas") or {}).values()]
+        deltas = [_training(run_path / path) for path in record.deltas.values()]
         summary = (
             f"Round {result.get('round')}'s best merge (`auto_merge`, the deltas' LoRA weights merged by the weights "
             f"below) folded into `{base}`: the student the next round trains.{_kept_note(result)}"
         )
-        cards.append(
-            write_model_card(
-                student,
-                base_model=base,
-                kind="model",
-                run_id=run_id,
-                metric=config.eval.metric,
-                round_result=result,
-                label="auto_merge",
-                deltas=deltas,
-                datasets=datasets,
-                config_yaml=yaml_text,
-                summary=summary,
-            )
-        )
+        cards.append(card(student, kind="model", label="auto_merge", deltas=deltas, summary=summary))
     return cards

@@ -5,12 +5,12 @@ each a span ``(low, high)``: *high* is every optimisation step run, every start 
 answered; *low* is the fewest steps and rounds the patience settings allow, still every call answered. Calls that
 fail only remove requests (a failed evolution ends its chain; its answer is never asked), so a run asks at most
 *high*. The counts follow the code that makes the requests: :mod:`evoforge.graphs.evolve` over
-:mod:`evoforge.evolution.steps`, :mod:`evoforge.rounds.work` (merge, test table, steering), and
-:mod:`evoforge.generation.producers` on the instruct graph. Each round also counts its *bulk* requests per role,
-those a model entry with ``batch: true`` sends through the provider's batch API (:mod:`evoforge.llm.batch`): the
-evolve dataset's evolutions and answers, the first instruct pass's instruction requests and responses, and every
-judge request (:func:`evoforge.evals.judging.judge_set`); the rest (the optimisation steps, topics, character
-cards, rp and gtkm chats) go one request at a time.
+:mod:`evoforge.evolution.steps`, :mod:`evoforge.rounds.work` (merge, test table), :mod:`evoforge.rounds.closing`
+(steering) and :mod:`evoforge.generation.producers` on the instruct graph. Each round also counts its *bulk*
+requests per role, those a model entry with ``batch: true`` sends through the provider's batch API
+(:mod:`evoforge.llm.batch`): the evolve dataset's evolutions and answers, the first instruct pass's instruction
+requests and responses, and every judge request (:func:`evoforge.evals.judging.judge_set`); the rest (the
+optimisation steps, topics, character cards, rp and gtkm chats) go one request at a time.
 """
 
 from __future__ import annotations

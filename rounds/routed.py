@@ -23,10 +23,12 @@ from evoforge.config import Config
 from evoforge.data.chunking import PREFERENCES_CHUNK
 from evoforge.data.records import Example
 from evoforge.evals.harness import EvalReport, load_eval_records
+from evoforge.llm.protocol import Gateway
 from evoforge.merging.job import MergeJob, table_reports
 from evoforge.merging.trial import MergeSpec
 from evoforge.rounds.pool import TEST_FILE
-from evoforge.rounds.work import merge_job, round_path, test_report_path
+from evoforge.rounds.round_record import RoundRecord, round_path
+from evoforge.rounds.work import merge_job, test_report_path
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
 from evoforge.training.base import trained_chunk
 
@@ -69,7 +71,7 @@ def router_summary(categories: Sequence[str], routes: Sequence[str], chunks: Map
 
 
 def routed_report(
-    job: MergeJob, records: Sequence[Example], routes: Sequence[str], folder: Path, gateway: Any = None
+    job: MergeJob, records: Sequence[Example], routes: Sequence[str], folder: Path, gateway: Gateway | None = None
 ) -> EvalReport:
     """The evaluation of ``records`` with each answered by the delta ``routes`` names for it (weight 1.0 in every
     layer group, as its ``train@<delta>`` row, on ``job``'s model and settings); each expert's records go to
@@ -90,7 +92,9 @@ def routed_report(
     return EvalReport.of_rows(metric, rows, runtime)
 
 
-def route_and_score(job: MergeJob, route: Route, folder: Path, gateway: Any = None) -> tuple[EvalReport, list[str]]:
+def route_and_score(
+    job: MergeJob, route: Route, folder: Path, gateway: Gateway | None = None
+) -> tuple[EvalReport, list[str]]:
     """Route every prompt of ``job.eval_path`` and score the routed experts (:func:`routed_report`); returns the
     report and the expert of each prompt."""
     records = load_eval_records(job.eval_path)
@@ -101,22 +105,22 @@ def route_and_score(job: MergeJob, route: Route, folder: Path, gateway: Any = No
 def evaluate_routed(
     config: Config,
     run_path: Path,
-    state: dict[str, Any],
+    record: RoundRecord,
     route: Route,
     chunks: Mapping[str, str],
-    gateway: Any = None,
+    gateway: Gateway | None = None,
 ) -> tuple[EvalReport, float, dict[str, Any]]:
     """The round's ``routed_experts`` row over its experts ``chunks`` (:func:`expert_chunks`): its test report
     (saved as ``evals/test-routed_experts.json``), its held-out score (its report saved as
     ``evals/held-out-routed_experts.json``) and the router's accuracy and per-expert counts on the test set
     (:func:`router_summary`, saved as ``evals/router.json``)."""
-    root = round_path(run_path, state["round_dir"])
-    test_job = merge_job(config, run_path, state, run_path / TEST_FILE, storage="")
+    root = round_path(run_path, record.round_dir)
+    test_job = merge_job(config, run_path, record, run_path / TEST_FILE)
     test, routes = route_and_score(test_job, route, root / "evals" / "routed" / "test", gateway)
     test.save(test_report_path(root, ROUTED))
     router = router_summary([row["category"] for row in test.per_example], routes, chunks)
     atomic_write_json(root / "evals" / ROUTER_FILE, router)
-    held_job = merge_job(config, run_path, state, run_path / state["eval_path"], storage="")
+    held_job = merge_job(config, run_path, record, run_path / record.eval_path)
     held, _ = route_and_score(held_job, route, root / "evals" / "routed" / "held-out", gateway)
     held.save(root / "evals" / f"held-out-{ROUTED}.json")
     return test, held.score, router

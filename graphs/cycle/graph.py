@@ -23,7 +23,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.types import Send
 
 from evoforge.graphs.cycle import nodes
-from evoforge.graphs.cycle.state import CycleState, DeltaTask
+from evoforge.graphs.cycle.state import CycleState, DeltaPayload
 from evoforge.graphs.evolve.graph import graph as evolve_graph
 from evoforge.graphs.instruct.graph import graph as instruct_graph
 from evoforge.graphs.paths import add_path
@@ -49,7 +49,7 @@ def spread_training(state: CycleState) -> list[Send]:
     return [
         Send(
             "train_delta",
-            DeltaTask(
+            DeltaPayload(
                 chunk=job["chunk"],
                 method=job["method"],
                 round=state["round"],

@@ -17,12 +17,13 @@ from langgraph.types import Overwrite, interrupt
 from evoforge.console import console, info
 from evoforge.errors import EvoforgeError
 from evoforge.graphs.cycle.report import console_table, routing_lines, write_cycle_report
-from evoforge.graphs.cycle.state import CycleState, DeltaTask, RoundResult
+from evoforge.graphs.cycle.state import CycleState, DeltaPayload, RoundResult, delta_task, round_record
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
 from evoforge.llm.protocol import Gateway
-from evoforge.rounds import routed, work
+from evoforge.rounds import closing, opening, routed, work
 from evoforge.rounds.cards import write_round_cards
+from evoforge.rounds.round_record import RoundRecord, round_path, student_dir
 from evoforge.serve.lmoe import round_router
 
 Update = dict[str, Any]
@@ -37,17 +38,20 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
     res = await _resources(runtime)
     n = state.get("round", 0) + 1
     student = state.get("student") or res.config.student.model
-    await asyncio.to_thread(work.student_dir, res.run.path, student)  # a bad student fails before any LLM call
-    plan = state.get("seed_plan") or await asyncio.to_thread(work.first_plan, res.config, res.run.path)
+    await asyncio.to_thread(student_dir, res.run.path, student)  # a bad student fails before any LLM call
+    plan = state.get("seed_plan")
+    if not plan:
+        plan = await asyncio.to_thread(opening.first_plan, res.config, res.run.path)
     steering = (state.get("results") or [{}])[-1].get("steering") or {}
     round_dir, drawn = await asyncio.to_thread(
-        work.open_round, res.config, res.run.path, n, plan, steering.get("max_level")
+        opening.open_round, res.config, res.run.path, n, plan, steering.get("max_level")
     )
     source = res.config.cycle.data_source
     unit = "records" if source == "instruct" else "seeds"
     info(f"[bold]round {n}[/bold]: student {student}; {unit} {plan}" + (f" ({drawn})" if drawn else ""))
     res.run.event("round_started", round=n, student=student, seed_plan=plan, seed_draw=drawn)
     limits = {"rounds": res.config.cycle.rounds, "patience": res.config.cycle.patience}
+    evolved = state.get("evolved")
     return {
         "round": n,
         "student": student,
@@ -55,7 +59,7 @@ async def prepare_round(state: CycleState, runtime: Runtime[RunContext]) -> Upda
         "data_source": source,
         "round_dir": round_dir,
         "workdir": round_dir,
-        "start_method": (state.get("evolved") or {}).get("method", ""),
+        "start_method": evolved.get("method", "") if evolved else "",
         "seed_draw": drawn,
         "limits": limits,
         "deltas": Overwrite({}),
@@ -75,7 +79,7 @@ def _round_data(state: CycleState) -> tuple[str, RoundResult]:
             "method_id": evolved["method_id"],
             "dataset_counts": dict(evolved.get("counts") or {}),
         }
-    instructed = state.get("instructed") or {}
+    instructed = state.get("instructed")
     if not instructed:
         raise EvoforgeError(
             f"round {state['round']}: the instruct graph handed back no records (a review rejected them); start a new "
@@ -91,8 +95,11 @@ async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """
     res = await _resources(runtime)
     dataset, result = _round_data(state)
-    chunks, eval_path = await asyncio.to_thread(work.chunk_round, res.config, res.run.path, state["round_dir"], dataset)
-    plan = await asyncio.to_thread(work.plan_training, res.config, res.run.path, state["round_dir"])
+    chunks, eval_path = await asyncio.to_thread(
+        opening.chunk_round, res.config, res.run.path, state["round_dir"], dataset
+    )
+    jobs = await asyncio.to_thread(opening.plan_training, res.config, res.run.path, state["round_dir"])
+    plan = [{"chunk": job.chunk, "method": job.method} for job in jobs]
     info(f"chunks: {', '.join(chunks)}; held-out eval: {eval_path}; {len(plan)} deltas to train")
     if state.get("seed_draw"):
         result["seed_draw"] = dict(state["seed_draw"])
@@ -102,10 +109,10 @@ async def chunk(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     return update
 
 
-async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
+async def train_delta(task: DeltaPayload, runtime: Runtime[RunContext]) -> Update:
     """Train one LoRA delta (SFT or DPO) in a worker thread; train@all lands in ``train_all``."""
     res = await _resources(runtime)
-    name, path, is_all = await in_thread(work.train_delta, res.config, res.run.path, dict(task))
+    name, path, is_all = await in_thread(work.train_delta, res.config, res.run.path, delta_task(task))
     res.run.event("delta_trained", round=task["round"], delta=name)
     return {"train_all": path} if is_all else {"deltas": {name: path}}
 
@@ -113,7 +120,7 @@ async def train_delta(task: DeltaTask, runtime: Runtime[RunContext]) -> Update:
 async def merge(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Search the merge weights of the deltas on the held-out split (Optuna; resumes from its storage)."""
     res = await _resources(runtime)
-    results = await in_thread(work.merge_round, res.config, res.run.path, dict(state), thread_gateway(res))
+    results = await in_thread(work.merge_round, res.config, res.run.path, round_record(state), thread_gateway(res))
     weights = {
         label: {d: float(sum(w) / len(w)) for d, w in m["weights"].items()} for label, m in results["merges"].items()
     }
@@ -127,26 +134,25 @@ async def evaluate(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     """Score raw, train@all, each delta, the average and the best merge on the fixed test set, and with
     ``merge.route`` the routed experts on the test set and the held-out split."""
     res = await _resources(runtime)
-    test, per_category = await in_thread(
-        work.evaluate_round, res.config, res.run.path, dict(state), thread_gateway(res)
-    )
+    record = round_record(state)
+    test, per_category = await in_thread(work.evaluate_round, res.config, res.run.path, record, thread_gateway(res))
     result: RoundResult = {**state["result"], "test": test, "per_category": per_category}
     if res.config.merge.route:
-        result = await in_thread(_routed_row, res, dict(state), result, thread_gateway(res))
+        result = await in_thread(_routed_row, res, record, result, thread_gateway(res))
     return {"result": result}
 
 
-def _routed_row(res: Resources, state: dict[str, Any], result: RoundResult, gateway: Gateway) -> RoundResult:
+def _routed_row(res: Resources, record: RoundRecord, result: RoundResult, gateway: Gateway) -> RoundResult:
     """``result`` with the routed_experts row (held-out and test), the router's accuracy and per-expert counts; or
     with why the row was skipped (no instruct extra for the router, no category delta to route to)."""
-    root = work.round_path(res.run.path, state["round_dir"])
+    root = round_path(res.run.path, record.round_dir)
     experts = routed.expert_chunks(root)
     missing = routed.router_missing() or ("" if experts else "the round has no category delta to route to")
     if missing:
         info(f"routed_experts skipped: {missing}")
         return {**result, "routed_skipped": missing}
-    route = round_router(res.run.path, int(state["round"]), experts)
-    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, state, route, experts, gateway)
+    route = round_router(res.run.path, record.number, experts)
+    report, held_out, router = routed.evaluate_routed(res.config, res.run.path, record, route, experts, gateway)
     return {
         **result,
         "rows": {**result["rows"], routed.ROUTED: held_out},
@@ -183,13 +189,14 @@ async def feedback(state: CycleState, runtime: Runtime[RunContext]) -> Update:
     res = await _resources(runtime)
     result: RoundResult = {**state["result"], "round": state["round"], "student": state["student"]}
     promoted = bool(result.get("promoted"))
+    record = round_record(state)
     student, result["steering"] = await in_thread(
-        work.close_round, res.config, res.run.path, dict(state), promoted, thread_gateway(res)
+        closing.close_round, res.config, res.run.path, record, promoted, thread_gateway(res)
     )
     promotion = routed.promotion_choice(result.get("test") or {})
     if promotion is not None:
         result["promotion"] = promotion
-    await asyncio.to_thread(write_round_cards, res.config, res.run.path, dict(state), dict(result))
+    await asyncio.to_thread(write_round_cards, res.config, res.run.path, record, dict(result))
     score = float((result.get("test") or {}).get("auto_merge" if promoted else "raw", 0.0))
     best = state.get("best_score", float("-inf"))
     stale = 0 if score > best else state.get("stale", 0) + 1

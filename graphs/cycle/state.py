@@ -12,6 +12,9 @@ from typing import Annotated, Any, TypedDict
 
 from evoforge.graphs.evolve.state import EvolveSummary
 from evoforge.graphs.instruct.state import InstructSummary
+from evoforge.merging.trial import MergeSpec
+from evoforge.rounds.round_record import DeltaTask, RoundRecord
+from evoforge.training.deltas import DeltaJob
 
 
 class RoundResult(TypedDict, total=False):
@@ -68,8 +71,8 @@ def merge_dicts(old: dict[str, str] | None, new: dict[str, str] | None) -> dict[
     return {**(old or {}), **(new or {})}
 
 
-class DeltaTask(TypedDict):
-    """The payload a ``Send`` gives one ``train_delta`` branch."""
+class DeltaPayload(TypedDict):
+    """The payload a ``Send`` gives one ``train_delta`` branch (checkpointed as this dict)."""
 
     chunk: str
     method: str
@@ -128,3 +131,24 @@ class CycleState(TypedDict, total=False):
     best_score: float
     stale: int
     limits: dict[str, int]
+
+
+def round_record(state: CycleState) -> RoundRecord:
+    """The current round as the work in :mod:`evoforge.rounds` takes it (the state's keys stay the graph's)."""
+    best, evolved = state.get("merge") or {}, state.get("evolved")
+    return RoundRecord(
+        number=state["round"],
+        round_dir=state["round_dir"],
+        student=state["student"],
+        deltas=dict(state.get("deltas") or {}),
+        train_all=state.get("train_all") or "",
+        eval_path=state.get("eval_path") or "",
+        merge=MergeSpec(**best["merge"]) if best else None,
+        method_id=evolved.get("method_id", "") if evolved else "",
+    )
+
+
+def delta_task(payload: DeltaPayload) -> DeltaTask:
+    """One training branch's payload as the work in :mod:`evoforge.rounds` takes it."""
+    job = DeltaJob(payload["chunk"], payload["method"])
+    return DeltaTask(round_dir=payload["round_dir"], student=payload["student"], job=job)

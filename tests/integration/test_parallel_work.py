@@ -21,7 +21,8 @@ from evoforge.merging.job import MergeJob, run_job
 from evoforge.merging.search import completed
 from evoforge.offline.world import seed_records
 from evoforge.processes import ProcessPool
-from evoforge.rounds import work
+from evoforge.rounds import opening, work
+from evoforge.rounds.round_record import DeltaTask
 from evoforge.runs import RunDir, atomic_write_jsonl
 from evoforge.testing.merge_toy import ToyProblem, build_toy_problem, one_torch_thread
 
@@ -36,8 +37,8 @@ def _train_round(run_path: Path, workers: int) -> dict[str, bytes]:
     write_chunks(run_path / "rounds" / "1", chunks, held_out, overwrite=True)
     sets = {"epochs": 1, "batch_size": 4, "max_length": 64, "method": "sft", "train_all": False, "workers": workers}
     config = Config.model_validate({"train": sets, "student": {"model": "tiny"}})
-    plan = work.plan_training(config, run_path, "rounds/1")
-    tasks = [{**job, "round_dir": "rounds/1", "student": "tiny", "round": 1} for job in plan]
+    plan = opening.plan_training(config, run_path, "rounds/1")
+    tasks = [DeltaTask("rounds/1", "tiny", job) for job in plan]
     with ThreadPoolExecutor(len(tasks)) as branches:
         trained = list(branches.map(lambda task: work.train_delta(config, run_path, task), tasks))
     return {name: (run_path / path / "adapter_model.safetensors").read_bytes() for name, path, _ in trained}
@@ -92,7 +93,7 @@ def test_a_worker_error_reaches_the_caller_and_the_worker_serves_on() -> None:
     pool = ProcessPool(1)
     try:
         with pytest.raises(DataError, match="no chunks"):
-            pool.call(work.plan_training, Config(), Path("/nonexistent"), "rounds/1")
+            pool.call(opening.plan_training, Config(), Path("/nonexistent"), "rounds/1")
         assert pool.call(sum, [1, 2, 3]) == 6
     finally:
         pool.close()

@@ -16,7 +16,7 @@ from evoforge.config.applicability import inapplicable
 from evoforge.errors import DataError
 from evoforge.evolution.data import load_seeds
 from evoforge.rounds import pool
-from evoforge.rounds.work import write_test_set
+from evoforge.rounds.opening import write_test_set
 
 DATA = "evolve.data_path=seeds.jsonl"
 INSTRUCT = ("cycle.data_source=instruct", "cycle.instruct_config=airoboros-example")

@@ -16,6 +16,7 @@ from evoforge.data.cards import machine_free
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.rounds.cards import base_model_name, write_round_cards
+from evoforge.rounds.round_record import RoundRecord
 from evoforge.runs import RunDir
 
 PEFT_TEMPLATE = (
@@ -44,9 +45,9 @@ def test_evolve_run_writes_a_dataset_card_that_load_dataset_reads(tmp_path: Path
     assert len(rows) == len((run.path / "evolved.jsonl").read_text().splitlines()) > 0
 
 
-def fake_round(tmp_path: Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
+def fake_round(tmp_path: Path) -> tuple[RunDir, RoundRecord, dict[str, Any]]:
     """A closed round's folders as the cycle leaves them: adapters with PEFT's template and training.json (with
-    this machine's paths), a promoted student, the round's state and result."""
+    this machine's paths), a promoted student, the round's record and result."""
     cfg = load_config(None, [f"run.runs_dir={tmp_path}", f"evolve.data_path={tmp_path / 'seeds.jsonl'}"])
     run = RunDir.create(cfg, "run", "cyc")
     deltas = {}
@@ -60,7 +61,7 @@ def fake_round(tmp_path: Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
     student = run.path / "rounds/1/student"
     student.mkdir(parents=True)
     (student / "config.json").write_text("{}")
-    state = {"round_dir": "rounds/1", "student": "tiny", "train_all": deltas.pop("all-sft"), "deltas": deltas}
+    record = RoundRecord(1, "rounds/1", "tiny", deltas=deltas, train_all=deltas.pop("all-sft"))
     result = {
         "round": 1,
         "rows": {"raw": 0.25, "train@all": 0.5, "train@math-sft": 0.5, "train@prefs-dpo": 0.3, "auto_merge": 0.625},
@@ -68,12 +69,12 @@ def fake_round(tmp_path: Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
         "weights": {"auto_merge": {"math-sft": 0.7, "prefs-dpo": 0.3}},
         "promoted": True,
     }
-    return run, state, result
+    return run, record, result
 
 
 def test_round_cards_replace_peft_templates_and_name_no_local_path(tmp_path: Path) -> None:
-    run, state, result = fake_round(tmp_path)
-    paths = write_round_cards(run.config(), run.path, state, result)
+    run, record, result = fake_round(tmp_path)
+    paths = write_round_cards(run.config(), run.path, record, result)
     folders = {p.parent.relative_to(run.path).as_posix() for p in paths}
     assert folders == {f"rounds/1/adapters/{n}" for n in ("math-sft", "prefs-dpo", "all-sft")} | {"rounds/1/student"}
     for path in paths:
@@ -95,8 +96,8 @@ def test_round_cards_replace_peft_templates_and_name_no_local_path(tmp_path: Pat
 
 
 def test_a_round_not_promoted_writes_no_student_card(tmp_path: Path) -> None:
-    run, state, result = fake_round(tmp_path)
-    paths = write_round_cards(run.config(), run.path, state, {**result, "promoted": False})
+    run, record, result = fake_round(tmp_path)
+    paths = write_round_cards(run.config(), run.path, record, {**result, "promoted": False})
     assert len(paths) == 3 and not (run.path / "rounds/1/student/README.md").exists()
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from evoforge.config import load_config
+from evoforge.rounds.round_record import RoundRecord
 from evoforge.rounds.work import merge_job
 
 
 def test_a_rounds_merge_job_generates_under_the_eval_sections_token_budget(tmp_path: Path) -> None:
     config = load_config("quickstart", ["eval.max_batch_tokens=777", "eval.batch_size=5"])
-    state = {"student": "tiny", "deltas": {"a-sft": "rounds/1/deltas/a-sft"}}
-    job = merge_job(config, tmp_path, state, tmp_path / "eval.jsonl", storage="")
+    record = RoundRecord(1, "rounds/1", "tiny", deltas={"a-sft": "rounds/1/deltas/a-sft"})
+    job = merge_job(config, tmp_path, record, tmp_path / "eval.jsonl")
     assert (job.max_batch_tokens, job.batch_size) == (777, 5)
     assert job.adapters == {"a-sft": tmp_path / "rounds/1/deltas/a-sft"}

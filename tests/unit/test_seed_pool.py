@@ -9,7 +9,7 @@ import pytest
 
 from evoforge.config import load_config
 from evoforge.errors import ConfigError
-from evoforge.rounds import pool, work
+from evoforge.rounds import opening, pool
 
 SEED_TASKS = Path(__file__).resolve().parents[3] / "shared/datasets/self-instruct/seed_tasks.jsonl"
 USER_TEST = Path(__file__).resolve().parents[3] / "shared/datasets/self-instruct/user_oriented_instructions.jsonl"
@@ -32,7 +32,7 @@ def _rows(path: Path) -> list[dict[str, object]]:
 
 def test_carved_test_set_is_fixed_and_never_in_the_pool(tmp_path: Path) -> None:
     config = _config(tmp_path, "eval.test_size=30", "cycle.rounds=3")
-    work.first_plan(config, tmp_path)
+    opening.first_plan(config, tmp_path)
     test, seeds = _rows(tmp_path / pool.TEST_FILE), _rows(tmp_path / pool.POOL_FILE)
     assert len(test) == 30 and len(seeds) == 175 - 30
     assert all(row["reference"] for row in test)
@@ -50,7 +50,7 @@ def test_user_test_set_prompts_are_taken_out_of_the_pool(tmp_path: Path) -> None
     test_file.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     overlap_no_input = [r for r in overlap if not r["instances"][0]["input"]]
     config = _config(tmp_path, f"eval.test_path={test_file}")
-    work.first_plan(config, tmp_path)
+    opening.first_plan(config, tmp_path)
     assert len(_rows(tmp_path / pool.TEST_FILE)) == 4
     instructions = {row["instruction"] for row in _rows(tmp_path / pool.POOL_FILE)}
     assert not instructions & {r["instruction"] for r in overlap_no_input}
@@ -65,11 +65,11 @@ def test_the_self_instruct_evaluation_set_loads_as_a_test_set(tmp_path: Path) ->
 
 def test_rounds_draw_fresh_disjoint_slices_then_reuse(tmp_path: Path) -> None:
     config = _config(tmp_path, "eval.test_size=25", "cycle.seeds_per_round=60")
-    plan = work.first_plan(config, tmp_path)
+    plan = opening.first_plan(config, tmp_path)
     assert sum(plan.values()) == 60
     drawn = {}
     for n in (1, 2, 3):
-        round_dir, drawn[n] = work.open_round(config, tmp_path, n, plan, None)
+        round_dir, drawn[n] = opening.open_round(config, tmp_path, n, plan, None)
         assert round_dir == f"rounds/{n}"
     ids = {n: {r["id"] for r in _rows(tmp_path / f"rounds/{n}/seeds.jsonl")} for n in (1, 2, 3)}
     assert not ids[1] & ids[2]  # 150 pool seeds: rounds 1 and 2 are fresh, round 3 gets the last 30 + 30 reused
@@ -77,20 +77,20 @@ def test_rounds_draw_fresh_disjoint_slices_then_reuse(tmp_path: Path) -> None:
     assert drawn[3] == {"fresh": 30, "reused": 30, "bad_cases": 0}
     round_cfg = load_config(tmp_path / "rounds/1/config.yaml")
     assert round_cfg.evolve.data_path == str((tmp_path / "rounds/1/seeds.jsonl").resolve())
-    again = work.open_round(config, tmp_path, 2, plan, None)  # re-opened after a crash: the same seeds
+    again = opening.open_round(config, tmp_path, 2, plan, None)  # re-opened after a crash: the same seeds
     assert again[1] == drawn[2] and {r["id"] for r in _rows(tmp_path / "rounds/2/seeds.jsonl")} == ids[2]
 
 
 def test_bad_cases_join_the_next_round(tmp_path: Path) -> None:
     config = _config(tmp_path, "eval.test_size=25", "cycle.seeds_per_round=40", "cycle.bad_cases=2")
-    plan = work.first_plan(config, tmp_path)
-    work.open_round(config, tmp_path, 1, plan, None)
+    plan = opening.first_plan(config, tmp_path)
+    opening.open_round(config, tmp_path, 1, plan, None)
     held_out = [
         {"prompt": f"evolved task {k}", "reference": f"answer {k}", "category": "all", "score": s}
         for k, s in enumerate([0.0, 1.0, 0.5, 0.2])
     ]
     assert pool.write_bad_cases(config, tmp_path / "rounds/1", 1, held_out, ceiling=1.0) == 2
-    _, drawn = work.open_round(config, tmp_path, 2, plan, None)
+    _, drawn = opening.open_round(config, tmp_path, 2, plan, None)
     seeds = _rows(tmp_path / "rounds/2/seeds.jsonl")
     assert drawn["bad_cases"] == 2
     assert [s["instruction"] for s in seeds if str(s["id"]).startswith("bad-")] == ["evolved task 0", "evolved task 3"]
