@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from evoforge.errors import ConfigError, RunDirError, import_extra
 
 if TYPE_CHECKING:
-    from evoforge.config import RunSettings
+    from evoforge.settings import RunSettings
 
 SETTING = "run.database_url_env"
 SCHEMES = ("postgresql", "postgres")

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from evoforge import __version__
-from evoforge.config import Config, redact
 from evoforge.console import info
 from evoforge.errors import RunDirError
+from evoforge.settings import Config, redact
 
 RUN_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -175,7 +175,7 @@ class RunDir:
 
     def config(self) -> Config:
         """The run's resolved configuration, as snapshotted."""
-        from evoforge.config import load_config
+        from evoforge.settings import load_config
 
         return load_config(self.path / "config.yaml")
 

@@ -27,7 +27,7 @@ from claims_arms import data_arms
 from claims_runs import read_rounds, run_cycle
 from claims_stats import RULE, Stat, bootstrap, cell, diff, mean_of, paired, seeds_parser, verdict
 
-from evoforge.config import load_config
+from evoforge.settings import load_config
 
 FRACTIONS = (0.25, 0.5)
 MINUTES_PER_ROUND = 1.5  # the quickstart's round on a 2-core machine (for the estimate printed first)

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evoforge.config import Config, load_config
 from evoforge.data.formats import is_preference
 from evoforge.data.io import read_records
 from evoforge.runs import atomic_write_jsonl
+from evoforge.settings import Config, load_config
 
 Row = dict[str, Any]
 
@@ -79,7 +79,7 @@ def by_ifd(config: Config, student: Path, rows: Sequence[Row], fraction: float) 
 def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row], arm: str) -> dict[str, Any]:
     """Train one SFT delta on ``rows`` and score it on the run's test set; returns ``{n, scores, seconds}`` and the
     trained records' ``categories`` (category → count)."""
-    from evoforge.evals.generator import Generator
+    from evoforge.evals.batched_generation import Generator
     from evoforge.evals.harness import evaluate, load_eval_records
     from evoforge.training.deltas import ALL_CHUNK, DeltaJob, train_planned
     from evoforge.training.student import use_threads
@@ -107,7 +107,7 @@ def train_and_score(config: Config, run: Path, student: Path, rows: Sequence[Row
 def data_arms(run: Path, fractions: Sequence[float]) -> tuple[dict[str, dict[str, Any]], float]:
     """Every arm of the run (its round 1 and raw student): ``evolved``, ``unevolved``, ``hard@F``, ``random@F``; and
     the arms' wall time (kept in ``claims/seconds.json`` by the call that ran them)."""
-    from evoforge.rounds.round_record import student_dir
+    from evoforge.cycle.round_record import student_dir
 
     started = time.perf_counter()
     config = load_config(run / "config.yaml")

@@ -146,10 +146,10 @@ async def _measure(
     the CPU seconds this process and ``server`` spent in that time."""
     from evoforge.agents.bundle import Agents
     from evoforge.agents.evolving_method import INITIAL_METHOD
-    from evoforge.config import ModelEntry, load_config
-    from evoforge.evolution.dataset import answer_rows, evolve_dataset
+    from evoforge.evolve.dataset import answer_rows, evolve_dataset
     from evoforge.graphs.runtime import Resources
     from evoforge.runs import RunDir
+    from evoforge.settings import ModelEntry, load_config
 
     overrides = [f"run.runs_dir={runs_dir}", "llm.cache=false", "evolve.loop=1", f"evolve.concurrency={concurrency}"]
     cfg = load_config(None, overrides)

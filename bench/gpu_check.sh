@@ -13,7 +13,7 @@
 # notes' KINDS.md). .whl/ holds the rest of evoforge's dependency closure as cp312 x86_64 wheels, one version each,
 # computed by bench/gpu_wheels.py from this checkout's .venv: trl, peft, optuna, litellm, langgraph(-checkpoint-
 # sqlite), langchain-core, datasets, pydantic, fastapi, uvicorn ... and their missing dependencies; also
-# transformers 5.24 (5.17 lacks TrainingArguments' activation_checkpointing, which training/base.py passes) and
+# transformers 5.24 (5.17 lacks TrainingArguments' activation_checkpointing, which training/trainer.py passes) and
 # peft 0.21 (evoforge pins <0.22). To fit the limit every wheel is re-compressed with LZMA (same files; pip reads
 # them through zipfile) and litellm's proxy admin UI is left out of its wheel. Not carried: jieba and rouge-score
 # (sdists; Chinese ROUGE only), boto3 (litellm's AWS providers), and vLLM: its wheel alone is hundreds of MB and

@@ -42,7 +42,9 @@ DEVICE_ENV = {
 }
 # on the device, but carried anyway at the version tested here
 FORCE = {
-    "transformers": "the device has 5.17.0, whose TrainingArguments lacks activation_checkpointing (training/base.py)",
+    "transformers": (
+        "the device has 5.17.0, whose TrainingArguments lacks activation_checkpointing (training/trainer.py)"
+    ),
     "peft": "its version on the device is unknown; evoforge pins peft>=0.21,<0.22",
 }
 # evoforge requirements not carried: no GPU step imports them

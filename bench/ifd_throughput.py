@@ -116,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from evoforge.offline.student import StudentBuildConfig, init_student
+    from evoforge.offline.tiny_builds import StudentBuildConfig, init_student
     from evoforge.offline.world import seed_records
     from evoforge.training.student import load_student
 

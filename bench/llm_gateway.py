@@ -21,9 +21,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.llm.backend import litellm_module, register_provider
 from evoforge.llm.gateway import LLMGateway
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 
 
 def _instant_provider() -> Any:

@@ -61,9 +61,9 @@ def timing_table(root: Path, trials: int, device: str, n_eval: int) -> str:
     """Per-trial merge and eval time of our resident paths and of the naive reload-and-merge path."""
 
     from evoforge.data.records import Example
-    from evoforge.evals.generator import Generator
+    from evoforge.evals.batched_generation import Generator
     from evoforge.evals.harness import evaluate
-    from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+    from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
     from evoforge.offline.world import generators
 
     base = build_tiny_student(root / "student", config=StudentBuildConfig(steps=0, eval_tasks=0))

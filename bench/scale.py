@@ -165,7 +165,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown phase(s) {sorted(unknown)}; known: {', '.join(PHASES)}")
     work_shape = args.work_shape if args.work_shape in shapes else shapes[0]
-    from evoforge.offline.student import cache_root
+    from evoforge.offline.tiny_builds import cache_root
 
     root = args.cache or cache_root().parent / "scale-shapes"
     started = time.perf_counter()

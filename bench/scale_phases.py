@@ -67,10 +67,10 @@ def prepare(base: Path) -> None:
 
 def _train(base: Path, method: str, rows: list[dict[str, Any]], device: str, tmp: Path) -> dict[str, Any]:
     """One delta through the cycle's path (``training.deltas.train_planned``), one epoch, the other defaults."""
-    from evoforge.config import TrainSettings
     from evoforge.data.chunking import write_chunks
     from evoforge.data.formats import load_examples
     from evoforge.runs import atomic_write_jsonl
+    from evoforge.settings import TrainSettings
     from evoforge.training.deltas import DeltaJob, train_planned
 
     atomic_write_jsonl(tmp / "rows.jsonl", rows)
@@ -96,11 +96,11 @@ def dpo(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str
 
 
 def _merge_job(base: Path, adapters: dict[str, Path], device: str, tmp: Path, trials: int) -> Any:
-    from evoforge.config import MergeSettings
     from evoforge.merging.job import MergeJob
     from evoforge.merging.search import study_location
     from evoforge.offline.world import eval_records
     from evoforge.runs import atomic_write_jsonl
+    from evoforge.settings import MergeSettings
 
     atomic_write_jsonl(tmp / "eval.jsonl", eval_records(EVAL_ITEMS, 0))
     (tmp / "merge").mkdir(exist_ok=True)
@@ -144,7 +144,7 @@ def merge(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[s
 def generate(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
     """Evaluate the raw student on ``work`` test items, as a round's test evaluation does (the merge job's
     resident generator, ``evals.harness.evaluate``; exact match)."""
-    from evoforge.evals.generator import Generator
+    from evoforge.evals.batched_generation import Generator
     from evoforge.evals.harness import evaluate
     from evoforge.offline.world import eval_records
 
@@ -158,10 +158,10 @@ def ifd(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str
     """Self-Evolution's IFD of ``work`` Q&A records (``selfevolve.rounds.score_ifd``, the config's defaults)."""
     import torch
 
-    from evoforge.config import Config
     from evoforge.evals.ifd import encode_pair
     from evoforge.offline.world import seed_records
-    from evoforge.selfevolve.rounds import score_ifd
+    from evoforge.self_evolve.rounds import score_ifd
+    from evoforge.settings import Config
 
     config = Config()
     config.student.device = device
@@ -178,11 +178,11 @@ def ifd(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str
 
 def judge(base: Path, work: int, device: str, tmp: Path, meter: Meter) -> dict[str, Any]:
     """The judge's grades of ``work`` answers through the gateway and the simulated LLM (no response cache)."""
-    from evoforge.config import LLMSettings
     from evoforge.data.records import Example
     from evoforge.evals.judging import judge_set
     from evoforge.llm.gateway import LLMGateway
     from evoforge.offline.world import eval_records
+    from evoforge.settings import LLMSettings
 
     items = [Example.for_eval(r["prompt"], r["reference"], r["category"]) for r in eval_records(work + 1, 3)]
     answers = [it.reference if k % 2 else "no idea" for k, it in enumerate(items)]

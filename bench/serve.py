@@ -21,7 +21,7 @@ import httpx
 import torch
 
 from evoforge.offline.pretrain import StudentBuildConfig
-from evoforge.offline.student import init_student
+from evoforge.offline.tiny_builds import init_student
 from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
 from evoforge.serve.experts import Expert

@@ -32,10 +32,10 @@ def main() -> None:
 
     import torch
 
-    from evoforge.config import TrainSettings
     from evoforge.console import set_verbosity
-    from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+    from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
     from evoforge.offline.world import preference_records, seed_records
+    from evoforge.settings import TrainSettings
     from evoforge.training.dpo import DPODelta, DPODeltaConfig
     from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 
@@ -79,10 +79,10 @@ def ray_table(workers: list[int], n_records: int, batch_size: int, n_deltas: int
 
     import ray
 
-    from evoforge.config import TrainSettings
     from evoforge.console import set_verbosity
-    from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+    from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
     from evoforge.offline.world import seed_records
+    from evoforge.settings import TrainSettings
     from evoforge.training.deltas import DeltaJob, train_planned
 
     set_verbosity(0)

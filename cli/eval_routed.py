@@ -2,7 +2,7 @@
 
 The LMoE's embedding router over the round's category deltas (what ``evoforge serve lmoe --run`` routes ``model:
 auto`` with) sends each prompt to one delta, which alone answers it on the round's base, generated and scored like
-the cycle's ``routed_experts`` row (:mod:`evoforge.rounds.routed`).
+the cycle's ``routed_experts`` row (:mod:`evoforge.cycle.routed`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
 
 if TYPE_CHECKING:
-    from evoforge.config import Config
+    from evoforge.settings import Config
 
 
 def run_routed_eval(
@@ -26,10 +26,10 @@ def run_routed_eval(
     ``predict_results.json`` and the router's ``router.json`` (accuracy, prompts routed, per expert) beside it;
     returns the report and its path."""
     from evoforge.console import info
+    from evoforge.cycle.routed import ROUTER_FILE, expert_chunks, route_and_score, router_missing, router_summary
     from evoforge.evals.metrics import get_metric
     from evoforge.llm.gateway import LLMGateway
     from evoforge.merging.job import MergeJob
-    from evoforge.rounds.routed import ROUTER_FILE, expert_chunks, route_and_score, router_missing, router_summary
     from evoforge.runs import atomic_write_json
     from evoforge.serve.experts import latest_round
     from evoforge.serve.lmoe import round_router

@@ -13,7 +13,7 @@ from evoforge.preflight import ensure, flag_inputs
 from evoforge.runs import RunDir
 
 if TYPE_CHECKING:
-    from evoforge.config import Config
+    from evoforge.settings import Config
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'tiny' (built-in student) or a local HF model dir.")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Data file (JSONL, JSON or parquet).")]
@@ -62,7 +62,7 @@ def _make_generator(cfg: Config, model: Path, adapters: dict[str, Path]) -> Any:
         from evoforge.evals.vllm_backend import VLLMGenerator
 
         return VLLMGenerator(model, adapters, batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens)
-    from evoforge.evals.generator import Generator
+    from evoforge.evals.batched_generation import Generator
 
     settings = cfg.eval
     return Generator(

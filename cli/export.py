@@ -1,4 +1,4 @@
-"""``evoforge export RUN_ID``: a cycle run's round as folders to publish (:mod:`evoforge.rounds.export`), and
+"""``evoforge export RUN_ID``: a cycle run's round as folders to publish (:mod:`evoforge.cycle.export`), and
 optionally their upload to the Hugging Face Hub."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def export(
     from rich.table import Table
 
     from evoforge.console import console
-    from evoforge.rounds.export import check_repo, export_round, hub_uploads
+    from evoforge.cycle.export import check_repo, export_round, hub_uploads
     from evoforge.runs import RunDir
 
     run = RunDir.open(runs_dir or resolve_config(None).run.runs_dir, run_id)
@@ -59,7 +59,7 @@ def export(
         return
     from huggingface_hub import HfApi
 
-    from evoforge.rounds.export import push
+    from evoforge.cycle.export import push
 
     for repo_id in push(uploads, HfApi(), private=not public):
         console.print(f"uploaded {repo_id}", highlight=False)

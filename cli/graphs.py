@@ -22,11 +22,11 @@ from evoforge.cli.options import (
     run_options,
     seed_spellings,
 )
-from evoforge.config import SHIPPED_CONFIGS, Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.preflight import ensure
 from evoforge.runs import RunDir
+from evoforge.settings import SHIPPED_CONFIGS, Config
 
 
 def warn_unsupported(cfg: Config) -> None:
@@ -127,7 +127,7 @@ def evolve(
     cfg = opts.resolve(*overrides)
     models = {"evol": evol_llm_config, "optim": optim_llm_config}
     if any(models.values()):
-        from evoforge.config.role_models import with_role_models
+        from evoforge.settings.role_models import with_role_models
 
         cfg = with_role_models(cfg, {prefix: value for prefix, value in models.items() if value})
     _refuse_existing_save_path(cfg.evolve.save_path, overwrite)

@@ -14,13 +14,13 @@ import typer
 from evoforge.cli.drive import execute
 from evoforge.cli.graphs import warn_unsupported
 from evoforge.cli.options import RunOptions, either_config, run_options
-from evoforge.config import Config, LLMSettings
 from evoforge.console import console, set_verbosity
 from evoforge.errors import ConfigError, DataError
 from evoforge.preflight import ensure
+from evoforge.settings import Config, LLMSettings
 
 if TYPE_CHECKING:
-    from evoforge.generation.cull import CullResult
+    from evoforge.instruct.cull import CullResult
     from evoforge.runs import RunDir
 
 instruct_app = typer.Typer(
@@ -110,9 +110,9 @@ def cull(
     (role instruct.cull_role); writes culled.jsonl, cull_groups.jsonl and the report in a new run."""
     import asyncio
 
-    from evoforge.generation.cull import cull_records
-    from evoforge.generation.records import read_records
     from evoforge.graphs.runtime import build_gateway
+    from evoforge.instruct.cull import cull_records
+    from evoforge.instruct.output import read_records
     from evoforge.runs import atomic_write_jsonl
 
     cfg = _resolve(opts, config_path, model, debug)

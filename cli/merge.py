@@ -12,8 +12,8 @@ from evoforge.errors import ConfigError, DataError
 from evoforge.preflight import ensure, flag_inputs
 
 if TYPE_CHECKING:
-    from evoforge.config import Config
     from evoforge.merging.job import MergeJob
+    from evoforge.settings import Config
 
 DASHBOARD_HINT = "watch or inspect the study: optuna-dashboard {storage}  (pip install optuna-dashboard)"
 DATABASE_HINT = (  # the shell command, with the URL left in its variable (psycopg 3 is the postgres extra's driver)

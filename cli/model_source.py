@@ -161,7 +161,7 @@ class ModelSource:
         from evoforge.serve.experts import parse_pairs
         from evoforge.serve.function_router import FUNCTION
         from evoforge.serve.lmoe import RouterSettings, build_lmoe
-        from evoforge.serve.loading import model_name, resolve_experts, router_gateway
+        from evoforge.serve.model_sources import model_name, resolve_experts, router_gateway
         from evoforge.serve.vllm_args import parse_engine_args
 
         if self.threads is not None:

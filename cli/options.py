@@ -17,11 +17,11 @@ from typing import Annotated, Any, TypeVar, get_args
 
 import typer
 
-from evoforge.config import Config, load_config, shipped_configs
-from evoforge.config.applicability import refuse_inapplicable
 from evoforge.database import run_claim
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir, new_run_id
+from evoforge.settings import Config, load_config, shipped_configs
+from evoforge.settings.applicability import refuse_inapplicable
 
 ConfigOpt = Annotated[
     Path | None,
@@ -94,7 +94,7 @@ class RunOptions:
         ``--no-`` form), ``--runs-dir`` and ``--seed``.
 
         Raises:
-            ConfigError: a key the user set that the command's mode ignores (:mod:`evoforge.config.applicability`).
+            ConfigError: a key the user set that the command's mode ignores (:mod:`evoforge.settings.applicability`).
         """
         approval = [] if self.auto_approve is None else [f"run.auto_approve={str(self.auto_approve).lower()}"]
         cfg = resolve_config(self.config or config, [*self.overrides, *extra, *approval], self.runs_dir, self.seed)

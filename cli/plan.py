@@ -1,6 +1,6 @@
 """CLI: ``evoforge plan CONFIG`` (and ``evoforge run --dry-run``): what the run will do and cost, then exit.
 
-Counts come from :mod:`evoforge.rounds.plan`, prices and the time class from :mod:`evoforge.rounds.estimate`; the
+Counts come from :mod:`evoforge.cycle.plan`, prices and the time class from :mod:`evoforge.cycle.estimate`; the
 preflight's problems follow the plan (exit code 2). Nothing is written and no LLM is called.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from evoforge.cli.options import ConfigOpt, SetOpt, either_config, resolve_config
-from evoforge.config import SHIPPED_CONFIGS, Config
+from evoforge.settings import SHIPPED_CONFIGS, Config
 
 SHOWN = 6  # deltas named in a round's row
 
@@ -42,7 +42,7 @@ def _rounds_table(plan: Any) -> Any:
 def _cost_table(cfg: Config, rows: list[Any]) -> Any:
     from rich.table import Table
 
-    from evoforge.rounds.estimate import tokens
+    from evoforge.cycle.estimate import tokens
 
     batches = any(row.batched[1] for row in rows)
     table = Table(title="LLM requests per role (low–high) and cost", title_justify="left")
@@ -77,10 +77,10 @@ def show_plan(cfg: Config) -> None:
     """
     from rich.console import Console
 
-    from evoforge.config.applicability import inapplicable
+    from evoforge.cycle.estimate import costs, time_class
+    from evoforge.cycle.plan import plan_run
     from evoforge.preflight import PreflightError, Problem, collect
-    from evoforge.rounds.estimate import costs, time_class
-    from evoforge.rounds.plan import plan_run
+    from evoforge.settings.applicability import inapplicable
 
     out = Console(width=140, highlight=False)
     plan = plan_run(cfg)

@@ -10,12 +10,12 @@ import typer
 
 from evoforge.cli.drive import execute
 from evoforge.cli.options import RunOptions, run_options, seed_spellings
-from evoforge.config import SHIPPED_CONFIGS
 from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.graphs.continuation import self_evolve_run
 from evoforge.preflight import ensure
-from evoforge.selfevolve.devices import device_plan
+from evoforge.self_evolve.devices import device_plan
+from evoforge.settings import SHIPPED_CONFIGS
 
 DEFAULT_CONFIG = SHIPPED_CONFIGS / "self-evolve.yaml"
 
@@ -130,8 +130,8 @@ def draw_scores(
 ) -> None:
     """Draw the grouped bar chart (BLEU-4, ROUGE-1/2/L per generation) of a Self-Evolution run's predict files."""
     from evoforge.console import info
-    from evoforge.selfevolve.chart import draw_scores as draw
-    from evoforge.selfevolve.predictions import read_generations
+    from evoforge.self_evolve.chart import draw_scores as draw
+    from evoforge.self_evolve.predictions import read_generations
 
     target = output or father_dir / "scores.png"
     if target.exists():

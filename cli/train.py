@@ -22,7 +22,7 @@ from evoforge.errors import ConfigError
 from evoforge.preflight import ensure
 
 if TYPE_CHECKING:
-    from evoforge.config import Config
+    from evoforge.settings import Config
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,10 @@ def _print_results(summary: list[dict[str, Any]], held: str) -> None:
 
 def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None:
     from evoforge.console import info
+    from evoforge.cycle.model_cards import write_trained_cards
     from evoforge.data.chunking import chunk_dataset, write_chunks
     from evoforge.data.folders import load_dataset_path
     from evoforge.data.records import Example
-    from evoforge.rounds.cards import write_trained_cards
     from evoforge.runs import atomic_write_json
     from evoforge.training.deltas import train_deltas
     from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR, train_full

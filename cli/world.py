@@ -58,8 +58,8 @@ def _build_student(output: Path | None, force: bool, reader: bool) -> None:
     import json
 
     from evoforge.console import info
-    from evoforge.offline.reader import ReaderBuildConfig
-    from evoforge.offline.student import CARD_FILE, build_tiny_student
+    from evoforge.offline.reader_recipe import ReaderBuildConfig
+    from evoforge.offline.tiny_builds import CARD_FILE, build_tiny_student
 
     path = build_tiny_student(output, force=force, config=ReaderBuildConfig() if reader else None)
     card = json.loads((path / CARD_FILE).read_text(encoding="utf-8"))

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evoforge.config import redact
 from evoforge.data.io import read_located
 from evoforge.errors import DataError
+from evoforge.settings import redact
 
 Row = dict[str, Any]
 HubLoader = Callable[..., Iterable[Mapping[str, Any]]]

@@ -1,6 +1,6 @@
 """Evaluation of a generator on a set: :func:`evaluate` generates for the set (with a
-:class:`~evoforge.evals.generator.Generator`, the vLLM one, or anything with the same ``generate``) and scores it
-into an :class:`EvalReport` with any metric: a scorer of :mod:`evoforge.evals.metrics` (or a user's
+:class:`~evoforge.evals.batched_generation.Generator`, the vLLM one, or anything with the same ``generate``) and
+scores it into an :class:`EvalReport` with any metric: a scorer of :mod:`evoforge.evals.metrics` (or a user's
 ``module:function``), or ``judge``, the share of answers an LLM judge grades ≥ 7 of 10 (AutoLLM's pass rate, through
 a gateway). A saved report (:meth:`EvalReport.save`) always holds, under ``predict_results``, LLaMA-Factory's
 ``predict_*`` figures of the same predictions (``predict_bleu-4``, ``predict_rouge-1/2/l``, ``predict_exact_match``,
@@ -106,7 +106,7 @@ def evaluate(
     """Generate an answer for every record with ``gen`` and score it against the reference with ``metric``.
 
     ``gen`` is anything with ``generate(prompts, progress=None) -> list[str]`` (a
-    :class:`~evoforge.evals.generator.Generator`, the vLLM backend). ``records`` are examples
+    :class:`~evoforge.evals.batched_generation.Generator`, the vLLM backend). ``records`` are examples
     (:meth:`Example.for_eval`; a pair is scored against its chosen answer) or rows ``{prompt, reference,
     category?}``. Each per-example row is ``prompt, reference, category, prediction,
     score`` (+ ``grade, reason`` for ``judge``). ``metric`` is a name of :func:`evoforge.evals.metrics.get_metric`

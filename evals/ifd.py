@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
-from evoforge.evals.generator import render_prompt, token_batches
+from evoforge.evals.batched_generation import render_prompt, token_batches
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle

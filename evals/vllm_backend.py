@@ -1,4 +1,5 @@
-"""vLLM generation backend (the ``vllm`` extra, GPU): the same interface as :class:`evoforge.evals.generator.Generator`.
+"""vLLM generation backend (the ``vllm`` extra, GPU): the same interface as
+:class:`evoforge.evals.batched_generation.Generator`.
 
 vLLM applies one LoRA per request, so a weighted mix of adapters is written as one exact adapter first
 (:func:`write_mixed_adapter`: the "cat" combination — A and B stacked, so ``B_mix A_mix = Σ wᵢ·sᵢ·BᵢAᵢ``) and served
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import ConfigError
-from evoforge.evals.generator import Sampling, full_mix, render_prompt
+from evoforge.evals.batched_generation import Sampling, full_mix, render_prompt
 
 if TYPE_CHECKING:
     from evoforge.console import ProgressHandle

@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 
-from evoforge.config import Config
 from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
+from evoforge.settings import Config
 
 
 def self_evolve_run(cfg: Config, run_id: str | None, overwrite: bool, create: Callable[[], RunDir]) -> RunDir:
@@ -49,7 +49,7 @@ def _continued(cfg: Config, run_id: str | None) -> RunDir:
 def _clear(cfg: Config, run_id: str | None, overwrite: bool) -> None:
     """Refuse a new run whose folder or predict files already exist, or, with ``overwrite``, delete them (the old
     run's predict files too): the seed's behaviour when an ``--identify`` repeats."""
-    from evoforge.selfevolve.rounds import generations_dir
+    from evoforge.self_evolve.rounds import generations_dir
 
     if not run_id:
         raise ConfigError("--overwrite replaces the run that --identify names; give --identify")

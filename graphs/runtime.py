@@ -30,12 +30,12 @@ from pydantic import ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
 from evoforge.agents.bundle import Agents
-from evoforge.config import Config, load_config
 from evoforge.database import aconnect, database_url
 from evoforge.errors import LLMTransportError, import_extra
 from evoforge.llm.faults import is_transient
 from evoforge.llm.protocol import Gateway
 from evoforge.runs import RunDir
+from evoforge.settings import Config, load_config
 
 if TYPE_CHECKING:
     from evoforge.llm.gateway import LLMGateway

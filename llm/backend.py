@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evoforge.config import ModelEntry
+    from evoforge.settings import ModelEntry
 
 _module: Any = None
 _REGISTERING = threading.Lock()

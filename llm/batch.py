@@ -11,7 +11,7 @@ response cache, recorded at the batch price. The next pass is answered from the 
 depends on those answers (the next generation of an evolution). A request a batch failed is, in the next pass, lost
 to a transport error: the step keeps its row apart as a retryable one (``dataset/lost.jsonl``).
 
-A graph's bulk node runs its passes through :func:`evoforge.graphs.batching.batched` (the batch ids in its state);
+A graph's bulk node runs its passes through :func:`evoforge.graphs.llm_batches.batched` (the batch ids in its state);
 a bulk step outside a graph (LLM-judge scoring, the cull) through :func:`in_passes`, which waits for its batches in
 the same process (a stopped one sends its pending requests again; what its settled batches answered stays cached).
 A pass must let every call of its fan-out end before it raises (:func:`gather_all`), so that it sets aside all of
@@ -35,10 +35,10 @@ from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module, token_
 from evoforge.llm.cache import CachedResponse
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings, ModelEntry
     from evoforge.llm.cache import ResponseCache
     from evoforge.llm.postgres import PostgresResponseCache
     from evoforge.llm.usage import UsageLedger
+    from evoforge.settings import LLMSettings, ModelEntry
 
 T = TypeVar("T")
 ENDPOINT = "/v1/chat/completions"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from evoforge.llm.backend import provider_revision
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings, ModelEntry
+    from evoforge.settings import LLMSettings, ModelEntry
 
 CACHE_DIR_ENV = "EVOFORGE_LLM_CACHE_DIR"
 CACHE_FILE = "responses.sqlite"

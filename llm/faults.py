@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from evoforge.config import redact
+from evoforge.settings import redact
 
 # status codes that signal a transient condition: request timeout, rate limit (5xx handled below)
 _TRANSIENT_STATUS = {408, 429}

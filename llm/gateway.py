@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, LLMTransportError, StructuredOutputError
 from evoforge.llm.backend import ModelFailed, api_key_of, call_kwargs, ensure_provider_for, litellm_module
 from evoforge.llm.batch import BatchDesk, collector
@@ -31,6 +30,7 @@ from evoforge.llm.limits import SingleFlight
 from evoforge.llm.postgres import gateway_stores
 from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
 from evoforge.llm.usage import UsageLedger
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 
 if TYPE_CHECKING:
     from evoforge.llm.langchain import GatewayChatModel

@@ -18,9 +18,9 @@ from pydantic import BaseModel
 from evoforge.llm.protocol import Gateway, Messages
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings
     from evoforge.llm.batch import BatchDesk
     from evoforge.llm.langchain import GatewayChatModel
+    from evoforge.settings import LLMSettings
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -26,7 +26,7 @@ from evoforge.llm.cache import CachedResponse, ResponseCache
 from evoforge.llm.limits import ModelLimits
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings
+    from evoforge.settings import LLMSettings
 
 CACHE_TABLE = "evoforge_llm_responses"
 PACE_TABLE = "evoforge_llm_pace"

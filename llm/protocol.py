@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from evoforge.config import LLMSettings
     from evoforge.llm.batch import BatchDesk
     from evoforge.llm.langchain import GatewayChatModel
+    from evoforge.settings import LLMSettings
 
 T = TypeVar("T", bound=BaseModel)
 Messages = list[dict[str, str]]

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from evoforge.config import ModelEntry
 from evoforge.llm.backend import SIM_PROVIDER, litellm_module
+from evoforge.settings import ModelEntry
 
 T = TypeVar("T", bound=BaseModel)
 

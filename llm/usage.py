@@ -12,7 +12,7 @@ from evoforge.llm.cache import CachedResponse
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from evoforge.config import ModelEntry
+    from evoforge.settings import ModelEntry
 
 
 @dataclass

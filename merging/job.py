@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evoforge.cluster import gpus_per_task, join_actors, start_actors
-from evoforge.config import LLMSettings, MergeSettings, redact
 from evoforge.console import progress
 from evoforge.database import ENV_PREFIX, resolve_ref
 from evoforge.errors import ConfigError
-from evoforge.evals.generator import MAX_BATCH_TOKENS, Generator
+from evoforge.evals.batched_generation import MAX_BATCH_TOKENS, Generator
 from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
 from evoforge.evals.metrics import get_metric
 from evoforge.llm.cache import response_cache_path
@@ -43,6 +42,7 @@ from evoforge.merging.search import (
 from evoforge.merging.trial import MergeSpec, TrialResult, TrialRunner
 from evoforge.processes import each_worker, local_workers
 from evoforge.runs import RunDir, atomic_write_json, atomic_write_text
+from evoforge.settings import LLMSettings, MergeSettings, redact
 
 if TYPE_CHECKING:
     import optuna

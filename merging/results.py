@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.errors import ConfigError
-from evoforge.merging.export import save_cat_adapter, save_full_model
 from evoforge.merging.methods import get_method
+from evoforge.merging.saving import save_cat_adapter, save_full_model
 from evoforge.merging.search import SearchSpace, completed
 from evoforge.merging.trial import MergeSpec
 from evoforge.report import line_chart, markdown_table, write_section
@@ -26,9 +26,9 @@ from evoforge.runs import atomic_write_json, atomic_write_text
 if TYPE_CHECKING:
     import optuna
 
-    from evoforge.config import MergeSettings
     from evoforge.merging.lora import Delta
     from evoforge.runs import RunDir
+    from evoforge.settings import MergeSettings
 
 
 def trial_rows(study: optuna.Study, space: SearchSpace) -> list[dict[str, Any]]:

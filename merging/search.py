@@ -23,8 +23,8 @@ from evoforge.merging.trial import MergeSpec, TrialResult
 if TYPE_CHECKING:
     import optuna
 
-    from evoforge.config import MergeSettings
     from evoforge.console import ProgressHandle
+    from evoforge.settings import MergeSettings
 
 STUDY_NAME = "merge"
 SAMPLERS = ("tpe", "gp", "cmaes", "random")

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from evoforge.offline.batches import BatchOptions, add_batch_routes
+from evoforge.offline.batch_endpoints import BatchOptions, add_batch_routes
 from evoforge.offline.sim import SimOptions, respond
 from evoforge.offline.sim.faults import current
 
@@ -57,7 +57,7 @@ def create_app(
     options: SimOptions | None = None, models: tuple[str, ...] = DEFAULT_MODELS, batches: BatchOptions | None = None
 ) -> FastAPI:
     """The FastAPI app serving ``models`` (names without the ``sim/`` prefix) with simulator ``options``, and the
-    files and batches endpoints (:mod:`evoforge.offline.batches`; ``batches``, else the environment's options).
+    files and batches endpoints (:mod:`evoforge.offline.batch_endpoints`; ``batches``, else the environment's options).
 
     A request may override ``error_rate``, ``latency`` and ``sim_seed`` in its body (``extra_body``);
     ``EVOFORGE_SIM_FAULTS`` in the server's environment answers a share of requests with 429, 500 or 503.

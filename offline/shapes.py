@@ -185,7 +185,7 @@ def write_shape(name: str, output: Path, *, seed: int = 0, config_only: bool = F
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evoforge.offline.student import greedy_generation
+    from evoforge.offline.tiny_builds import greedy_generation
     from evoforge.training.student import quiet_libraries
 
     shape = get_shape(name)

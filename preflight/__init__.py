@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from evoforge.config import Config
 from evoforge.errors import ConfigError
+from evoforge.settings import Config
 
 COMMANDS = ("run", "evolve", "instruct", "self-evolve", "train", "merge", "eval", "serve", "chat")
 """The commands that make a run, as :func:`collect` names them."""

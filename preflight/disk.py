@@ -6,8 +6,8 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from evoforge.config import Config
 from evoforge.preflight import Problem
+from evoforge.settings import Config
 
 MB = 1 << 20
 BASE_MB = 50  # logs, data files, checkpoints database, reports, tiny students' deltas

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from evoforge.config import Config
 from evoforge.errors import DataError, EvoforgeError
 from evoforge.preflight import Problem
+from evoforge.settings import Config
 
 Reader = Callable[[str], Any]
 
@@ -28,14 +28,14 @@ def _no_hub(name: str, **_: Any) -> list[Any]:
 
 
 def _test_set(path: str) -> Any:
-    from evoforge.rounds.pool import user_test_set
+    from evoforge.cycle.pool import user_test_set
 
     return user_test_set(path)
 
 
 def _preferences(cfg: Config) -> Reader:
     """train.preference_data as a round reads it: its rows, of which at least one must be a pair."""
-    from evoforge.rounds.preferences import round_preferences
+    from evoforge.cycle.preferences import round_preferences
 
     def read(path: str) -> Any:
         return round_preferences(
@@ -46,19 +46,19 @@ def _preferences(cfg: Config) -> Reader:
 
 
 def _topics(path: str) -> Any:
-    from evoforge.generation.topics import read_topics
+    from evoforge.instruct.topics import read_topics
 
     return read_topics(Path(path))
 
 
 def _fragments(path: str) -> Any:
-    from evoforge.selfevolve.data import read_fragments
+    from evoforge.self_evolve.data_files import read_fragments
 
     return read_fragments(Path(path).expanduser())
 
 
 def _self_eval(path: str) -> Any:
-    from evoforge.selfevolve.data import read_eval_items
+    from evoforge.self_evolve.data_files import read_eval_items
 
     return read_eval_items(Path(path).expanduser())
 

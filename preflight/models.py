@@ -9,10 +9,10 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from evoforge.config import Config
 from evoforge.errors import EvoforgeError
 from evoforge.preflight import Problem
-from evoforge.serve.loading import HUB_ID
+from evoforge.serve.model_sources import HUB_ID
+from evoforge.settings import Config
 
 EVOLVE_ROLES = ("evolver", "analyzer", "optimizer", "validator", "generator")
 INSTRUCT_EXTRA = 'pip install "evoforge[instruct]"'

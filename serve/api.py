@@ -27,8 +27,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from evoforge.serve.backend import Decoder, Stream
 from evoforge.serve.decoding import Row, Sampling
+from evoforge.serve.engine_api import Decoder, Stream
 from evoforge.serve.identity import with_identity
 from evoforge.serve.lmoe import LMoE, UnknownModel
 from evoforge.serve.responses import Kind, Reply, event, finish

@@ -23,7 +23,7 @@ from evoforge.serve.engine import LoraEngine
 from evoforge.serve.experts import AUTO, BASE, Expert
 from evoforge.serve.identity import IDENTITY_FILE, read_identity, with_identity
 from evoforge.serve.lmoe import LMoE, RouterSettings, UnknownModel, build_lmoe
-from evoforge.serve.loading import looks_like_run, resolve_experts
+from evoforge.serve.model_sources import looks_like_run, resolve_experts
 
 log = logging.getLogger("evoforge.serve")
 Adapters = Mapping[str, str | Path] | Sequence[str | Path] | str | Path

@@ -1,7 +1,7 @@
 """Requests from the event loop, decoded together in a worker thread: continuous mixed-adapter batching.
 
 :meth:`Batcher.submit` queues a :class:`~evoforge.serve.decoding.Row` and returns a
-:class:`~evoforge.serve.backend.Stream` whose text pieces arrive on the caller's event loop. One worker thread takes
+:class:`~evoforge.serve.engine_api.Stream` whose text pieces arrive on the caller's event loop. One worker thread takes
 every queued row (up to ``max_batch``, waiting ``window_s`` after the first for others to join) and decodes them as
 one mixed-adapter batch; a row that arrives meanwhile joins that batch at its next decode step while there is room
 (the engine prefills it and stacks its KV cache onto the batch's), else it waits for a free slot. ``max_batch=1``
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from evoforge.serve.backend import Stream, open_stream
 from evoforge.serve.decoding import Row
+from evoforge.serve.engine_api import Stream, open_stream
 
 Admit = Callable[[int], list[Row]]  # given how many rows are decoding, more rows to join them (maybe none)
 

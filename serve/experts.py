@@ -19,7 +19,7 @@ from pathlib import Path
 from evoforge.data.chunking import PREFERENCES_CHUNK
 from evoforge.errors import ConfigError, DataError
 from evoforge.serve.decoding import BASE_ADAPTER
-from evoforge.training.base import trained_chunk
+from evoforge.training.trainer import trained_chunk
 
 AUTO = "auto"
 BASE = "base"

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evoforge.errors import ConfigError
-from evoforge.serve.backend import Decoder, Engine
 from evoforge.serve.decoding import BASE_ADAPTER, Row
 from evoforge.serve.engine import LoraEngine
+from evoforge.serve.engine_api import Decoder, Engine
 from evoforge.serve.experts import AUTO, BASE, Expert, run_experts
 from evoforge.serve.function_router import FUNCTION, FunctionRouter
 from evoforge.serve.routing import AgentRouter, EmbeddingRouter, Route, Router

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import ConfigError
-from evoforge.serve.backend import Stream, open_stream
 from evoforge.serve.decoding import Row
+from evoforge.serve.engine_api import Stream, open_stream
 from evoforge.serve.prompting import PromptTokens, context_length, eos_ids
 from evoforge.serve.vllm_args import (
     INSTALL_HINT,

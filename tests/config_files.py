@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from evoforge.config import load_config
 from evoforge.errors import ConfigError
+from evoforge.settings import load_config
 
 
 def instruct_config(folder: Path, runs_dir: str, **settings: Any) -> Path:

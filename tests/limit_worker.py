@@ -16,8 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.llm.gateway import LLMGateway
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 
 
 def _gateway(base: str, rpm: int, parallel: int, latency: float) -> LLMGateway:

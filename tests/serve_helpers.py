@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.llm.gateway import LLMGateway
 from evoforge.serve.experts import Expert
 from evoforge.serve.lmoe import LMoE, RouterSettings, build_lmoe
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 

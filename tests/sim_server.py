@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from evoforge.offline.batches import BatchOptions
+from evoforge.offline.batch_endpoints import BatchOptions
 from evoforge.offline.server import create_app
 
 

@@ -22,11 +22,11 @@ from evoforge.data.formats import is_preference
 from evoforge.data.io import read_records
 from evoforge.errors import DataError
 from evoforge.runs import now_iso
-from evoforge.training.base import TRAINING_FILE, DeltaConfig, DeltaResult, write_training_json
+from evoforge.training.trainer import TRAINING_FILE, DeltaConfig, DeltaResult, write_training_json
 
 if TYPE_CHECKING:
-    from evoforge.config import TrainSettings
-    from evoforge.training.base import DeltaTrainer
+    from evoforge.settings import TrainSettings
+    from evoforge.training.trainer import DeltaTrainer
 
 ALL_CHUNK = "all"
 Records = list[dict[str, Any]]

@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from evoforge.errors import DataError
-from evoforge.training.base import DeltaConfig, DeltaTrainer
 from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
+from evoforge.training.trainer import DeltaConfig, DeltaTrainer
 
 
 @dataclass(kw_only=True)
 class DPODeltaConfig(DeltaConfig):
     """DPO delta settings: the shared ones (:class:`DeltaConfig`), ``learning_rate`` from
     ``train.dpo_learning_rate`` and ``beta`` from ``train.dpo_beta`` (documented on
-    :class:`evoforge.config.TrainSettings`)."""
+    :class:`evoforge.settings.TrainSettings`)."""
 
     beta: float
     method_settings: ClassVar[dict[str, str]] = {"learning_rate": "dpo_learning_rate", "beta": "dpo_beta"}

@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from evoforge.console import info
 from evoforge.data.io import read_jsonl
-from evoforge.training.base import DeltaResult
 from evoforge.training.batches import BatchPlan
 from evoforge.training.deltas import ALL_CHUNK, every_record, read_chunks, train_one
 from evoforge.training.examples import PLAIN_CHAT_TEMPLATE, every_answer
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
+from evoforge.training.trainer import DeltaResult
 
 if TYPE_CHECKING:
-    from evoforge.config import TrainSettings
+    from evoforge.settings import TrainSettings
 
 MODEL_DIR = "model"
 CHECKPOINTS_DIR = "checkpoints"

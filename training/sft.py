@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evoforge.training.base import DeltaConfig, DeltaTrainer
 from evoforge.training.batches import BatchPlan
 from evoforge.training.examples import assistant, prompt_messages
+from evoforge.training.trainer import DeltaConfig, DeltaTrainer
 
 
 @dataclass(kw_only=True)
 class SFTDeltaConfig(DeltaConfig):
     """SFT delta settings: the shared ones (:class:`DeltaConfig`), ``learning_rate`` from ``train.learning_rate``
-    and ``packing`` from ``train.packing`` (documented on :class:`evoforge.config.TrainSettings`)."""
+    and ``packing`` from ``train.packing`` (documented on :class:`evoforge.settings.TrainSettings`)."""
 
     packing: bool
     method_settings: ClassVar[dict[str, str]] = {"learning_rate": "learning_rate", "packing": "packing"}

@@ -15,7 +15,7 @@ from evoforge.errors import ConfigError
 from evoforge.plugins import load_plugin, plugin_names
 
 if TYPE_CHECKING:
-    from evoforge.config import StudentSettings
+    from evoforge.settings import StudentSettings
 
 STUDENTS = "evoforge.students"
 
@@ -44,7 +44,7 @@ def resolve_student(name: str | Path) -> Path:
 
 def use_threads(student: StudentSettings, model: str | Path | None = None) -> None:
     """Set torch's CPU threads for this process from ``student.threads`` (see
-    :class:`~evoforge.config.StudentSettings`) for ``model`` (default ``student.model``): a named student runs on one
+    :class:`~evoforge.settings.StudentSettings`) for ``model`` (default ``student.model``): a named student runs on one
     thread unless told otherwise. Called where student work starts, so that a run that never touches the student
     never imports torch."""
     import torch

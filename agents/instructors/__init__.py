@@ -1,11 +1,11 @@
-"""airoboros' instructors: one small class per category (:mod:`.plain`, :mod:`.structured`, :mod:`.inline`) over
+"""airoboros' instructors: one small class per category (:mod:`.plain`, :mod:`.shaped`, :mod:`.inline`) over
 :mod:`.base`; a user's own prompt files through :mod:`.custom`.
 
-``REGISTRY`` maps each name to its instructor; ``evoforge.config.instruct.INSTRUCTOR_OPTIONS`` declares the names
+``REGISTRY`` maps each name to its instructor; ``evoforge.settings.instruct.INSTRUCTOR_OPTIONS`` declares the names
 and their options, and every declared name has a class here.
 """
 
-from evoforge.agents.instructors import characters, inline, plain, rp, structured
+from evoforge.agents.instructors import characters, inline, plain, rp, shaped
 from evoforge.agents.instructors.base import (
     REGISTRY,
     Batch,
@@ -28,5 +28,5 @@ __all__ = [
     "parse_tasks",
     "plain",
     "rp",
-    "structured",
+    "shaped",
 ]

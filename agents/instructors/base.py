@@ -17,9 +17,9 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, Field
 
 from evoforge.agents.instructors.custom import render
-from evoforge.config import InstructorSettings, InstructSettings
-from evoforge.config.instruct import INSTRUCTOR_OPTIONS
 from evoforge.prompts import PromptTemplate, load_prompt
+from evoforge.settings import InstructorSettings, InstructSettings
+from evoforge.settings.instruct import INSTRUCTOR_OPTIONS
 
 _TSK = re.compile(r"^[ \t]*(?:[*#_]+[ \t]*)?TSK[ \t]*(\d+)[ \t]*[.:)\]][ \t]*(?:\*\*[ \t]*)?", re.MULTILINE)
 RULES = """Rules for the list:

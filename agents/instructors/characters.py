@@ -3,7 +3,7 @@
 ``character`` writes character cards (stored as files, not records); ``rp`` (:mod:`.rp`) chats between the cards,
 ``gtkm`` asks a card questions and ``stylized_response`` re-answers records of other categories in a card's voice;
 ``editor`` turns the run's ``writing`` responses into correction exercises. Each class renders its prompts and reads
-the model's replies; :mod:`evoforge.generation.dependent` runs them.
+the model's replies; :mod:`evoforge.instruct.dependent` runs them.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from evoforge.agents.instructors.base import Batch, Instructor, register
 from evoforge.agents.instructors.custom import render
-from evoforge.config import InstructorSettings
 from evoforge.errors import ConfigError
 from evoforge.prompts import load_prompt
+from evoforge.settings import InstructorSettings
 
 _LABEL = re.compile(r"^[ \t]*[*#_]*[ \t]*(NAME|DESCRIPTION|GUIDE)[ \t]*[*_]*[ \t]*:[ \t]*", re.MULTILINE)
 _QUESTION = re.compile(r"^[ \t]*(?:[-*\d.)]+[ \t]*)?QUESTION[ \t]*\d*[ \t]*:[ \t]*(.+)$", re.MULTILINE)

@@ -9,8 +9,8 @@ from random import Random
 from typing import Any, ClassVar
 
 from evoforge.agents.instructors.base import Batch, Instructor, TaskList, parse_tasks, register
-from evoforge.config import InstructorSettings
 from evoforge.errors import ConfigError
+from evoforge.settings import InstructorSettings
 
 # what an awareness question asks about, and the parts its answer needs; weights as airoboros draws its templates
 AWARENESS = (

@@ -9,8 +9,8 @@ from pathlib import Path
 from random import Random
 
 from evoforge.agents.instructors.base import Batch, Instructor, TaskList, register
-from evoforge.config import InstructorSettings
 from evoforge.errors import ConfigError
+from evoforge.settings import InstructorSettings
 
 PACKAGED_SEEDS = "detailed_writing_seeds"  # airoboros' default seed_path: its packaged examples
 

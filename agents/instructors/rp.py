@@ -18,8 +18,8 @@ from typing import Any
 from evoforge.agents.instructors.base import Batch, register
 from evoforge.agents.instructors.characters import Card, Dependent, conversation_row
 from evoforge.agents.instructors.custom import render
-from evoforge.config import InstructorSettings
 from evoforge.prompts import load_prompt
+from evoforge.settings import InstructorSettings
 
 _NEXT = re.compile(r"NEXT:[ \t]*([^\n]+)")
 ACTION_MARKS = ("*", "~", None)

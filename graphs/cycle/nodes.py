@@ -15,15 +15,15 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite, interrupt
 
 from evoforge.console import console, info
+from evoforge.cycle import closing, opening, routed, work
+from evoforge.cycle.model_cards import write_round_cards
+from evoforge.cycle.round_record import RoundRecord, round_path, student_dir
 from evoforge.errors import EvoforgeError
 from evoforge.graphs.cycle.report import console_table, routing_lines, write_cycle_report
 from evoforge.graphs.cycle.state import CycleState, DeltaPayload, RoundResult, delta_task, round_record
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
 from evoforge.llm.protocol import Gateway
-from evoforge.rounds import closing, opening, routed, work
-from evoforge.rounds.cards import write_round_cards
-from evoforge.rounds.round_record import RoundRecord, round_path, student_dir
 from evoforge.serve.lmoe import round_router
 
 Update = dict[str, Any]

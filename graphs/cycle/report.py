@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evoforge.evolution.dataset import LOST_IN_A_ROUND, dataset_line
+from evoforge.cycle.routed import ROUTED, promotion_line
+from evoforge.evolve.dataset import LOST_IN_A_ROUND, dataset_line
 from evoforge.graphs.cycle.state import RoundResult
 from evoforge.report import bar_chart, markdown_table, write_section
-from evoforge.rounds.routed import ROUTED, promotion_line
 
 ROW_ORDER = ("raw", "train@all")
 MERGE_ORDER = ("average_merge", "human_merge", "auto_merge")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
+from evoforge.cycle.round_record import DeltaTask, RoundRecord
 from evoforge.graphs.evolve.state import EvolveSummary
 from evoforge.graphs.instruct.state import InstructSummary
 from evoforge.merging.trial import MergeSpec
-from evoforge.rounds.round_record import DeltaTask, RoundRecord
 from evoforge.training.deltas import DeltaJob
 
 
@@ -134,7 +134,7 @@ class CycleState(TypedDict, total=False):
 
 
 def round_record(state: CycleState) -> RoundRecord:
-    """The current round as the work in :mod:`evoforge.rounds` takes it (the state's keys stay the graph's)."""
+    """The current round as the work in :mod:`evoforge.cycle` takes it (the state's keys stay the graph's)."""
     best, evolved = state.get("merge") or {}, state.get("evolved")
     return RoundRecord(
         number=state["round"],
@@ -149,6 +149,6 @@ def round_record(state: CycleState) -> RoundRecord:
 
 
 def delta_task(payload: DeltaPayload) -> DeltaTask:
-    """One training branch's payload as the work in :mod:`evoforge.rounds` takes it."""
+    """One training branch's payload as the work in :mod:`evoforge.cycle` takes it."""
     job = DeltaJob(payload["chunk"], payload["method"])
     return DeltaTask(round_dir=payload["round_dir"], student=payload["student"], job=job)

@@ -3,7 +3,7 @@
 load seeds → split train/dev → validate the initial method → per step: evolve a mini-batch ``loop`` times →
 ``candidate_size`` parallel branches (analyse + optimise) → validate the candidates on dev (λ) → keep the best →
 until λ stops improving (``patience``) or ``max_steps`` → human review of the method (approve / edit / reject) →
-evolve and answer the whole dataset (a node with a batch pending runs again: :mod:`evoforge.graphs.batching`) →
+evolve and answer the whole dataset (a node with a batch pending runs again: :mod:`evoforge.graphs.llm_batches`) →
 eliminate failures and duplicates → human review of a sample → outputs.
 
 ``graph`` is compiled without a checkpointer (LangGraph Studio attaches its own); the CLI compiles
@@ -17,9 +17,9 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.evolve import nodes
 from evoforge.graphs.evolve.state import CandidateTask, EvolveInput, EvolveOutput, EvolveState
+from evoforge.graphs.llm_batches import again_while_batched, batched
 from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext, llm_retry
 

@@ -17,9 +17,9 @@ from evoforge.agents.evolving_method import initial_method
 from evoforge.console import info
 from evoforge.data.io import read_jsonl
 from evoforge.errors import EvoforgeError
-from evoforge.evolution import data
-from evoforge.evolution import dataset as final
-from evoforge.evolution import steps as work
+from evoforge.evolve import dataset as final
+from evoforge.evolve import inputs
+from evoforge.evolve import steps as work
 from evoforge.graphs.evolve.report import e0_rate
 from evoforge.graphs.evolve.report import write_outputs as write_output_files
 from evoforge.graphs.evolve.state import (
@@ -62,7 +62,7 @@ async def _load(res: Resources, relative: str) -> list[dict[str, Any]]:
 async def load_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Update:
     """Read the seed data (file or skills world) and store it normalised as ``data/seeds.jsonl``."""
     res = await _resources(runtime, state)
-    seeds = await asyncio.to_thread(data.load_seeds, res.config)
+    seeds = await asyncio.to_thread(inputs.load_seeds, res.config)
     info(f"evolve: {len(seeds)} seed instructions")
     return {"seeds_path": await _save(res, seeds, "data", "seeds.jsonl"), "n_seeds": len(seeds)}
 
@@ -74,7 +74,7 @@ async def split_seeds(state: EvolveState, runtime: Runtime[RunContext]) -> Updat
     ``s0c1``: the reference its λ is measured against, and the start when the carried method does worse on this dev.
     """
     res = await _resources(runtime, state)
-    train, dev = data.split(await _load(res, state["seeds_path"]), res.config)
+    train, dev = inputs.split(await _load(res, state["seeds_path"]), res.config)
     universal = initial_method(res.config.run.language)
     starts = list(dict.fromkeys([state.get("start_method") or universal, universal]))
     feedback = ["", E0_FEEDBACK]
@@ -110,7 +110,7 @@ async def evolve_batch(state: EvolveState, runtime: Runtime[RunContext]) -> Upda
     res = await _resources(runtime, state)
     step = state["step"] + 1
     settings = res.config.evolve
-    batch = data.mini_batch(await _load(res, state["train_path"]), settings.batch_size, res.config.run.seed, step)
+    batch = inputs.mini_batch(await _load(res, state["train_path"]), settings.batch_size, res.config.run.seed, step)
     rows = await work.trajectories(res, batch, state["method"], step)
     path = await _save(res, rows, "steps", f"step-{step:02d}", "trajectories.jsonl")
     return {"step": step, "trajectories_path": path}
@@ -221,7 +221,7 @@ async def evolve_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
     """Evolve every seed (the first 10 in a test run) ``loop`` generations with the approved method (one record
     per generation); a refill keeps the earlier pass's chains and continues only those lost to errors."""
     res = await _resources(runtime, state)
-    seeds = data.dataset_seeds(await _load(res, state["seeds_path"]), res.config)
+    seeds = inputs.dataset_seeds(await _load(res, state["seeds_path"]), res.config)
     if len(seeds) < state["n_seeds"]:
         info(f"evolve: test run, the dataset is evolved from {len(seeds)} of the {state['n_seeds']} seeds")
     before = await _load(res, state["evolved_path"]) if state.get("refill") else None  # the pass that lost rows
@@ -264,7 +264,7 @@ async def filter_dataset(state: EvolveState, runtime: Runtime[RunContext]) -> Up
         "lost_path": lost_path,
         "filtered_path": filtered_path,
         "counts": counts,
-        "sample": data.output_records(rows[::every][:SAMPLE_SIZE]),
+        "sample": inputs.output_records(rows[::every][:SAMPLE_SIZE]),
     }
 
 

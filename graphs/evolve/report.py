@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from evoforge.data.cards import machine_free, usage_section, write_dataset_card
+from evoforge.data.dataset_cards import machine_free, usage_section, write_dataset_card
 from evoforge.data.io import read_jsonl
-from evoforge.evolution import data
-from evoforge.evolution.dataset import dataset_line
+from evoforge.evolve import inputs
+from evoforge.evolve.dataset import dataset_line
 from evoforge.graphs.evolve.state import EvolveState, lowest_rate, rate
 from evoforge.graphs.runtime import Resources
 from evoforge.report import line_chart, markdown_table, write_section
@@ -116,14 +116,14 @@ def report_section(state: EvolveState, outputs: dict[str, str]) -> str:
 def write_outputs(res: Resources, state: EvolveState) -> dict[str, str]:
     """Write every output of the evolve graph into the run directory; returns ``{kind: relative path}``."""
     rows = read_jsonl(res.path(state["filtered_path"]))
-    records = data.output_records(rows)
+    records = inputs.output_records(rows)
     outputs = {"dataset": "evolved.jsonl", "methods": "methods.json", "chart": CHART, "report": "evolve_report.md"}
     atomic_write_jsonl(res.run.file("evolved.jsonl"), records)
     atomic_write_json(res.run.file("methods.json"), methods_document(state))
-    save_path = data.resolve_save_path(res.config, res.run.path)
+    save_path = inputs.resolve_save_path(res.config, res.run.path)
     if save_path is not None:
         if save_path.suffix == ".json":
-            atomic_write_json(save_path, data.columns(rows))
+            atomic_write_json(save_path, inputs.columns(rows))
         else:
             atomic_write_jsonl(save_path, records)
         outputs["save_path"] = str(save_path)

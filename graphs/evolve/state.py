@@ -117,7 +117,7 @@ class EvolveState(EvolveInput, EvolveOutput, total=False):
         refill: the dataset is being built again from the last pass, sending only the lost calls (``evoforge
             resume`` of a run that lost rows sets it; the filter clears it).
         batch / batch_failed: a dataset node's pending provider batches (``[{id, model, requests}]``, empty when
-            none) and the cache keys of the requests its batches failed (:mod:`evoforge.graphs.batching`).
+            none) and the cache keys of the requests its batches failed (:mod:`evoforge.graphs.llm_batches`).
         counts: sizes of the final phases (seeds, answered, failed, eliminated, duplicates, kept, lost).
         sample: a few kept records shown at the dataset review.
         outputs: names of the files written in the run directory.

@@ -5,7 +5,7 @@ output file (append / overwrite) → every instructor's producer at once → the
 the instructors that use them or the records written: rp, gtkm, stylized_response, editor) → human review of a
 sample per instructor → outputs (ShareGPT and alpaca exports, an HF dataset, the report). A rejected review ends
 the run with what is written kept. Both generation nodes run in passes while a batch is pending
-(:mod:`evoforge.graphs.batching`; a model entry with ``batch: true``).
+(:mod:`evoforge.graphs.llm_batches`; a model entry with ``batch: true``).
 
 Mounted in the cycle (``cycle.data_source: instruct``) it works in the round's folder (``workdir``) and hands back
 :class:`~evoforge.graphs.instruct.state.InstructSummary` as ``instructed``.
@@ -20,9 +20,9 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from evoforge.graphs.batching import again_while_batched, batched
 from evoforge.graphs.instruct import nodes
 from evoforge.graphs.instruct.state import InstructInput, InstructOutput, InstructState
+from evoforge.graphs.llm_batches import again_while_batched, batched
 from evoforge.graphs.paths import add_path
 from evoforge.graphs.runtime import RunContext, llm_retry
 

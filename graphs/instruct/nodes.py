@@ -1,4 +1,4 @@
-"""The instruct graph's nodes: each reads the state, calls one piece of :mod:`evoforge.generation`, returns an update.
+"""The instruct graph's nodes: each reads the state, calls one piece of :mod:`evoforge.instruct`, returns an update.
 
 The output file is the record of progress: a node that re-runs after a crash (or a resumed run with ``append``)
 reads it and continues, and the gateway's response cache answers the calls that had already returned.
@@ -39,7 +39,7 @@ def _path(res: Resources, value: str | None, default: str) -> Path:
 
 async def topics(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Read the topics file, or generate it (airoboros' topic requests) when it does not exist."""
-    from evoforge.generation.topics import generate_topics, read_topics
+    from evoforge.instruct.topics import generate_topics, read_topics
 
     res = await _resources(runtime, state)
     settings = res.config.instruct
@@ -70,7 +70,7 @@ async def review_topics(state: InstructState) -> Update:
 
 async def prepare_output(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Ready the output file: continue it (append), set it aside (overwrite), or refuse an existing one."""
-    from evoforge.generation.records import prepare
+    from evoforge.instruct.output import prepare
 
     res = await _resources(runtime, state)
     settings = res.config.instruct
@@ -90,9 +90,9 @@ def _cards_dir(res: Resources) -> Path:
 def _started(res: Resources, path: Path) -> dict[str, int]:
     """What counts toward each instructor's count when generation starts: its records in ``path`` (a
     conversation once), the cards in the cards folder (blocking)."""
-    from evoforge.generation.cards import read_cards
-    from evoforge.generation.dependent import counted
-    from evoforge.generation.records import read_records
+    from evoforge.instruct.characters import read_cards
+    from evoforge.instruct.dependent import counted
+    from evoforge.instruct.output import read_records
 
     records = read_records(path) if path.exists() else []
     started = {name: counted(records, name) for name in res.config.instruct.instructors}
@@ -112,8 +112,8 @@ def _top_run(res: Resources, state: InstructState) -> Path:
 def _open_generation(res: Resources, state: InstructState) -> tuple[Any, Any, dict[str, list[str]]]:
     """The output file, the de-duplication index over what it and the earlier rounds' records hold, and each
     instructor's topics (blocking)."""
-    from evoforge.generation.records import RecordFile, read_records
-    from evoforge.generation.topics import instructor_topics, read_topics
+    from evoforge.instruct.output import RecordFile, read_records
+    from evoforge.instruct.topics import instructor_topics, read_topics
 
     settings = res.config.instruct
     output = RecordFile(Path(state["output_path"]))
@@ -128,7 +128,7 @@ def _open_generation(res: Resources, state: InstructState) -> tuple[Any, Any, di
 async def generate(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Run every instructor's producer until its count, its patience or the token budget ends it."""
     from evoforge.errors import ConfigError
-    from evoforge.generation.producers import Producers
+    from evoforge.instruct.producers import Producers
 
     res = await _resources(runtime, state)
     settings = res.config.instruct
@@ -169,7 +169,7 @@ def _announce(progress: Mapping[str, Any], started: Mapping[str, int]) -> dict[s
 async def generate_dependent(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """The second pass: the instructors that work on what the first pass wrote (character cards, then rp, gtkm,
     stylized_response and editor), resumed from the output file and the cards folder as the first pass is."""
-    from evoforge.generation.dependent import DependentPass, dependent_names
+    from evoforge.instruct.dependent import DependentPass, dependent_names
 
     res = await _resources(runtime, state)
     settings = res.config.instruct
@@ -193,7 +193,7 @@ async def generate_dependent(state: InstructState, runtime: Runtime[RunContext])
 
 async def review_sample(state: InstructState, runtime: Runtime[RunContext]) -> Update:
     """Human checkpoint: approve a sample of each instructor's records, or reject (the records stay written)."""
-    from evoforge.generation.records import read_records
+    from evoforge.instruct.output import read_records
 
     res = await _resources(runtime, state)
     records = await asyncio.to_thread(read_records, Path(state["output_path"]))

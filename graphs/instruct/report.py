@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evoforge.data.cards import usage_section, write_dataset_card
+from evoforge.data.dataset_cards import usage_section, write_dataset_card
 from evoforge.data.exports import save_hf_dataset, to_alpaca, to_sharegpt
-from evoforge.generation.records import read_records
 from evoforge.graphs.instruct.state import InstructState
 from evoforge.graphs.runtime import Resources
+from evoforge.instruct.output import read_records
 from evoforge.report import markdown_table, write_section
 from evoforge.runs import atomic_write_jsonl, atomic_write_text
 

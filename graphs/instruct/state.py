@@ -60,7 +60,7 @@ class InstructState(InstructInput, InstructOutput, total=False):
         cards_dir: the folder of the character cards (absolute), when the run has a second pass.
         instructed: the summary handed to a parent graph.
         batch / batch_failed: a generation node's pending provider batches (``[{id, model, requests}]``, empty when
-            none) and the cache keys of the requests they failed (:mod:`evoforge.graphs.batching`).
+            none) and the cache keys of the requests they failed (:mod:`evoforge.graphs.llm_batches`).
     """
 
     topics_path: str

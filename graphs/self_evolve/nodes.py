@@ -1,4 +1,4 @@
-"""The self_evolve graph's nodes: each reads the state, runs one step of :mod:`evoforge.selfevolve` (blocking work in
+"""The self_evolve graph's nodes: each reads the state, runs one step of :mod:`evoforge.self_evolve` (blocking work in
 a worker thread), writes its files into the round's folder and returns an update.
 
 A node that re-runs after a crash recomputes the same result: sampling is seeded by the run's seed and the round,
@@ -17,14 +17,14 @@ from langgraph.types import interrupt
 
 from evoforge.console import info, progress
 from evoforge.errors import DataError
-from evoforge.evals.generator import Sampling
+from evoforge.evals.batched_generation import Sampling
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, node_resources
 from evoforge.graphs.self_evolve.report import MERGED, write_model_cards, write_outputs, write_qa_card
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.runs import atomic_write_json, atomic_write_jsonl
-from evoforge.selfevolve import rounds as steps
-from evoforge.selfevolve.devices import select_devices
+from evoforge.self_evolve import rounds as steps
+from evoforge.self_evolve.devices import select_devices
 
 Update = dict[str, Any]
 FRAGMENTS_FILE = "source/fragments.json"
@@ -48,7 +48,7 @@ def _summaries(state: SelfEvolveState, i: int, **fields: Unpack[RoundSummary]) -
 def _sources(res: Resources) -> tuple[list[str], list[dict[str, Any]]]:
     """The fragments and the closed-book eval items: the configured files, or the skills world's facts."""
     from evoforge.data.sources import skills
-    from evoforge.selfevolve.data import read_eval_items, read_fragments
+    from evoforge.self_evolve.data_files import read_eval_items, read_fragments
 
     settings, seed = res.config.self_evolve, res.config.run.seed
     if settings.source_data_file:
@@ -63,7 +63,7 @@ def _sources(res: Resources) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _prepare(res: Resources, start: int) -> Update:
-    from evoforge.selfevolve.data import language_of
+    from evoforge.self_evolve.data_files import language_of
     from evoforge.training.student import resolve_student
 
     settings = res.config.self_evolve
@@ -93,7 +93,7 @@ async def prepare(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Updat
 
 
 def _writer(res: Resources, state: SelfEvolveState) -> Any:
-    from evoforge.selfevolve.qa import LLMWriter, ModelWriter
+    from evoforge.self_evolve.qa import LLMWriter, ModelWriter
 
     settings = res.config.self_evolve
     if settings.generator == "llm":
@@ -105,7 +105,7 @@ def _writer(res: Resources, state: SelfEvolveState) -> Any:
 async def generate(state: SelfEvolveState, runtime: Runtime[RunContext]) -> Update:
     """The current model (or the gateway) writes one question per fragment and answers it from the fragment."""
     from evoforge.data.io import read_records
-    from evoforge.selfevolve.qa import write_qa
+    from evoforge.self_evolve.qa import write_qa
 
     res = await _resources(runtime)
     settings, i = res.config.self_evolve, state["round"]
@@ -173,7 +173,7 @@ def _train(res: Resources, state: SelfEvolveState) -> tuple[int, int, Any]:
     atomic_write_jsonl(steps.round_dir(run, i) / steps.TRAIN_FILE, records)
     trained = steps.train_round(res.config, Path(state["base"]), run, i, records)
     if res.config.self_evolve.export_merged:
-        from evoforge.merging.export import merge_adapter
+        from evoforge.merging.saving import merge_adapter
 
         merge_adapter(Path(state["base"]), steps.round_dir(run, i) / steps.ADAPTER, steps.round_dir(run, i) / MERGED)
     return len(replay), len(records), trained

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from evoforge.data.cards import machine_free, usage_section, write_dataset_card
+from evoforge.cycle.model_cards import base_model_name, write_model_card
+from evoforge.data.dataset_cards import machine_free, usage_section, write_dataset_card
 from evoforge.graphs.runtime import Resources
 from evoforge.graphs.self_evolve.state import RoundSummary, SelfEvolveState
 from evoforge.report import markdown_table, write_section
-from evoforge.rounds.cards import base_model_name, write_model_card
-from evoforge.selfevolve.chart import draw_scores
-from evoforge.selfevolve.predictions import read_generations
-from evoforge.selfevolve.rounds import ADAPTER, QA_FILE, generations_dir, round_dir
-from evoforge.training.base import TRAINING_FILE
+from evoforge.self_evolve.chart import draw_scores
+from evoforge.self_evolve.predictions import read_generations
+from evoforge.self_evolve.rounds import ADAPTER, QA_FILE, generations_dir, round_dir
+from evoforge.training.trainer import TRAINING_FILE
 
 SECTION = "self-evolution"
 CHART = "self_evolution_scores.png"

@@ -1,5 +1,5 @@
 """State of the ``self_evolve`` graph: the round counter, paths and per-round figures, never the Q&A themselves
-(they live in each round's folder, see :mod:`evoforge.selfevolve.rounds`)."""
+(they live in each round's folder, see :mod:`evoforge.self_evolve.rounds`)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from evoforge.offline.revision import source_digest
-from evoforge.offline.sim.engine import SimOptions, SimReply, respond
+from evoforge.offline.sim.core import SimOptions, SimReply, respond
 
 _handler: Any = None
 _LOCK = threading.Lock()

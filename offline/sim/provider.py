@@ -13,7 +13,7 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
-from evoforge.offline.sim.engine import SimOptions, SimReply, respond
+from evoforge.offline.sim.core import SimOptions, SimReply, respond
 from evoforge.offline.sim.faults import current, raise_fault
 
 

@@ -7,7 +7,7 @@ from random import Random
 
 from evoforge.offline.world.arithmetic import ArithmeticSpec
 from evoforge.offline.world.format_writing import FormatSpec
-from evoforge.offline.world.instruct import InstructSpec
+from evoforge.offline.world.instructions import InstructSpec
 from evoforge.offline.world.spec import DEPTH_OPS, Spec, Task, plausible_wrong
 from evoforge.offline.world.strings import StringsSpec
 

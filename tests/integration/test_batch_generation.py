@@ -20,12 +20,12 @@ import pytest
 from sim_server import SimServer, running
 from small_runs import SIM_EVOLVE_SIZES
 
-from evoforge.config import load_config
 from evoforge.errors import ConfigError
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.llm.usage import usage_markdown
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 SMALL = ["run.seed=11", "world.n_seeds=16", *SIM_EVOLVE_SIZES, "llm.retry_backoff=0"]

@@ -17,11 +17,11 @@ import pytest
 import yaml
 from sim_server import SimServer, running
 
-from evoforge.config import load_config
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.llm.usage import usage_markdown
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 INSTRUCTORS = {"general": {"count": 5}, "coding": {"count": 3}, "card": {"count": 2}}
 TOPICS = ["astronomy", "cooking", "sailing", "chess", "gardening", "music", "history", "poetry", "bridges", "bees"]

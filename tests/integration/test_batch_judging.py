@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sim_server import SimServer, running
 
-from evoforge.config import load_config
 from evoforge.data.records import Example
 from evoforge.evals.judging import compare_sets, judge_set
-from evoforge.generation.cull import cull_records
+from evoforge.instruct.cull import cull_records
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.world import generate_tasks
+from evoforge.settings import load_config
 
 TASKS = generate_tasks(6, seed=3)
 RECORDS = [Example.for_eval(t.instruction, t.answer, t.category) for t in TASKS]

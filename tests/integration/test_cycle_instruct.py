@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evoforge.config import load_config
 from evoforge.graphs.cycle.graph import graph as cycle_graph
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
 CATEGORIES = ["coding", "general", "trivia"]

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from evoforge.cli import app
-from evoforge.config import Config
 from evoforge.errors import ConfigError
 from evoforge.merging.job import MergeJob
 from evoforge.offline.world import eval_records, seed_records
 from evoforge.runs import RunDir
+from evoforge.settings import Config
 from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 CATEGORIES = ("arithmetic", "strings")

@@ -13,10 +13,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from small_runs import SMALL_EVOLVE
 
-from evoforge.config import load_config
 from evoforge.graphs.evolve.graph import build
 from evoforge.graphs.runtime import RunContext, build_gateway, thread_config
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 NODES = {"evolve_batch", "optimize_candidate", "validate"}  # the nodes of a step that call the LLM
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from conftest import DATASETS
 
-from evoforge.config import load_config
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 SMALL = [

@@ -17,8 +17,8 @@ import pytest
 from huggingface_hub import HfApi
 from small_runs import SMALL_CYCLE
 
+from evoforge.cycle.export import export_round, hub_uploads, push
 from evoforge.errors import ConfigError, EvoforgeError, RunDirError
-from evoforge.rounds.export import export_round, hub_uploads, push
 from evoforge.runs import RunDir
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,12 +19,12 @@ import pytest
 import yaml
 from config_files import instruct_config
 
-from evoforge.config import load_config
 from evoforge.data.formats import load_examples
-from evoforge.generation.records import read_records
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
+from evoforge.instruct.output import read_records
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 FIRST = {"writing": 3, "general": 3, "trivia": 3, "wordgame": 2}
 SECOND = {

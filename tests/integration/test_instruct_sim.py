@@ -19,12 +19,12 @@ from config_files import instruct_config
 
 from evoforge.agents.instructors import REGISTRY, dedup_key
 from evoforge.agents.instructors.characters import Dependent
-from evoforge.config import load_config
-from evoforge.config.airoboros import ALIASES, NOT_APPLICABLE
 from evoforge.data.dedup import EmbeddingIndex
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
+from evoforge.settings.airoboros import ALIASES, NOT_APPLICABLE
 
 INSTRUCTORS = ["general", "contextual", "coding", "multiple_choice", "agent", "orca", "awareness", "card"]
 COUNT = 4

@@ -19,7 +19,7 @@ from evoforge.serve import Assistant
 from evoforge.serve.api import create_app
 from evoforge.serve.background import BackgroundServer
 from evoforge.serve.lmoe import LMoE, RouterSettings, build_lmoe
-from evoforge.serve.loading import resolve_experts
+from evoforge.serve.model_sources import resolve_experts
 from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 
 pytestmark = pytest.mark.slow

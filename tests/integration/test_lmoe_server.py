@@ -230,7 +230,7 @@ def test_a_client_leaving_before_the_whole_answer_frees_its_slot(lmoe: LMoE, cap
 
 def test_experts_from_a_cycle_run(tmp_path: Path) -> None:
     from evoforge.merging.job import MergeJob
-    from evoforge.serve.loading import resolve_experts
+    from evoforge.serve.model_sources import resolve_experts
 
     run = tmp_path / "runs" / "r1"
     chunks = run / "rounds" / "1" / "chunks"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from small_runs import SIM_EVOLVE_SIZES
 
-from evoforge.config import load_config
-from evoforge.evolution.dataset import dataset_line
+from evoforge.evolve.dataset import dataset_line
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
 from evoforge.offline.sim.faults import FAULTS_ENV
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 SMALL = ["run.seed=11", "world.n_seeds=24", *SIM_EVOLVE_SIZES, "llm.num_retries=3", "llm.retry_backoff=0"]
 

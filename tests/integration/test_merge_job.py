@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import torch
 
-from evoforge.config import Config, LLMSettings, MergeSettings
 from evoforge.errors import ConfigError
 from evoforge.evals.harness import EvalReport
 from evoforge.llm.cache import ResponseCache
@@ -19,6 +18,7 @@ from evoforge.merging.job import MergeJob, generator_runner, run_job, worker
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.world import eval_records
 from evoforge.runs import RunDir
+from evoforge.settings import Config, LLMSettings, MergeSettings
 from evoforge.testing.merge_toy import (
     accuracy_objective,
     build_toy_problem,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import Config, MergeSettings
+from evoforge.cycle import opening, work
+from evoforge.cycle.round_record import DeltaTask
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.data.formats import load_examples
 from evoforge.errors import DataError
@@ -21,9 +22,8 @@ from evoforge.merging.job import MergeJob, run_job
 from evoforge.merging.search import completed
 from evoforge.offline.world import seed_records
 from evoforge.processes import ProcessPool
-from evoforge.rounds import opening, work
-from evoforge.rounds.round_record import DeltaTask
 from evoforge.runs import RunDir, atomic_write_jsonl
+from evoforge.settings import Config, MergeSettings
 from evoforge.testing.merge_toy import ToyProblem, build_toy_problem, one_torch_thread
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)

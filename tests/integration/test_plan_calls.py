@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evoforge.config import load_config
-from evoforge.rounds.plan import plan_run
+from evoforge.cycle.plan import plan_run
+from evoforge.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [

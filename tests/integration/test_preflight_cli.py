@@ -307,8 +307,8 @@ def test_airoboros_own_config_with_its_default_embedding_model_offline_writes_no
 def test_resume_refuses_a_run_whose_key_this_shell_lacks_without_a_call(tmp_path: Path, endpoint: str) -> None:
     """A run started where its key was set and resumed where it is not: exit 2 naming the variable, before the graph
     runs (no request), the run's folder left as it was."""
-    from evoforge.config import load_config
     from evoforge.runs import RunDir
+    from evoforge.settings import load_config
 
     cfg = load_config(_config(tmp_path, endpoint))
     run = RunDir.create(cfg, "evolve", "waiting")

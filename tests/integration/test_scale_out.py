@@ -248,9 +248,9 @@ def test_a_ray_merge_worker_killed_mid_trial_leaves_the_study_whole_and_resumabl
     import scale_toy
     import torch
 
-    from evoforge.config import Config, MergeSettings
     from evoforge.merging.job import MergeJob, run_job
     from evoforge.runs import RunDir
+    from evoforge.settings import Config, MergeSettings
 
     adapters = {f"delta_{i}": build_lora_adapter(student, tmp_path / f"delta_{i}", seed=i) for i in (1, 2)}
     ids = torch.randint(0, 64, (8, 16), generator=torch.Generator().manual_seed(0))

@@ -14,11 +14,11 @@ import uvicorn
 
 from evoforge.agents import analyzer, evolver, generator, judge, optimizer, validator
 from evoforge.agents.evolving_method import INITIAL_METHOD
-from evoforge.config import LLMSettings, ModelEntry
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.server import create_app
 from evoforge.offline.sim import SimOptions
 from evoforge.offline.world import generate_tasks, parse_instruction
+from evoforge.settings import LLMSettings, ModelEntry
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from evoforge.cli import app
 from evoforge.errors import ConfigError, DataError, EvoforgeError
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
 

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from evoforge.agents.instructors import REGISTRY, Batch, check_prompt_files
 from evoforge.cli import app
-from evoforge.config import InstructorSettings, load_config
-from evoforge.config.airoboros import ALIASES, NOT_APPLICABLE, from_airoboros
 from evoforge.data.dedup import make_index
 from evoforge.errors import ConfigError
-from evoforge.generation.cards import seed_examples
-from evoforge.generation.producers import Producers
-from evoforge.generation.records import RecordFile, read_records
+from evoforge.instruct.characters import seed_examples
+from evoforge.instruct.output import RecordFile, read_records
+from evoforge.instruct.producers import Producers
+from evoforge.settings import InstructorSettings, load_config
+from evoforge.settings.airoboros import ALIASES, NOT_APPLICABLE, from_airoboros
 
 DATA = Path(__file__).parents[1] / "data"
 TOPICS = ["owls", "comets", "kites", "maps", "bridges"]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import SHIPPED_CONFIGS, load_config
-from evoforge.config.applicability import inapplicable
+from evoforge.cycle import pool
+from evoforge.cycle.opening import write_test_set
 from evoforge.errors import DataError
-from evoforge.evolution.data import load_seeds
-from evoforge.rounds import pool
-from evoforge.rounds.opening import write_test_set
+from evoforge.evolve.inputs import load_seeds
+from evoforge.settings import SHIPPED_CONFIGS, load_config
+from evoforge.settings.applicability import inapplicable
 
 DATA = "evolve.data_path=seeds.jsonl"
 INSTRUCT = ("cycle.data_source=instruct", "cycle.instruct_config=airoboros-example")

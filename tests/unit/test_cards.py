@@ -11,13 +11,13 @@ import pytest
 from huggingface_hub import DatasetCard, ModelCard
 from small_runs import SMALL_EVOLVE
 
-from evoforge.config import load_config
-from evoforge.data.cards import machine_free
+from evoforge.cycle.model_cards import base_model_name, write_round_cards
+from evoforge.cycle.round_record import RoundRecord
+from evoforge.data.dataset_cards import machine_free
 from evoforge.graphs.driver import drive
 from evoforge.graphs.review import policy_decision
-from evoforge.rounds.cards import base_model_name, write_round_cards
-from evoforge.rounds.round_record import RoundRecord
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 PEFT_TEMPLATE = (
     "---\nbase_model: {base}\nlibrary_name: peft\n---\n\n# Model Card for Model ID\n\n[More Information Needed]\n"

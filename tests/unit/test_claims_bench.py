@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from evoforge.config import load_config
 from evoforge.errors import ConfigError
+from evoforge.settings import load_config
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 

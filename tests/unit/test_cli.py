@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evoforge.config import load_config
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

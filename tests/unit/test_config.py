@@ -8,8 +8,8 @@ import pytest
 import yaml
 from config_files import config_error
 
-from evoforge.config import SHIPPED_CONFIGS, Config, load_config, locate_config, redact, shipped_configs
 from evoforge.errors import ConfigError
+from evoforge.settings import SHIPPED_CONFIGS, Config, load_config, locate_config, redact, shipped_configs
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evoforge.rounds.steering import allocate, steer
+from evoforge.cycle.steering import allocate, steer
 
 
 def test_allocation_follows_error_rates_and_sums_to_total() -> None:

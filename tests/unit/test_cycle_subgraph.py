@@ -10,10 +10,10 @@ from typing import Any
 
 from small_runs import SMALL_CYCLE
 
-from evoforge.config import load_config
 from evoforge.graphs.cycle.graph import graph as cycle_graph
 from evoforge.graphs.driver import Result, drive
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 from tests.evolve_fakes import FakeAgents
 
 

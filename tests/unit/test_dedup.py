@@ -46,8 +46,8 @@ def test_near_duplicates_join_into_groups_under_every_rule() -> None:
 
 
 def test_evolve_drops_near_duplicates_by_its_rule() -> None:
-    from evoforge.config import load_config
-    from evoforge.evolution.dataset import duplicate_index, filter_rows
+    from evoforge.evolve.dataset import duplicate_index, filter_rows
+    from evoforge.settings import load_config
 
     answer = "A fine and complete answer that follows every part of the instruction."
     rows = [{"parent": "Seed.", "instruction": text, "response": answer} for text in [*TEXTS, NEAR]]

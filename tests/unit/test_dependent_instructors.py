@@ -20,13 +20,13 @@ from evoforge.agents.instructors.characters import (
     voice_messages,
 )
 from evoforge.agents.instructors.rp import Roleplay
-from evoforge.config import InstructorSettings, InstructSettings
 from evoforge.data.exports import to_sharegpt
 from evoforge.data.formats import normalise_row
 from evoforge.errors import ConfigError
-from evoforge.generation.cards import read_cards, seed_examples, write_card
-from evoforge.generation.cull import cull_records
-from evoforge.offline.sim.engine import respond
+from evoforge.instruct.characters import read_cards, seed_examples, write_card
+from evoforge.instruct.cull import cull_records
+from evoforge.offline.sim.core import respond
+from evoforge.settings import InstructorSettings, InstructSettings
 
 ADA = Card(description="A Victorian mathematician.", stay_in_character="Always answer as Ada would.", name="Ada")
 KOFI = Card(description="A taxi driver in Accra.", stay_in_character="Stay in Kofi's voice.", name="Kofi")

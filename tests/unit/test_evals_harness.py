@@ -10,7 +10,7 @@ import torch
 
 from evoforge.data.records import Example
 from evoforge.errors import ConfigError, DataError
-from evoforge.evals.generator import Generator, token_batches
+from evoforge.evals.batched_generation import Generator, token_batches
 from evoforge.evals.harness import evaluate, load_eval_records
 from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm
 

@@ -7,12 +7,12 @@ import asyncio
 import pytest
 
 from evoforge.agents.judge import CompareInput, CompareOutput, GradeInput, GradeOutput
-from evoforge.config import LLMSettings
 from evoforge.data.records import Example
 from evoforge.errors import DataError
 from evoforge.evals.judging import combine, compare_sets, judge_set
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.world import generate_tasks
+from evoforge.settings import LLMSettings
 
 TASKS = generate_tasks(6, seed=3)
 RECORDS = [Example.for_eval(t.instruction, t.answer, t.category) for t in TASKS]

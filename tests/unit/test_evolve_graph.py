@@ -15,10 +15,10 @@ from evoforge.agents.bundle import Agents
 from evoforge.agents.evolver import EvolveInput, EvolveOutput
 from evoforge.agents.generator import AnswerInput, AnswerOutput
 from evoforge.agents.optimizer import OptimizeOutput
-from evoforge.config import load_config
 from evoforge.graphs.driver import Result, drive
 from evoforge.graphs.review import policy_decision
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 from tests.evolve_fakes import FakeAgents, quality
 
 SMALL = [

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import load_config
 from evoforge.data.seeds import field_value, normalise
 from evoforge.errors import DataError
-from evoforge.evolution.data import TEST_RUN_SEEDS, columns, dataset_seeds, load_seeds, split
+from evoforge.evolve.inputs import TEST_RUN_SEEDS, columns, dataset_seeds, load_seeds, split
+from evoforge.settings import load_config
 from tests.conftest import DATASETS
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")

@@ -11,13 +11,13 @@ import pytest
 from pydantic import BaseModel
 from scripted_llm import ScriptedLLM, register
 
-from evoforge.config import Config, LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import BudgetExceeded, ConfigError, LLMError, StructuredOutputError
 from evoforge.llm.backend import litellm_module, price_if_unknown
 from evoforge.llm.gateway import LLMGateway
 from evoforge.llm.structured import SCHEMA_MARKER, schema_request
 from evoforge.llm.usage import usage_markdown, usage_table
 from evoforge.runs import RunDir
+from evoforge.settings import Config, LLMSettings, ModelEntry, RoleSettings
 
 litellm = litellm_module()
 USER = [{"role": "user", "content": "Say hi."}]

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from evoforge.config import Config, LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import LLMError
 from evoforge.llm.gateway import LLMGateway
 from evoforge.runs import RunDir
+from evoforge.settings import Config, LLMSettings, ModelEntry, RoleSettings
 
 SECRET = "sk-stubtest-abcdef0123456789"
 USER = [{"role": "user", "content": "Grade this."}]

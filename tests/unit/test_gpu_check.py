@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from evoforge.config import load_config
+from evoforge.settings import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"

@@ -8,14 +8,14 @@ import pytest
 import yaml
 from config_files import config_error
 
-from evoforge.agents.instruct import filtered_by, parse_topics
 from evoforge.agents.instructors import REGISTRY, Batch, parse_tasks
 from evoforge.agents.instructors.characters import Dependent
-from evoforge.config import load_config
-from evoforge.config.instruct import INSTRUCTOR_OPTIONS
+from evoforge.agents.writers import filtered_by, parse_topics
 from evoforge.errors import ConfigError, DataError
-from evoforge.generation.records import RecordFile, read_records
-from evoforge.offline.sim.instruct import tasks_reply
+from evoforge.instruct.output import RecordFile, read_records
+from evoforge.offline.sim.writers import tasks_reply
+from evoforge.settings import load_config
+from evoforge.settings.instruct import INSTRUCTOR_OPTIONS
 
 NAMES = sorted(REGISTRY)
 TASK_WRITERS = [name for name in NAMES if not isinstance(REGISTRY[name], Dependent)]  # the second pass has no TSK list

@@ -10,8 +10,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from evoforge.config import LLMSettings, load_config
 from evoforge.llm.cache import CACHE_DIR_ENV, ResponseCache, response_cache_path
+from evoforge.settings import LLMSettings, load_config
 
 WRITER = """
 import sys, time

@@ -16,10 +16,10 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel
 from scripted_llm import ScriptedLLM, register
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import ConfigError, LLMError
 from evoforge.llm.backend import litellm_module
 from evoforge.llm.gateway import LLMGateway
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 
 litellm = litellm_module()
 SECRET = "sk-evoforge-test-secret-0123456789"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import LLMSettings, ModelEntry, RoleSettings
 from evoforge.errors import ConfigError, LLMError, LLMTransportError
-from evoforge.evolution.dataset import LOST_IN_A_ROUND
+from evoforge.evolve.dataset import LOST_IN_A_ROUND
 from evoforge.graphs.cycle.report import write_cycle_report
 from evoforge.graphs.cycle.state import RoundResult
 from evoforge.graphs.runtime import retried_node_error
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.sim.faults import FAULTS_ENV, Faults
+from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
 
 QUESTIONS = [f"What is {i} plus 1?" for i in range(24)]
 

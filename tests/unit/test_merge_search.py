@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import MergeSettings
 from evoforge.errors import ConfigError
 from evoforge.merging.search import (
     SearchSpace,
@@ -20,6 +19,7 @@ from evoforge.merging.search import (
     optimize,
 )
 from evoforge.merging.trial import MergeSpec, TrialResult
+from evoforge.settings import MergeSettings
 
 TARGET = {"a": 0.2, "b": 0.7, "c": 0.45}
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from evoforge.errors import ConfigError, DataError
-from evoforge.merging.export import save_cat_adapter, save_full_model
 from evoforge.merging.lora import load_delta, load_full_delta, load_lora_delta
 from evoforge.merging.methods import METHODS
+from evoforge.merging.saving import save_cat_adapter, save_full_model
 from evoforge.merging.trial import DeltaMixer, MergeSpec, ScaleMixer
 from evoforge.testing.merge_toy import build_tiny_base, load_resident, one_torch_thread, train_delta
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from evoforge.config import EvalSettings, LLMSettings
 from evoforge.data.records import Example
 from evoforge.errors import ConfigError
 from evoforge.evals.harness import evaluate
 from evoforge.evals.metrics import METRICS, bleu4, exact_match, get_metric, metric_ceiling, predict_results, rouge
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.world import generate_tasks
+from evoforge.settings import EvalSettings, LLMSettings
 
 PAIRS = [
     ("the cat sat on the mat", "the cat is on the mat"),

@@ -6,12 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
-from evoforge.config import load_config
 from evoforge.graphs.driver import drive
 from evoforge.graphs.phases import PhaseClock, phase_rows
 from evoforge.graphs.review import policy_decision
 from evoforge.report import read_section
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 from tests.evolve_fakes import FakeAgents
 
 SMALL = ["world.n_seeds=12", "evolve.train_size=4", "evolve.dev_size=4", "evolve.batch_size=4", "evolve.max_steps=1"]

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evoforge.cli import app
-from evoforge.config import load_config
-from evoforge.rounds.plan import evolve_calls, plan_run
+from evoforge.cycle.plan import evolve_calls, plan_run
+from evoforge.settings import load_config
 
 KEYS = ("DEEPSEEK_API_KEY", "OPENAI_API_KEY", "VLLM_API_KEY")
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_local_server_config_plans_and_names_its_problems(runs_dir: Path) -> Non
 
 
 def test_priced_model_costs_scale_with_the_requests() -> None:
-    from evoforge.rounds.estimate import costs
+    from evoforge.cycle.estimate import costs
 
     cfg = load_config(Path("configs/deepseek.yaml"), [])
     more = load_config(Path("configs/deepseek.yaml"), ["cycle.rounds=6"])

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from evoforge.cli import app
-from evoforge.config import load_config
-from evoforge.rounds.estimate import RoleCost, costs
-from evoforge.rounds.plan import instruct_calls, plan_run
+from evoforge.cycle.estimate import RoleCost, costs
+from evoforge.cycle.plan import instruct_calls, plan_run
+from evoforge.settings import load_config
 
 DEEPSEEK = Path("configs/deepseek.yaml")
 

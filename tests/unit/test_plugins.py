@@ -11,7 +11,7 @@ import pytest
 from evoforge.data.sources import SKILLS, data_source, skills
 from evoforge.errors import ConfigError
 from evoforge.offline import world
-from evoforge.offline.student import SHIPPED, SHIPPED_READER
+from evoforge.offline.tiny_builds import SHIPPED, SHIPPED_READER
 from evoforge.plugins import load_plugin, plugin_names
 from evoforge.training.student import resolve_student, student_names
 

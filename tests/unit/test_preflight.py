@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import Config, load_config
 from evoforge.errors import ConfigError
 from evoforge.preflight import PreflightError, Problem, collect, ensure, flag_inputs
+from evoforge.settings import Config, load_config
 
 Breaker = Callable[[Path], Path]
 

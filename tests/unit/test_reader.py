@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from string import Template
 
-from evoforge.offline.reader import ReaderBuildConfig, reader_tasks
-from evoforge.offline.student import (
+from evoforge.offline.reader_recipe import ReaderBuildConfig, reader_tasks
+from evoforge.offline.tiny_builds import (
     CARD_FILE,
     SHIPPED,
     SHIPPED_READER,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evoforge.config import load_config
-from evoforge.rounds.round_record import RoundRecord
-from evoforge.rounds.work import merge_job
+from evoforge.cycle.round_record import RoundRecord
+from evoforge.cycle.work import merge_job
+from evoforge.settings import load_config
 
 
 def test_a_rounds_merge_job_generates_under_the_eval_sections_token_budget(tmp_path: Path) -> None:

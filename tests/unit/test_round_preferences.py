@@ -1,4 +1,4 @@
-"""A round's preference pairs (rounds/preferences.py): the world's near misses or the user's file, as their own
+"""A round's preference pairs (cycle/preferences.py): the world's near misses or the user's file, as their own
 chunk that trains DPO under method auto."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import load_config
+from evoforge.cycle.preferences import PREFERENCES_CHUNK, round_preferences, with_preferences
 from evoforge.data.chunking import chunk_dataset
 from evoforge.errors import DataError
-from evoforge.rounds.preferences import PREFERENCES_CHUNK, round_preferences, with_preferences
+from evoforge.settings import load_config
 from evoforge.training.deltas import methods_for
 
 

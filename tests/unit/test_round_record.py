@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import Config
+from evoforge.cycle.closing import promote
+from evoforge.cycle.round_record import DeltaTask, RoundRecord
 from evoforge.errors import EvoforgeError
 from evoforge.graphs.cycle.state import CycleState, DeltaPayload, delta_task, round_record
 from evoforge.merging.trial import MergeSpec
-from evoforge.rounds.closing import promote
-from evoforge.rounds.round_record import DeltaTask, RoundRecord
+from evoforge.settings import Config
 from evoforge.training.deltas import DeltaJob
 
 

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.evals.harness import load_eval_records
-from evoforge.graphs.cycle.report import ordered_rows, results_table, routing_lines
-from evoforge.graphs.cycle.state import RoundResult
-from evoforge.merging.job import MergeJob, table_reports
-from evoforge.merging.trial import MergeSpec
-from evoforge.offline.world import eval_records
-from evoforge.rounds.routed import (
+from evoforge.cycle.routed import (
     expert_chunks,
     promotion_choice,
     promotion_line,
     routed_report,
     router_summary,
 )
+from evoforge.evals.harness import load_eval_records
+from evoforge.graphs.cycle.report import ordered_rows, results_table, routing_lines
+from evoforge.graphs.cycle.state import RoundResult
+from evoforge.merging.job import MergeJob, table_reports
+from evoforge.merging.trial import MergeSpec
+from evoforge.offline.world import eval_records
 from evoforge.serve.experts import run_experts
 from evoforge.testing.merge_toy import one_torch_thread
 from evoforge.testing.tiny_models import build_lora_adapter, build_tiny_lm

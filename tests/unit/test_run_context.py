@@ -10,10 +10,10 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from evoforge.config import load_config
 from evoforge.graphs.runtime import Resources, RunContext, node_resources
 from evoforge.llm.gateway import LLMGateway
 from evoforge.runs import RunDir
+from evoforge.settings import load_config
 
 
 class State(TypedDict, total=False):

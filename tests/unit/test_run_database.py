@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from evoforge.cli.options import RunOptions
-from evoforge.config import Config, LLMSettings, RunSettings, redact
 from evoforge.database import database_ref, database_url, safe_url
 from evoforge.errors import ConfigError, import_extra
 from evoforge.graphs.runtime import run_checkpointer
 from evoforge.merging.job import MergeJob
 from evoforge.merging.search import STUDY_NAME, study_location
 from evoforge.runs import RunDir
+from evoforge.settings import Config, LLMSettings, RunSettings, redact
 
 SECRET = "pw-7c1f0e9a4d"
 

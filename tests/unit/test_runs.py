@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import load_config
 from evoforge.errors import RunDirError
 from evoforge.runs import RunDir, atomic_write_jsonl, list_runs
+from evoforge.settings import load_config
 
 
 def test_create_writes_config_manifest_events(runs_dir: Path) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import load_config
-from evoforge.config.role_models import with_role_models
-from evoforge.config.self_evolve import SelfEvolveSettings
 from evoforge.errors import ConfigError
 from evoforge.runs import RunDir
-from evoforge.selfevolve.devices import device_plan, visible_devices
+from evoforge.self_evolve.devices import device_plan, visible_devices
+from evoforge.settings import load_config
+from evoforge.settings.role_models import with_role_models
+from evoforge.settings.self_evolve import SelfEvolveSettings
 
 EVOFORGE = str(Path(sys.executable).parent / "evoforge")
 TOY = [{"instruction": f"fragment {i}: the river Oda is {i} km long."} for i in range(3)]

@@ -1,4 +1,4 @@
-"""The cycle on user data: the fixed test set, the seed pool, disjoint round slices, bad cases (rounds/pool.py)."""
+"""The cycle on user data: the fixed test set, the seed pool, disjoint round slices, bad cases (cycle/pool.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import load_config
+from evoforge.cycle import opening, pool
 from evoforge.errors import ConfigError
-from evoforge.rounds import opening, pool
+from evoforge.settings import load_config
 
 SEED_TASKS = Path(__file__).resolve().parents[3] / "shared/datasets/self-instruct/seed_tasks.jsonl"
 USER_TEST = Path(__file__).resolve().parents[3] / "shared/datasets/self-instruct/user_oriented_instructions.jsonl"
@@ -105,8 +105,8 @@ def test_too_few_answered_seeds_for_the_test_set_is_a_clear_error(tmp_path: Path
 def test_instruct_test_set_takes_no_turn_of_a_chat(tmp_path: Path) -> None:
     """airoboros' rp/gtkm rows are turns of a chat: none becomes a test item (its prompt means nothing alone), and
     none is taken out of training because its last prompt happens to equal a test prompt."""
+    from evoforge.cycle import instruct_source
     from evoforge.data.records import Example, Turn
-    from evoforge.rounds import instruct_source
 
     plain = [Example(prompt=f"Question {i}?", completion=f"Answer {i}.", category="general") for i in range(8)]
     opening = Example(

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from evoforge.config import SHIPPED_CONFIGS, load_config
 from evoforge.data.seeds import normalise, read_raw
 from evoforge.errors import DataError
+from evoforge.settings import SHIPPED_CONFIGS, load_config
 
 # Two rows shaped as tatsu-lab/alpaca's: instruction, input (often empty), output, text.
 ALPACA = [

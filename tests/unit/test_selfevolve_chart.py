@@ -12,8 +12,8 @@ from matplotlib.container import BarContainer
 
 from evoforge.errors import DataError
 from evoforge.evals.metrics import predict_results
-from evoforge.selfevolve.chart import DPI, LABELS, TITLE, build_figure, draw_scores, figure_size
-from evoforge.selfevolve.predictions import SCORE_KEYS, read_generations, write_generation
+from evoforge.self_evolve.chart import DPI, LABELS, TITLE, build_figure, draw_scores, figure_size
+from evoforge.self_evolve.predictions import SCORE_KEYS, read_generations, write_generation
 
 ITEMS = [
     {"instruction": "fragment", "input": "什么是5G？", "output": "第五代移动通信网络。"},

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from evoforge.errors import DataError
-from evoforge.selfevolve.data import clean_question, is_degenerate, language_of, read_eval_items, read_fragments
+from evoforge.self_evolve.data_files import clean_question, is_degenerate, language_of, read_eval_items, read_fragments
 
 TOY = Path("/work/shared/datasets/self-evolution")
 needs_toy = pytest.mark.skipif(not (TOY / "toy_data.json").is_file(), reason="the seed's toy data is not here")

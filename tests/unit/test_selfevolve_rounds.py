@@ -10,12 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from evoforge.config import load_config
 from evoforge.errors import RunDirError
-from evoforge.evals.generator import Sampling
+from evoforge.evals.batched_generation import Sampling
 from evoforge.runs import atomic_write_jsonl
-from evoforge.selfevolve import rounds
-from evoforge.selfevolve.qa import answer_prompt, question_prompt, write_qa
+from evoforge.self_evolve import rounds
+from evoforge.self_evolve.qa import answer_prompt, question_prompt, write_qa
+from evoforge.settings import load_config
 
 
 def _history(run: Path) -> None:

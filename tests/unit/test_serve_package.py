@@ -14,7 +14,7 @@ import pytest
 from evoforge.errors import ConfigError, DataError
 from evoforge.serve.experts import Expert
 from evoforge.serve.lmoe import LMoE, UnknownModel
-from evoforge.serve.loading import model_name
+from evoforge.serve.model_sources import model_name
 from evoforge.serve.package import package_experts
 from evoforge.serve.routing import Route
 

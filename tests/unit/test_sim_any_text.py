@@ -7,10 +7,10 @@ import re
 
 from evoforge.agents import analyzer, evolver, generator, judge, validator
 from evoforge.agents.evolving_method import INITIAL_METHOD, INITIAL_METHODS
-from evoforge.config import LLMSettings, ModelEntry
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.sim.analyst import classify
 from evoforge.offline.sim.method_text import CLAUSES, insert_clauses
+from evoforge.settings import LLMSettings, ModelEntry
 
 TOPICS = ("a rainy weekend", "learning to cook", "saving money", "a job interview", "moving to a new city", "chess")
 PLAIN = [f"{verb} {topic}." for verb in ("Give advice about", "Write a short story about") for topic in TOPICS]

@@ -10,11 +10,11 @@ import pytest
 
 from evoforge.agents import analyzer, evolver, generator, judge, optimizer, validator
 from evoforge.agents.evolving_method import INITIAL_METHOD, INITIAL_METHODS
-from evoforge.config import LLMSettings, ModelEntry
 from evoforge.llm.gateway import LLMGateway
 from evoforge.offline.sim import respond
 from evoforge.offline.sim.method_text import CLAUSES, FIXES, addressed, drop_rule, insert_clauses
 from evoforge.offline.world import complexity, generate_tasks, parse_instruction
+from evoforge.settings import LLMSettings, ModelEntry
 
 
 def _gateway(**params: Any) -> LLMGateway:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.config import StudentSettings
 from evoforge.errors import ConfigError
 from evoforge.offline.pretrain import encode_pair, exact_match_by_category, greedy_generate, pretrain_student
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student
+from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
 from evoforge.offline.tokenizer import build_tokenizer
+from evoforge.settings import StudentSettings
 from evoforge.training.student import load_student, resolve_student, use_threads
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
@@ -87,7 +87,7 @@ def test_the_shipped_student_matches_the_recipe_and_its_tokenizer_rebuilds() -> 
     import json
 
     from evoforge.offline.habits import tokenizer_corpus
-    from evoforge.offline.student import SHIPPED, shipped_digest
+    from evoforge.offline.tiny_builds import SHIPPED, shipped_digest
 
     config = StudentBuildConfig()
     assert shipped_digest() == config.digest(), (

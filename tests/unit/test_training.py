@@ -10,11 +10,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from evoforge.config import TrainSettings
 from evoforge.data.chunking import chunk_dataset, write_chunks
 from evoforge.errors import ConfigError, DataError
-from evoforge.offline.student import StudentBuildConfig, build_tiny_student
-from evoforge.training.base import DeltaConfig
+from evoforge.offline.tiny_builds import StudentBuildConfig, build_tiny_student
+from evoforge.settings import TrainSettings
 from evoforge.training.batches import BatchPlan, plan_batches, token_budget
 from evoforge.training.deltas import methods_for, train_deltas
 from evoforge.training.dpo import DPODelta, DPODeltaConfig
@@ -22,6 +21,7 @@ from evoforge.training.examples import PLAIN_CHAT_TEMPLATE, every_answer, fit_le
 from evoforge.training.full import FullConfig, FullSFT
 from evoforge.training.sft import SFTDelta, SFTDeltaConfig
 from evoforge.training.student import load_student
+from evoforge.training.trainer import DeltaConfig
 
 MICRO = StudentBuildConfig(hidden_size=64, intermediate_size=128, num_layers=2, num_heads=1, steps=0, eval_tasks=0)
 C = TypeVar("C", bound=DeltaConfig)

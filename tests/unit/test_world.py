@@ -29,7 +29,7 @@ from evoforge.offline.world import (
 )
 from evoforge.offline.world.arithmetic import ArithmeticSpec
 from evoforge.offline.world.fragments import answer_from_fragments
-from evoforge.offline.world.instruct import InstructSpec
+from evoforge.offline.world.instructions import InstructSpec
 from evoforge.offline.world.spec import Task
 
 
