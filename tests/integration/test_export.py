@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,6 +116,31 @@ def test_export_writes_folders_the_hub_loaders_read(cycle_run: RunDir, tmp_path:
     folded = merged_adapter.merge_and_unload()
     for (key, value), (_, want) in zip(folded.state_dict().items(), student.state_dict().items(), strict=True):
         assert torch.allclose(value, want, atol=1e-5), key
+
+
+@pytest.mark.slow
+def test_a_round_the_experts_won_exports_an_lmoe_package_serve_reads(cycle_run: RunDir, tmp_path: Path) -> None:
+    from evoforge.cycle.routed import ROUTED, expert_chunks
+    from evoforge.data.chunking import MIXED_FROM
+    from evoforge.serve.package import package_experts
+
+    copy = tmp_path / "runs" / "c"
+    shutil.copytree(cycle_run.path, copy, ignore=shutil.ignore_patterns("checkpoints.sqlite*"))
+    events = [json.loads(line) for line in (copy / "events.jsonl").read_text().splitlines()]
+    for event in events:  # the round's promotion as it reads when routed_experts beat auto_merge
+        if event.get("event") == "round_finished":
+            event["promotion"] = {**(event.get("promotion") or {}), "kept": ROUTED}
+    (copy / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    summary = export_round(RunDir.open(copy.parent, "c"), tmp_path / "out")
+    assert summary["kept"] == ROUTED and "lmoe" in [f["path"] for f in summary["folders"]]
+    experts = expert_chunks(copy / "rounds" / "1")
+    served = package_experts(tmp_path / "out" / "lmoe")
+    assert sorted(e.name for e in served) == sorted(experts) and "preferences-dpo" not in experts
+    for expert in served:  # each expert routes on its own chunk's instructions, not the others' mixed in
+        chunk = copy / "rounds/1/chunks" / f"{experts[expert.name]}.jsonl"
+        rows = [json.loads(line) for line in chunk.read_text().splitlines()]
+        assert len(expert.instructions) == sum(MIXED_FROM not in r for r in rows) > 0
+        assert (expert.adapter is not None) and (expert.adapter / "adapter_config.json").is_file()
 
 
 def test_refusals_exit_2_with_a_clear_message(tmp_path: Path) -> None:
