@@ -13,7 +13,8 @@ to a transport error: the step keeps its row apart as a retryable one (``dataset
 
 A graph's bulk node runs its passes through :func:`evoforge.graphs.llm_batches.batched` (the batch ids in its state);
 a bulk step outside a graph (LLM-judge scoring, the cull) through :func:`in_passes`, which waits for its batches in
-the same process (a stopped one sends its pending requests again; what its settled batches answered stays cached).
+the same process, each batch recorded beside the response cache until it is settled (:mod:`.batch_records`), so
+a stopped step run again polls its pending batch instead of sending its requests again.
 A pass must let every call of its fan-out end before it raises (:func:`gather_all`), so that it sets aside all of
 them at once.
 """
@@ -32,10 +33,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from evoforge.console import info, progress
 from evoforge.errors import LLMTransportError
 from evoforge.llm.backend import ModelFailed, api_key_of, litellm_module, token_cost
-from evoforge.llm.cache import CachedResponse
+from evoforge.llm.batch_records import BatchRecords, send_and_settle
+from evoforge.llm.cache import CachedResponse, ResponseCache
 
 if TYPE_CHECKING:
-    from evoforge.llm.cache import ResponseCache
     from evoforge.llm.postgres import PostgresResponseCache
     from evoforge.llm.usage import UsageLedger
     from evoforge.settings import LLMSettings, ModelEntry
@@ -143,6 +144,8 @@ class BatchDesk:
         self._cache = cache
         self._ledger = ledger
         self.delivered: set[str] = set()  # cache keys a batch answered (settled by this process)
+        # the batches in_passes sent and has not settled, in the cache's SQLite file (none with no cache there)
+        self.records = BatchRecords(cache.path) if isinstance(cache, ResponseCache) else None
 
     async def submit(self, requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Send ``requests`` (a :class:`Collector`'s) as one batch per model entry: ``[{id, model, requests}]``.
@@ -266,9 +269,10 @@ async def gather_all(calls: Iterable[Awaitable[T]]) -> list[T]:
 
 async def in_passes(desk: BatchDesk | None, step: Callable[[], Awaitable[T]]) -> T:
     """``step()`` outside a graph, run in passes while a pass sets requests aside: they are sent as batches, waited
-    for (a progress bar), and the step runs again, answered by the cache. A request a batch failed goes into the
-    next batch again, up to ``llm.num_retries`` times more; then the step's call of it fails as after lost calls.
-    Without ``desk`` (no gateway) the step runs once."""
+    for (a progress bar), and the step runs again, answered by the cache. A request a recorded batch holds (sent by
+    a step that was stopped) is not sent again: that batch is settled instead (:func:`send_and_settle`). A request a
+    batch failed goes into the next batch again, up to ``llm.num_retries`` times more; then the step's call of it
+    fails as after lost calls. Without ``desk`` (no gateway) the step runs once."""
     if desk is None:
         return await step()
     failures: Counter[str] = Counter()
@@ -285,4 +289,4 @@ async def in_passes(desk: BatchDesk | None, step: Callable[[], Awaitable[T]]) ->
                     desk.count_hits(pending)
                     return result
         desk.passed(pending)
-        failures.update(await desk.settle(await desk.submit(pending.requests)))
+        failures.update(await send_and_settle(desk, pending.requests))

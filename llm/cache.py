@@ -100,6 +100,16 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
+def open_shared(path: Path) -> sqlite3.Connection:
+    """A connection to the SQLite file ``path`` (created with its folder) that other threads and processes share:
+    WAL journal, busy timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    _enable_wal(conn)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
 class ResponseCache:
     """A key → response store in one SQLite file, opened lazily and safe across threads and tasks."""
 
@@ -110,10 +120,7 @@ class ResponseCache:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = open_shared(self.path)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
                 "value TEXT NOT NULL, created REAL NOT NULL)"
