@@ -20,15 +20,13 @@ import json
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evoforge.console import info
 from evoforge.llm.cache import open_shared
 
 if TYPE_CHECKING:
     import sqlite3
-
-    from evoforge.llm.batch import BatchDesk
 
 TABLE = "pending_batches"
 NOT_FOUND = 404  # the status of a batch its provider does not know (a recorded one it has long dropped)
@@ -68,6 +66,20 @@ class BatchRecords:
             conn.execute(f"DELETE FROM {TABLE} WHERE id = ?", (batch_id,))
 
 
+class Desk(Protocol):
+    """What :func:`send_and_settle` uses of a :class:`~evoforge.llm.batch.BatchDesk` (which imports this module)."""
+
+    records: BatchRecords | None
+
+    async def submit(self, requests: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send ``requests`` as one batch per model entry."""
+        ...
+
+    async def settle(self, batches: list[dict[str, Any]]) -> list[str]:
+        """Wait for ``batches`` and cache their answers; the keys they did not answer."""
+        ...
+
+
 def _by_entry(requests: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
     """``requests`` (by ``role|entry|cache key``) in one group per model entry, by entry name."""
     groups: dict[str, dict[str, dict[str, Any]]] = {}
@@ -76,7 +88,7 @@ def _by_entry(requests: dict[str, dict[str, Any]]) -> list[dict[str, dict[str, A
     return [groups[name] for name in sorted(groups)]
 
 
-async def send_and_settle(desk: BatchDesk, requests: dict[str, dict[str, Any]]) -> list[str]:
+async def send_and_settle(desk: Desk, requests: dict[str, dict[str, Any]]) -> list[str]:
     """Settle batches holding ``requests`` (a pass's set-aside ones) into the cache: the recorded batches that hold
     some of them (sent by a stopped pass, of this process or another), and one new batch per model entry for the
     rest, each recorded before it is waited for; the cache keys of the requests they did not answer.
