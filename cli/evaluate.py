@@ -1,9 +1,11 @@
-"""``evoforge eval`` (score a model + adapters on an eval set) and ``evoforge ifd`` (IFD scoring and selection)."""
+"""``evoforge eval`` (score a model + adapters on an eval set; with ``--route RUN_ID [--round N]`` a cycle round's
+experts + router, each prompt answered by the one delta the LMoE's router picks) and ``evoforge ifd`` (IFD scoring
+and selection). The runs are :mod:`evoforge.evals.eval_run`'s and :func:`evoforge.cycle.routed.eval_routed_round`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +14,10 @@ from evoforge.console import info
 from evoforge.errors import ConfigError
 from evoforge.evals.eval_run import run_eval, run_ifd
 from evoforge.preflight import ensure, flag_inputs
+from evoforge.runs import RunDir
+
+if TYPE_CHECKING:
+    from evoforge.settings import Config
 
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'tiny' (built-in student) or a local HF model dir.")]
 DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Data file (JSONL, JSON or parquet).")]
@@ -61,6 +67,36 @@ def _print_report(report: Any, path: Path) -> None:
     info(f"report: {path}")
 
 
+def _routed_eval(
+    cfg: Config, source: str, round_n: int | None, data: Path, name: str | None, run_id: str | None
+) -> None:
+    """``--route``: resolve round ``round_n`` (None: the latest) of the cycle run ``source`` and its experts, score
+    them routed on ``data`` in a new eval run (:func:`evoforge.cycle.routed.eval_routed_round`) and print the
+    router's line and the report."""
+    from evoforge.cycle.routed import eval_routed_round, expert_chunks, router_missing
+    from evoforge.evals.metrics import get_metric
+    from evoforge.serve.experts import latest_round
+    from evoforge.serve.lmoe import round_router
+
+    if cfg.eval.metric != "judge":
+        get_metric(cfg.eval.metric)  # a bad metric name fails before the model loads
+    missing = router_missing()
+    if missing:
+        raise ConfigError(f"--route: {missing}")
+    src = RunDir.open(cfg.run.runs_dir, source).path
+    n = latest_round(src) if round_n is None else round_n
+    root = src / "rounds" / str(n)
+    if not (root / "merge" / "job.json").is_file():
+        raise ConfigError(f"--route {source} --round {n}: that round has no finished merge search ({root}/merge)")
+    chunks = expert_chunks(root)
+    if not chunks:
+        raise ConfigError(f"--route {source} --round {n}: the round has no category delta to route to")
+    report, out, router = eval_routed_round(cfg, src, n, chunks, round_router, data, name, run_id)
+    accuracy = "n/a" if router["accuracy"] is None else f"{router['accuracy']:.3f}"
+    info(f"routed {router['n']} prompts among round {n}'s experts of {source}: {router['routed']}; accuracy {accuracy}")
+    _print_report(report, out)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``evoforge eval`` and ``evoforge ifd``."""
 
@@ -99,12 +135,10 @@ def register(app: typer.Typer) -> None:
         (the cycle's routed_experts row); router.json beside the report holds the router's accuracy."""
         cfg = opts.resolve(*([f"eval.metric={metric}"] if metric else []))
         if route is not None:
-            from evoforge.cli.eval_routed import run_routed_eval
-
             if model is not None or adapter or weight:
                 raise ConfigError("--route answers with the round's own deltas: no --model, --adapter or --weight")
             ensure(cfg, "eval", {"--data": data})
-            _print_report(*run_routed_eval(cfg, route, round_n, data, name, opts.run_id))
+            _routed_eval(cfg, route, round_n, data, name, opts.run_id)
             return
         if model is None:
             raise ConfigError("give --model MODEL (with --adapter/--weight), or --route RUN_ID")
