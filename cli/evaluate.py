@@ -1,4 +1,6 @@
-"""``evoforge eval`` (score a model + adapters on an eval set) and ``evoforge ifd`` (IFD scoring and selection)."""
+"""``evoforge eval`` (score a model + adapters on an eval set; with ``--route RUN_ID [--round N]`` a cycle round's
+experts + router, each prompt answered by the one delta the LMoE's router picks) and ``evoforge ifd`` (IFD scoring
+and selection). The runs are :mod:`evoforge.evals.eval_run`'s and :func:`evoforge.cycle.routed.eval_routed_round`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from evoforge.cli.options import RunOptions, run_options
-from evoforge.errors import ConfigError, DataError
+from evoforge.console import info
+from evoforge.errors import ConfigError
+from evoforge.evals.eval_run import run_eval, run_ifd
 from evoforge.preflight import ensure, flag_inputs
 from evoforge.runs import RunDir
 
@@ -48,32 +52,10 @@ def parse_weights(specs: list[str], names: list[str]) -> dict[str, float] | None
     return weights
 
 
-def _resolve_model(cfg: Config, model: str) -> Path:
-    from evoforge.training.student import resolve_student, use_threads
-
-    path = resolve_student(model)
-    use_threads(cfg.student, model)
-    return path
-
-
-def _make_generator(cfg: Config, model: Path, adapters: dict[str, Path]) -> Any:
-    """The generation backend named by ``eval.backend``."""
-    if cfg.eval.backend == "vllm":
-        from evoforge.evals.vllm_backend import VLLMGenerator
-
-        return VLLMGenerator(model, adapters, batch_size=cfg.eval.batch_size, max_new_tokens=cfg.eval.max_new_tokens)
-    from evoforge.evals.batched_generation import Generator
-
-    settings = cfg.eval
-    return Generator(
-        model, adapters, cfg.student.device, settings.batch_size, settings.max_new_tokens, settings.max_batch_tokens
-    )
-
-
 def _print_report(report: Any, path: Path) -> None:
     from rich.table import Table
 
-    from evoforge.console import console, info
+    from evoforge.console import console
 
     table = Table("category", report.metric, "n", title=f"eval: {report.metric} = {report.score:.4f}")
     counts: dict[str, int] = {}
@@ -85,102 +67,34 @@ def _print_report(report: Any, path: Path) -> None:
     info(f"report: {path}")
 
 
-def run_eval(
-    cfg: Config, model: str, adapter: list[str], weight: list[str], data: Path, name: str | None, run_id: str | None
-) -> Path:
-    """Evaluate ``model`` (+ adapters mixed by ``weight``) on ``data`` in a new run: writes ``evals/<name>.json`` and,
-    beside it, LLaMA-Factory's ``predict_results.json`` of the same predictions.
-
-    Metric ``judge`` grades through the ``llm`` settings' gateway (the shared response cache; usage in the manifest).
-    """
-    from contextlib import nullcontext
-
-    from evoforge.console import progress
-    from evoforge.evals.harness import evaluate, load_eval_records
+def _routed_eval(
+    cfg: Config, source: str, round_n: int | None, data: Path, name: str | None, run_id: str | None
+) -> None:
+    """``--route``: resolve round ``round_n`` (None: the latest) of the cycle run ``source`` and its experts, score
+    them routed on ``data`` in a new eval run (:func:`evoforge.cycle.routed.eval_routed_round`) and print the
+    router's line and the report."""
+    from evoforge.cycle.routed import eval_routed_round, expert_chunks, router_missing
     from evoforge.evals.metrics import get_metric
-    from evoforge.llm.gateway import LLMGateway
-    from evoforge.runs import atomic_write_json
+    from evoforge.serve.experts import latest_round
+    from evoforge.serve.lmoe import round_router
 
-    metric = cfg.eval.metric
-    if metric != "judge":
-        get_metric(metric)  # a bad metric name fails before the model loads
-    records = load_eval_records(data)
-    adapters = parse_adapters(adapter)
-    weights = parse_weights(weight, list(adapters))
-    gen = _make_generator(cfg, _resolve_model(cfg, model), adapters)
-    if weights is not None:
-        gen.set_weights(weights)
-    run = RunDir.create(cfg, "eval", run_id)
-    out = run.file("evals", f"{name or data.stem}.json")
-    judge = LLMGateway(cfg.llm, run=run) if metric == "judge" else nullcontext()
-    with run.recording(), judge as gateway, progress("generating", total=len(records)) as bar:
-        report = evaluate(gen, records, metric, progress=bar, gateway=gateway)
-    report.save(out)
-    atomic_write_json(out.with_name("predict_results.json"), report.predict_results())
-    run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
-    run.finish("completed", eval_score=report.score)
+    if cfg.eval.metric != "judge":
+        get_metric(cfg.eval.metric)  # a bad metric name fails before the model loads
+    missing = router_missing()
+    if missing:
+        raise ConfigError(f"--route: {missing}")
+    src = RunDir.open(cfg.run.runs_dir, source).path
+    n = latest_round(src) if round_n is None else round_n
+    root = src / "rounds" / str(n)
+    if not (root / "merge" / "job.json").is_file():
+        raise ConfigError(f"--route {source} --round {n}: that round has no finished merge search ({root}/merge)")
+    chunks = expert_chunks(root)
+    if not chunks:
+        raise ConfigError(f"--route {source} --round {n}: the round has no category delta to route to")
+    report, out, router = eval_routed_round(cfg, src, n, chunks, round_router, data, name, run_id)
+    accuracy = "n/a" if router["accuracy"] is None else f"{router['accuracy']:.3f}"
+    info(f"routed {router['n']} prompts among round {n}'s experts of {source}: {router['routed']}; accuracy {accuracy}")
     _print_report(report, out)
-    return out
-
-
-def run_ifd(
-    cfg: Config,
-    model: str,
-    data: Path,
-    mode: str,
-    k: int | None,
-    fraction: float | None,
-    drop_above_one: bool,
-    run_id: str | None,
-) -> tuple[Path, Path]:
-    """Score ``data`` by IFD with ``model`` and select by ``mode``; writes ``ifd/{scored,selected}.jsonl``."""
-    from evoforge.console import info, progress
-    from evoforge.data.io import read_records
-    from evoforge.evals.ifd import MODES, resolve_k, score_records, select
-    from evoforge.runs import atomic_write_jsonl
-    from evoforge.training.student import load_student
-
-    if mode not in MODES:
-        raise ConfigError(f"--mode {mode}: expected one of {', '.join(MODES)}")
-    rows = read_records(data)
-    if mode != "all":
-        resolve_k(len(rows), k, fraction)  # fail before the expensive part
-    for n, row in enumerate(rows, 1):
-        if not any(isinstance(row.get(f), str) for f in ("output", "completion", "response")):
-            raise DataError(f"{data}: record {n} has no answer ('output', 'completion' or 'response')")
-    lm, tokenizer = load_student(_resolve_model(cfg, model), device=cfg.student.device)
-    run = RunDir.create(cfg, "ifd", run_id)
-    settings = cfg.eval
-    with run.recording(), progress("IFD", total=2 * len(rows)) as bar:
-        scores = score_records(
-            lm,
-            tokenizer,
-            rows,
-            variant=settings.ifd_variant,
-            max_length=settings.ifd_max_length,
-            batch_size=settings.ifd_batch_size,
-            progress=bar,
-            max_tokens=settings.ifd_max_tokens,
-        )
-    scored = [
-        {**row, "ifd": s.ifd, "loss_conditioned": s.loss_conditioned, "loss_direct": s.loss_direct}
-        for row, s in zip(rows, scores, strict=True)
-    ]
-    selected = select(scored, mode, k, fraction, drop_above_one=drop_above_one, seed=cfg.run.seed)
-    scored_path, selected_path = run.file("ifd", "scored.jsonl"), run.file("ifd", "selected.jsonl")
-    atomic_write_jsonl(scored_path, scored)
-    atomic_write_jsonl(selected_path, selected)
-    valid = [s.ifd for s in scores if s.ifd is not None]
-    summary = {"scored": len(scored), "selected": len(selected), "mode": mode, "variant": cfg.eval.ifd_variant}
-    summary["mean_ifd"] = sum(valid) / len(valid) if valid else None
-    summary["above_one"] = sum(v > 1 for v in valid)
-    run.event("ifd_done", **summary)
-    run.finish("completed", ifd=summary)
-    info(
-        f"IFD ({cfg.eval.ifd_variant}) of {len(scored)} records, mean {summary['mean_ifd']}, "
-        f"{summary['above_one']} above 1; {mode} kept {len(selected)} → {selected_path}"
-    )
-    return scored_path, selected_path
 
 
 def register(app: typer.Typer) -> None:
@@ -221,19 +135,19 @@ def register(app: typer.Typer) -> None:
         (the cycle's routed_experts row); router.json beside the report holds the router's accuracy."""
         cfg = opts.resolve(*([f"eval.metric={metric}"] if metric else []))
         if route is not None:
-            from evoforge.cli.eval_routed import run_routed_eval
-
             if model is not None or adapter or weight:
                 raise ConfigError("--route answers with the round's own deltas: no --model, --adapter or --weight")
             ensure(cfg, "eval", {"--data": data})
-            _print_report(*run_routed_eval(cfg, route, round_n, data, name, opts.run_id))
+            _routed_eval(cfg, route, round_n, data, name, opts.run_id)
             return
         if model is None:
             raise ConfigError("give --model MODEL (with --adapter/--weight), or --route RUN_ID")
         if round_n is not None:
             raise ConfigError("--round applies to --route only")
         ensure(cfg, "eval", {"--model": model, "--data": data, **flag_inputs("--adapter", adapter)})
-        run_eval(cfg, model, adapter or [], weight or [], data, name, opts.run_id)
+        adapters = parse_adapters(adapter or [])
+        weights = parse_weights(weight or [], list(adapters))
+        _print_report(*run_eval(cfg, model, adapters, weights, data, name, opts.run_id))
 
     @app.command("ifd")
     @run_options()
@@ -256,4 +170,9 @@ def register(app: typer.Typer) -> None:
         cfg = opts.resolve(*([f"eval.ifd_variant={variant}"] if variant else []))
         if mode != "all" and k is None and fraction is None:
             raise ConfigError("give --k or --fraction (or --mode all)")
-        run_ifd(cfg, model, data, mode, k, fraction, drop_above_one, opts.run_id)
+        done = run_ifd(cfg, model, data, mode, k, fraction, drop_above_one, opts.run_id)
+        summary = done.summary
+        info(
+            f"IFD ({summary['variant']}) of {summary['scored']} records, mean {summary['mean_ifd']}, "
+            f"{summary['above_one']} above 1; {mode} kept {summary['selected']} → {done.selected_path}"
+        )

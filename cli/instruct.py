@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -18,10 +18,6 @@ from evoforge.console import console, set_verbosity
 from evoforge.errors import ConfigError, DataError
 from evoforge.preflight import ensure
 from evoforge.settings import Config, LLMSettings
-
-if TYPE_CHECKING:
-    from evoforge.instruct.cull import CullResult
-    from evoforge.runs import RunDir
 
 instruct_app = typer.Typer(
     help="airoboros' generation: topics, then instructions from every instructor; cull keeps the best near duplicate."
@@ -108,12 +104,9 @@ def cull(
 ) -> None:
     """Group near-duplicate records (instruct.dedup and its threshold) and keep the judge's best of each group
     (role instruct.cull_role); writes culled.jsonl, cull_groups.jsonl and the report in a new run."""
-    import asyncio
-
     from evoforge.graphs.runtime import build_gateway
-    from evoforge.instruct.cull import cull_records
+    from evoforge.instruct.cull import cull_run
     from evoforge.instruct.output import read_records
-    from evoforge.runs import atomic_write_jsonl
 
     cfg = _resolve(opts, config_path, model, debug)
     path = source or (Path(cfg.instruct.output_path) if cfg.instruct.output_path else None)
@@ -127,35 +120,12 @@ def cull(
     if not records:
         raise DataError(f"cull: {path} holds no record")
     run = opts.start(cfg, "cull")
-    with run.recording(), build_gateway(cfg, run) as gateway:
-        result = asyncio.run(cull_records(gateway, records, cfg.instruct, cfg.run.language))
-        atomic_write_jsonl(run.file("culled.jsonl"), result.kept)
-        atomic_write_jsonl(run.file("cull_groups.jsonl"), result.groups)
-        if output is not None:
-            atomic_write_jsonl(output, result.kept)
-        _cull_report(run, cfg, path, result)
-    run.finish("completed", records=result.total, kept=len(result.kept), groups=len(result.groups))
+    result = cull_run(cfg, run, path, records, output, build_gateway)
     console.print(
         f"cull: {result.total} records, {len(result.groups)} groups of near duplicates, {result.dropped} dropped, "
         f"{len(result.kept)} kept → {run.path / 'culled.jsonl'}",
         highlight=False,
     )
-
-
-def _cull_report(run: RunDir, cfg: Config, source: Path, result: CullResult) -> None:
-    """The report's cull section: what was read, the rule, the groups and what was kept."""
-    from evoforge.report import write_section
-
-    settings = cfg.instruct
-    lines = [
-        "## Cull (airoboros' cull-instructions)",
-        "",
-        f"Records: `{source}` ({result.total}). Near duplicates: {settings.dedup} (threshold {settings.threshold()}); "
-        f"judge: role `{settings.cull_role}`.",
-        f"Groups: {len(result.groups)}, dropped {result.dropped}, kept {len(result.kept)} (`culled.jsonl`; every "
-        "group with its grades in `cull_groups.jsonl`).",
-    ]
-    write_section(run.file("report.md"), "cull", "\n".join(lines))
 
 
 def register(app: typer.Typer) -> None:

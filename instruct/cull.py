@@ -9,13 +9,16 @@ member written first. The kept records stay in the file's order. The records of 
 ``culled`` (rp, gtkm: the rows of one chat share their prompt's beginning; stylized_response: it repeats another
 record's instruction on purpose) are kept as they are, as airoboros' cull keeps rp and stylized_response. With
 ``batch: true`` on the judge's model entry the grades go as one batch (:func:`evoforge.llm.batch.in_passes`).
+:func:`cull_run` is ``evoforge instruct cull``'s run: the cull, its files and its report section.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evoforge.agents.instructors import REGISTRY, dedup_key
@@ -26,9 +29,12 @@ from evoforge.settings import InstructSettings
 
 if TYPE_CHECKING:
     from evoforge.llm.protocol import Gateway
+    from evoforge.runs import RunDir
+    from evoforge.settings import Config
 
 Row = dict[str, Any]
 PREVIEW = 120  # characters of an instruction kept in the groups file
+GatewayFor = Callable[["Config", "RunDir"], AbstractContextManager["Gateway"]]  # a run's LLM gateway
 
 
 @dataclass
@@ -106,3 +112,38 @@ def _culled(category: str) -> bool:
     """Whether the records of ``category`` are compared (a category no instructor of ours writes is)."""
     instructor = REGISTRY.get(category)
     return instructor is None or instructor.culled
+
+
+def cull_run(
+    cfg: Config, run: RunDir, source: Path, records: Sequence[Row], output: Path | None, gateway_for: GatewayFor
+) -> CullResult:
+    """Cull ``records`` (read from ``source``) in ``run`` through the gateway ``gateway_for`` opens: writes
+    ``culled.jsonl``, ``cull_groups.jsonl``, the kept records to ``output`` too when given, and the report's cull
+    section; finishes the run."""
+    from evoforge.runs import atomic_write_jsonl
+
+    with run.recording(), gateway_for(cfg, run) as gateway:
+        result = asyncio.run(cull_records(gateway, records, cfg.instruct, cfg.run.language))
+        atomic_write_jsonl(run.file("culled.jsonl"), result.kept)
+        atomic_write_jsonl(run.file("cull_groups.jsonl"), result.groups)
+        if output is not None:
+            atomic_write_jsonl(output, result.kept)
+        _cull_report(run, cfg, source, result)
+    run.finish("completed", records=result.total, kept=len(result.kept), groups=len(result.groups))
+    return result
+
+
+def _cull_report(run: RunDir, cfg: Config, source: Path, result: CullResult) -> None:
+    """The report's cull section: what was read, the rule, the groups and what was kept."""
+    from evoforge.report import write_section
+
+    settings = cfg.instruct
+    lines = [
+        "## Cull (airoboros' cull-instructions)",
+        "",
+        f"Records: `{source}` ({result.total}). Near duplicates: {settings.dedup} (threshold {settings.threshold()}); "
+        f"judge: role `{settings.cull_role}`.",
+        f"Groups: {len(result.groups)}, dropped {result.dropped}, kept {len(result.kept)} (`culled.jsonl`; every "
+        "group with its grades in `cull_groups.jsonl`).",
+    ]
+    write_section(run.file("report.md"), "cull", "\n".join(lines))
