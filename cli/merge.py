@@ -127,10 +127,7 @@ def register(app: typer.Typer) -> None:
         Baselines (each delta alone, the average, merge.human_weights) are the first trials; the best merge is
         saved as a PEFT adapter (linear merges) with results.json, report.md and history.png in <run>/merge/.
         """
-        from evoforge.database import database_ref
-        from evoforge.merging.job import run_job
-        from evoforge.merging.search import study_location
-        from evoforge.runs import RunDir
+        from evoforge.merging.merge_run import merge_run, resumed
 
         cfg = opts.resolve()
         updates: dict[str, Any] = {
@@ -141,12 +138,8 @@ def register(app: typer.Typer) -> None:
         if method:
             updates["method"] = method[0] if len(method) == 1 else method
         if resume:
-            from evoforge.merging.job import MergeJob
-
-            run = RunDir.open(cfg.run.runs_dir, resume)
-            job = MergeJob.model_validate_json(run.file("merge", "job.json").read_text(encoding="utf-8"))
+            job, run = resumed(cfg.run.runs_dir, resume)
             updates = {k: v for k, v in updates.items() if k in ("trials", "workers")}
-            run.update_manifest(status="running", ended=None)
         else:
             if eval_file is None:
                 raise ConfigError("--eval FILE is required (or --resume RUN_ID)")
@@ -158,12 +151,5 @@ def register(app: typer.Typer) -> None:
             ensure(cfg, "merge", given | flag_inputs("--adapter", adapter))
             job = _new_job(cfg, base, adapter or [], eval_file, train_all)
             run = opts.start(cfg, "merge")
-        settings = job.settings.model_dump() | updates
-        job.settings = type(job.settings).model_validate(settings)
-        if not job.storage:  # a new search (a resumed one keeps its study where it is)
-            where = (database_ref(cfg.run), run.path / "merge", job.settings.workers, f"{run.run_id}/merge")
-            job.storage, job.study_name = study_location(*where, storage=job.settings.storage)
-        with run.recording(interrupted_hint=f"continue with: evoforge merge --resume {run.run_id}"):
-            results = run_job(job, run)
-        run.finish("completed", best_score=results["best"]["score"])
+        results = merge_run(job, run, updates, cfg.run)
         _print_summary(results, run.path, job)
