@@ -75,6 +75,7 @@ def _routed_eval(
     router's line and the report."""
     from evoforge.cycle.routed import eval_routed_round, expert_chunks, router_missing
     from evoforge.evals.metrics import get_metric
+    from evoforge.merging.merge_run import saved_job
     from evoforge.serve.experts import latest_round
     from evoforge.serve.lmoe import round_router
 
@@ -88,10 +89,11 @@ def _routed_eval(
     root = src / "rounds" / str(n)
     if not (root / "merge" / "job.json").is_file():
         raise ConfigError(f"--route {source} --round {n}: that round has no finished merge search ({root}/merge)")
-    chunks = expert_chunks(root)
+    job = saved_job(root)
+    chunks = expert_chunks(job)
     if not chunks:
         raise ConfigError(f"--route {source} --round {n}: the round has no category delta to route to")
-    report, out, router = eval_routed_round(cfg, src, n, chunks, round_router, data, name, run_id)
+    report, out, router = eval_routed_round(cfg, src, n, job, chunks, round_router, data, name, run_id)
     accuracy = "n/a" if router["accuracy"] is None else f"{router['accuracy']:.3f}"
     info(f"routed {router['n']} prompts among round {n}'s experts of {source}: {router['routed']}; accuracy {accuracy}")
     _print_report(report, out)

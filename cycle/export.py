@@ -36,6 +36,7 @@ from evoforge.data.formats import load_examples
 from evoforge.errors import ConfigError, EvoforgeError, RunDirError
 from evoforge.merging.job import MergeJob
 from evoforge.merging.lora import load_delta
+from evoforge.merging.merge_run import saved_job
 from evoforge.merging.saving import save_full_model
 from evoforge.merging.trial import MergeSpec
 from evoforge.runs import RunDir, atomic_write_json, atomic_write_jsonl
@@ -174,7 +175,7 @@ def _student_card(run: RunDir, finished: dict[str, Any], job: MergeJob, folder: 
 def _lmoe_package(root: Path, job: MergeJob, out: Path, base: str) -> int:
     """The round's category deltas (:func:`~evoforge.cycle.routed.expert_chunks`) as an airoboros LMoE package at
     ``out``: each adapter, and as its routing data its chunk's own instructions; returns the number of experts."""
-    experts = expert_chunks(root)
+    experts = expert_chunks(job)
     for name, chunk in experts.items():
         shutil.copytree(job.adapters[name], out / "adapters" / name)
         _name_base(out / "adapters" / name, base)
@@ -221,7 +222,7 @@ def export_round(
     _empty_output(out, force)
     finished = finished_rounds(run)[n]
     root = run.path / "rounds" / str(n)
-    job = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
+    job = saved_job(root)
     base = _base_name(run, job)
     folders = [Folder(STUDENT, "model", "", _student(run, root, job, out / STUDENT, merged))]
     if not (out / STUDENT / CARD).is_file():

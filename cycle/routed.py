@@ -48,10 +48,9 @@ def router_missing() -> str | None:
     return f'the router needs {", ".join(missing)}: pip install "evoforge[instruct]"' if missing else None
 
 
-def expert_chunks(round_root: Path) -> dict[str, str]:
-    """The round's experts: each delta of its merge job (``merge/job.json``) → the chunk it trained on, leaving out
-    the ``preferences`` chunk's delta; train@all is no delta of the job."""
-    job = MergeJob.model_validate_json((round_root / "merge" / "job.json").read_text(encoding="utf-8"))
+def expert_chunks(job: MergeJob) -> dict[str, str]:
+    """A round's experts: each delta of its merge ``job`` (:func:`~evoforge.merging.merge_run.saved_job`) → the chunk
+    it trained on, leaving out the ``preferences`` chunk's delta; train@all is no delta of the job."""
     out: dict[str, str] = {}
     for name, adapter in job.adapters.items():
         chunk = trained_chunk(adapter)
@@ -133,13 +132,14 @@ def eval_routed_round(
     cfg: Config,
     source: Path,
     round_n: int,
+    saved: MergeJob,
     chunks: Mapping[str, str],
     router_for: RouterFor,
     data: Path,
     name: str | None,
     run_id: str | None,
 ) -> tuple[EvalReport, Path, dict[str, Any]]:
-    """Score round ``round_n`` of the cycle run at ``source`` (a finished merge search) as routed experts ``chunks``
+    """Score round ``round_n`` of the cycle run at ``source`` (its merge job ``saved``) as routed experts ``chunks``
     (:func:`expert_chunks`), routed by ``router_for`` (the LMoE's router, ``serve.lmoe.round_router``), on ``data``
     in a new eval run: writes ``evals/<name>.json`` (each example with its ``expert``), LLaMA-Factory's
     ``predict_results.json`` and the router's ``router.json`` (:func:`router_summary`) beside it; returns the report,
@@ -147,9 +147,7 @@ def eval_routed_round(
     from evoforge.llm.gateway import LLMGateway
     from evoforge.training.student import use_threads
 
-    root = source / "rounds" / str(round_n)
     route = router_for(source, round_n, chunks)
-    saved = MergeJob.model_validate_json((root / "merge" / "job.json").read_text(encoding="utf-8"))
     fields = {"eval_path": data, "metric": cfg.eval.metric, "storage": "", "device": cfg.student.device}
     job = saved.model_copy(update=fields)
     use_threads(cfg.student)

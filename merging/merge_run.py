@@ -15,10 +15,16 @@ if TYPE_CHECKING:
     from evoforge.settings import RunSettings
 
 
+def saved_job(folder: Path) -> MergeJob:
+    """The merge job that :func:`~evoforge.merging.job.run_job` saved in ``folder/merge/job.json`` (a merge run's
+    directory, or a cycle round's)."""
+    return MergeJob.model_validate_json((folder / "merge" / "job.json").read_text(encoding="utf-8"))
+
+
 def resumed(runs_dir: Path, run_id: str) -> tuple[MergeJob, RunDir]:
     """The job and the run directory of the merge run ``run_id``, marked running again."""
     run = RunDir.open(runs_dir, run_id)
-    job = MergeJob.model_validate_json(run.file("merge", "job.json").read_text(encoding="utf-8"))
+    job = saved_job(run.path)
     run.update_manifest(status="running", ended=None)
     return job, run
 

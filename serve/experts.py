@@ -134,14 +134,14 @@ def latest_round(run_path: Path) -> int:
 
 def run_experts(run_path: Path, round_n: int | None, max_samples: int) -> tuple[Path, list[Expert]]:
     """The base model and the experts of round ``round_n`` (None = the latest) of the cycle run at ``run_path``."""
-    from evoforge.merging.job import MergeJob
+    from evoforge.merging.merge_run import saved_job
 
     n = latest_round(run_path) if round_n is None else round_n
     root = run_path / "rounds" / str(n)
     job_file = root / "merge" / "job.json"
     if not job_file.is_file():
         raise ConfigError(f"run {run_path.name} has no finished merge search in round {n} ({job_file})")
-    job = MergeJob.model_validate_json(job_file.read_text(encoding="utf-8"))
+    job = saved_job(root)
     experts = []
     for name, adapter in job.adapters.items():
         source = training_data_of(Path(adapter))  # the preferences delta learned pairs of every category: no route

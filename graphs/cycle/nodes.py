@@ -24,6 +24,7 @@ from evoforge.graphs.cycle.state import CycleState, DeltaPayload, RoundResult, d
 from evoforge.graphs.review import parse_decision
 from evoforge.graphs.runtime import Resources, RunContext, in_thread, node_resources, thread_gateway
 from evoforge.llm.protocol import Gateway
+from evoforge.merging.merge_run import saved_job
 from evoforge.serve.lmoe import round_router
 
 Update = dict[str, Any]
@@ -146,7 +147,7 @@ def _routed_row(res: Resources, record: RoundRecord, result: RoundResult, gatewa
     """``result`` with the routed_experts row (held-out and test), the router's accuracy and per-expert counts; or
     with why the row was skipped (no instruct extra for the router, no category delta to route to)."""
     root = round_path(res.run.path, record.round_dir)
-    experts = routed.expert_chunks(root)
+    experts = routed.expert_chunks(saved_job(root))
     missing = routed.router_missing() or ("" if experts else "the round has no category delta to route to")
     if missing:
         info(f"routed_experts skipped: {missing}")

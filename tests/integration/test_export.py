@@ -122,6 +122,7 @@ def test_export_writes_folders_the_hub_loaders_read(cycle_run: RunDir, tmp_path:
 def test_a_round_the_experts_won_exports_an_lmoe_package_serve_reads(cycle_run: RunDir, tmp_path: Path) -> None:
     from evoforge.cycle.routed import ROUTED, expert_chunks
     from evoforge.data.chunking import MIXED_FROM
+    from evoforge.merging.merge_run import saved_job
     from evoforge.serve.package import package_experts
 
     copy = tmp_path / "runs" / "c"
@@ -133,7 +134,7 @@ def test_a_round_the_experts_won_exports_an_lmoe_package_serve_reads(cycle_run: 
     (copy / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     summary = export_round(RunDir.open(copy.parent, "c"), tmp_path / "out")
     assert summary["kept"] == ROUTED and "lmoe" in [f["path"] for f in summary["folders"]]
-    experts = expert_chunks(copy / "rounds" / "1")
+    experts = expert_chunks(saved_job(copy / "rounds" / "1"))
     served = package_experts(tmp_path / "out" / "lmoe")
     assert sorted(e.name for e in served) == sorted(experts) and "preferences-dpo" not in experts
     for expert in served:  # each expert routes on its own chunk's instructions, not the others' mixed in

@@ -18,6 +18,7 @@ from evoforge.evals.harness import load_eval_records
 from evoforge.graphs.cycle.report import ordered_rows, results_table, routing_lines
 from evoforge.graphs.cycle.state import RoundResult
 from evoforge.merging.job import MergeJob, table_reports
+from evoforge.merging.merge_run import saved_job
 from evoforge.merging.trial import MergeSpec
 from evoforge.offline.world import eval_records
 from evoforge.serve.experts import run_experts
@@ -52,7 +53,7 @@ def test_the_experts_are_the_category_deltas_of_the_round_not_the_preferences_on
     job = MergeJob(base=tmp_path, adapters=adapters, eval_path=tmp_path / "eval.jsonl", train_all=tmp_path, storage="")
     (tmp_path / "merge").mkdir()
     (tmp_path / "merge" / "job.json").write_text(job.model_dump_json())
-    assert expert_chunks(tmp_path) == CHUNKS
+    assert expert_chunks(saved_job(tmp_path)) == CHUNKS
 
 
 def test_serve_routes_auto_to_the_same_experts_and_serves_the_preferences_delta_by_name(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_serve_routes_auto_to_the_same_experts_and_serves_the_preferences_delta_
     job = MergeJob(base=tmp_path, adapters=adapters, eval_path=tmp_path / "e.jsonl", train_all=None, storage="")
     (root / "merge" / "job.json").write_text(job.model_dump_json())
     _, experts = run_experts(tmp_path, 1, 10)
-    assert {e.name for e in experts if e.routable} == set(expert_chunks(root)) == set(CHUNKS)
+    assert {e.name for e in experts if e.routable} == set(expert_chunks(saved_job(root))) == set(CHUNKS)
     assert "preferences-dpo" in {e.name for e in experts}  # still served when asked for by name
 
 
