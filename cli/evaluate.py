@@ -74,13 +74,12 @@ def _routed_eval(
     them routed on ``data`` in a new eval run (:func:`evoforge.cycle.routed.eval_routed_round`) and print the
     router's line and the report."""
     from evoforge.cycle.routed import eval_routed_round, expert_chunks, router_missing
-    from evoforge.evals.metrics import get_metric
+    from evoforge.evals.metrics import check_metric
     from evoforge.merging.merge_run import saved_job
     from evoforge.serve.experts import latest_round
     from evoforge.serve.lmoe import round_router
 
-    if cfg.eval.metric != "judge":
-        get_metric(cfg.eval.metric)  # a bad metric name fails before the model loads
+    check_metric(cfg.eval.metric)
     missing = router_missing()
     if missing:
         raise ConfigError(f"--route: {missing}")

@@ -144,6 +144,7 @@ def eval_routed_round(
     in a new eval run: writes ``evals/<name>.json`` (each example with its ``expert``), LLaMA-Factory's
     ``predict_results.json`` and the router's ``router.json`` (:func:`router_summary`) beside it; returns the report,
     its path and the router's summary."""
+    from evoforge.evals.eval_run import save_eval
     from evoforge.llm.gateway import LLMGateway
     from evoforge.training.student import use_threads
 
@@ -156,12 +157,9 @@ def eval_routed_round(
     judge = LLMGateway(cfg.llm, run=run) if cfg.eval.metric == "judge" else nullcontext()
     with run.recording(), judge as gateway:
         report, routes = route_and_score(job, route, run.path / "evals" / "routed", gateway)
-    report.save(out)
-    atomic_write_json(out.with_name("predict_results.json"), report.predict_results())
     router = router_summary([row["category"] for row in report.per_example], routes, chunks)
     atomic_write_json(out.with_name(ROUTER_FILE), router)
-    run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
-    run.finish("completed", eval_score=report.score, router=router)
+    save_eval(run, report, out, router=router)
     return report, out, router
 
 

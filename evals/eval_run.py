@@ -66,13 +66,11 @@ def run_eval(
 
     from evoforge.console import progress
     from evoforge.evals.harness import evaluate, load_eval_records
-    from evoforge.evals.metrics import get_metric
+    from evoforge.evals.metrics import check_metric
     from evoforge.llm.gateway import LLMGateway
-    from evoforge.runs import atomic_write_json
 
     metric = cfg.eval.metric
-    if metric != "judge":
-        get_metric(metric)  # a bad metric name fails before the model loads
+    check_metric(metric)
     records = load_eval_records(data)
     gen = _make_generator(cfg, _resolve_model(cfg, model), adapters)
     if weights is not None:
@@ -82,11 +80,19 @@ def run_eval(
     judge = LLMGateway(cfg.llm, run=run) if metric == "judge" else nullcontext()
     with run.recording(), judge as gateway, progress("generating", total=len(records)) as bar:
         report = evaluate(gen, records, metric, progress=bar, gateway=gateway)
+    save_eval(run, report, out)
+    return report, out
+
+
+def save_eval(run: RunDir, report: EvalReport, out: Path, **manifest: Any) -> None:
+    """Write an eval run's ``report`` to ``out`` and LLaMA-Factory's ``predict_results.json`` beside it, then finish
+    the run completed (its score and ``manifest``'s other fields in the manifest)."""
+    from evoforge.runs import atomic_write_json
+
     report.save(out)
     atomic_write_json(out.with_name("predict_results.json"), report.predict_results())
     run.event("eval_done", metric=report.metric, score=report.score, file=str(out.relative_to(run.path)))
-    run.finish("completed", eval_score=report.score)
-    return report, out
+    run.finish("completed", eval_score=report.score, **manifest)
 
 
 def run_ifd(

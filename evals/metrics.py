@@ -228,6 +228,13 @@ def metric_ceiling(name: str) -> float:
     return 100.0 if name.startswith(("bleu4", "rouge")) else 1.0
 
 
+def check_metric(name: str) -> None:
+    """Fail now, before any model loads, on a metric ``name`` that cannot be scored (:func:`get_metric`'s
+    ConfigError); ``judge`` is the LLM judge's pass rate, which needs no scorer."""
+    if name != "judge":
+        get_metric(name)
+
+
 def get_metric(name: str) -> Metric:
     """The scorer registered as ``name``, or the user's scorer named ``module:function`` (imported now).
 

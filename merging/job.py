@@ -22,7 +22,7 @@ from evoforge.database import ENV_PREFIX, resolve_ref
 from evoforge.errors import ConfigError
 from evoforge.evals.batched_generation import MAX_BATCH_TOKENS, Generator
 from evoforge.evals.harness import EvalReport, evaluate, load_eval_records
-from evoforge.evals.metrics import get_metric
+from evoforge.evals.metrics import check_metric
 from evoforge.llm.cache import response_cache_path
 from evoforge.llm.gateway import LLMGateway
 from evoforge.llm.protocol import Gateway
@@ -150,8 +150,8 @@ def generator_runner(
     """
     if job.metric == "judge" and gateway is None:
         gateway = job.judge_gateway()
-    elif job.metric != "judge":
-        get_metric(job.metric)  # a bad metric name fails before the model loads
+    else:
+        check_metric(job.metric)  # a bad metric name fails before the model loads
     paths = job.all_deltas()
     lora = {n: p for n, p in paths.items() if (p / "adapter_config.json").is_file()}
     gen = Generator(job.base, lora or None, job.device, job.batch_size, job.max_new_tokens, job.max_batch_tokens)
