@@ -15,10 +15,10 @@ from typing import Any, Protocol
 from evoforge.agents.instructors.characters import Card
 from evoforge.agents.instructors.rp import ACTION_MARKS, DEFAULT_TURNS, OPENERS, PARTY_SIZES, PARTY_WEIGHTS, Roleplay
 from evoforge.instruct.producers import Progress
+from evoforge.llm.protocol import Messages
 from evoforge.settings import InstructSettings
 
 REROLLS = 3
-Messages = list[dict[str, str]]
 
 
 class Caller(Protocol):

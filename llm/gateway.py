@@ -28,6 +28,7 @@ from evoforge.llm.cache import CachedResponse, request_key, response_cache_path
 from evoforge.llm.faults import describe, is_transient, retry_after
 from evoforge.llm.limits import SingleFlight
 from evoforge.llm.postgres import gateway_stores
+from evoforge.llm.protocol import Messages
 from evoforge.llm.structured import parse_output, repair_messages, schema_request, validation_problems
 from evoforge.llm.usage import UsageLedger
 from evoforge.settings import LLMSettings, ModelEntry, RoleSettings
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from evoforge.runs import RunDir
 
 T = TypeVar("T", bound=BaseModel)
-Messages = list[dict[str, str]]
 _CHAT_MODULE = "evoforge.llm.langchain"  # imported on first use, off the event loop (it takes most of a second)
 _chat_module: Any = None  # set once that import has finished (sys.modules also holds a half-imported module)
 
