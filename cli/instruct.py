@@ -104,7 +104,6 @@ def cull(
 ) -> None:
     """Group near-duplicate records (instruct.dedup and its threshold) and keep the judge's best of each group
     (role instruct.cull_role); writes culled.jsonl, cull_groups.jsonl and the report in a new run."""
-    from evoforge.graphs.runtime import build_gateway
     from evoforge.instruct.cull import cull_run
     from evoforge.instruct.output import read_records
 
@@ -120,7 +119,7 @@ def cull(
     if not records:
         raise DataError(f"cull: {path} holds no record")
     run = opts.start(cfg, "cull")
-    result = cull_run(cfg, run, path, records, output, build_gateway)
+    result = cull_run(cfg, run, path, records, output)
     console.print(
         f"cull: {result.total} records, {len(result.groups)} groups of near duplicates, {result.dropped} dropped, "
         f"{len(result.kept)} kept → {run.path / 'culled.jsonl'}",

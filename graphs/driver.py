@@ -21,8 +21,9 @@ from evoforge.console import console, info, verbosity
 from evoforge.errors import ConfigError, RunDirError
 from evoforge.graphs.phases import PhaseClock, phase_rows, phases_markdown, phases_table
 from evoforge.graphs.review import parse_decision
-from evoforge.graphs.runtime import RunContext, build_gateway, run_checkpointer, thread_config
+from evoforge.graphs.runtime import RunContext, run_checkpointer, thread_config
 from evoforge.llm.protocol import Gateway
+from evoforge.llm.run_gateway import build_gateway
 from evoforge.runs import RunDir
 
 # command (as written in a run's manifest) -> module with ``build()`` and ``context_for(run, gateway)``

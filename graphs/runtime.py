@@ -34,11 +34,12 @@ from evoforge.database import aconnect, database_url
 from evoforge.errors import LLMTransportError, import_extra
 from evoforge.llm.faults import is_transient
 from evoforge.llm.protocol import Gateway
+from evoforge.llm.run_gateway import build_gateway
 from evoforge.runs import RunDir
 from evoforge.settings import Config, load_config
 
 if TYPE_CHECKING:
-    from evoforge.llm.gateway import LLMGateway
+    pass
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 T = TypeVar("T")
@@ -113,15 +114,6 @@ def _open_workdir(parent: Path, workdir: str) -> tuple[Config, RunDir]:
     path = parent / workdir
     run = RunDir.open(path.parent, path.name)
     return run.config(), run
-
-
-def build_gateway(config: Config, run: RunDir) -> LLMGateway:
-    """The LLM gateway of a run, with the response cache shared by all runs (unless ``llm.cache`` is off): the
-    SQLite file, or the run-state database, which then also holds the per-model limits across processes."""
-    from evoforge.llm.cache import response_cache_path
-    from evoforge.llm.gateway import LLMGateway
-
-    return LLMGateway(config.llm, response_cache_path(config.llm), run, database_url(config.run))
 
 
 async def resources(ctx: RunContext | None, thread_id: str, command: str, workdir: str = "") -> Resources:

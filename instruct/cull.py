@@ -15,8 +15,7 @@ record's instruction on purpose) are kept as they are, as airoboros' cull keeps 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 PREVIEW = 120  # characters of an instruction kept in the groups file
-GatewayFor = Callable[["Config", "RunDir"], AbstractContextManager["Gateway"]]  # a run's LLM gateway
 
 
 @dataclass
@@ -114,15 +112,14 @@ def _culled(category: str) -> bool:
     return instructor is None or instructor.culled
 
 
-def cull_run(
-    cfg: Config, run: RunDir, source: Path, records: Sequence[Row], output: Path | None, gateway_for: GatewayFor
-) -> CullResult:
-    """Cull ``records`` (read from ``source``) in ``run`` through the gateway ``gateway_for`` opens: writes
+def cull_run(cfg: Config, run: RunDir, source: Path, records: Sequence[Row], output: Path | None) -> CullResult:
+    """Cull ``records`` (read from ``source``) in ``run`` through the run's gateway: writes
     ``culled.jsonl``, ``cull_groups.jsonl``, the kept records to ``output`` too when given, and the report's cull
     section; finishes the run."""
+    from evoforge.llm.run_gateway import build_gateway
     from evoforge.runs import atomic_write_jsonl
 
-    with run.recording(), gateway_for(cfg, run) as gateway:
+    with run.recording(), build_gateway(cfg, run) as gateway:
         result = asyncio.run(cull_records(gateway, records, cfg.instruct, cfg.run.language))
         atomic_write_jsonl(run.file("culled.jsonl"), result.kept)
         atomic_write_jsonl(run.file("cull_groups.jsonl"), result.groups)

@@ -14,7 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from small_runs import SMALL_EVOLVE
 
 from evoforge.graphs.evolve.graph import build
-from evoforge.graphs.runtime import RunContext, build_gateway, thread_config
+from evoforge.graphs.runtime import RunContext, thread_config
+from evoforge.llm.run_gateway import build_gateway
 from evoforge.runs import RunDir
 from evoforge.settings import load_config
 
